@@ -1,0 +1,270 @@
+"""Bring an index in line with a seed folder: full builds and incremental updates.
+
+Both paths produce the same documents (merge_records depends only on file paths and
+contents) and both end with one optimized segment, so collection statistics, scores and
+facet counts are identical whichever path built the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+
+from . import generations
+from .analysis import title_signature
+from .documents import Document, build_documents, group_by_key, merge_records
+from .schema import VALUE_SEPARATOR, build_schema
+from .seeds import Record, SeedFile, SeedProblem, discover, file_hash, iter_seed_files
+
+MANIFEST_VERSION = 1
+Progress = Callable[[int, int], None]  # (files done, files total)
+
+
+@dataclass
+class BuildReport:
+    """What one run of the indexer did."""
+
+    mode: str  # "full", "incremental" or "unchanged"
+    files_total: int = 0
+    files_read: int = 0
+    files_added: int = 0
+    files_changed: int = 0
+    files_removed: int = 0
+    docs_added: int = 0
+    docs_updated: int = 0
+    docs_removed: int = 0
+    documents: int = 0
+    seconds: float = 0.0
+    generation: str = ""
+    problems: list[SeedProblem] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        if self.mode == "unchanged":
+            head = f"index up to date: {self.documents:,} documents from {self.files_total:,} files"
+        else:
+            head = (
+                f"{self.mode} build: {self.files_read:,} files read"
+                f" (+{self.files_added} ~{self.files_changed} -{self.files_removed}),"
+                f" {len(self.problems)} skipped; documents +{self.docs_added} ~{self.docs_updated}"
+                f" -{self.docs_removed}, {self.documents:,} in index"
+            )
+        return f"{head} in {self.seconds:.2f}s"
+
+
+def tiebreak(key: str) -> int:
+    """A stable per-URL number so equal scores order the same in every build."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") >> 1
+
+
+def whoosh_fields(doc: Document) -> dict:
+    """A document as keyword arguments for Whoosh's add_document."""
+    fields: dict = {
+        "key": doc.key,
+        "url": doc.url,
+        "title": doc.title,
+        "excerpt": doc.excerpt,
+        "title_exact": title_signature(doc.title),
+        "vocabulary": f"{doc.title} {doc.excerpt}",
+        "provider": doc.provider,
+        "provider_domain": doc.provider_domain,
+        "topics": VALUE_SEPARATOR.join(doc.topics),
+        "kind": doc.kind,
+        "quality": doc.quality if doc.quality is not None else -1,
+        "heat": doc.heat if doc.heat is not None else -1,
+        "tiebreak": tiebreak(doc.key),
+        "image": doc.image,
+        "sources": list(doc.sources),
+        "parents": list(doc.parents),
+        "_stored_topics": list(doc.topics),
+    }
+    if doc.published is not None:
+        fields["published"] = doc.published
+        fields["year"] = str(doc.published.year)
+        fields["month"] = doc.published.strftime("%Y-%m")
+    return {k: v for k, v in fields.items() if v != ""}
+
+
+# ---------------------------------------------------------------------------
+
+
+def _file_entry(seed: SeedFile, stat: os.stat_result) -> dict:
+    return {
+        "sha256": seed.sha256,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "keys": sorted({r.key for r in seed.records}),
+    }
+
+
+def _read_all(
+    root: Path, paths: list[str], report: BuildReport, progress: Progress | None
+) -> tuple[dict[str, SeedFile], dict[str, dict]]:
+    seeds: dict[str, SeedFile] = {}
+    entries: dict[str, dict] = {}
+    for done, item in enumerate(iter_seed_files(root, paths), start=1):
+        if isinstance(item, SeedProblem):
+            report.problems.append(item)
+        else:
+            seeds[item.path] = item
+            entries[item.path] = _file_entry(item, (root / item.path).stat())
+            report.warnings.extend((item.path, w) for w in item.warnings)
+        report.files_read += 1
+        if progress:
+            progress(done, len(paths))
+    return seeds, entries
+
+
+def _manifest(files: dict[str, dict], problems: list[SeedProblem], documents: int, mode: str) -> dict:
+    return {
+        "version": MANIFEST_VERSION,
+        "files": files,
+        "problems": [{"path": p.path, "reason": p.reason} for p in problems],
+        "documents": documents,
+        "built_at": time.time(),
+        "mode": mode,
+    }
+
+
+def _write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delete_keys: Iterable[str] = ()) -> None:
+    docs, delete_keys = list(docs), list(delete_keys)
+    if not create and not docs and not delete_keys:
+        return  # only the manifest changes (e.g. a broken file appeared or vanished)
+    ix = whoosh_index.create_in(str(gen), build_schema()) if create else whoosh_index.open_dir(str(gen))
+    writer = ix.writer(limitmb=256)
+    try:
+        for key in delete_keys:
+            writer.delete_by_term("key", key)
+        for doc in docs:
+            writer.add_document(**whoosh_fields(doc), _stored_quality=doc.quality)
+        # one segment after every run: statistics (and so scores) match a full build exactly
+        writer.commit(optimize=True)
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        ix.close()
+
+
+def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
+    """Read every seed file and build a fresh generation; the old one stays live until the switch."""
+    start = time.perf_counter()
+    report = BuildReport(mode="full")
+    paths, problems = discover(seeds_dir)
+    report.problems.extend(problems)
+    report.files_total = len(paths)
+    seeds, entries = _read_all(seeds_dir, paths, report, progress)
+    report.files_added = len(seeds)
+    docs = build_documents(r for s in seeds.values() for r in s.records)
+    gen = generations.new_generation(index_dir)
+    _write_documents(gen, docs, create=True)
+    report.docs_added = report.documents = len(docs)
+    generations.publish(index_dir, gen, _manifest(entries, report.problems, len(docs), "full"))
+    report.generation = gen.name
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _hardlink_copy(src: Path, dst: Path) -> None:
+    """Share the immutable segment files of ``src`` with ``dst`` (Whoosh never rewrites a file)."""
+    for item in src.iterdir():
+        if item.is_file() and item.name != generations.MANIFEST:
+            try:
+                os.link(item, dst / item.name)
+            except OSError:
+                dst.joinpath(item.name).write_bytes(item.read_bytes())
+
+
+def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
+    """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
+    try:
+        live = generations.current_generation(index_dir)
+        manifest = generations.read_manifest(live)
+    except (generations.IndexMissing, ValueError, OSError):
+        return full_build(seeds_dir, index_dir, progress)
+    if manifest.get("version") != MANIFEST_VERSION:
+        return full_build(seeds_dir, index_dir, progress)
+    start = time.perf_counter()
+    report = BuildReport(mode="incremental")
+    old_files: dict[str, dict] = manifest["files"]
+    old_problems = {p["path"]: p["reason"] for p in manifest.get("problems", [])}
+    paths, link_problems = discover(seeds_dir)
+    report.files_total = len(paths)
+
+    # 1. classify files: a stat match is trusted, otherwise the content hash decides
+    files: dict[str, dict] = {}
+    changed: dict[str, SeedFile] = {}
+    problems: dict[str, SeedProblem] = {p.path: p for p in link_problems}
+    to_read: list[str] = []
+    for rel in paths:
+        old = old_files.get(rel)
+        try:
+            st = (seeds_dir / rel).stat()
+        except OSError:
+            to_read.append(rel)
+            continue
+        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            files[rel] = old
+        elif old and old["size"] == st.st_size and file_hash((seeds_dir / rel).read_bytes()) == old["sha256"]:
+            files[rel] = {**old, "mtime_ns": st.st_mtime_ns}
+        else:  # new, changed, or broken last time (broken files are re-read to keep reasons current)
+            to_read.append(rel)
+    seeds, entries = _read_all(seeds_dir, to_read, report, progress)
+    for item in report.problems:
+        problems[item.path] = item
+    report.problems = sorted(problems.values(), key=lambda p: p.path)
+    files.update(entries)
+    changed.update(seeds)
+    removed = [rel for rel in old_files if rel not in files]
+    report.files_added = sum(1 for rel in changed if rel not in old_files)
+    report.files_changed = len(changed) - report.files_added
+    report.files_removed = len(removed)
+
+    if not changed and not removed and files == old_files and set(old_problems) == set(problems):
+        report.mode = "unchanged"
+        report.documents = manifest.get("documents", 0)
+        report.generation = live.name
+        report.seconds = time.perf_counter() - start
+        return report
+
+    # 2. every URL whose merged document may differ, and every file that still mentions it
+    affected: set[str] = set()
+    for rel in [*removed, *changed]:
+        affected.update(old_files.get(rel, {}).get("keys", ()))
+    for seed in changed.values():
+        affected.update(r.key for r in seed.records)
+    mentions: dict[str, set[str]] = defaultdict(set)
+    for rel, entry in files.items():
+        for key in entry["keys"]:
+            if key in affected:
+                mentions[key].add(rel)
+    unchanged_needed = sorted({rel for rels in mentions.values() for rel in rels} - set(changed))
+    records: list[Record] = [r for s in changed.values() for r in s.records if r.key in affected]
+    for item in iter_seed_files(seeds_dir, unchanged_needed):
+        if isinstance(item, SeedFile):
+            records.extend(r for r in item.records if r.key in affected)
+    grouped = group_by_key(records)
+    new_docs = [merge_records(grouped[k]) for k in sorted(grouped)]
+
+    # 3. write them into a new generation that shares the old one's segment files
+    old_keys = {k for entry in old_files.values() for k in entry["keys"]}
+    report.docs_added = sum(1 for d in new_docs if d.key not in old_keys)
+    report.docs_updated = len(new_docs) - report.docs_added
+    report.docs_removed = sum(1 for k in affected if k in old_keys and k not in grouped)
+    report.documents = manifest.get("documents", 0) + report.docs_added - report.docs_removed
+    gen = generations.new_generation(index_dir)
+    _hardlink_copy(live, gen)
+    _write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
+    generations.publish(index_dir, gen, _manifest(files, report.problems, report.documents, "incremental"))
+    report.generation = gen.name
+    report.seconds = time.perf_counter() - start
+    return report
+

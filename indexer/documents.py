@@ -1,0 +1,85 @@
+"""Records -> documents: one document per canonical URL, merged by the DESIGN.md precedence."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .seeds import Record
+
+KINDS = ("article", "related")
+
+
+@dataclass(frozen=True)
+class Document:
+    """What is indexed for one URL: the winning record plus what all mentions contribute."""
+
+    key: str
+    url: str
+    kind: str
+    title: str
+    excerpt: str
+    published: dt.datetime | None
+    quality: int | None
+    heat: int | None
+    provider: str
+    provider_domain: str
+    topics: tuple[str, ...]
+    image: str
+    sources: tuple[str, ...]
+    parents: tuple[str, ...]
+
+
+def _precedence(record: Record) -> tuple[int, str]:
+    # an article's own record beats any related mention; then the path that sorts last wins
+    return (1 if record.kind == "article" else 0, record.source)
+
+
+def merge_records(records: Iterable[Record]) -> Document:
+    """Merge every record of one URL into its document.
+
+    Depends only on the records' content and source paths, never on reading order, so an
+    incremental update and a full build agree.
+    """
+    mentions = sorted(records, key=_precedence)
+    if not mentions:
+        raise ValueError("merge_records needs at least one record")
+    win = mentions[-1]
+    if win.kind == "article":
+        topics = win.topics
+    else:
+        # a related item belongs to every article that lists it: it inherits all their topics
+        topics = tuple(sorted({t for r in mentions if r.kind == "related" for t in r.topics}))
+    parents = tuple(sorted({r.parent for r in mentions if r.parent and r.parent != win.key}))
+    return Document(
+        key=win.key,
+        url=win.url,
+        kind=win.kind,
+        title=win.title,
+        excerpt=win.excerpt,
+        published=win.published,
+        quality=win.quality,
+        heat=win.heat,
+        provider=win.provider,
+        provider_domain=win.provider_domain,
+        topics=topics,
+        image=win.image,
+        sources=tuple(sorted({r.source for r in mentions})),
+        parents=parents,
+    )
+
+
+def group_by_key(records: Iterable[Record]) -> dict[str, list[Record]]:
+    """Records grouped by canonical URL."""
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        groups[record.key].append(record)
+    return groups
+
+
+def build_documents(records: Iterable[Record]) -> list[Document]:
+    """All documents for a set of records, sorted by key for deterministic index order."""
+    groups = group_by_key(records)
+    return [merge_records(groups[key]) for key in sorted(groups)]

@@ -1,0 +1,49 @@
+"""The Whoosh schema: what is searched, what is filtered and counted, what is shown."""
+
+from __future__ import annotations
+
+from whoosh.analysis import RegexTokenizer
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+
+from .analysis import news_analyzer, vocabulary_analyzer
+
+# Multi-valued facet values are joined with this separator at index time, so values may
+# contain commas and spaces ("Microsoft AI", "Health, Science") without being split.
+VALUE_SEPARATOR = "\x1f"
+
+# Fields users may filter on and get counts for; each maps a document to exact values.
+FACET_FIELDS = ("topics", "provider", "year", "month", "kind")
+TEXT_FIELDS = ("title", "excerpt")
+
+
+def _multi_value_field() -> KEYWORD:
+    field = KEYWORD(stored=False)
+    field.analyzer = RegexTokenizer(r"[^\x1f]+")
+    return field
+
+
+def build_schema() -> Schema:
+    """The index schema; changing it requires a full rebuild (``search-cli index --full``)."""
+    analyzer = news_analyzer()
+    return Schema(
+        key=ID(stored=True, unique=True),
+        url=STORED(),
+        title=TEXT(analyzer=analyzer, stored=True),
+        excerpt=TEXT(analyzer=analyzer, stored=True),
+        # the whole analyzed title as one term: an exact-title query is the surest known-item signal
+        title_exact=ID(stored=False),
+        vocabulary=TEXT(analyzer=vocabulary_analyzer(), stored=False, phrase=False),
+        provider=ID(stored=True),
+        provider_domain=STORED(),
+        topics=_multi_value_field(),
+        kind=ID(stored=True),
+        year=ID(stored=True),
+        month=ID(stored=True),
+        published=DATETIME(stored=True, sortable=True),
+        quality=NUMERIC(int, bits=32, signed=True, stored=True, sortable=True),
+        heat=NUMERIC(int, bits=32, signed=True, stored=True),
+        tiebreak=NUMERIC(int, bits=32, signed=False, stored=False, sortable=True),
+        image=STORED(),
+        sources=STORED(),
+        parents=STORED(),
+    )

@@ -1,0 +1,223 @@
+"""``search-cli``: build the index, query it, serve it, describe it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import click
+
+from indexer import build, generations
+from indexer.generations import IndexBusy, IndexMissing
+
+from . import highlight
+from .request import SORTS, RequestError, build_request
+
+EXIT_OK, EXIT_FATAL, EXIT_SKIPPED = 0, 1, 3
+
+
+class Context:
+    """Global options shared by every command."""
+
+    def __init__(self, index: Path, seeds: Path) -> None:
+        self.index = index
+        self.seeds = seeds
+
+
+def _fail(message: str, code: int = EXIT_FATAL) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--index",
+    "index_dir",
+    envvar="SEARCH_INDEX",
+    default="./index",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Index directory (env SEARCH_INDEX).",
+)
+@click.option(
+    "--seeds",
+    "seeds_dir",
+    envvar="SEARCH_SEEDS",
+    default="./seeds",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Seed folder (env SEARCH_SEEDS).",
+)
+@click.version_option(package_name="news-search")
+@click.pass_context
+def main(ctx: click.Context, index_dir: Path, seeds_dir: Path) -> None:
+    """Relevance-ranked search over a folder of news front-matter files."""
+    ctx.obj = Context(index_dir, seeds_dir)
+
+
+# ---------------------------------------------------------------------------
+# index
+
+
+def run_index(seeds: Path, index: Path, *, full: bool, wait: bool, quiet: bool) -> build.BuildReport:
+    """Build or update the index, with a progress bar on a terminal; raises on fatal errors."""
+    if not seeds.is_dir():
+        raise click.ClickException(f"seed folder {seeds} does not exist")
+    show_bar = not quiet and sys.stderr.isatty()
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not show_bar:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, leave=False)
+        bar.update(1)
+
+    try:
+        with generations.writer_lock(index, wait=wait):
+            if full:
+                return build.full_build(seeds, index, progress)
+            return build.update(seeds, index, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+@main.command("index")
+@click.option("--full", is_flag=True, help="Rebuild everything into a fresh generation.")
+@click.option("--wait", is_flag=True, help="Wait for a running update instead of failing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def index_command(obj: Context, full: bool, wait: bool, quiet: bool, as_json: bool) -> None:
+    """Bring the index in line with the seed folder (only changed files unless --full).
+
+    Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
+    """
+    try:
+        report = run_index(obj.seeds, obj.index, full=full, wait=wait, quiet=quiet)
+    except IndexBusy as exc:
+        _fail(str(exc))
+    except click.ClickException:
+        raise
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}: {exc.filename or obj.index}; the previous index is unchanged")
+    for problem in report.problems:
+        click.echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
+    for path, warning in report.warnings:
+        click.echo(f"warning {obj.seeds / path}: {warning}", err=True)
+    if as_json:
+        data = {k: v for k, v in vars(report).items() if k not in ("problems", "warnings")}
+        data["skipped"] = [{"path": p.path, "reason": p.reason} for p in report.problems]
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(report.summary())
+    sys.exit(EXIT_SKIPPED if report.problems else EXIT_OK)
+
+
+# ---------------------------------------------------------------------------
+# query
+
+
+def _open_engine(index: Path):
+    from .engine import SearchEngine
+
+    engine = SearchEngine(index)
+    try:
+        engine.generation()
+    except IndexMissing as exc:
+        _fail(str(exc))
+    return engine
+
+
+def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> str:
+    """Readable text for a terminal: ranked hits, then facet counts."""
+    bold = ("\x1b[1m", "\x1b[0m") if color else ("", "")
+    dim = ("\x1b[2m", "\x1b[0m") if color else ("", "")
+    lines: list[str] = []
+    total, page, limit = result["total"], result["page"], result["limit"]
+    first = (page - 1) * limit + 1
+    if result.get("suggestion"):
+        lines.append(f"Did you mean: {result['suggestion']}?")
+    if result.get("relaxed"):
+        lines.append("No item has all the words; showing items with most of them.")
+    if not total:
+        lines.append(f"No results for {result['query']!r}.")
+    else:
+        last = first + len(result["hits"]) - 1
+        lines.append(f"{total} results" + (f", showing {first}-{last}" if result["hits"] else ""))
+    for rank, hit in enumerate(result["hits"], start=first):
+        excerpt = highlight.html_to_text(hit["highlight"]["excerpt"], *bold)
+        date = (hit["published"] or "")[:10]
+        meta = " · ".join(x for x in (hit["provider"], date, hit["kind"]) if x)
+        lines.append("")
+        lines.append(f"{rank:>3}. {bold[0]}{hit['title']}{bold[1]}")
+        lines.append(f"     {dim[0]}{meta}{dim[1]}")
+        lines.append(f"     {hit['url']}")
+        if excerpt:
+            lines.extend(textwrap.wrap(excerpt, width=width, initial_indent="     ", subsequent_indent="     "))
+    if total:
+        lines.append("")
+        for field, entries in result["facets"].items():
+            if not entries:
+                continue
+            shown = ", ".join(f"{'*' if e['selected'] else ''}{e['value']} ({e['count']})" for e in entries[:10])
+            lines.append(f"{field}: {shown}")
+    return "\n".join(lines)
+
+
+@main.command("query")
+@click.argument("words", nargs=-1, required=True)
+@click.option("--limit", "-n", default="10", show_default=True, help="Hits per page (1-100).")
+@click.option("--page", "-p", default="1", show_default=True, help="Page number.")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--filter", "-f", "filters", multiple=True, metavar="FIELD=VALUE", help="Narrow by a facet value.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON object (same as /api/search).")
+@click.pass_obj
+def query_command(
+    obj: Context, words: tuple[str, ...], limit: str, page: str, sort: str, filters: tuple[str, ...], as_json: bool
+) -> None:
+    """Ranked results for WORDS ("phrases", -exclude, field:value, published:[2020 to 2021])."""
+    try:
+        request = build_request(" ".join(words), page=page, limit=limit, sort=sort, filters=filters)
+    except RequestError as exc:
+        _fail(str(exc), 2)
+    engine = _open_engine(obj.index)
+    result = engine.search(request)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_result(result, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+
+
+# ---------------------------------------------------------------------------
+# stats
+
+
+@main.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def stats_command(obj: Context, as_json: bool) -> None:
+    """Documents, files, fields, index size and last update."""
+    stats = _open_engine(obj.index).stats()
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    click.echo(f"index        {stats['index']} ({stats['generation']})")
+    click.echo(f"documents    {stats['documents']:,}")
+    click.echo(f"files        {stats['files']:,} indexed, {stats['skipped_files']} skipped")
+    click.echo(f"size         {stats['size_bytes'] / 1e6:.1f} MB")
+    click.echo(f"last update  {stats['last_update']} ({stats['last_update_mode']})")
+    click.echo(f"fields       {', '.join(stats['fields'])}")
+    click.echo("facets       " + ", ".join(f"{k}: {v} values" for k, v in stats["facets"].items()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,87 @@
+"""Facet counting with numpy over per-generation ordinal arrays.
+
+For each facet field the index's posting lists are read once per index generation into two
+parallel arrays (document number, value ordinal). Counting the values of any set of matching
+documents is then one ``bincount``, whatever the number of hits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.text import fold_accents
+
+# year and month read best newest-first; the rest by how many items carry them
+ORDER_BY_VALUE = {"year", "month"}
+
+
+def fold(value: str) -> str:
+    """Case- and accent-insensitive form of a facet value."""
+    return fold_accents(value).casefold().strip()
+
+
+@dataclass
+class FacetTable:
+    """All (document, value) pairs of one facet field."""
+
+    field: str
+    values: list[str]
+    doc_ids: np.ndarray
+    ords: np.ndarray
+    _folded: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_reader(cls, reader, fieldname: str) -> "FacetTable":
+        """Read the field's posting lists into ordinal arrays."""
+        values: list[str] = []
+        id_chunks: list[np.ndarray] = []
+        ord_chunks: list[np.ndarray] = []
+        for ordinal, term in enumerate(reader.lexicon(fieldname)):
+            value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
+            ids = np.fromiter(reader.postings(fieldname, value).all_ids(), dtype=np.int32)
+            values.append(value)
+            id_chunks.append(ids)
+            ord_chunks.append(np.full(len(ids), ordinal, dtype=np.int32))
+        doc_ids = np.concatenate(id_chunks) if id_chunks else np.zeros(0, np.int32)
+        ords = np.concatenate(ord_chunks) if ord_chunks else np.zeros(0, np.int32)
+        table = cls(fieldname, values, doc_ids, ords)
+        table._folded = {fold(v): i for i, v in enumerate(values)}
+        return table
+
+    def resolve(self, value: str) -> str | None:
+        """The stored spelling of a user-typed value ('reuters' -> 'Reuters'), or None."""
+        ordinal = self._folded.get(fold(value))
+        return None if ordinal is None else self.values[ordinal]
+
+    def counts(self, mask: np.ndarray) -> np.ndarray:
+        """How many documents selected by ``mask`` carry each value."""
+        return np.bincount(self.ords[mask[self.doc_ids]], minlength=len(self.values))
+
+    def mask(self, selected: list[str], doc_count: int) -> np.ndarray:
+        """Documents carrying any of the ``selected`` values (values OR together)."""
+        wanted = [self._folded[fold(v)] for v in selected if fold(v) in self._folded]
+        result = np.zeros(doc_count, dtype=bool)
+        if wanted:
+            result[self.doc_ids[np.isin(self.ords, wanted)]] = True
+        return result
+
+    def summarize(self, counts: np.ndarray, selected: list[str], size: int) -> list[dict]:
+        """Facet entries ``{value, count, selected}``: the top values plus every selected one."""
+        chosen = {self.resolve(v) or v for v in selected}
+        nonzero = np.flatnonzero(counts)
+        if self.field in ORDER_BY_VALUE:
+            order = sorted(nonzero, key=lambda i: self.values[i], reverse=True)
+        else:
+            order = sorted(nonzero, key=lambda i: (-counts[i], self.values[i].casefold()))
+        entries = [
+            {"value": self.values[i], "count": int(counts[i]), "selected": self.values[i] in chosen}
+            for i in order[:size]
+        ]
+        shown = {e["value"] for e in entries}
+        for value in sorted(chosen - shown):
+            ordinal = self._folded.get(fold(value))
+            count = int(counts[ordinal]) if ordinal is not None else 0
+            entries.append({"value": value, "count": count, "selected": True})
+        return entries

@@ -1,0 +1,71 @@
+"""Marking matched words in stored text: segments for terminals, escaped HTML for pages."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from markupsafe import Markup, escape
+
+from indexer.analysis import news_analyzer
+
+Segments = list[tuple[str, bool]]
+SNIPPET_CHARS = 320
+
+_analyzer = news_analyzer()
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
+
+
+def segments(text: str, terms: set[str]) -> Segments:
+    """Split ``text`` into (piece, matched) runs; a piece matches when its index term is queried."""
+    if not text:
+        return []
+    if not terms:
+        return [(text, False)]
+    out: Segments = []
+    last = 0
+    for token in _analyzer(text, chars=True, removestops=False):
+        if token.text in terms:
+            if token.startchar > last:
+                out.append((text[last : token.startchar], False))
+            out.append((text[token.startchar : token.endchar], True))
+            last = token.endchar
+    if last < len(text):
+        out.append((text[last:], False))
+    return out
+
+
+def snippet(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> Segments:
+    """The part of ``text`` around its first match, at most about ``width`` characters."""
+    parts = segments(text, terms)
+    if len(text) <= width:
+        return parts
+    offset = 0
+    first = 0
+    for piece, matched in parts:
+        if matched:
+            first = offset
+            break
+        offset += len(piece)
+    start = max(0, min(first - width // 4, len(text) - width))
+    if start:
+        start = text.find(" ", start) + 1 or start
+    end = start + width
+    if end < len(text):
+        end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
+    window = segments(text[start:end], terms)
+    if start:
+        window.insert(0, ("…", False))
+    if end < len(text):
+        window.append(("…", False))
+    return window
+
+
+def to_html(parts: Segments) -> Markup:
+    """Escaped HTML with matches in ``<mark>``: safe to insert into a page as is."""
+    return Markup("").join(Markup("<mark>%s</mark>") % p if m else escape(p) for p, m in parts)
+
+
+def html_to_text(marked: str, start: str = "", end: str = "") -> str:
+    """Plain text from ``to_html`` output, matches wrapped in ``start``/``end`` (e.g. ANSI bold)."""
+    return html.unescape(_MARK.sub(lambda m: f"{start}{m.group(1)}{end}", marked))

@@ -1,0 +1,154 @@
+"""User text -> Whoosh query. Never raises on what a user typed: it falls back to the words."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from whoosh import query as wq
+from whoosh.qparser import (
+    AndGroup,
+    GtLtPlugin,
+    MultifieldParser,
+    OrGroup,
+    PlusMinusPlugin,
+    SingleQuotePlugin,
+)
+from whoosh.qparser.dateparse import DateParseError, DateParserPlugin
+from whoosh.qparser.plugins import FieldAliasPlugin
+
+from indexer.analysis import analyze
+from indexer.schema import FACET_FIELDS, TEXT_FIELDS
+from indexer.text import clean_text
+
+MAX_QUERY_CHARS = 1_000
+MAX_TERMS = 64
+LONG_QUERY_WORDS = 5  # from this many words on, partial matches count (OR, more matches rank higher)
+MIN_WILDCARD_PREFIX = 2
+
+FIELD_BOOSTS = {"title": 2.5, "excerpt": 1.0}
+TITLE_PHRASE_BOOST = 1.5
+EXACT_TITLE_BOOST = 4.0  # per query term: the rest of the score grows with query length too
+
+SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
+_OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
+_WORDS = re.compile(r"\w+(?:'\w+)*")
+_QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
+
+
+class QueryTooLong(ValueError):
+    """The query is above the documented size limit."""
+
+
+@dataclass
+class ParsedQuery:
+    """A parsed query and what is known about it."""
+
+    text: str
+    query: wq.Query
+    words: list[str]  # the plain words typed (for did-you-mean)
+    plain: bool  # True when the text is only words, no operators or fields
+    fallback: bool = False  # True when the syntax was malformed and words were used instead
+
+
+def normalize(text: str) -> str:
+    """Clean user input the way documents were cleaned (entities, quotes, spaces)."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryTooLong(f"query is {len(text):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+    return clean_text(text)
+
+
+def _parser(schema, group) -> MultifieldParser:
+    parser = MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=group)
+    parser.remove_plugin_class(SingleQuotePlugin)  # apostrophes are part of words here
+    # '+'/'-' only at the start of a word, so dates (2020-05) and names (Wi-Fi) stay intact
+    parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=[\w\"(])", minusexpr=r"(?<![^\s(])-(?=[\w\"(])"))
+    parser.add_plugin(GtLtPlugin())
+    parser.add_plugin(DateParserPlugin(dateparser=None, free=False))
+    aliases = {"provider": ["source", "publisher"], "topics": ["topic", "tag"], "published": ["date"]}
+    parser.add_plugin(FieldAliasPlugin(aliases))
+    return parser
+
+
+def _words_query(words: list[str], group: type) -> wq.Query:
+    """A query over the analyzed words alone, for malformed syntax."""
+    terms: list[wq.Query] = []
+    for word in words:
+        for term in analyze(word):
+            terms.append(wq.Or([wq.Term(f, term, boost=FIELD_BOOSTS[f]) for f in TEXT_FIELDS]))
+    if not terms:
+        return wq.NullQuery
+    return (wq.And if group is AndGroup else wq.Or)(terms)
+
+
+def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq.Query:
+    """Make a parsed query safe and exact: cheap wildcards, known fields, canonical facet values."""
+
+    def fix(node: wq.Query) -> wq.Query:
+        if isinstance(node, wq.Every):
+            return wq.Every()  # all documents, without walking a field's posting lists
+        field = getattr(node, "fieldname", None)
+        if field is not None and field not in SEARCHABLE_FIELDS and field not in ("vocabulary",):
+            # an unknown "field:" is most likely part of the text ("Re: ...", "AI: the ...")
+            text = getattr(node, "text", "")
+            return _words_query([str(text)], AndGroup) if text else wq.NullQuery
+        if isinstance(node, (wq.Wildcard, wq.Prefix, wq.Regex, wq.FuzzyTerm)):
+            text = str(node.text)
+            literal = re.split(r"[*?\[]", text, maxsplit=1)[0]
+            if isinstance(node, wq.Regex) or len(literal) < MIN_WILDCARD_PREFIX:
+                words = _WORDS.findall(text)
+                return _words_query(words, AndGroup) if words else wq.NullQuery
+            if isinstance(node, wq.FuzzyTerm):
+                node.maxdist = min(node.maxdist, 2)
+        if field in FACET_FIELDS and isinstance(node, wq.Term):
+            value = resolve_value(field, str(node.text))
+            return wq.Term(field, value) if value is not None else wq.NullQuery
+        return node
+
+    return q.accept(fix)
+
+
+def _count_terms(q: wq.Query) -> int:
+    return sum(1 for _ in q.leaves())
+
+
+def parse(
+    text: str,
+    schema,
+    resolve_value: Callable[[str, str], str | None],
+    *,
+    relaxed: bool = False,
+) -> ParsedQuery:
+    """Parse ``text``; ``relaxed`` makes all words optional (best partial matches)."""
+    text = normalize(text)
+    syntax = _QUESTION_MARK.sub(" ", text)
+    words = _WORDS.findall(text)
+    plain = not _OPERATOR_CHARS.search(syntax)
+    content_words = [w for w in words if analyze(w)]
+    group = OrGroup.factory(0.9) if relaxed or len(content_words) >= LONG_QUERY_WORDS else AndGroup
+    if not text:
+        return ParsedQuery(text, wq.NullQuery, [], plain=True)
+    if len(words) > MAX_TERMS:
+        # thousands of terms would cost thousands of posting lists: keep the first ones
+        words = words[:MAX_TERMS]
+        return ParsedQuery(text, _words_query(words, OrGroup), words, plain=True, fallback=True)
+    try:
+        q = _parser(schema, group).parse(syntax, debug=False)
+        q = _bounded(q, resolve_value)
+        q = q.normalize()
+        if _count_terms(q) > MAX_TERMS:
+            raise ValueError("too many terms")
+        fallback = False
+        if q is wq.NullQuery and content_words:
+            raise ValueError("syntax left no query")
+    except (DateParseError, ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError, OverflowError):
+        q, fallback = _words_query(words, group if group is AndGroup else OrGroup), True
+    if plain and len(content_words) >= 2 and q is not wq.NullQuery:
+        # same words in the same order in a title: the strongest sign of the item looked for
+        terms = analyze(" ".join(words))
+        phrase = wq.Phrase("title", terms, slop=1, boost=TITLE_PHRASE_BOOST)
+        exact = wq.Term("title_exact", " ".join(terms), boost=EXACT_TITLE_BOOST * len(terms))
+        q = wq.AndMaybe(q, wq.Or([phrase, exact]))
+    return ParsedQuery(text, q, words, plain=plain, fallback=fallback)
+

@@ -1,0 +1,95 @@
+"""A validated search request: the one shape the CLI, the page and the API all send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from indexer.schema import FACET_FIELDS
+
+from .query import MAX_QUERY_CHARS
+
+SORTS = ("relevance", "newest", "quality")
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+MAX_PAGE = 1_000
+MAX_FILTERS = 50
+FILTER_ALIASES = {"topic": "topics", "tag": "topics", "source": "provider", "publisher": "provider"}
+
+
+class RequestError(ValueError):
+    """A parameter a user can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What to search for, which page, in which order, narrowed by which facet values."""
+
+    q: str = ""
+    page: int = 1
+    limit: int = DEFAULT_LIMIT
+    sort: str = "relevance"
+    filters: tuple[tuple[str, str], ...] = ()
+
+    def filter_values(self, field: str) -> list[str]:
+        """Selected values of one facet field."""
+        return [v for f, v in self.filters if f == field]
+
+    @property
+    def offset(self) -> int:
+        """Index of the first hit of the page."""
+        return (self.page - 1) * self.limit
+
+
+def _int(name: str, value: object, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise RequestError(f"'{name}' must be a whole number, got {str(value)[:20]!r}") from None
+    if not low <= number <= high:
+        raise RequestError(f"'{name}' must be between {low} and {high}, got {number}")
+    return number
+
+
+def parse_filter(text: str) -> tuple[str, str]:
+    """'provider=Reuters' or 'provider:Reuters' -> ('provider', 'Reuters')."""
+    positions = [i for i in (text.find("="), text.find(":")) if i > 0]
+    if not positions:
+        raise RequestError(f"filter {text[:60]!r} must look like FIELD=VALUE, e.g. provider=Reuters")
+    cut = min(positions)
+    field = text[:cut].strip().lower()
+    field = FILTER_ALIASES.get(field, field)
+    value = text[cut + 1 :].strip()
+    if field not in FACET_FIELDS:
+        raise RequestError(f"cannot filter on {field[:30]!r}; use one of: {', '.join(FACET_FIELDS)}")
+    if not value:
+        raise RequestError(f"filter on {field!r} has no value")
+    return field, value[:200]
+
+
+def build_request(
+    q: str | None = "",
+    page: object = None,
+    limit: object = None,
+    sort: str | None = None,
+    filters: Iterable[str] = (),
+) -> SearchRequest:
+    """Validate raw parameters (from argv or a URL); raise RequestError on nonsense."""
+    q = q or ""
+    if len(q) > MAX_QUERY_CHARS:
+        raise RequestError(f"query is {len(q):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+    sort = (sort or "relevance").strip().lower()
+    if sort not in SORTS:
+        raise RequestError(f"'sort' must be one of {', '.join(SORTS)}, got {sort[:20]!r}")
+    pairs = [parse_filter(f) for f in filters if f]
+    if len(pairs) > MAX_FILTERS:
+        raise RequestError(f"at most {MAX_FILTERS} filters")
+    return SearchRequest(
+        q=q,
+        page=_int("page", page, 1, 1, MAX_PAGE),
+        limit=_int("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT),
+        sort=sort,
+        filters=tuple(dict.fromkeys(pairs)),
+    )
