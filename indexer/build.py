@@ -75,6 +75,7 @@ def whoosh_fields(doc: Document) -> dict:
         "title_exact": title_signature(doc.title),
         "vocabulary": f"{doc.title} {doc.excerpt}",
         "provider": doc.provider,
+        "provider_text": doc.provider,
         "provider_domain": doc.provider_domain,
         "topics": VALUE_SEPARATOR.join(doc.topics),
         "kind": doc.kind,
@@ -267,4 +268,3 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     report.generation = gen.name
     report.seconds = time.perf_counter() - start
     return report
-

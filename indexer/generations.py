@@ -57,7 +57,7 @@ def read_manifest(gen: Path) -> dict[str, Any]:
 def new_generation(index_dir: Path) -> Path:
     """Create an empty directory for the next generation."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    numbers = [int(p.name[len(PREFIX):]) for p in index_dir.glob(PREFIX + "*") if p.name[len(PREFIX):].isdigit()]
+    numbers = [int(p.name[len(PREFIX) :]) for p in index_dir.glob(PREFIX + "*") if p.name[len(PREFIX) :].isdigit()]
     gen = index_dir / f"{PREFIX}{max(numbers, default=0) + 1:06d}"
     gen.mkdir()
     return gen
@@ -125,8 +125,7 @@ def writer_lock(index_dir: Path, *, wait: bool = False, timeout: float | None = 
                 if not wait or (deadline is not None and time.monotonic() > deadline):
                     holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
                     raise IndexBusy(
-                        f"an index update is already running (process {holder}); "
-                        "use --wait to wait for it"
+                        f"an index update is already running (process {holder}); use --wait to wait for it"
                     ) from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)

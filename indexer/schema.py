@@ -13,7 +13,7 @@ VALUE_SEPARATOR = "\x1f"
 
 # Fields users may filter on and get counts for; each maps a document to exact values.
 FACET_FIELDS = ("topics", "provider", "year", "month", "kind")
-TEXT_FIELDS = ("title", "excerpt")
+TEXT_FIELDS = ("title", "excerpt", "provider_text")
 
 
 def _multi_value_field() -> KEYWORD:
@@ -34,6 +34,7 @@ def build_schema() -> Schema:
         title_exact=ID(stored=False),
         vocabulary=TEXT(analyzer=vocabulary_analyzer(), stored=False, phrase=False),
         provider=ID(stored=True),
+        provider_text=TEXT(analyzer=analyzer, stored=False),
         provider_domain=STORED(),
         topics=_multi_value_field(),
         kind=ID(stored=True),

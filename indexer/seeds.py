@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,22 +77,23 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         super().__init__(stream)
         self._aliases = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        # a node seen again is an alias; the C composer offers no other hook to count them
+        if node in self.constructed_objects:
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 raise SeedFileError(f"YAML uses more than {MAX_ALIASES} aliases; refusing to expand it")
-        return super().compose_node(parent, index)
+        return super().construct_object(node, deep=deep)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict:
-        seen: set[Any] = set()
+        seen: set[str] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str) and key in seen:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in seen:
                 line = key_node.start_mark.line + 2  # +1 for 1-based, +1 for the opening '---'
-                raise SeedFileError(f"duplicate key {key!r} at line {line}")
-            if isinstance(key, str):
-                seen.add(key)
+                raise SeedFileError(f"duplicate key {key_node.value!r} at line {line}")
+            seen.add(key_node.value)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -140,7 +142,12 @@ def split_front_matter(text: str) -> str:
     for i in range(1, len(lines)):
         if lines[i].rstrip() in ("---", "..."):
             return "\n".join(lines[1:i])
-    raise SeedFileError("front matter is not closed: no second '---' line (file truncated?)")
+    reason = "front matter is not closed: no second '---' line (file truncated?)"
+    try:  # a truncated file is often corrupted further up too: say so in the same message
+        parse_yaml("\n".join(lines[1:]))
+    except SeedFileError as exc:
+        reason += f"; also {exc}"
+    raise SeedFileError(reason)
 
 
 def parse_yaml(block: str) -> Any:
@@ -277,7 +284,7 @@ def _url(item: dict) -> str:
             continue
         if not isinstance(value, str):
             raise SeedFileError(f"field '{name}' must be text, got {_type_name(value)}")
-        value = value.strip()
+        value = html.unescape(value.strip())
         if not value.lower().startswith(("http://", "https://")) or not canonical_url(value):
             raise SeedFileError(f"field '{name}' is not an http(s) URL: {value!r:.60}")
         return value
@@ -320,7 +327,7 @@ def _image(item: dict) -> str:
         return ""
     for image in images:
         if isinstance(image, dict) and isinstance(image.get("url"), str):
-            url = image["url"].strip()
+            url = html.unescape(image["url"].strip())
             if url.lower().startswith(("http://", "https://")):
                 return url
     return ""

@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from whoosh import collectors, scoring, sorting
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh import scoring, sorting
+from whoosh.query.qcore import QueryError
 
 from indexer import generations
 from indexer.schema import FACET_FIELDS, TEXT_FIELDS
 
 from . import highlight
 from .facets import FacetTable, fold
-from .query import ParsedQuery, parse
+from .query import ParsedQuery, parse, words_only
 from .request import SearchRequest
 
 FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
@@ -134,6 +135,15 @@ class SearchEngine:
         searcher = self._searcher(gen)
         parsed = self._parse(request.q, gen, searcher)
         qmask = self._match_mask(parsed.query, gen, searcher)
+        fmasks = {
+            field: gen.facets[field].mask(values, gen.doc_count)
+            for field in FACET_FIELDS
+            if (values := request.filter_values(field))
+        }
+        strict_total = int(np.logical_and.reduce([qmask, *fmasks.values()]).sum())
+        suggestion = (
+            self._suggest(parsed, gen, searcher, fmasks, strict_total) if strict_total < SUGGEST_BELOW else None
+        )
         relaxed = False
         if parsed.plain and not qmask.any() and len(parsed.words) >= 2:
             # no item has every word: show the items that have most of them
@@ -141,11 +151,6 @@ class SearchEngine:
             qmask = self._match_mask(parsed.query, gen, searcher)
             relaxed = True
 
-        fmasks = {
-            field: gen.facets[field].mask(values, gen.doc_count)
-            for field in FACET_FIELDS
-            if (values := request.filter_values(field))
-        }
         final = qmask.copy()
         for mask in fmasks.values():
             final &= mask
@@ -162,7 +167,6 @@ class SearchEngine:
             facets[field] = table.summarize(table.counts(mask), request.filter_values(field), FACET_SIZE[field])
 
         hits = self._hits(parsed, request, gen, searcher, final, total)
-        suggestion = self._suggest(parsed, request, gen, searcher, fmasks, total) if total < SUGGEST_BELOW else None
         return {
             "query": request.q,
             "total": total,
@@ -183,6 +187,11 @@ class SearchEngine:
         parsed = parse(text, gen.index.schema, gen.resolve)
         if not parsed.text:
             parsed.query = wq.Every()
+            return parsed
+        try:  # some problems only show when the query meets the index
+            searcher.docs_for_query(parsed.query)
+        except QueryError:
+            parsed = words_only(parsed)
         return parsed
 
     @staticmethod
@@ -213,13 +222,12 @@ class SearchEngine:
                     sorting.FieldFacet("tiebreak"),
                 ]
             )
-        results = searcher.search(
-            parsed.query, filter=allow, limit=request.offset + request.limit, sortedby=sortedby, terms=False
-        )
+        results = _top(searcher, parsed.query, request.offset + request.limit, sortedby, allow)
         terms = {text.decode() if isinstance(text, bytes) else text for f, text in _query_terms(parsed.query)}
         hits = []
+        relevance = sortedby is None  # with a sort order, hit.score is the sort key, not a score
         for hit in list(results)[request.offset :]:
-            hits.append(self._hit(hit.fields(), hit.score, terms))
+            hits.append(self._hit(hit.fields(), hit.score if relevance else None, terms))
         return hits
 
     @staticmethod
@@ -250,7 +258,7 @@ class SearchEngine:
             },
         }
 
-    def _suggest(self, parsed, request, gen, searcher, fmasks, total: int) -> str | None:
+    def _suggest(self, parsed, gen, searcher, fmasks, total: int) -> str | None:
         """A corrected query from the index's own words, only when it finds more."""
         if not parsed.plain or not parsed.words:
             return None
@@ -311,6 +319,23 @@ class SearchEngine:
             "last_update_mode": manifest.get("mode", ""),
             "facets": {f: len(t.values) for f, t in gen.facets.items()},
         }
+
+
+def _top(searcher, q: wq.Query, limit: int, sortedby, allow: set[int] | None):
+    """Top ``limit`` hits, without Whoosh's matcher pruning.
+
+    Whoosh prunes sub-matchers by comparing their raw-score bounds with the lowest score
+    kept so far; with a prior applied in ``final`` those are different scales, and pruning
+    dropped true top hits (the exact title missing at limit=1). Correctness first.
+    """
+    if sortedby is not None:
+        collector = collectors.SortingCollector(sortedby, limit=limit)
+    else:
+        collector = collectors.TopCollector(limit, usequality=False, replace=0)
+    if allow is not None:
+        collector = collectors.FilterCollector(collector, allow)
+    searcher.search_with_collector(q, collector)
+    return collector.results()
 
 
 def _query_terms(q: wq.Query) -> set[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from indexer.analysis import news_analyzer
 
@@ -62,8 +62,13 @@ def snippet(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> Segments:
 
 
 def to_html(parts: Segments) -> Markup:
-    """Escaped HTML with matches in ``<mark>``: safe to insert into a page as is."""
-    return Markup("").join(Markup("<mark>%s</mark>") % p if m else escape(p) for p, m in parts)
+    """Escaped HTML with matches in ``<mark>``: safe as element content (not as an attribute)."""
+    return Markup("".join(f"<mark>{_escape(p)}</mark>" if m else _escape(p) for p, m in parts))
+
+
+def _escape(text: str) -> str:
+    # &, < and > are all that element content needs; apostrophes stay readable in JSON
+    return html.escape(text, quote=False)
 
 
 def html_to_text(marked: str, start: str = "", end: str = "") -> str:

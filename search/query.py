@@ -27,7 +27,7 @@ MAX_TERMS = 64
 LONG_QUERY_WORDS = 5  # from this many words on, partial matches count (OR, more matches rank higher)
 MIN_WILDCARD_PREFIX = 2
 
-FIELD_BOOSTS = {"title": 2.5, "excerpt": 1.0}
+FIELD_BOOSTS = {"title": 2.5, "excerpt": 1.0, "provider_text": 0.5}
 TITLE_PHRASE_BOOST = 1.5
 EXACT_TITLE_BOOST = 4.0  # per query term: the rest of the score grows with query length too
 
@@ -152,3 +152,7 @@ def parse(
         q = wq.AndMaybe(q, wq.Or([phrase, exact]))
     return ParsedQuery(text, q, words, plain=plain, fallback=fallback)
 
+
+def words_only(parsed: ParsedQuery) -> ParsedQuery:
+    """The same text searched as plain words (when its syntax cannot run against the index)."""
+    return ParsedQuery(parsed.text, _words_query(parsed.words, OrGroup), parsed.words, plain=True, fallback=True)

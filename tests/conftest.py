@@ -1,0 +1,57 @@
+"""Shared fixtures: real indexes on disk, built once per session from the bundled data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer import build
+from search.engine import SearchEngine
+from search.request import build_request
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CORPUS = FIXTURES / "corpus"
+AI_CORPUS = CORPUS / "artificial-intelligence"
+POWER_APPS = CORPUS / "microsoft-power-apps"
+BROKEN = CORPUS / "broken"
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory) -> Path:
+    index = tmp_path_factory.mktemp("seeds-index")
+    build.full_build(SEEDS, index)
+    return index
+
+
+@pytest.fixture(scope="session")
+def engine(seeds_index) -> SearchEngine:
+    return SearchEngine(seeds_index)
+
+
+@pytest.fixture(scope="session")
+def ai_engine(tmp_path_factory) -> SearchEngine:
+    index = tmp_path_factory.mktemp("ai-index")
+    build.full_build(AI_CORPUS, index)
+    return SearchEngine(index)
+
+
+@pytest.fixture(scope="session")
+def all_engine(tmp_path_factory) -> SearchEngine:
+    """Every corpus indexed together (seeds, AI news, Power Apps base)."""
+    folder = tmp_path_factory.mktemp("all-seeds")
+    shutil.copytree(SEEDS, folder / "seeds")
+    shutil.copytree(AI_CORPUS, folder / "ai", ignore=shutil.ignore_patterns("SOURCE.md"))
+    shutil.copytree(POWER_APPS / "base", folder / "power-apps")
+    index = tmp_path_factory.mktemp("all-index")
+    build.full_build(folder, index)
+    return SearchEngine(index)
+
+
+def search(engine: SearchEngine, q: str = "", **kwargs) -> dict:
+    """Run one request through the same path the CLI and the API use."""
+    filters = kwargs.pop("filters", ())
+    return engine.search(build_request(q, filters=filters, **kwargs))

@@ -1,0 +1,98 @@
+"""search-cli as a user runs it: the installed console script, real exit codes and streams."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BROKEN, SEEDS
+
+CLI = [sys.executable, "-m", "search.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120)
+
+
+@pytest.fixture()
+def seeds_with_broken_file(tmp_path) -> Path:
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    broken = next(p for p in BROKEN.glob("*.md") if p.name != "README.md")
+    shutil.copy(broken, folder / broken.name)
+    return folder
+
+
+def test_index_query_and_stats_with_environment_defaults(tmp_path):
+    env = {"SEARCH_INDEX": str(tmp_path / "ix"), "SEARCH_SEEDS": str(SEEDS)}
+    built = run("index", env=env)
+    assert built.returncode == 0, built.stderr
+    assert "53 in index" in built.stdout and "5 files read" in built.stdout
+
+    out = run("query", "facial", "recognition", "police", "--limit", "3", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].endswith("results, showing 1-3")
+    assert lines[2].startswith("  1. ") and "police" in lines[2].lower()
+    assert " · 2020-06-" in lines[3]  # provider · date · kind
+    assert any(line.startswith("provider: ") for line in lines)
+    assert any(line.startswith("topics: AI (") for line in lines)
+
+    stats = json.loads(run("stats", "--json", env=env).stdout)
+    assert stats["documents"] == 53 and stats["files"] == 5
+
+    again = run("index", env=env)
+    assert again.returncode == 0 and again.stdout.startswith("index up to date: 53 documents")
+
+
+def test_json_output_has_the_documented_shape(tmp_path):
+    ix = str(tmp_path / "ix")
+    assert run("--index", ix, "--seeds", str(SEEDS), "index").returncode == 0
+    out = run("--index", ix, "query", "--json", "police", "--filter", "kind=related")
+    result = json.loads(out.stdout)
+    assert set(result) >= {"query", "total", "page", "hits", "facets", "suggestion"}
+    assert set(result["facets"]) >= {"topics", "provider", "year", "kind"}
+    hit = result["hits"][0]
+    assert set(hit) >= {"url", "title", "excerpt", "provider", "published", "quality", "kind", "topics", "score"}
+    assert {e["value"] for e in result["facets"]["kind"]} == {"article", "related"}
+    assert all(h["kind"] == "related" for h in result["hits"])
+
+
+def test_broken_file_exits_3_names_it_and_indexes_everything_else(tmp_path, seeds_with_broken_file):
+    ix = str(tmp_path / "ix")
+    out = run("--index", ix, "--seeds", str(seeds_with_broken_file), "index")
+    assert out.returncode == 3
+    assert "skipped " in out.stderr and "2020-12-01-project-innereye" in out.stderr
+    assert "invalid YAML at line 6" in out.stderr or "front matter is not closed" in out.stderr
+    assert "53 in index" in out.stdout
+    found = json.loads(run("--index", ix, "query", "--json", "Lezard").stdout)
+    assert found["total"] == 1
+
+
+def test_missing_index_and_bad_parameters_are_clear_errors(tmp_path):
+    missing = run("--index", str(tmp_path / "nope"), "query", "police")
+    assert missing.returncode == 1
+    assert "no index at" in missing.stderr and "search-cli index" in missing.stderr
+    bad = run("--index", str(tmp_path / "nope"), "query", "police", "--limit", "0")
+    assert bad.returncode == 2 and "'limit' must be between 1 and 100" in bad.stderr
+    no_seeds = run("--index", str(tmp_path / "ix"), "--seeds", str(tmp_path / "none"), "index")
+    assert no_seeds.returncode == 1 and "does not exist" in no_seeds.stderr
+
+
+def test_a_second_writer_is_told_who_holds_the_lock(tmp_path):
+    from indexer.generations import writer_lock
+
+    ix = tmp_path / "ix"
+    with writer_lock(ix):
+        out = run("--index", str(ix), "--seeds", str(SEEDS), "index")
+    assert out.returncode == 1
+    assert f"an index update is already running (process {os.getpid()})" in out.stderr
+    assert "--wait" in out.stderr

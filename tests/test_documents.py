@@ -1,0 +1,70 @@
+"""One document per canonical URL, merged by the DESIGN.md precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.documents import build_documents
+from indexer.seeds import discover, iter_seed_files
+from indexer.text import canonical_url, clean_text
+
+
+def seed(title: str, url: str, *, quality: int = 50, topics=("AI",), related: list[tuple[str, str]] = ()) -> str:
+    lines = [
+        "---",
+        f'title: "{title}"',
+        f'webUrl: "{url}"',
+        "publishedDateTime: 2021-01-02T03:04:05Z",
+        f"quality: {quality}",
+        "provider:",
+        "  name: Prov",
+        "topics:",
+        *[f"  - {t}" for t in topics],
+    ]
+    if related:
+        lines.append("related:")
+        for rtitle, rurl in related:
+            lines += [f'  - title: "{rtitle}"', f'    webUrl: "{rurl}"', "    quality: 10"]
+    return "\n".join([*lines, "---", ""])
+
+
+def documents(folder: Path):
+    paths, _ = discover(folder)
+    return {d.key: d for d in build_documents(r for f in iter_seed_files(folder, paths) for r in f.records)}
+
+
+def test_canonical_url_ignores_scheme_www_case_and_trailing_slash():
+    variants = ["https://www.Example.com/News/a/", "http://example.com/News/a", "HTTPS://EXAMPLE.COM/News/a#x"]
+    assert {canonical_url(u) for u in variants} == {"example.com/News/a"}
+    assert canonical_url("https://example.com/a?id=1") != canonical_url("https://example.com/a?id=2")
+
+
+def test_clean_text_decodes_entities_and_unifies_quotes():
+    assert clean_text("won&#8217;t &#038; &apos;x&apos; \u201cq\u201d") == "won't & 'x' \"q\""
+    assert clean_text("double &amp;#8217; encoded") == "double ' encoded"
+
+
+def test_article_record_wins_over_related_mentions(tmp_path):
+    (tmp_path / "2021-01-01-a.md").write_text(seed("Article A", "https://a.org/x", topics=("Cloud",)))
+    (tmp_path / "2021-01-09-b.md").write_text(
+        seed("Article B", "https://b.org/y", topics=("AI",), related=[("A as related", "https://www.a.org/x/")])
+    )
+    docs = documents(tmp_path)
+    assert len(docs) == 2
+    a = docs["a.org/x"]
+    assert (a.kind, a.title, a.quality, a.topics) == ("article", "Article A", 50, ("Cloud",))
+    assert a.sources == ("2021-01-01-a.md", "2021-01-09-b.md")
+    assert a.parents == ("b.org/y",)
+
+
+def test_between_related_mentions_the_file_that_sorts_last_wins_and_topics_merge(tmp_path):
+    (tmp_path / "2021-01-01-a.md").write_text(
+        seed("A", "https://a.org/1", topics=("Cloud",), related=[("Old title", "https://r.org/1")])
+    )
+    (tmp_path / "2021-02-01-b.md").write_text(
+        seed("B", "https://b.org/1", topics=("AI",), related=[("New title", "https://r.org/1")])
+    )
+    r = documents(tmp_path)["r.org/1"]
+    assert (r.kind, r.title) == ("related", "New title")
+    assert r.topics == ("AI", "Cloud")  # it belongs to both stories
+    assert r.parents == ("a.org/1", "b.org/1")

@@ -1,0 +1,262 @@
+"""Searching: ranking, query syntax, filters and facets, on the bundled seeds and real corpora."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from indexer.analysis import title_signature
+from indexer.documents import build_documents
+from indexer.seeds import SeedFile, discover, iter_seed_files
+from search.request import RequestError, build_request
+from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS, search
+
+
+def all_documents(folder):
+    paths, _ = discover(folder)
+    files = [f for f in iter_seed_files(folder, paths) if isinstance(f, SeedFile)]
+    return build_documents(r for f in files for r in f.records)
+
+
+# -- ranking ------------------------------------------------------------------
+
+
+def test_facial_recognition_police_ranks_police_stories_first(engine):
+    result = search(engine, "facial recognition police")
+    assert result["total"] >= 10
+    for hit in result["hits"][:5]:
+        text = (hit["title"] + " " + hit["excerpt"]).lower()
+        assert "police" in text and "facial" in text.replace("face", "facial")
+    scores = [h["score"] for h in result["hits"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("folder", [SEEDS, AI_CORPUS, POWER_APPS / "base"], ids=["seeds", "ai", "power-apps"])
+def test_every_item_is_first_for_its_exact_title(folder, tmp_path):
+    from indexer import build
+    from search.engine import SearchEngine
+
+    build.full_build(folder, tmp_path)
+    engine = SearchEngine(tmp_path)
+    docs = all_documents(folder)
+    same_title: dict[str, set[str]] = {}
+    for doc in docs:  # titles equal after analysis (case, stop words) are the same query
+        same_title.setdefault(title_signature(doc.title), set()).add(doc.key)
+    misses = []
+    for doc in docs:
+        hits = search(engine, doc.title, limit=1)["hits"]
+        if not hits or hits[0]["key"] not in same_title[title_signature(doc.title)]:
+            misses.append(doc.title)
+    assert misses == []
+    assert len(docs) > 50
+
+
+def test_quality_breaks_ties_between_equally_relevant_items(engine):
+    hits = search(engine, "Microsoft, Amazon must face facial recognition data suits", limit=2)["hits"]
+    assert [h["title"] for h in hits] == ["Microsoft, Amazon must face facial recognition data suits"] * 2
+    assert hits[0]["quality"] >= hits[1]["quality"]
+
+
+def test_long_pasted_query_returns_best_partial_matches(engine):
+    text = "Microsoft refuses facial recognition sales to police departments pending federal law zebra unicorn"
+    result = search(engine, text)
+    assert result["total"] > 0
+    assert "microsoft" in result["hits"][0]["title"].lower()
+
+
+def test_short_query_with_no_item_having_all_words_is_relaxed(engine):
+    result = search(engine, "facial zebra")
+    assert result["relaxed"] is True
+    assert result["total"] > 0
+
+
+# -- de-duplication and cleaning -------------------------------------------------------
+
+
+@pytest.mark.parametrize("q", ["", "facial recognition", "microsoft", "police amazon", "AI"])
+def test_no_url_twice_and_totals_within_document_count(engine, q):
+    distinct = len({d.key for d in all_documents(SEEDS)})
+    result = search(engine, q, limit=100)
+    urls = [h["url"] for h in result["hits"]]
+    assert len(urls) == len(set(urls))
+    assert result["total"] <= distinct
+    assert search(engine, "", limit=1)["total"] == distinct == 53
+
+
+def test_apostrophes_accents_and_entities(engine):
+    straight = search(engine, "won't", limit=100)
+    curly = search(engine, "won\u2019t", limit=100)
+    assert straight["total"] == curly["total"] > 0
+    assert [h["url"] for h in straight["hits"]] == [h["url"] for h in curly["hits"]]
+    lezard = search(engine, "Lezard")
+    assert lezard["total"] >= 1 and lezard["hits"][0]["provider"] == "Le Lézard"
+    hits = search(engine, "", limit=100)["hits"]
+    # highlight fields are HTML (escaped on purpose); every text field is clean text
+    texts = json.dumps([{k: v for k, v in h.items() if k != "highlight"} for h in hits], ensure_ascii=False)
+    assert "&#" not in texts and "&amp;" not in texts and "&apos;" not in texts
+    assert any("'" in h["title"] for h in hits)
+
+
+# -- query syntax ----------------------------------------------------------------------
+
+
+def test_phrase_exclusion_and_not(engine):
+    phrase = search(engine, '"facial recognition"', limit=100)
+    assert phrase["total"] > 0
+    assert all(re.search(r"facial\W+recognition", (h["title"] + " " + h["excerpt"]).lower()) for h in phrase["hits"])
+    without = search(engine, "police -amazon", limit=100)
+    both = search(engine, "police", limit=100)
+    assert 0 < without["total"] < both["total"]
+    assert all("amazon" not in (h["title"] + h["excerpt"]).lower() for h in without["hits"])
+    assert search(engine, "police NOT amazon")["total"] == without["total"]
+
+
+def test_field_queries_and_date_ranges(engine):
+    reuters = search(engine, "provider:reuters", limit=100)
+    assert reuters["total"] >= 1 and {h["provider"] for h in reuters["hits"]} == {"Reuters"}
+    june = search(engine, "published:[2020-06-01 to 2020-06-30]", limit=100)
+    assert june["total"] > 0 and all(h["published"].startswith("2020-06") for h in june["hits"])
+    after = search(engine, "published:>2021-01-01", limit=100)
+    assert after["total"] > 0 and all(h["published"] >= "2021" for h in after["hits"])
+    assert june["total"] + after["total"] <= 53
+
+
+def test_double_dash_ends_options_so_leading_minus_is_a_query(tmp_path, seeds_index):
+    from click.testing import CliRunner
+
+    from search.cli import main
+
+    out = CliRunner().invoke(main, ["--index", str(seeds_index), "query", "--json", "--", "-microsoft", "police"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert result["query"] == "-microsoft police"
+    assert result["total"] > 0
+    assert all("microsoft" not in (h["title"] + h["excerpt"]).lower() for h in result["hits"])
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"unclosed phrase',
+        "((((police",
+        "police)",
+        "AND OR NOT",
+        "title:",
+        ":::",
+        "published:[garbage to 2020]",
+        "*",
+        "?",
+        "fac*",
+        "*ition",
+        "[to]",
+        "police~~~",
+        "^^^",
+        "won't\\",
+        "a" * 900,
+        "😀 police",
+        "\x00\x07police",
+    ],
+)
+def test_malformed_queries_never_error(engine, q):
+    result = search(engine, q)
+    assert isinstance(result["total"], int)
+
+
+def test_malformed_syntax_falls_back_to_the_words(engine):
+    assert search(engine, '"facial recognition police')["total"] > 0
+    assert search(engine, "((police")["total"] == search(engine, "police")["total"]
+
+
+# -- filters and facets ------------------------------------------------------------------
+
+
+def facet(result, field):
+    return {e["value"]: e["count"] for e in result["facets"][field]}
+
+
+def test_filters_or_within_a_field_and_across_fields(engine):
+    articles = search(engine, filters=["kind=article"], limit=100)
+    assert articles["total"] == 5 and {h["kind"] for h in articles["hits"]} == {"article"}
+    two = search(engine, "police", filters=["provider=Reuters", "provider=BBC"], limit=100)
+    assert {h["provider"] for h in two["hits"]} <= {"Reuters", "BBC"}
+    one = search(engine, "police", filters=["provider=Reuters"])
+    other = search(engine, "police", filters=["provider=BBC"])
+    assert two["total"] == one["total"] + other["total"]
+    anded = search(engine, "police", filters=["provider=Reuters", "kind=article"], limit=100)
+    assert all(h["provider"] == "Reuters" and h["kind"] == "article" for h in anded["hits"])
+    assert anded["total"] <= one["total"]
+
+
+def test_filter_values_are_case_and_accent_insensitive(engine):
+    assert (
+        search(engine, filters=["provider=le lezard"])["total"]
+        == search(engine, filters=["provider=Le Lézard"])["total"]
+        == 1
+    )
+
+
+def test_facets_are_disjunctive_and_counts_match_totals(engine):
+    plain = search(engine, "police")
+    selected = search(engine, "police", filters=["provider=Reuters"])
+    # the provider facet ignores its own filter: other providers keep their counts
+    assert facet(selected, "provider") == facet(plain, "provider")
+    # other facets follow the provider filter
+    assert sum(facet(selected, "kind").values()) == selected["total"]
+    assert facet(plain, "kind") != facet(selected, "kind")
+    reuters = next(e for e in selected["facets"]["provider"] if e["value"] == "Reuters")
+    assert reuters["selected"] is True and reuters["count"] == selected["total"]
+    assert sum(facet(plain, "year").values()) == plain["total"]
+
+
+def test_sort_newest_and_quality(engine):
+    newest = search(engine, "microsoft", sort="newest", limit=100)
+    dates = [h["published"] for h in newest["hits"]]
+    assert dates == sorted(dates, reverse=True)
+    best = search(engine, "microsoft", sort="quality", limit=100)
+    qualities = [h["quality"] if h["quality"] is not None else -1 for h in best["hits"]]
+    assert qualities == sorted(qualities, reverse=True)
+    assert newest["total"] == best["total"] == search(engine, "microsoft")["total"]
+
+
+def test_pagination_covers_every_hit_once(engine):
+    total = search(engine, "microsoft")["total"]
+    seen = []
+    for page in range(1, total // 7 + 2):
+        seen += [h["url"] for h in search(engine, "microsoft", limit=7, page=page)["hits"]]
+    assert len(seen) == len(set(seen)) == total
+
+
+def test_did_you_mean_fixes_a_typo_and_leaves_good_words_alone(engine):
+    result = search(engine, "facial recogntion")
+    assert result["suggestion"] == "facial recognition"
+    assert search(engine, "facial recognition")["suggestion"] is None
+
+
+def test_highlights_mark_matched_words_and_escape_everything_else(engine):
+    hit = search(engine, "police")["hits"][0]
+    assert "<mark>" in hit["highlight"]["title"] + hit["highlight"]["excerpt"]
+    assert "<mark>police</mark>" in (hit["highlight"]["title"] + hit["highlight"]["excerpt"]).lower()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"limit": "0"}, "'limit' must be between 1 and 100"),
+        ({"limit": "100000"}, "'limit' must be between 1 and 100"),
+        ({"page": "-1"}, "'page' must be between 1 and 1000"),
+        ({"page": "x"}, "'page' must be a whole number"),
+        ({"sort": "random"}, "'sort' must be one of relevance, newest, quality"),
+        ({"filters": ["colour=red"]}, "cannot filter on 'colour'"),
+        ({"filters": ["provider"]}, "must look like FIELD=VALUE"),
+    ],
+)
+def test_bad_parameters_are_explained(kwargs, message):
+    with pytest.raises(RequestError, match=message):
+        build_request("x", **kwargs)
+
+
+def test_related_corpus_items_know_their_articles(ai_engine):
+    result = search(ai_engine, "Amazon bans police use of facial recognition", filters=["kind=related"], limit=5)
+    assert result["hits"] and all(h["parents"] for h in result["hits"])

@@ -1,0 +1,117 @@
+"""Reading seed files: good files parse, bad files are named with a reason a person can act on."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from indexer.seeds import SeedFileError, SeedProblem, discover, parse_seed_bytes, read_seed_file
+from tests.conftest import BROKEN, SEEDS
+
+GOOD = b"""---
+title: "Microsoft won&#8217;t sell it"
+excerpt: "Caf\xc3\xa9 &amp; more"
+publishedDateTime: 2021-03-16T17:33:00Z
+webUrl: "https://www.example.com/a/"
+quality: 86
+provider:
+  name: Example
+  domain: example.com
+topics:
+  - AI
+related:
+  - title: "Related one"
+    webUrl: "https://other.example.org/r1"
+    quality: 50
+    provider:
+      name: Other
+  - "not a mapping"
+  - title: "No URL here"
+---
+body text is ignored
+"""
+
+
+def test_all_bundled_seed_files_parse_with_their_related_items():
+    paths, problems = discover(SEEDS)
+    assert problems == []
+    assert len(paths) == 5
+    files = [read_seed_file(SEEDS, p) for p in paths]
+    assert sum(len(f.records) for f in files) == 5 + 50  # five articles and their 50 related entries
+    assert all(f.records[0].kind == "article" for f in files)
+    assert all(r.kind == "related" for f in files for r in f.records[1:])
+
+
+def test_text_is_cleaned_and_related_items_inherit_topics_and_know_their_article():
+    seed = parse_seed_bytes("x.md", GOOD)
+    article, related = seed.records[0], seed.records[1]
+    assert article.title == "Microsoft won't sell it"
+    assert article.excerpt == "Café & more"
+    assert article.key == "example.com/a"
+    assert article.published.isoformat() == "2021-03-16T17:33:00"
+    assert related.topics == ("AI",)
+    assert related.parent == article.key
+    assert len(seed.records) == 2
+    # the bad related entries are dropped, each with a reason, and the good one kept
+    assert seed.warnings == [
+        "related item 2 skipped: must be a mapping, got text",
+        "related item 3 skipped: no 'webUrl' or 'originalUrl': an item needs a URL",
+    ]
+
+
+def test_the_real_broken_file_is_named_with_its_reason():
+    paths, _ = discover(BROKEN)
+    broken = [p for p in paths if p.endswith(".md") and p != "README.md"]
+    with pytest.raises(SeedFileError, match=r"front matter is not closed|invalid YAML at line \d+"):
+        read_seed_file(BROKEN, broken[0])
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "file is empty"),
+        (b"\x00\x01binary", "file is binary"),
+        (b"---\ntitle: \xff\xfe\n---\n", "not UTF-8 text: invalid byte 0xff"),
+        (b"just text, no front matter\n", "no front matter"),
+        (b"---\n- a\n- b\n---\n", "must be a mapping of fields, got a list"),
+        (b"---\njust a string\n---\n", "must be a mapping of fields, got text"),
+        (b"---\ntitle: a\ntitle: b\nwebUrl: https://x.org\n---\n", "duplicate key 'title' at line 3"),
+        (b"---\ntitle: [1, 2]\nwebUrl: https://x.org\n---\n", "field 'title' must be text, got a list"),
+        (b"---\ntitle: ok\nwebUrl: https://x.org\nquality: high\n---\n", "field 'quality' must be a whole number"),
+        (b"---\ntitle: ok\nwebUrl: ftp://x.org\n---\n", "is not an http(s) URL"),
+        (b"---\ntitle: ok\n---\n", "no 'webUrl' or 'originalUrl'"),
+        (b"---\nwebUrl: https://x.org\n---\n", "field 'title' is missing"),
+        (b"---\ntitle: !!python/object/apply:os.system ['true']\nwebUrl: https://x.org\n---\n", "invalid YAML"),
+        (b"---\ntitle: 'open\nwebUrl: https://x.org\n", "front matter is not closed"),
+        (b"---\ntitle: ok\nwebUrl: https://x.org\ntopics: {a: 1}\n---\n", "field 'topics' must be a list"),
+    ],
+)
+def test_bad_files_get_a_clear_reason(data, reason):
+    with pytest.raises(SeedFileError) as caught:
+        parse_seed_bytes("bad.md", data)
+    assert reason in str(caught.value)
+
+
+def test_yaml_alias_bomb_is_refused_quickly():
+    lines = ["---", "a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 12):
+        prev = chr(ord("a") + i - 1)
+        cur = chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    lines += ["title: boom", "webUrl: https://x.org", "---"]
+    with pytest.raises(SeedFileError, match="aliases"):
+        parse_seed_bytes("bomb.md", "\n".join(lines).encode())
+
+
+def test_links_out_of_the_seed_folder_are_not_followed(tmp_path):
+    outside = tmp_path / "outside.md"
+    outside.write_bytes(GOOD)
+    root = tmp_path / "seeds"
+    root.mkdir()
+    (root / "good.md").write_bytes(GOOD)
+    os.symlink(outside, root / "escape.md")
+    os.symlink(root / "good.md", root / "inside-link.md")
+    paths, problems = discover(root)
+    assert paths == ["good.md", "inside-link.md"]
+    assert problems == [SeedProblem("escape.md", "symbolic link points outside the seed folder; not followed")]
