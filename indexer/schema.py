@@ -17,7 +17,7 @@ TEXT_FIELDS = ("title", "excerpt", "provider_text")
 
 
 def _multi_value_field() -> KEYWORD:
-    field = KEYWORD(stored=False)
+    field = KEYWORD(stored=True)
     field.analyzer = RegexTokenizer(r"[^\x1f]+")
     return field
 

@@ -198,6 +198,44 @@ def query_command(
 
 
 # ---------------------------------------------------------------------------
+# serve
+
+
+@main.command("serve")
+@click.option(
+    "--host", envvar="SEARCH_HOST", default="127.0.0.1", show_default=True, help="Address to bind (env SEARCH_HOST)."
+)
+@click.option("--port", envvar="SEARCH_PORT", default=8000, show_default=True, type=int, help="Port (env SEARCH_PORT).")
+@click.option("--threads", envvar="SEARCH_THREADS", default=8, show_default=True, type=int, help="Worker threads.")
+@click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+@click.pass_obj
+def serve_command(obj: Context, host: str, port: int, threads: int, no_access_log: bool) -> None:
+    """Serve the web UI and JSON API with waitress; builds the index first if there is none."""
+    import logging
+
+    import waitress
+
+    from web import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" chatter under load
+    try:
+        generations.current_generation(obj.index)
+    except IndexMissing:
+        click.echo(f"no index at {obj.index}: building it from {obj.seeds}", err=True)
+        try:
+            report = run_index(obj.seeds, obj.index, full=True, wait=True, quiet=False)
+        except (IndexBusy, OSError) as exc:
+            _fail(str(exc))
+        for problem in report.problems:
+            click.echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
+        click.echo(report.summary(), err=True)
+    app = create_app({"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log})
+    click.echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True)
+
+
+# ---------------------------------------------------------------------------
 # stats
 
 

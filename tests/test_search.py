@@ -260,3 +260,9 @@ def test_bad_parameters_are_explained(kwargs, message):
 def test_related_corpus_items_know_their_articles(ai_engine):
     result = search(ai_engine, "Amazon bans police use of facial recognition", filters=["kind=related"], limit=5)
     assert result["hits"] and all(h["parents"] for h in result["hits"])
+
+
+def test_hits_carry_topics_and_related_items_inherit_their_articles_topics(engine):
+    hits = search(engine, "police", filters=["kind=related"], limit=20)["hits"]
+    assert hits and all(h["topics"] for h in hits)
+    assert all("AI" in h["topics"] for h in hits)

@@ -1,0 +1,158 @@
+"""Page and API contracts through Flask's test client (the real app, a real index on disk)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+
+from search.cli import main as cli_main
+from web import create_app
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def client(seeds_index):
+    app = create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "TESTING": True})
+    return app.test_client()
+
+
+def test_page_has_search_box_results_facets_and_sort(client):
+    page = client.get("/?q=facial+recognition+police")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert re.search(r'<input id="q" name="q" type="search" value="facial recognition police"[^>]*autofocus', html)
+    assert "<strong>30</strong> results" in html
+    assert html.count('<li class="hit">') == 10
+    assert "<mark>police</mark>" in html
+    assert 'name="filter" value="provider:Reuters"' in html
+    assert "<legend>Source</legend>" in html and "<legend>Topics</legend>" in html
+    assert 'href="?q=facial+recognition+police&amp;sort=newest"' in html
+    assert 'aria-label="Pages"' in html and 'href="?q=facial+recognition+police&amp;page=2"' in html
+    assert 'role="search"' in html and "<main" in html and "<aside" in html
+
+
+def test_filters_are_checkboxes_in_the_get_form_and_keep_state_in_the_url(client):
+    html = client.get("/?q=police&filter=provider:Reuters").get_data(as_text=True)
+    assert re.search(r'name="filter" value="provider:Reuters" checked', html)
+    assert "Remove filter Source: Reuters" in html
+    assert 'href="?q=police"' in html  # the chip removes the filter
+    assert "<strong>2</strong> results" in html
+
+
+def test_did_you_mean_and_empty_state(client):
+    page = client.get("/?q=facial+recogntion").get_data(as_text=True)
+    assert 'Did you mean <a href="?q=facial+recognition" data-nav>facial recognition</a>?' in page
+    empty = client.get("/?q=zzxxqqy").get_data(as_text=True)
+    assert "No results for “zzxxqqy”" in empty and "fewer or more general words" in empty
+
+
+def test_api_returns_the_same_object_as_the_cli(client, seeds_index):
+    from click.testing import CliRunner
+
+    api = client.get("/api/search?q=police&filter=kind:related&sort=relevance&limit=5").get_json()
+    cli = json.loads(
+        CliRunner()
+        .invoke(cli_main, ["--index", str(seeds_index), "query", "--json", "police", "-f", "kind=related", "-n", "5"])
+        .output
+    )
+    for result in (api, cli):
+        result.pop("took_ms")
+    assert api == cli
+    assert api["total"] > 5 and len(api["hits"]) == 5
+
+
+def test_page_and_api_agree_on_total_and_order(client):
+    api = client.get("/api/search?q=amazon+police").get_json()
+    html = client.get("/?q=amazon+police").get_data(as_text=True)
+    urls = re.findall(r'<h2 class="title"><a href="([^"]+)"', html)
+    assert urls == [h["url"].replace("&", "&amp;") for h in api["hits"]]
+    assert f"<strong>{api['total']}</strong> results" in html
+
+
+def test_results_fragment_is_the_results_region_only(client):
+    fragment = client.get("/results?q=police").get_data(as_text=True)
+    assert "<html" not in fragment and '<li class="hit">' in fragment
+
+
+def test_user_text_is_escaped_everywhere(client):
+    html = client.get("/", query_string={"q": XSS}).get_data(as_text=True)
+    assert XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    bad = client.get("/", query_string={"q": XSS, "sort": XSS}).get_data(as_text=True)
+    assert XSS not in bad and "&lt;script&gt;" in bad
+    api = client.get("/api/search", query_string={"q": XSS})
+    assert api.headers["Content-Type"] == "application/json"
+    assert api.get_json()["query"] == XSS
+    assert client.get("/api/search", query_string={"filter": f"provider:{XSS}"}).get_json()["total"] == 0
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    html = response.get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html), "no inline scripts"
+    assert " style=" not in html and " on" + "click=" not in html
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("limit=0", "'limit' must be between 1 and 100"),
+        ("limit=1000000", "'limit' must be between 1 and 100"),
+        ("page=-3", "'page' must be between 1 and 1000"),
+        ("page=abc", "'page' must be a whole number"),
+        ("sort=bogus", "'sort' must be one of"),
+        ("filter=color:red", "cannot filter on 'color'"),
+        ("filter=nocolon", "must look like FIELD=VALUE"),
+    ],
+)
+def test_nonsense_parameters_get_a_friendly_400(client, query, message):
+    api = client.get(f"/api/search?q=x&{query}")
+    assert api.status_code == 400 and message in api.get_json()["error"]
+    page = client.get(f"/?q=x&{query}")
+    assert page.status_code == 400 and message in html.unescape(page.get_data(as_text=True))
+    assert "Traceback" not in page.get_data(as_text=True)
+
+
+def test_health_suggest_openapi_and_not_found(client):
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "ok" and health["documents"] == 53
+    titles = client.get("/api/suggest?q=facial+recog").get_json()["suggestions"]
+    assert titles and all("recogn" in t.lower() for t in titles)
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.") and "/api/search" in spec["paths"]
+    assert client.get("/static/../../pyproject.toml").status_code == 404
+    assert client.get("/static/%2e%2e/%2e%2e/pyproject.toml").status_code == 404
+    missing = client.get("/api/nothing")
+    assert missing.status_code == 404 and missing.get_json()["status"] == 404
+
+
+def test_no_index_is_a_clear_503(tmp_path):
+    client = create_app({"INDEX_DIR": str(tmp_path / "none"), "ACCESS_LOG": False}).test_client()
+    assert client.get("/healthz").status_code == 503
+    api = client.get("/api/search?q=x")
+    assert api.status_code == 503 and "search-cli index" in api.get_json()["error"]
+    assert client.get("/?q=x").status_code == 503
+
+
+def test_unexpected_errors_never_show_a_traceback(seeds_index, monkeypatch):
+    app = create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False})
+    engine = app.extensions["search_engine"]
+
+    def boom(request):
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    monkeypatch.setattr(engine, "search", boom)
+    client = app.test_client()
+    for url in ("/?q=x", "/api/search?q=x"):
+        response = client.get(url)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 500
+        assert "secret internal detail" not in body and "Traceback" not in body

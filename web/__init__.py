@@ -1,0 +1,87 @@
+"""Flask front end: the search page, the JSON API, health and OpenAPI documents."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from search.engine import SearchEngine
+
+from .api import api
+from .pages import pages
+
+log = logging.getLogger("news_search.access")
+
+SECURITY_HEADERS = {
+    # no inline script or style anywhere: everything is served from this origin
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Application factory. Config keys: INDEX_DIR (env SEARCH_INDEX, default ./index)."""
+    app = Flask(__name__)
+    app.config.update(
+        INDEX_DIR=os.environ.get("SEARCH_INDEX", "./index"),
+        REFRESH_SECONDS=1.0,
+        JSON_SORT_KEYS=False,
+        ACCESS_LOG=True,
+    )
+    app.config.update(config or {})
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["search_engine"] = SearchEngine(Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"])
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _headers_and_log(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        if app.config["ACCESS_LOG"]:
+            took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            log.info(
+                "%s %s %s %d %.1fms",
+                request.remote_addr,
+                request.method,
+                request.full_path.rstrip("?"),
+                response.status_code,
+                took,
+            )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.description, status=exc.code), exc.code
+        return render_template("error.html", message=exc.description, status=exc.code), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # log the details for the operator; the client only learns that it failed
+        app.logger.exception("unhandled error on %s", request.path)
+        message = "Something went wrong on our side. Please try again."
+        if request.path.startswith("/api/"):
+            return jsonify(error=message, status=500), 500
+        return render_template("error.html", message=message, status=500), 500
+
+    return app

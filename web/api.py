@@ -1,0 +1,53 @@
+"""JSON API: the same object as ``search-cli query --json``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from indexer.generations import IndexMissing
+from search.request import RequestError
+
+from .openapi import openapi_document
+from .params import engine, request_from_args
+
+api = Blueprint("api", __name__)
+
+
+@api.get("/api/search")
+def search():
+    """Ranked hits, facets and did-you-mean for the URL parameters."""
+    try:
+        req = request_from_args(request.args)
+    except RequestError as exc:
+        return jsonify(error=str(exc), status=400), 400
+    try:
+        return jsonify(engine().search(req))
+    except IndexMissing as exc:
+        return jsonify(error=str(exc), status=503), 503
+
+
+@api.get("/api/suggest")
+def suggest():
+    """Titles for autocomplete."""
+    q = request.args.get("q", "")[:200]
+    try:
+        titles = engine().suggest_titles(q)
+    except IndexMissing:
+        titles = []
+    return jsonify(query=q, suggestions=titles)
+
+
+@api.get("/api/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document())
+
+
+@api.get("/healthz")
+def healthz():
+    """200 with the live generation when an index is loaded, 503 otherwise."""
+    try:
+        gen = engine().generation()
+    except IndexMissing as exc:
+        return jsonify(status="unavailable", error=str(exc)), 503
+    return jsonify(status="ok", generation=gen.name, documents=int(gen.live.sum()))

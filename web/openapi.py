@@ -1,0 +1,124 @@
+"""The OpenAPI description of the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indexer.schema import FACET_FIELDS
+from search.request import MAX_LIMIT, MAX_PAGE, SORTS
+
+_FACET = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["value", "count", "selected"],
+        "properties": {"value": {"type": "string"}, "count": {"type": "integer"}, "selected": {"type": "boolean"}},
+    },
+}
+_HIT = {
+    "type": "object",
+    "required": ["url", "title", "excerpt", "provider", "published", "quality", "kind", "topics", "score"],
+    "properties": {
+        "url": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "excerpt": {"type": "string"},
+        "provider": {"type": "string"},
+        "provider_domain": {"type": "string"},
+        "published": {"type": ["string", "null"], "format": "date-time"},
+        "quality": {"type": ["integer", "null"]},
+        "heat": {"type": ["integer", "null"]},
+        "kind": {"type": "string", "enum": ["article", "related"]},
+        "topics": {"type": "array", "items": {"type": "string"}},
+        "image": {"type": ["string", "null"]},
+        "score": {"type": ["number", "null"], "description": "null when sorted by date or quality"},
+        "key": {"type": "string", "description": "canonical URL: the document's identity"},
+        "parents": {"type": "array", "items": {"type": "string"}},
+        "sources": {"type": "array", "items": {"type": "string"}},
+        "highlight": {
+            "type": "object",
+            "description": "HTML-escaped text with matched words in <mark>",
+            "properties": {"title": {"type": "string"}, "excerpt": {"type": "string"}},
+        },
+    },
+}
+_ERROR = {
+    "type": "object",
+    "required": ["error", "status"],
+    "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """OpenAPI 3.1 document for /api/search, /api/suggest and /healthz."""
+    error = {"description": "A parameter is invalid", "content": {"application/json": {"schema": _ERROR}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "News search API", "version": "1"},
+        "paths": {
+            "/api/search": {
+                "get": {
+                    "summary": "Ranked, faceted search (same object as `search-cli query --json`)",
+                    "parameters": [
+                        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 1000}},
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 10},
+                        },
+                        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
+                        {
+                            "name": "filter",
+                            "in": "query",
+                            "description": f"FIELD:VALUE, repeatable; FIELD is one of {', '.join(FACET_FIELDS)}",
+                            "schema": {"type": "array", "items": {"type": "string"}},
+                            "style": "form",
+                            "explode": True,
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Results",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["query", "total", "page", "hits", "facets", "suggestion"],
+                                        "properties": {
+                                            "query": {"type": "string"},
+                                            "total": {"type": "integer"},
+                                            "page": {"type": "integer"},
+                                            "limit": {"type": "integer"},
+                                            "pages": {"type": "integer"},
+                                            "sort": {"type": "string"},
+                                            "hits": {"type": "array", "items": _HIT},
+                                            "facets": {
+                                                "type": "object",
+                                                "properties": dict.fromkeys(FACET_FIELDS, _FACET),
+                                            },
+                                            "suggestion": {"type": ["string", "null"]},
+                                            "relaxed": {"type": "boolean"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": error,
+                        "503": {"description": "No index has been built yet"},
+                    },
+                }
+            },
+            "/api/suggest": {
+                "get": {
+                    "summary": "Titles for autocomplete",
+                    "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "Suggestions"}},
+                }
+            },
+            "/healthz": {"get": {"summary": "Health probe", "responses": {"200": {"description": "Serving"}}}},
+        },
+    }

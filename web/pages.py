@@ -1,0 +1,111 @@
+"""The search page: a GET form, server-rendered results, and the same results as a fragment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from markupsafe import Markup
+
+from indexer.generations import IndexMissing
+from search.request import SORTS, RequestError, SearchRequest
+
+from .params import engine, query_string, request_from_args, toggle_filter
+
+pages = Blueprint("pages", __name__)
+
+FACET_LABELS = {"topics": "Topics", "provider": "Source", "year": "Year", "month": "Month", "kind": "Kind"}
+SIDEBAR_FACETS = ("topics", "provider", "year", "kind")
+PAGE_WINDOW = 2
+
+
+def _date(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%b %-d, %Y")
+    except ValueError:
+        return value[:10]
+
+
+def _pages(req: SearchRequest, pages_total: int) -> list[dict[str, Any]]:
+    shown = sorted(
+        {1, pages_total, *range(max(1, req.page - PAGE_WINDOW), min(pages_total, req.page + PAGE_WINDOW) + 1)}
+    )
+    links, previous = [], 0
+    for number in shown:
+        if number - previous > 1:
+            links.append({"gap": True})
+        links.append({"number": number, "url": query_string(req, page=number), "current": number == req.page})
+        previous = number
+    return links
+
+
+def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
+    """What the templates need: the result plus every link already built."""
+    facets = []
+    for field in SIDEBAR_FACETS:
+        entries = [
+            {
+                **entry,
+                "url": toggle_filter(req, field, entry["value"]),
+                "param": f"{field}:{entry['value']}",
+                "id": f"f-{field}-{i}",
+            }
+            for i, entry in enumerate(result["facets"].get(field, []))
+        ]
+        if entries:
+            facets.append({"field": field, "label": FACET_LABELS[field], "entries": entries})
+    hits = [
+        {
+            **hit,
+            "date": _date(hit["published"]),
+            "title_html": Markup(hit["highlight"]["title"]),  # built from escaped text in search.highlight
+            "excerpt_html": Markup(hit["highlight"]["excerpt"]),
+        }
+        for hit in result["hits"]
+    ]
+    first = (req.page - 1) * req.limit + 1
+    return {
+        "req": req,
+        "result": result,
+        "hits": hits,
+        "facets": facets,
+        "first": first,
+        "last": first + len(hits) - 1,
+        "sorts": [{"value": s, "url": query_string(req, sort=s), "current": s == req.sort} for s in SORTS],
+        "pages": _pages(req, result["pages"]) if result["total"] > req.limit else [],
+        "prev_url": query_string(req, page=req.page - 1) if req.page > 1 else None,
+        "next_url": query_string(req, page=req.page + 1) if req.page < result["pages"] else None,
+        "suggestion_url": query_string(req, q=result["suggestion"]) if result.get("suggestion") else None,
+        "clear_filters_url": query_string(req, filters=()) if req.filters else None,
+        "selected": [
+            {"field": FACET_LABELS.get(f, f), "value": v, "url": toggle_filter(req, f, v)} for f, v in req.filters
+        ],
+    }
+
+
+def _render(template: str):
+    try:
+        req = request_from_args(request.args)
+    except RequestError as exc:
+        fallback = SearchRequest(q=request.args.get("q", "")[:1000])
+        return render_template(template, req=fallback, error=str(exc), sorts=[]), 400
+    try:
+        result = engine().search(req)
+    except IndexMissing as exc:
+        return render_template(template, req=req, error=str(exc), sorts=[]), 503
+    return render_template(template, **view_model(req, result))
+
+
+@pages.get("/")
+def index():
+    """The whole page."""
+    return _render("search.html")
+
+
+@pages.get("/results")
+def results():
+    """Only the results region, for the script that updates it as the user types."""
+    return _render("results.html")

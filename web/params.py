@@ -1,0 +1,57 @@
+"""URL parameters <-> search requests, shared by the page and the API."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import current_app
+from werkzeug.datastructures import MultiDict
+
+from search.engine import SearchEngine
+from search.request import DEFAULT_LIMIT, SearchRequest, build_request
+
+
+def engine() -> SearchEngine:
+    """The app's search engine."""
+    return current_app.extensions["search_engine"]
+
+
+def request_from_args(args: MultiDict) -> SearchRequest:
+    """Validate URL parameters (q, page, limit, sort, repeated filter=field:value); RequestError if bad."""
+    return build_request(
+        args.get("q", ""),
+        page=args.get("page"),
+        limit=args.get("limit"),
+        sort=args.get("sort"),
+        filters=args.getlist("filter"),
+    )
+
+
+def query_string(req: SearchRequest, **changes) -> str:
+    """The URL query for ``req`` with ``changes`` applied (page, sort, filters, q)."""
+    q = changes.get("q", req.q)
+    sort = changes.get("sort", req.sort)
+    page = changes.get("page", 1)
+    filters = changes.get("filters", req.filters)
+    pairs: list[tuple[str, str]] = []
+    if q:
+        pairs.append(("q", q))
+    pairs += [("filter", f"{field}:{value}") for field, value in filters]
+    if sort != "relevance":
+        pairs.append(("sort", sort))
+    if req.limit != DEFAULT_LIMIT:
+        pairs.append(("limit", str(req.limit)))
+    if page != 1:
+        pairs.append(("page", str(page)))
+    return "?" + urlencode(pairs) if pairs else "?"
+
+
+def toggle_filter(req: SearchRequest, field: str, value: str) -> str:
+    """URL query that adds the facet value when absent and removes it when selected."""
+    pair = (field, value)
+    selected = pair in req.filters or any(f == field and v.casefold() == value.casefold() for f, v in req.filters)
+    if selected:
+        filters = tuple(p for p in req.filters if not (p[0] == field and p[1].casefold() == value.casefold()))
+    else:
+        filters = (*req.filters, pair)
+    return query_string(req, filters=filters)
