@@ -177,7 +177,7 @@ def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = Non
 def _hardlink_copy(src: Path, dst: Path) -> None:
     """Share the immutable segment files of ``src`` with ``dst`` (Whoosh never rewrites a file)."""
     for item in src.iterdir():
-        if item.is_file() and item.name != generations.MANIFEST:
+        if item.is_file() and item.name != generations.MANIFEST and not item.name.endswith("WRITELOCK"):
             try:
                 os.link(item, dst / item.name)
             except OSError:
@@ -229,7 +229,11 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     report.files_changed = len(changed) - report.files_added
     report.files_removed = len(removed)
 
-    if not changed and not removed and files == old_files and set(old_problems) == set(problems):
+    if not changed and not removed and set(old_problems) == set(problems):
+        if files != old_files:  # only modification times moved: remember them, no new generation
+            generations.rewrite_manifest(
+                live, _manifest(files, report.problems, manifest.get("documents", 0), manifest.get("mode", ""))
+            )
         report.mode = "unchanged"
         report.documents = manifest.get("documents", 0)
         report.generation = live.name

@@ -27,6 +27,7 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 PREFIX = "gen-"
 KEEP_OLD = 2  # generations kept behind the live one, for readers that still hold them
+GRACE_SECONDS = 60.0  # ... and however many were replaced less than this long ago
 
 
 class IndexMissing(Exception):
@@ -71,8 +72,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def publish(index_dir: Path, gen: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest, then make ``gen`` live with one atomic rename."""
+def rewrite_manifest(gen: Path, manifest: dict[str, Any]) -> None:
+    """Replace a generation's manifest atomically (readers see the old or the new one)."""
     tmp = gen / (MANIFEST + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, sort_keys=True)
@@ -80,6 +81,11 @@ def publish(index_dir: Path, gen: Path, manifest: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, gen / MANIFEST)
     _fsync_dir(gen)
+
+
+def publish(index_dir: Path, gen: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest, then make ``gen`` live with one atomic rename."""
+    rewrite_manifest(gen, manifest)
     pointer = index_dir / (CURRENT + ".tmp")
     with open(pointer, "w", encoding="utf-8") as fh:
         fh.write(gen.name + "\n")
@@ -90,17 +96,30 @@ def publish(index_dir: Path, gen: Path, manifest: dict[str, Any]) -> None:
     collect_garbage(index_dir)
 
 
-def collect_garbage(index_dir: Path) -> None:
-    """Remove unfinished generations and all but the newest KEEP_OLD old ones."""
+def collect_garbage(index_dir: Path, now: float | None = None) -> None:
+    """Remove unfinished generations, and old ones both beyond KEEP_OLD and past the grace period.
+
+    Call with the writer lock held.
+
+    A server re-reads CURRENT about once a second; the grace period keeps a generation
+    on disk long enough for every request still running on it to finish.
+    """
+    now = time.time() if now is None else now
     try:
         live = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         live = ""
     gens = sorted(p for p in index_dir.glob(PREFIX + "*") if p.is_dir())
-    finished = [g for g in gens if (g / MANIFEST).is_file() and g.name != live]
-    unfinished = [g for g in gens if not (g / MANIFEST).is_file() and g.name != live]
-    for gen in unfinished + finished[: max(0, len(finished) - KEEP_OLD)]:
-        shutil.rmtree(gen, ignore_errors=True)
+    finished = [g for g in gens if (g / MANIFEST).is_file()]
+    for gen in gens:
+        if gen.name != live and not (gen / MANIFEST).is_file():
+            shutil.rmtree(gen, ignore_errors=True)  # left by a crashed build (we hold the writer lock)
+    old = [g for g in finished if g.name < live]
+    for position, gen in enumerate(old[: max(0, len(old) - KEEP_OLD)]):
+        successor = old[position + 1] if position + 1 < len(old) else index_dir / live
+        superseded_at = (successor / MANIFEST).stat().st_mtime if (successor / MANIFEST).exists() else now
+        if now - superseded_at > GRACE_SECONDS:
+            shutil.rmtree(gen, ignore_errors=True)
 
 
 @contextmanager

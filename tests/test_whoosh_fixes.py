@@ -7,7 +7,7 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.filedb.filestore import RamStorage
 from whoosh.matching.binary import AndNotMatcher
 
-from search import whoosh_fixes
+from indexer import whoosh_fixes
 
 
 def excluded_first_ids() -> list[int]:
@@ -39,3 +39,24 @@ def test_the_defect_is_real_without_the_fix():
         AndNotMatcher._find_first = fixed
     whoosh_fixes.apply()
     assert excluded_first_ids() == [2]
+
+
+def field_length_after(merge: bool) -> int:
+    """Total 'body' length of the same two documents, written fresh or via a merge."""
+    ix = RamStorage().create_index(Schema(id=ID(stored=True, unique=True), body=TEXT))
+    long_text = " ".join(f"w{i}" for i in range(37))  # 37 is not exactly representable in one byte
+    with ix.writer() as w:
+        w.add_document(id="a", body=long_text)
+        w.add_document(id="b", body="short text")
+    if merge:
+        with ix.writer() as w:
+            w.add_document(id="c", body="temporary")
+        w = ix.writer()
+        w.delete_by_term("id", "c")
+        w.commit(optimize=True)
+    with ix.reader() as r:
+        return r.field_length("body")
+
+
+def test_field_length_totals_do_not_depend_on_merge_history():
+    assert field_length_after(merge=True) == field_length_after(merge=False)

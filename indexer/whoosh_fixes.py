@@ -6,7 +6,11 @@ Each fix names the defect, is as small as possible, and has a regression test
 
 from __future__ import annotations
 
+from whoosh.codec.whoosh3 import W3PerDocWriter
 from whoosh.matching.binary import AndNotMatcher
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+_upstream_add_field = W3PerDocWriter.add_field
 
 
 def _and_not_find_first(self: AndNotMatcher) -> None:
@@ -18,9 +22,19 @@ def _and_not_find_first(self: AndNotMatcher) -> None:
         self._find_next()
 
 
+def _add_field_with_stored_length(self: W3PerDocWriter, fieldname, fieldobj, value, length) -> None:
+    # Per-document lengths are stored quantized to one byte. A new document added its
+    # exact length to the field total, a merged one its quantized length, so after an
+    # incremental update + merge the average field length (and every BM25 score) differed
+    # from a full build of the same documents. Counting the stored length everywhere makes
+    # the statistics independent of the index's merge history (quantizing is idempotent).
+    _upstream_add_field(self, fieldname, fieldobj, value, byte_to_length(length_to_byte(length)) if length else length)
+
+
 def apply() -> None:
     """Install the fixes (idempotent)."""
     AndNotMatcher._find_first = _and_not_find_first  # type: ignore[method-assign]
+    W3PerDocWriter.add_field = _add_field_with_stored_length  # type: ignore[method-assign]
 
 
 apply()

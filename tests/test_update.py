@@ -1,0 +1,214 @@
+"""Incremental updates: exactly the affected documents change, and the result equals a full build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer import build
+from search.engine import SearchEngine
+from search.request import build_request
+from tests.conftest import POWER_APPS
+from tests.test_documents import seed
+
+QUERIES = [
+    "",
+    "power apps",
+    "power automate",
+    "microsoft",
+    "dataverse",
+    "low code",
+    "portal",
+    "teams",
+    "ai builder",
+    '"power platform"',
+    "canvas app -model",
+    "azure",
+    "citizen developers",
+    "Power Fx",
+    "licensing",
+]
+VARIANTS = [
+    {},
+    {"sort": "newest"},
+    {"sort": "quality"},
+    {"filters": ["kind=article"]},
+    {"filters": ["kind=related", "year=2021"]},
+    {"page": "2"},
+]
+
+
+def snapshot(index: Path) -> dict:
+    """Everything a user can observe: every stored document and many query answers."""
+    engine = SearchEngine(index)
+    everything = engine.search(build_request("", limit=100, page=1))
+    docs = []
+    for page in range(1, everything["pages"] + 1):
+        docs += engine.search(build_request("", limit=100, page=page))["hits"]
+    answers = {}
+    for q in QUERIES:
+        for variant in VARIANTS:
+            result = engine.search(build_request(q, **variant))
+            for volatile in ("took_ms", "generation"):
+                result.pop(volatile)
+            answers[(q, repr(variant))] = result
+    stats = engine.stats()
+    return {
+        "documents": sorted((d for d in docs), key=lambda d: d["key"]),
+        "answers": answers,
+        "count": stats["documents"],
+        "facet_sizes": stats["facets"],
+    }
+
+
+def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path) -> None:
+    full = tmp_path / f"full-{len(list(tmp_path.iterdir()))}"
+    build.full_build(seeds, full)
+    incremental, rebuilt = snapshot(index), snapshot(full)
+    assert incremental["count"] == rebuilt["count"]
+    assert [d["key"] for d in incremental["documents"]] == [d["key"] for d in rebuilt["documents"]]
+    assert incremental["documents"] == rebuilt["documents"]
+    for key, answer in rebuilt["answers"].items():
+        assert incremental["answers"][key] == answer, key
+    assert incremental == rebuilt
+
+
+def apply_update(folder: Path, update: Path) -> None:
+    for line in (update / "CHANGES").read_text().splitlines():
+        status, path = line.split(maxsplit=1)
+        target = folder / path
+        if status == "D":
+            target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(update / path, target)
+
+
+def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path):
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(POWER_APPS / "base", seeds)
+    build.full_build(seeds, index)
+    updates = sorted((POWER_APPS / "updates").iterdir())
+    assert len(updates) == 40
+    compared = tmp_path / "compared"
+    compared.mkdir()
+    for number, update in enumerate(updates, start=1):
+        changes = (update / "CHANGES").read_text().splitlines()
+        apply_update(seeds, update)
+        report = build.update(seeds, index)
+        assert report.mode == "incremental"
+        assert report.files_added + report.files_changed == len(changes)
+        assert report.files_read == len(changes)  # only the changed files were parsed
+        if number % 10 == 0:
+            assert_same_as_full_build(seeds, index, compared)
+    assert build.update(seeds, index).mode == "unchanged"
+
+
+@pytest.fixture()
+def folder(tmp_path) -> Path:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "2021-01-01-a.md").write_text(
+        seed("Alpha article", "https://a.org/1", topics=("Cloud",), related=[("Shared story", "https://r.org/shared")])
+    )
+    (seeds / "2021-01-02-b.md").write_text(
+        seed(
+            "Beta article",
+            "https://b.org/1",
+            topics=("AI",),
+            related=[("Shared story", "https://r.org/shared"), ("Exclusive scoop", "https://r.org/beta-only")],
+        )
+    )
+    (seeds / "2021-01-03-c.md").write_text(seed("Gamma article", "https://c.org/1", topics=("Data",)))
+    return seeds
+
+
+def docs_by_key(index: Path) -> dict[str, dict]:
+    result = SearchEngine(index).search(build_request("", limit=100))
+    return {h["key"]: h for h in result["hits"]}
+
+
+def test_deleting_a_file_removes_what_only_it_mentioned(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    assert set(docs_by_key(index)) == {"a.org/1", "b.org/1", "c.org/1", "r.org/shared", "r.org/beta-only"}
+    (folder / "2021-01-02-b.md").unlink()
+    report = build.update(folder, index)
+    assert (report.files_removed, report.docs_removed, report.docs_updated) == (1, 2, 1)
+    docs = docs_by_key(index)
+    assert set(docs) == {"a.org/1", "c.org/1", "r.org/shared"}
+    assert docs["r.org/shared"]["topics"] == ["Cloud"]  # no longer inherits beta's topics
+    assert docs["r.org/shared"]["sources"] == ["2021-01-01-a.md"]
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_renaming_a_file_keeps_documents_and_updates_sources(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    os.rename(folder / "2021-01-03-c.md", folder / "2021-01-09-c.md")
+    report = build.update(folder, index)
+    assert (report.files_added, report.files_removed, report.docs_added, report.docs_removed) == (1, 1, 0, 0)
+    assert docs_by_key(index)["c.org/1"]["sources"] == ["2021-01-09-c.md"]
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_a_url_moving_to_another_file(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma moved on", "https://c.org/2", topics=("Data",)))
+    (folder / "2021-01-04-d.md").write_text(seed("Gamma, now here", "https://c.org/1", topics=("Web",)))
+    build.update(folder, index)
+    docs = docs_by_key(index)
+    assert docs["c.org/1"]["title"] == "Gamma, now here" and docs["c.org/1"]["topics"] == ["Web"]
+    assert docs["c.org/2"]["title"] == "Gamma moved on"
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_related_item_that_stops_being_mentioned_disappears(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    (folder / "2021-01-02-b.md").write_text(seed("Beta article", "https://b.org/1", topics=("AI",)))
+    report = build.update(folder, index)
+    assert report.docs_removed == 1
+    assert "r.org/beta-only" not in docs_by_key(index)
+    assert SearchEngine(index).search(build_request("exclusive scoop"))["total"] == 0
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_related_item_becoming_an_article_takes_the_article_record(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    assert docs_by_key(index)["r.org/shared"]["kind"] == "related"
+    (folder / "2020-12-31-shared.md").write_text(seed("Shared story, full article", "https://www.r.org/shared/"))
+    build.update(folder, index)
+    shared = docs_by_key(index)["r.org/shared"]
+    assert (shared["kind"], shared["title"], shared["quality"]) == ("article", "Shared story, full article", 50)
+    assert shared["parents"] == ["a.org/1", "b.org/1"]
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_a_file_that_breaks_and_is_fixed(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    good = (folder / "2021-01-03-c.md").read_text()
+    (folder / "2021-01-03-c.md").write_text(good.replace("title:", "title: [broken"))
+    report = build.update(folder, index)
+    assert [p.path for p in report.problems] == ["2021-01-03-c.md"]
+    assert "c.org/1" not in docs_by_key(index)  # the file as it is now says nothing usable
+    (folder / "2021-01-03-c.md").write_text(good)
+    report = build.update(folder, index)
+    assert report.problems == [] and "c.org/1" in docs_by_key(index)
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    live = (index / "CURRENT").read_text()
+    for path in folder.iterdir():
+        os.utime(path)
+    report = build.update(folder, index)
+    assert report.mode == "unchanged" and (index / "CURRENT").read_text() == live
