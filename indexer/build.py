@@ -1,8 +1,8 @@
 """Bring an index in line with a seed folder: full builds and incremental updates.
 
 Both paths produce the same documents (merge_records depends only on file paths and
-contents) and both end with one optimized segment, so collection statistics, scores and
-facet counts are identical whichever path built the index.
+contents), and scoring uses live collection statistics (search.ranking.LiveStats), so
+scores, rankings and facet counts are identical whichever path built the index.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from . import generations
-from .analysis import title_signature
 from .documents import Document, build_documents, group_by_key, merge_records
-from .schema import VALUE_SEPARATOR, build_schema
+from .schema import VALUE_SEPARATOR, analyzed_texts, build_schema
 from .seeds import Record, SeedFile, SeedProblem, discover, file_hash, iter_seed_files
 
 MANIFEST_VERSION = 1
+COMPACT_RATIO = 0.05  # rewrite into one segment when this share of documents is deleted
 Progress = Callable[[int, int], None]  # (files done, files total)
 
 
@@ -68,14 +68,10 @@ def tiebreak(key: str) -> int:
 def whoosh_fields(doc: Document) -> dict:
     """A document as keyword arguments for Whoosh's add_document."""
     fields: dict = {
+        **analyzed_texts(doc.title, doc.excerpt, doc.provider),
         "key": doc.key,
         "url": doc.url,
-        "title": doc.title,
-        "excerpt": doc.excerpt,
-        "title_exact": title_signature(doc.title),
-        "vocabulary": f"{doc.title} {doc.excerpt}",
         "provider": doc.provider,
-        "provider_text": doc.provider,
         "provider_domain": doc.provider_domain,
         "topics": VALUE_SEPARATOR.join(doc.topics),
         "kind": doc.kind,
@@ -140,14 +136,18 @@ def _write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delet
     if not create and not docs and not delete_keys:
         return  # only the manifest changes (e.g. a broken file appeared or vanished)
     ix = whoosh_index.create_in(str(gen), build_schema()) if create else whoosh_index.open_dir(str(gen))
+    with ix.reader() as reader:
+        deleted_before, total = reader.doc_count_all() - reader.doc_count(), reader.doc_count_all()
     writer = ix.writer(limitmb=256)
     try:
         for key in delete_keys:
             writer.delete_by_term("key", key)
         for doc in docs:
             writer.add_document(**whoosh_fields(doc), _stored_quality=doc.quality)
-        # one segment after every run: statistics (and so scores) match a full build exactly
-        writer.commit(optimize=True)
+        # Scores do not depend on segments (search.ranking.LiveStats), so an update only adds a
+        # small segment; the index is compacted when deleted documents pile up.
+        deleted = deleted_before + len(delete_keys)
+        writer.commit(optimize=create or deleted > COMPACT_RATIO * max(total, 1))
     except BaseException:
         writer.cancel()
         raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from whoosh.analysis import RegexTokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from .analysis import news_analyzer, vocabulary_analyzer
+from .analysis import news_analyzer, title_signature, vocabulary_analyzer
 
 # Multi-valued facet values are joined with this separator at index time, so values may
 # contain commas and spaces ("Microsoft AI", "Health, Science") without being split.
@@ -48,3 +48,17 @@ def build_schema() -> Schema:
         sources=STORED(),
         parents=STORED(),
     )
+
+
+def analyzed_texts(title: str, excerpt: str, provider: str) -> dict[str, str]:
+    """The text each analyzed field receives for a document: the one place this is decided.
+
+    The index writer uses it, and so do the live statistics, which re-analyze deleted documents.
+    """
+    return {
+        "title": title,
+        "excerpt": excerpt,
+        "provider_text": provider,
+        "vocabulary": f"{title} {excerpt}",
+        "title_exact": title_signature(title),
+    }

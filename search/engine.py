@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
 import time
@@ -11,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from whoosh import collectors, scoring, sorting
+from whoosh import collectors, sorting
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.query.qcore import QueryError
+from whoosh.support.levenshtein import damerau_levenshtein
 
 from indexer import generations
 from indexer.schema import FACET_FIELDS, TEXT_FIELDS
@@ -22,31 +24,13 @@ from indexer.schema import FACET_FIELDS, TEXT_FIELDS
 from . import highlight
 from .facets import FacetTable, fold
 from .query import ParsedQuery, parse, words_only
+from .ranking import LiveStats, PriorBM25F, deleted_docnums, quality_prior
 from .request import SearchRequest
 
 FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
-QUALITY_WEIGHT = 0.25  # best quality ranks at most 25% above worst: breaks ties, never buries a match
-NEUTRAL_QUALITY = 50
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
 
-
-def quality_prior(quality: np.ndarray) -> np.ndarray:
-    """Multiplier per document from its 0-100 quality (missing counts as neutral)."""
-    q = np.where(quality < 0, NEUTRAL_QUALITY, np.clip(quality, 0, 100)).astype(np.float64)
-    return 1.0 + QUALITY_WEIGHT * q / 100.0
-
-
-class PriorBM25F(scoring.BM25F):
-    """BM25F times a per-document prior, applied at query time (tunable without a rebuild)."""
-
-    use_final = True
-
-    def __init__(self, prior: np.ndarray, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.prior = prior
-
-    def final(self, searcher: Any, docnum: int, score: float) -> float:
-        return score * float(self.prior[docnum])
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,6 +44,7 @@ class Generation:
     facets: dict[str, FacetTable]
     prior: np.ndarray
     live: np.ndarray  # documents not deleted
+    stats: LiveStats
     manifest: dict
 
     @classmethod
@@ -72,11 +57,11 @@ class Generation:
             quality = np.fromiter(reader.column_reader("quality"), dtype=np.int64, count=n)
             tiebreak = np.fromiter(reader.column_reader("tiebreak"), dtype=np.float64, count=n)
             live = np.ones(n, dtype=bool)
-            for docnum in reader.all_deleted() if reader.has_deletions() else ():
-                live[docnum] = False
+            live[deleted_docnums(reader)] = False
+            stats = LiveStats.from_reader(reader)
         # the tie-break factor is far below any real score difference but orders exact ties by URL
         prior = quality_prior(quality) * (1.0 + 1e-9 * tiebreak / 2**31)
-        return cls(path.name, path, ix, n, facets, prior, live, generations.read_manifest(path))
+        return cls(path.name, path, ix, n, facets, prior, live, stats, generations.read_manifest(path))
 
     def resolve(self, field: str, value: str) -> str | None:
         """Canonical spelling of a facet value, or None when no document has it."""
@@ -97,24 +82,48 @@ class SearchEngine:
         self._lock = threading.Lock()
         self._generation: Generation | None = None
         self._checked = 0.0
+        self._loading: Path | None = None
         self._local = threading.local()
 
     # -- generations -------------------------------------------------------
 
     def generation(self) -> Generation:
-        """The live generation, reopened when ``CURRENT`` has moved on."""
+        """The live generation; a newer one is opened in the background and swapped in when ready.
+
+        So no request waits for facet arrays and statistics to be built.
+        """
         now = time.monotonic()
         gen = self._generation
         if gen is not None and now - self._checked < self.refresh_seconds:
             return gen
         with self._lock:
-            if self._generation is not None and now - self._checked < self.refresh_seconds:
-                return self._generation
-            path = generations.current_generation(self.index_dir)
-            if self._generation is None or self._generation.path != path:
-                self._generation = Generation.open(path)
+            gen = self._generation
+            if gen is not None and now - self._checked < self.refresh_seconds:
+                return gen
             self._checked = now
+            try:
+                path = generations.current_generation(self.index_dir)
+            except generations.IndexMissing:
+                if gen is None:
+                    raise
+                return gen  # the index directory is being replaced: keep serving what we have
+            if gen is None:
+                self._generation = Generation.open(path)
+            elif gen.path != path and self._loading != path:
+                self._loading = path
+                threading.Thread(target=self._load, args=(path,), name="open-generation", daemon=True).start()
             return self._generation
+
+    def _load(self, path: Path) -> None:
+        try:
+            fresh = Generation.open(path)
+        except Exception:
+            log.exception("could not open index generation %s", path)
+            fresh = None
+        with self._lock:
+            if fresh is not None:
+                self._generation = fresh
+            self._loading = None
 
     def _searcher(self, gen: Generation):
         local = self._local
@@ -122,7 +131,7 @@ class SearchEngine:
             old = getattr(local, "searcher", None)
             if old is not None:
                 old.close()
-            local.searcher = gen.index.searcher(weighting=PriorBM25F(gen.prior, title_B=0.5, excerpt_B=0.75))
+            local.searcher = gen.index.searcher(weighting=PriorBM25F(gen.prior, gen.stats))
             local.name = gen.name
         return local.searcher
 
@@ -267,13 +276,18 @@ class SearchEngine:
         changed = False
         words = []
         for word in parsed.words:
-            low = fold(word)
-            if len(low) < 3 or low.isdigit() or reader.frequency("vocabulary", low) > 0:
+            low = fold(word).lower()
+            if len(low) < 3 or low.isdigit() or gen.stats.doc_frequency(reader, "vocabulary", low) > 0:
                 words.append(word)
                 continue
-            options = corrector.suggest(low, limit=1, maxdist=2, prefix=1)
-            if options:
-                words.append(options[0])
+            # rank candidates by live statistics, so deleted documents never decide a suggestion
+            ranked = sorted(
+                (damerau_levenshtein(low, c), -df, c)
+                for c in corrector.suggest(low, limit=8, maxdist=2, prefix=1)
+                if (df := gen.stats.doc_frequency(reader, "vocabulary", c)) > 0
+            )
+            if ranked:
+                words.append(ranked[0][2])
                 changed = True
             else:
                 words.append(word)

@@ -1,0 +1,105 @@
+"""Scoring: BM25F on live collection statistics, times a quality prior.
+
+Whoosh keeps a deleted document in its segment's statistics until that segment is merged
+away. An incremental update deletes and re-adds the changed documents, so Whoosh's own
+document frequencies and average field lengths would drift from a full build's, and so
+would every score. ``LiveStats`` subtracts the deleted documents (re-analyzed from their
+still-stored text), which makes scores bit-identical to a full build of the same documents
+without rewriting the whole index on each update.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from math import log
+from typing import Any
+
+import numpy as np
+from whoosh import scoring
+
+from indexer.schema import analyzed_texts
+
+QUALITY_WEIGHT = 0.25  # best quality ranks at most 25% above worst: breaks ties, never buries a match
+NEUTRAL_QUALITY = 50
+TITLE_B = 0.5  # titles are short and of similar length: weaker length normalization
+EXCERPT_B = 0.75
+
+
+def quality_prior(quality: np.ndarray) -> np.ndarray:
+    """Multiplier per document from its 0-100 quality (missing counts as neutral)."""
+    q = np.where(quality < 0, NEUTRAL_QUALITY, np.clip(quality, 0, 100)).astype(np.float64)
+    return 1.0 + QUALITY_WEIGHT * q / 100.0
+
+
+def deleted_docnums(reader) -> np.ndarray:
+    """Document numbers of deleted documents, over every segment of a (multi-)reader."""
+    found = [
+        np.fromiter(sub.deleted_docs_set, dtype=np.int64) + offset
+        for sub, offset in reader.leaf_readers()
+        if sub.has_deletions()
+    ]
+    return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class LiveStats:
+    """Collection statistics of the documents that are not deleted."""
+
+    doc_count: int
+    field_lengths: dict[str, int]
+    deleted_df: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def from_reader(cls, reader) -> "LiveStats":
+        """Whoosh's totals minus what the deleted documents contributed."""
+        schema = reader.schema
+        scorable = [name for name in schema.names() if schema[name].scorable]
+        lengths = {name: reader.field_length(name) for name in scorable}
+        deleted_df: Counter = Counter()
+        for docnum in deleted_docnums(reader).tolist():
+            stored = reader.stored_fields(docnum)
+            for name in scorable:
+                lengths[name] -= reader.doc_field_length(docnum, name, 0)
+            texts = analyzed_texts(stored.get("title", ""), stored.get("excerpt", ""), stored.get("provider", ""))
+            for name, text in texts.items():
+                for term in set(schema[name].process_text(text, mode="index")):
+                    deleted_df[(name, term)] += 1
+        return cls(reader.doc_count(), lengths, deleted_df)
+
+    def doc_frequency(self, reader, fieldname: str, text: str | bytes) -> int:
+        """Live documents whose field has the term (Whoosh passes terms as str or as UTF-8 bytes)."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return reader.doc_frequency(fieldname, text) - self.deleted_df.get((fieldname, text), 0)
+
+    def avg_field_length(self, fieldname: str) -> float:
+        """Average length of a field over live documents."""
+        return self.field_lengths.get(fieldname, 0) / (self.doc_count or 1)
+
+
+class PriorBM25F(scoring.BM25F):
+    """BM25F on live statistics, times a per-document prior applied in ``final``.
+
+    The prior is applied at query time so its shape can be tuned on eval/ without a rebuild.
+    """
+
+    use_final = True
+
+    def __init__(self, prior: np.ndarray, stats: LiveStats, **kwargs: Any) -> None:
+        super().__init__(B=EXCERPT_B, title_B=TITLE_B, excerpt_B=EXCERPT_B, **kwargs)
+        self.prior = prior
+        self.stats = stats
+
+    def idf(self, searcher: Any, fieldname: str, text: str) -> float:
+        df = self.stats.doc_frequency(searcher.get_parent().reader(), fieldname, text)
+        return log(self.stats.doc_count / (df + 1)) + 1
+
+    def scorer(self, searcher: Any, fieldname: str, text: str, qf: int = 1):
+        scorer = super().scorer(searcher, fieldname, text, qf=qf)
+        if isinstance(scorer, scoring.BM25FScorer):
+            scorer.avgfl = self.stats.avg_field_length(fieldname) or 1
+        return scorer
+
+    def final(self, searcher: Any, docnum: int, score: float) -> float:
+        return score * float(self.prior[docnum])
