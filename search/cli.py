@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -90,36 +91,57 @@ def run_index(seeds: Path, index: Path, *, full: bool, wait: bool, quiet: bool) 
             bar.close()
 
 
-@main.command("index")
-@click.option("--full", is_flag=True, help="Rebuild everything into a fresh generation.")
-@click.option("--wait", is_flag=True, help="Wait for a running update instead of failing.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.pass_obj
-def index_command(obj: Context, full: bool, wait: bool, quiet: bool, as_json: bool) -> None:
-    """Bring the index in line with the seed folder (only changed files unless --full).
-
-    Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
-    """
-    try:
-        report = run_index(obj.seeds, obj.index, full=full, wait=wait, quiet=quiet)
-    except IndexBusy as exc:
-        _fail(str(exc))
-    except click.ClickException:
-        raise
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc}: {exc.filename or obj.index}; the previous index is unchanged")
+def _print_report(report: build.BuildReport, seeds: Path, as_json: bool) -> None:
     for problem in report.problems:
-        click.echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
+        click.echo(f"skipped {seeds / problem.path}: {problem.reason}", err=True)
     for path, warning in report.warnings:
-        click.echo(f"warning {obj.seeds / path}: {warning}", err=True)
+        click.echo(f"warning {seeds / path}: {warning}", err=True)
     if as_json:
         data = {k: v for k, v in vars(report).items() if k not in ("problems", "warnings")}
         data["skipped"] = [{"path": p.path, "reason": p.reason} for p in report.problems]
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(report.summary())
-    sys.exit(EXIT_SKIPPED if report.problems else EXIT_OK)
+
+
+@main.command("index")
+@click.option("--full", is_flag=True, help="Rebuild everything into a fresh generation.")
+@click.option("--wait", is_flag=True, help="Wait for a running update instead of failing.")
+@click.option("--watch", is_flag=True, help="Keep running and update the index whenever seed files change.")
+@click.option("--debounce", default=1.0, show_default=True, type=float, help="With --watch: seconds of quiet first.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def index_command(
+    obj: Context, full: bool, wait: bool, watch: bool, debounce: float, quiet: bool, as_json: bool
+) -> None:
+    """Bring the index in line with the seed folder (only changed files unless --full).
+
+    Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
+    """
+
+    def run_once(full: bool, wait: bool) -> build.BuildReport | None:
+        try:
+            report = run_index(obj.seeds, obj.index, full=full, wait=wait, quiet=quiet or watch)
+        except IndexBusy as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            if not watch:
+                _fail(f"{exc.strerror or exc}: {exc.filename or obj.index}; the previous index is unchanged")
+            click.echo(f"error: {exc}; the previous index is unchanged", err=True)
+            return None
+        _print_report(report, obj.seeds, as_json)
+        return report
+
+    report = run_once(full, wait)
+    if watch:
+        from indexer.watch import watch as watch_folder
+
+        click.echo(f"watching {obj.seeds} for changes (Ctrl+C to stop)", err=True)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a watch ends
+            watch_folder(obj.seeds, lambda: run_once(False, True), debounce=debounce)
+        sys.exit(EXIT_OK)
+    sys.exit(EXIT_SKIPPED if report and report.problems else EXIT_OK)
 
 
 # ---------------------------------------------------------------------------

@@ -131,3 +131,30 @@ def test_a_server_answers_every_request_while_updates_run_and_then_serves_new_co
     while engine.generation().name != newest and time.monotonic() < deadline:
         time.sleep(0.1)
     assert engine.generation().name == newest
+
+
+def test_watch_mode_indexes_new_files_after_a_quiet_moment(tmp_path):
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(SEEDS, seeds)
+    proc = cli("--index", str(index), "--seeds", str(seeds), "index", "--watch", "--debounce", "0.3")
+    try:
+        deadline = time.monotonic() + 60
+        while not (index / "CURRENT").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # let the observer start
+        from tests.test_documents import seed
+
+        (seeds / "2030-01-01-new.md").write_text(seed("Quokka sanctuary opens", "https://example.org/quokka"))
+        found = 0
+        while time.monotonic() < deadline and not found:
+            time.sleep(0.2)
+            found = SearchEngine(index).search(build_request("quokka"))["total"]
+        assert found == 1
+        (seeds / "2030-01-01-new.md").unlink()
+        while time.monotonic() < deadline and found:
+            time.sleep(0.2)
+            found = SearchEngine(index).search(build_request("quokka"))["total"]
+        assert found == 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0

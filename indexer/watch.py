@@ -1,0 +1,52 @@
+"""Keep an index in line with a seed folder as files change (``search-cli index --watch``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .seeds import SEED_SUFFIXES
+
+
+class _Changes(FileSystemEventHandler):
+    """Sets an event when anything that could be a seed file changes."""
+
+    def __init__(self, changed: threading.Event) -> None:
+        self.changed = changed
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        if event.is_directory or any(str(p).lower().endswith(SEED_SUFFIXES) for p in paths if p):
+            self.changed.set()
+
+
+def watch(
+    seeds: Path, run_update: Callable[[], None], *, debounce: float = 1.0, stop: threading.Event | None = None
+) -> None:
+    """Call ``run_update`` after each burst of changes, once ``debounce`` seconds pass quietly.
+
+    Editors and sync tools write several files (and temporary files) in a row; waiting for a
+    quiet moment turns a burst into one update.
+    """
+    stop = stop or threading.Event()
+    changed = threading.Event()
+    observer = Observer()
+    observer.schedule(_Changes(changed), str(seeds), recursive=True)
+    observer.start()
+    try:
+        while not stop.is_set():
+            if not changed.wait(timeout=0.5):
+                continue
+            while True:  # wait until no change arrived for `debounce` seconds
+                changed.clear()
+                if stop.wait(debounce) or not changed.is_set():
+                    break
+            if not stop.is_set():
+                run_update()
+    finally:
+        observer.stop()
+        observer.join()
