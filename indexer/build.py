@@ -136,9 +136,10 @@ def _write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delet
     if not create and not docs and not delete_keys:
         return  # only the manifest changes (e.g. a broken file appeared or vanished)
     ix = whoosh_index.create_in(str(gen), build_schema()) if create else whoosh_index.open_dir(str(gen))
-    with ix.reader() as reader:
-        deleted_before, total = reader.doc_count_all() - reader.doc_count(), reader.doc_count_all()
     writer = ix.writer(limitmb=256)
+    # counted from the segment list: opening a reader just for this costs a second at 100k docs
+    total = sum(seg.doc_count_all() for seg in writer.segments)
+    deleted_before = sum(seg.deleted_count() for seg in writer.segments)
     try:
         for key in delete_keys:
             writer.delete_by_term("key", key)
@@ -205,10 +206,11 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     changed: dict[str, SeedFile] = {}
     problems: dict[str, SeedProblem] = {p.path: p for p in link_problems}
     to_read: list[str] = []
+    base = str(seeds_dir)
     for rel in paths:
         old = old_files.get(rel)
         try:
-            st = (seeds_dir / rel).stat()
+            st = os.stat(os.path.join(base, rel))
         except OSError:
             to_read.append(rel)
             continue

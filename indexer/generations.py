@@ -76,7 +76,7 @@ def rewrite_manifest(gen: Path, manifest: dict[str, Any]) -> None:
     """Replace a generation's manifest atomically (readers see the old or the new one)."""
     tmp = gen / (MANIFEST + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, sort_keys=True)
+        fh.write(json.dumps(manifest, sort_keys=True, separators=(",", ":")))  # dumps: the C encoder
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, gen / MANIFEST)
