@@ -12,23 +12,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from whoosh import collectors, sorting
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.query.qcore import QueryError
 from whoosh.support.levenshtein import damerau_levenshtein
 
 from indexer import generations
+from indexer.analysis import analyze
 from indexer.schema import FACET_FIELDS, TEXT_FIELDS
 
 from . import highlight
 from .facets import FacetTable, fold
-from .query import ParsedQuery, parse, words_only
-from .ranking import LiveStats, PriorBM25F, deleted_docnums, quality_prior
+from .query import FIELD_BOOSTS, ParsedQuery, parse, words_only
+from .ranking import LiveStats, deleted_docnums, quality_prior
 from .request import SearchRequest
+from .scorer import ScoringData
 
 FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
+MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
+TITLE_ALL_WORDS_BOOST = 1.5  # x the title score, when the title holds every query word
+EXACT_TITLE_BOOST = 4.0  # per query term (the rest of the score grows with query length too)
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +44,53 @@ class Generation:
     name: str
     path: Path
     index: Any
+    reader: Any
     doc_count: int
     facets: dict[str, FacetTable]
-    prior: np.ndarray
+    prior: np.ndarray  # quality prior with a per-URL tie-break folded in
+    tiebreak: np.ndarray
+    published: np.ndarray
+    quality: np.ndarray
     live: np.ndarray  # documents not deleted
     stats: LiveStats
+    scoring: ScoringData
     manifest: dict
 
     @classmethod
     def open(cls, path: Path) -> "Generation":
-        """Open a generation directory and precompute facet arrays and priors."""
+        """Open a generation directory and precompute facet arrays, priors and statistics."""
         ix = whoosh_index.open_dir(str(path))
-        with ix.reader() as reader:
-            n = reader.doc_count_all()
-            facets = {f: FacetTable.from_reader(reader, f) for f in FACET_FIELDS}
-            quality = np.fromiter(reader.column_reader("quality"), dtype=np.int64, count=n)
-            tiebreak = np.fromiter(reader.column_reader("tiebreak"), dtype=np.float64, count=n)
-            live = np.ones(n, dtype=bool)
-            live[deleted_docnums(reader)] = False
-            stats = LiveStats.from_reader(reader)
+        reader = ix.reader()
+        n = reader.doc_count_all()
+        facets = {f: FacetTable.from_reader(reader, f) for f in FACET_FIELDS}
+        quality = _column_array(reader, "quality")
+        tiebreak = _column_array(reader, "tiebreak")
+        published = _column_array(reader, "published")
+        live = np.ones(n, dtype=bool)
+        live[deleted_docnums(reader)] = False
+        stats = LiveStats.from_reader(reader)
         # the tie-break factor is far below any real score difference but orders exact ties by URL
         prior = quality_prior(quality) * (1.0 + 1e-9 * tiebreak / 2**31)
-        return cls(path.name, path, ix, n, facets, prior, live, stats, generations.read_manifest(path))
+        scoring = ScoringData.build(reader, live, stats)
+        manifest = generations.read_manifest(path)
+        return cls(
+            path.name, path, ix, reader, n, facets, prior, tiebreak, published, quality, live, stats, scoring, manifest
+        )
 
     def resolve(self, field: str, value: str) -> str | None:
         """Canonical spelling of a facet value, or None when no document has it."""
         table = self.facets.get(field)
         return table.resolve(value) if table else value
+
+
+@dataclass
+class Plan:
+    """A query evaluated against one generation: which documents match, and their scores."""
+
+    parsed: ParsedQuery
+    mask: np.ndarray
+    scores: np.ndarray
+    relaxed: bool = False
 
 
 class SearchEngine:
@@ -131,7 +155,7 @@ class SearchEngine:
             old = getattr(local, "searcher", None)
             if old is not None:
                 old.close()
-            local.searcher = gen.index.searcher(weighting=PriorBM25F(gen.prior, gen.stats))
+            local.searcher = gen.index.searcher()  # matching only: scores come from search.scorer
             local.name = gen.name
         return local.searcher
 
@@ -142,25 +166,21 @@ class SearchEngine:
         started = time.perf_counter()
         gen = self.generation()
         searcher = self._searcher(gen)
-        parsed = self._parse(request.q, gen, searcher)
-        qmask = self._match_mask(parsed.query, gen, searcher)
+        plan = self._plan(request.q, gen, searcher)
         fmasks = {
             field: gen.facets[field].mask(values, gen.doc_count)
             for field in FACET_FIELDS
             if (values := request.filter_values(field))
         }
-        strict_total = int(np.logical_and.reduce([qmask, *fmasks.values()]).sum())
-        suggestion = (
-            self._suggest(parsed, gen, searcher, fmasks, strict_total) if strict_total < SUGGEST_BELOW else None
-        )
-        relaxed = False
-        if parsed.plain and not qmask.any() and len(parsed.words) >= 2:
+        strict_total = int(np.logical_and.reduce([plan.mask, *fmasks.values()]).sum())
+        suggestion = None
+        if strict_total < SUGGEST_BELOW:
+            suggestion = self._suggest(plan.parsed, gen, searcher, fmasks, strict_total)
+        if plan.parsed.plain and not plan.mask.any() and len(plan.parsed.words) >= 2:
             # no item has every word: show the items that have most of them
-            parsed = parse(request.q, gen.index.schema, gen.resolve, relaxed=True)
-            qmask = self._match_mask(parsed.query, gen, searcher)
-            relaxed = True
+            plan = self._plan(request.q, gen, searcher, relaxed=True)
 
-        final = qmask.copy()
+        final = plan.mask.copy()
         for mask in fmasks.values():
             final &= mask
         total = int(final.sum())
@@ -168,14 +188,14 @@ class SearchEngine:
         facets = {}
         for field in FACET_FIELDS:
             # disjunctive: each facet is counted under every filter except its own
-            mask = qmask.copy()
+            mask = plan.mask.copy()
             for other, fmask in fmasks.items():
                 if other != field:
                     mask &= fmask
             table = gen.facets[field]
             facets[field] = table.summarize(table.counts(mask), request.filter_values(field), FACET_SIZE[field])
 
-        hits = self._hits(parsed, request, gen, searcher, final, total)
+        hits = self._hits(plan, request, gen, searcher, final)
         return {
             "query": request.q,
             "total": total,
@@ -187,57 +207,118 @@ class SearchEngine:
             "hits": hits,
             "facets": facets,
             "suggestion": suggestion,
-            "relaxed": relaxed,
+            "relaxed": plan.relaxed,
             "generation": gen.name,
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
-    def _parse(self, text: str, gen: Generation, searcher) -> ParsedQuery:
-        parsed = parse(text, gen.index.schema, gen.resolve)
-        if not parsed.text:
-            parsed.query = wq.Every()
-            return parsed
-        try:  # some problems only show when the query meets the index
-            searcher.docs_for_query(parsed.query)
-        except QueryError:
+    def _plan(self, text: str, gen: Generation, searcher, *, relaxed: bool = False) -> Plan:
+        parsed = parse(text, gen.index.schema, gen.resolve, relaxed=relaxed)
+        if not parsed.text:  # browsing: every item, best quality first
+            return Plan(parsed, gen.live.copy(), np.ones(gen.doc_count), relaxed)
+        if parsed.plain and not parsed.fallback:
+            return self._plan_words(parsed, gen, searcher, relaxed)
+        try:
+            mask = self._whoosh_mask(parsed.query, gen, searcher)
+        except QueryError:  # some problems only show when the query meets the index
             parsed = words_only(parsed)
-        return parsed
+            mask = self._whoosh_mask(parsed.query, gen, searcher)
+        scoring_terms = _scoring_terms(parsed.query, gen.reader)
+        # with nothing to score (filters, dates, `*`), items rank by the quality prior alone
+        scores = np.zeros(gen.doc_count) if scoring_terms else np.ones(gen.doc_count)
+        for field, term in scoring_terms:
+            gen.scoring.add_bm25(scores, field, term, FIELD_BOOSTS.get(field, 1.0))
+        return Plan(parsed, mask, scores, relaxed)
 
-    @staticmethod
-    def _match_mask(q: wq.Query, gen: Generation, searcher) -> np.ndarray:
-        mask = np.zeros(gen.doc_count, dtype=bool)
+    def _plan_words(self, parsed: ParsedQuery, gen: Generation, searcher, relaxed: bool) -> Plan:
+        """Plain words, matched and scored in numpy: every word (or, relaxed, most words) must match."""
+        terms = list(dict.fromkeys(analyze(" ".join(parsed.words))))  # a repeated word counts once
+        scores = np.zeros(gen.doc_count)
+        title_scores = np.zeros(gen.doc_count)
+        matched = np.zeros(gen.doc_count, dtype=np.int32)
+        in_title = np.zeros(gen.doc_count, dtype=np.int32)
+        for term in terms:
+            word = np.zeros(gen.doc_count, dtype=bool)
+            for field, boost in FIELD_BOOSTS.items():
+                word[gen.scoring.add_bm25(scores, field, term, boost)] = True
+            in_title[gen.scoring.add_bm25(title_scores, "title", term, 1.0)] += 1
+            matched += word
+        if not terms:
+            return Plan(parsed, np.zeros(gen.doc_count, dtype=bool), scores, relaxed)
+        partial = relaxed or len(terms) >= 5
+        mask = (matched > 0 if partial else matched == len(terms)) & gen.live
+        if partial:
+            scores *= matched / len(terms)  # coordination: items with more of the words rank higher
+        if len(terms) >= 2:
+            # a title holding every word is about the query; one equal to it is the item looked for
+            whole = in_title == len(terms)
+            scores[whole] += TITLE_ALL_WORDS_BOOST * title_scores[whole]
+            exact = gen.scoring.postings("title_exact", " ".join(terms))[0]
+            scores[exact] += EXACT_TITLE_BOOST * len(terms)
+        return Plan(parsed, mask, scores, relaxed)
+
+    @classmethod
+    def _whoosh_mask(cls, q: wq.Query, gen: Generation, searcher) -> np.ndarray:
+        """Documents matching a parsed query, evaluated in numpy where possible.
+
+        Boolean structure, terms (cached posting arrays) and date ranges (the per-generation
+        ``published`` array) are array operations; phrases and wildcards are left to Whoosh.
+        """
         if isinstance(q, wq.Every):
             return gen.live.copy()
-        if q is wq.NullQuery:
+        if isinstance(q, type(wq.NullQuery)):
+            return np.zeros(gen.doc_count, dtype=bool)
+        if isinstance(q, wq.Term):
+            text = q.text.decode("utf-8") if isinstance(q.text, bytes) else q.text
+            return gen.scoring.mask_of(q.fieldname, text)
+        if isinstance(q, wq.NumericRange) and q.fieldname == "published":
+            mask = gen.live & (gen.published >= 0)
+            if q.start is not None:
+                mask &= gen.published > q.start if q.startexcl else gen.published >= q.start
+            if q.end is not None:
+                mask &= gen.published < q.end if q.endexcl else gen.published <= q.end
             return mask
-        ids = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
-        mask[ids] = True
+        if isinstance(q, wq.AndNot):
+            return cls._whoosh_mask(q.a, gen, searcher) & ~cls._whoosh_mask(q.b, gen, searcher)
+        if isinstance(q, wq.AndMaybe):
+            return cls._whoosh_mask(q.a, gen, searcher)
+        if isinstance(q, wq.Not):
+            return gen.live & ~cls._whoosh_mask(q.query, gen, searcher)
+        if isinstance(q, (wq.And, wq.Or)) and type(q) in (wq.And, wq.Or):
+            masks = [cls._whoosh_mask(child, gen, searcher) for child in q.children()]
+            if not masks:
+                return np.zeros(gen.doc_count, dtype=bool)
+            return np.logical_and.reduce(masks) if isinstance(q, wq.And) else np.logical_or.reduce(masks)
+        mask = np.zeros(gen.doc_count, dtype=bool)
+        mask[np.fromiter(searcher.docs_for_query(q), dtype=np.int64)] = True
         return mask & gen.live
 
-    def _hits(self, parsed, request, gen, searcher, final: np.ndarray, total: int) -> list[dict]:
-        if total == 0 or request.offset >= total:
+    def _hits(self, plan: Plan, request: SearchRequest, gen: Generation, searcher, final: np.ndarray) -> list[dict]:
+        docs = np.flatnonzero(final)
+        wanted = request.offset + request.limit
+        if len(docs) == 0 or request.offset >= len(docs):
             return []
-        allow = set(np.flatnonzero(final).tolist()) if request.filters else None
-        sortedby = None
-        if request.sort == "newest":
-            sortedby = sorting.MultiFacet(
-                [sorting.FieldFacet("published", reverse=True), sorting.FieldFacet("tiebreak")]
-            )
-        elif request.sort == "quality":
-            sortedby = sorting.MultiFacet(
-                [
-                    sorting.FieldFacet("quality", reverse=True),
-                    sorting.FieldFacet("published", reverse=True),
-                    sorting.FieldFacet("tiebreak"),
-                ]
-            )
-        results = _top(searcher, parsed.query, request.offset + request.limit, sortedby, allow)
-        terms = {text.decode() if isinstance(text, bytes) else text for f, text in _query_terms(parsed.query)}
-        hits = []
-        relevance = sortedby is None  # with a sort order, hit.score is the sort key, not a score
-        for hit in list(results)[request.offset :]:
-            hits.append(self._hit(hit.fields(), hit.score if relevance else None, terms))
-        return hits
+        if request.sort == "relevance":
+            ranked = plan.scores[docs] * gen.prior[docs]
+            if len(docs) > wanted:
+                # keep every document tied with the last wanted one: the tie-break decides, not chance
+                cut = np.partition(-ranked, wanted - 1)[wanted - 1]
+                keep = -ranked <= cut
+                docs, ranked = docs[keep], ranked[keep]
+            order = np.lexsort((gen.tiebreak[docs], -ranked))
+        elif request.sort == "newest":
+            order = np.lexsort((gen.tiebreak[docs], -gen.published[docs]))
+        else:
+            order = np.lexsort((gen.tiebreak[docs], -gen.published[docs], -gen.quality[docs]))
+        page = docs[order][request.offset : wanted]
+        terms = {text for _, text in _scoring_terms(plan.parsed.query, gen.reader)} if plan.parsed.text else set()
+        if plan.parsed.plain:
+            terms |= set(analyze(" ".join(plan.parsed.words)))
+        score = plan.scores * gen.prior if request.sort == "relevance" else None
+        return [
+            self._hit(searcher.stored_fields(int(d)), float(score[d]) if score is not None else None, terms)
+            for d in page
+        ]
 
     @staticmethod
     def _hit(stored: dict, score: float | None, terms: set[str]) -> dict:
@@ -257,7 +338,7 @@ class SearchEngine:
             "kind": stored.get("kind", ""),
             "topics": stored.get("topics") or [],
             "image": stored.get("image") or None,
-            "score": round(float(score), 6) if score is not None else None,
+            "score": round(score, 6) if score is not None else None,
             "key": stored.get("key", ""),
             "parents": stored.get("parents") or [],
             "sources": stored.get("sources") or [],
@@ -267,24 +348,23 @@ class SearchEngine:
             },
         }
 
-    def _suggest(self, parsed, gen, searcher, fmasks, total: int) -> str | None:
+    def _suggest(self, parsed: ParsedQuery, gen: Generation, searcher, fmasks, total: int) -> str | None:
         """A corrected query from the index's own words, only when it finds more."""
         if not parsed.plain or not parsed.words:
             return None
         corrector = searcher.corrector("vocabulary")
-        reader = searcher.reader()
         changed = False
         words = []
         for word in parsed.words:
             low = fold(word).lower()
-            if len(low) < 3 or low.isdigit() or gen.stats.doc_frequency(reader, "vocabulary", low) > 0:
+            if len(low) < 3 or low.isdigit() or gen.stats.doc_frequency(gen.reader, "vocabulary", low) > 0:
                 words.append(word)
                 continue
             # rank candidates by live statistics, so deleted documents never decide a suggestion
             ranked = sorted(
                 (damerau_levenshtein(low, c), -df, c)
                 for c in corrector.suggest(low, limit=8, maxdist=2, prefix=1)
-                if (df := gen.stats.doc_frequency(reader, "vocabulary", c)) > 0
+                if (df := gen.stats.doc_frequency(gen.reader, "vocabulary", c)) > 0
             )
             if ranked:
                 words.append(ranked[0][2])
@@ -294,8 +374,7 @@ class SearchEngine:
         if not changed:
             return None
         text = " ".join(words)
-        fixed = parse(text, gen.index.schema, gen.resolve)
-        mask = self._match_mask(fixed.query, gen, searcher)
+        mask = self._plan(text, gen, searcher).mask
         for fmask in fmasks.values():
             mask &= fmask
         return text if int(mask.sum()) > total else None
@@ -335,26 +414,21 @@ class SearchEngine:
         }
 
 
-def _top(searcher, q: wq.Query, limit: int, sortedby, allow: set[int] | None):
-    """Top ``limit`` hits, without Whoosh's matcher pruning.
-
-    Whoosh prunes sub-matchers by comparing their raw-score bounds with the lowest score
-    kept so far; with a prior applied in ``final`` those are different scales, and pruning
-    dropped true top hits (the exact title missing at limit=1). Correctness first.
-    """
-    if sortedby is not None:
-        collector = collectors.SortingCollector(sortedby, limit=limit)
-    else:
-        collector = collectors.TopCollector(limit, usequality=False, replace=0)
-    if allow is not None:
-        collector = collectors.FilterCollector(collector, allow)
-    searcher.search_with_collector(q, collector)
-    return collector.results()
+def _column_array(reader, field: str) -> np.ndarray:
+    """A sortable column's raw integer values for every document, over every segment."""
+    parts = []
+    for sub, _offset in reader.leaf_readers():
+        column = sub.column_reader(field)
+        raw = column.raw_column() if hasattr(column, "raw_column") else column
+        # a document without a value holds the column's unsigned default: treat it as missing (-1)
+        values = (int(v) if v is not None and int(v) < 2**63 else -1 for v in raw)
+        parts.append(np.fromiter(values, dtype=np.int64, count=sub.doc_count_all()))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def _query_terms(q: wq.Query) -> set[tuple[str, str]]:
-    """(field, text) of the positive text terms of a query, for highlighting."""
-    found: set[tuple[str, str]] = set()
+def _scoring_terms(q: wq.Query, reader) -> list[tuple[str, str]]:
+    """(field, text) of the positive text terms of a query, wildcards expanded, in a stable order."""
+    found: dict[tuple[str, str], None] = {}
 
     def walk(node: wq.Query) -> None:
         if isinstance(node, wq.Not):
@@ -364,14 +438,15 @@ def _query_terms(q: wq.Query) -> set[tuple[str, str]]:
             return
         if node.is_leaf():
             try:
-                for field, text in node.terms(phrases=True):
-                    if field in TEXT_FIELDS:
-                        found.add((field, text))
-            except Exception:  # noqa: BLE001 - wildcard/range leaves have no fixed terms
-                pass
+                terms = list(node.existing_terms(reader, phrases=True, expand=True))[:MAX_EXPANSIONS]
+            except Exception:  # noqa: BLE001 - ranges and other leaves have no scoring terms
+                return
+            for field, text in terms:
+                if field in TEXT_FIELDS:
+                    found[(field, text.decode("utf-8") if isinstance(text, bytes) else text)] = None
             return
         for child in node.children():
             walk(child)
 
     walk(q)
-    return found
+    return list(found)

@@ -28,8 +28,6 @@ LONG_QUERY_WORDS = 5  # from this many words on, partial matches count (OR, more
 MIN_WILDCARD_PREFIX = 2
 
 FIELD_BOOSTS = {"title": 2.5, "excerpt": 1.0, "provider_text": 0.5}
-TITLE_PHRASE_BOOST = 1.5
-EXACT_TITLE_BOOST = 4.0  # per query term: the rest of the score grows with query length too
 
 SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
@@ -144,12 +142,6 @@ def parse(
             raise ValueError("syntax left no query")
     except (DateParseError, ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError, OverflowError):
         q, fallback = _words_query(words, group if group is AndGroup else OrGroup), True
-    if plain and len(content_words) >= 2 and q is not wq.NullQuery:
-        # same words in the same order in a title: the strongest sign of the item looked for
-        terms = analyze(" ".join(words))
-        phrase = wq.Phrase("title", terms, slop=1, boost=TITLE_PHRASE_BOOST)
-        exact = wq.Term("title_exact", " ".join(terms), boost=EXACT_TITLE_BOOST * len(terms))
-        q = wq.AndMaybe(q, wq.Or([phrase, exact]))
     return ParsedQuery(text, q, words, plain=plain, fallback=fallback)
 
 

@@ -1,4 +1,4 @@
-"""Scoring: BM25F on live collection statistics, times a quality prior.
+"""Ranking inputs: live collection statistics and the quality prior.
 
 Whoosh keeps a deleted document in its segment's statistics until that segment is merged
 away. An incremental update deletes and re-adds the changed documents, so Whoosh's own
@@ -12,18 +12,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from math import log
-from typing import Any
 
 import numpy as np
-from whoosh import scoring
 
 from indexer.schema import analyzed_texts
 
 QUALITY_WEIGHT = 0.25  # best quality ranks at most 25% above worst: breaks ties, never buries a match
 NEUTRAL_QUALITY = 50
-TITLE_B = 0.5  # titles are short and of similar length: weaker length normalization
-EXCERPT_B = 0.75
 
 
 def quality_prior(quality: np.ndarray) -> np.ndarray:
@@ -76,30 +71,3 @@ class LiveStats:
     def avg_field_length(self, fieldname: str) -> float:
         """Average length of a field over live documents."""
         return self.field_lengths.get(fieldname, 0) / (self.doc_count or 1)
-
-
-class PriorBM25F(scoring.BM25F):
-    """BM25F on live statistics, times a per-document prior applied in ``final``.
-
-    The prior is applied at query time so its shape can be tuned on eval/ without a rebuild.
-    """
-
-    use_final = True
-
-    def __init__(self, prior: np.ndarray, stats: LiveStats, **kwargs: Any) -> None:
-        super().__init__(B=EXCERPT_B, title_B=TITLE_B, excerpt_B=EXCERPT_B, **kwargs)
-        self.prior = prior
-        self.stats = stats
-
-    def idf(self, searcher: Any, fieldname: str, text: str) -> float:
-        df = self.stats.doc_frequency(searcher.get_parent().reader(), fieldname, text)
-        return log(self.stats.doc_count / (df + 1)) + 1
-
-    def scorer(self, searcher: Any, fieldname: str, text: str, qf: int = 1):
-        scorer = super().scorer(searcher, fieldname, text, qf=qf)
-        if isinstance(scorer, scoring.BM25FScorer):
-            scorer.avgfl = self.stats.avg_field_length(fieldname) or 1
-        return scorer
-
-    def final(self, searcher: Any, docnum: int, score: float) -> float:
-        return score * float(self.prior[docnum])
