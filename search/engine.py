@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
+from whoosh.fields import DATETIME
 from whoosh.query.qcore import QueryError
 from whoosh.support.levenshtein import damerau_levenshtein
 
@@ -26,7 +27,7 @@ from .facets import FacetTable, fold
 from .query import FIELD_BOOSTS, ParsedQuery, parse, words_only
 from .ranking import LiveStats, deleted_docnums, quality_prior
 from .request import SearchRequest
-from .scorer import ScoringData
+from .scorer import ScoringData, column_values
 
 FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
@@ -416,13 +417,16 @@ class SearchEngine:
 
 def _column_array(reader, field: str) -> np.ndarray:
     """A sortable column's raw integer values for every document, over every segment."""
+    fieldobj = reader.schema[field]
+    # signed numbers are stored shifted by half their range so they sort as unsigned
+    signed_numeric = getattr(fieldobj, "signed", False) and not isinstance(fieldobj, DATETIME)
+    shift = 1 << (fieldobj.bits - 1) if signed_numeric else 0
     parts = []
     for sub, _offset in reader.leaf_readers():
-        column = sub.column_reader(field)
-        raw = column.raw_column() if hasattr(column, "raw_column") else column
-        # a document without a value holds the column's unsigned default: treat it as missing (-1)
-        values = (int(v) if v is not None and int(v) < 2**63 else -1 for v in raw)
-        parts.append(np.fromiter(values, dtype=np.int64, count=sub.doc_count_all()))
+        values = column_values(sub.column_reader(field), sub.doc_count_all())
+        if values.dtype.kind == "u" and not shift:  # unsigned: a document without a value holds the maximum
+            values = np.where(values >= 2**63, 0, values).astype(np.int64) - (values >= 2**63)
+        parts.append(values.astype(np.int64) - shift)
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 

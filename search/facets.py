@@ -13,6 +13,8 @@ import numpy as np
 
 from indexer.text import fold_accents
 
+from .scorer import leaf_postings
+
 # year and month read best newest-first; the rest by how many items carry them
 ORDER_BY_VALUE = {"year", "month"}
 
@@ -40,7 +42,7 @@ class FacetTable:
         ord_chunks: list[np.ndarray] = []
         for ordinal, term in enumerate(reader.lexicon(fieldname)):
             value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
-            ids = np.fromiter(reader.postings(fieldname, value).all_ids(), dtype=np.int32)
+            ids = leaf_postings(reader, fieldname, value)[0].astype(np.int32)
             values.append(value)
             id_chunks.append(ids)
             ord_chunks.append(np.full(len(ids), ordinal, dtype=np.int32))

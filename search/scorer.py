@@ -60,16 +60,44 @@ def _leaf_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ids), np.concatenate(weights)
 
 
+def column_values(column, doccount: int) -> np.ndarray:
+    """All values of a numeric column reader as one array (read in one piece when possible)."""
+    column = column.raw_column() if hasattr(column, "raw_column") else column
+    needed = ("_dbfile", "_basepos", "_count", "_typecode", "_default")
+    if all(hasattr(column, name) for name in needed):
+        # whoosh NumericColumn: contiguous big-endian values, the default beyond _count
+        dtype = np.dtype(column._typecode).newbyteorder(">")
+        raw = column._dbfile.get(column._basepos, column._count * dtype.itemsize)
+        values = np.frombuffer(bytes(raw), dtype=dtype).astype(np.dtype(column._typecode).newbyteorder("="))
+        if len(values) < doccount:
+            values = np.concatenate([values, np.full(doccount - len(values), column._default, dtype=values.dtype)])
+        return values[:doccount]
+    return np.array([column[i] for i in range(doccount)])
+
+
 def _length_bytes(sub, field: str) -> np.ndarray:
     """Per-document stored length bytes of one field in one segment."""
     n = sub.doc_count_all()
     perdoc = getattr(sub, "_perdoc", None)
     column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN) if hasattr(perdoc, "_cached_reader") else None
     if column is not None:
-        return np.fromiter((column[i] for i in range(n)), dtype=np.uint8, count=n)
+        return column_values(column, n).astype(np.uint8)
     return np.fromiter(  # public fallback: one call per document
         (min(255, int(sub.doc_field_length(i, field, 0) or 0)) for i in range(n)), dtype=np.uint8, count=n
     )
+
+
+def leaf_postings(reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """(document numbers, weights) of a term over every segment, deleted documents included."""
+    ids_parts, tf_parts = [], []
+    for sub, offset in reader.leaf_readers():
+        if (field, term) in sub:
+            ids, tfs = _leaf_postings(sub.postings(field, term))
+            ids_parts.append(ids + offset)
+            tf_parts.append(tfs)
+    if not ids_parts:
+        return np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(ids_parts), np.concatenate(tf_parts)
 
 
 @dataclass
@@ -104,18 +132,9 @@ class ScoringData:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        ids_parts, tf_parts = [], []
-        for sub, offset in self.reader.leaf_readers():
-            if (field, term) in sub:
-                ids, tfs = _leaf_postings(sub.postings(field, term))
-                ids_parts.append(ids + offset)
-                tf_parts.append(tfs)
-        if ids_parts:
-            ids, tfs = np.concatenate(ids_parts), np.concatenate(tf_parts)
-            keep = self.live[ids]
-            result = (ids[keep], tfs[keep])
-        else:
-            result = (np.zeros(0, np.int64), np.zeros(0))
+        ids, tfs = leaf_postings(self.reader, field, term)
+        keep = self.live[ids]
+        result = (ids[keep], tfs[keep])
         with self._lock:
             self._cache[key] = result
             if len(self._cache) > POSTINGS_CACHE_ENTRIES:

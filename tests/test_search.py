@@ -266,3 +266,10 @@ def test_hits_carry_topics_and_related_items_inherit_their_articles_topics(engin
     hits = search(engine, "police", filters=["kind=related"], limit=20)["hits"]
     assert hits and all(h["topics"] for h in hits)
     assert all("AI" in h["topics"] for h in hits)
+
+
+def test_browsing_ranks_by_quality_and_scores_follow_the_prior(engine):
+    hits = search(engine, "", limit=100)["hits"]
+    qualities = [h["quality"] if h["quality"] is not None else 50 for h in hits]
+    assert qualities == sorted(qualities, reverse=True)
+    assert len(set(qualities)) > 5
