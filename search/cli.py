@@ -228,7 +228,7 @@ def query_command(
     "--host", envvar="SEARCH_HOST", default="127.0.0.1", show_default=True, help="Address to bind (env SEARCH_HOST)."
 )
 @click.option("--port", envvar="SEARCH_PORT", default=8000, show_default=True, type=int, help="Port (env SEARCH_PORT).")
-@click.option("--threads", envvar="SEARCH_THREADS", default=8, show_default=True, type=int, help="Worker threads.")
+@click.option("--threads", envvar="SEARCH_THREADS", default=4, show_default=True, type=int, help="Worker threads.")
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
 @click.pass_obj
 def serve_command(obj: Context, host: str, port: int, threads: int, no_access_log: bool) -> None:

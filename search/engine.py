@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.fields import DATETIME
 from whoosh.query.qcore import QueryError
+from whoosh.searching import Searcher
 from whoosh.support.levenshtein import damerau_levenshtein
 
 from indexer import generations
@@ -31,6 +34,7 @@ from .scorer import ScoringData, column_values
 
 FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
+RESULT_CACHE_ENTRIES = 1_024
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
 TITLE_ALL_WORDS_BOOST = 1.5  # x the title score, when the title holds every query word
 EXACT_TITLE_BOOST = 4.0  # per query term (the rest of the score grows with query length too)
@@ -56,6 +60,9 @@ class Generation:
     stats: LiveStats
     scoring: ScoringData
     manifest: dict
+    searcher: Any  # one Whoosh reader per generation (each costs hundreds of MB at 100k documents)
+    lock: Any  # held for every use of it: Whoosh readers are not safe across threads
+    results: OrderedDict = dataclasses.field(default_factory=OrderedDict)  # answer cache of this generation
 
     @classmethod
     def open(cls, path: Path) -> "Generation":
@@ -72,10 +79,26 @@ class Generation:
         stats = LiveStats.from_reader(reader)
         # the tie-break factor is far below any real score difference but orders exact ties by URL
         prior = quality_prior(quality) * (1.0 + 1e-9 * tiebreak / 2**31)
-        scoring = ScoringData.build(reader, live, stats)
+        lock = threading.RLock()
+        scoring = ScoringData.build(reader, live, stats, lock)
         manifest = generations.read_manifest(path)
         return cls(
-            path.name, path, ix, reader, n, facets, prior, tiebreak, published, quality, live, stats, scoring, manifest
+            path.name,
+            path,
+            ix,
+            reader,
+            n,
+            facets,
+            prior,
+            tiebreak,
+            published,
+            quality,
+            live,
+            stats,
+            scoring,
+            manifest,
+            Searcher(reader, fromindex=ix),
+            lock,
         )
 
     def resolve(self, field: str, value: str) -> str | None:
@@ -101,14 +124,16 @@ class SearchEngine:
     beside the old, and requests in flight finish on the generation they started with.
     """
 
-    def __init__(self, index_dir: Path | str, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self, index_dir: Path | str, refresh_seconds: float = 1.0, cache_entries: int = RESULT_CACHE_ENTRIES
+    ) -> None:
         self.index_dir = Path(index_dir)
+        self.cache_entries = cache_entries
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
         self._generation: Generation | None = None
         self._checked = 0.0
         self._loading: Path | None = None
-        self._local = threading.local()
 
     # -- generations -------------------------------------------------------
 
@@ -150,24 +175,31 @@ class SearchEngine:
                 self._generation = fresh
             self._loading = None
 
-    def _searcher(self, gen: Generation):
-        local = self._local
-        if getattr(local, "name", None) != gen.name:
-            old = getattr(local, "searcher", None)
-            if old is not None:
-                old.close()
-            local.searcher = gen.index.searcher()  # matching only: scores come from search.scorer
-            local.name = gen.name
-        return local.searcher
-
     # -- searching ---------------------------------------------------------
 
     def search(self, request: SearchRequest) -> dict[str, Any]:
-        """Ranked hits, disjunctive facet counts and a did-you-mean for one request."""
+        """Ranked hits, disjunctive facet counts and a did-you-mean for one request.
+
+        Answers are cached per generation: a new generation starts with an empty cache, so
+        a cached answer is never stale.
+        """
         started = time.perf_counter()
         gen = self.generation()
-        searcher = self._searcher(gen)
-        plan = self._plan(request.q, gen, searcher)
+        with gen.lock:
+            cached = gen.results.get(request)
+            if cached is not None:
+                gen.results.move_to_end(request)
+        if cached is not None:
+            return {**cached, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+        result = self._search(request, gen, started)
+        with gen.lock:
+            gen.results[request] = result
+            while len(gen.results) > self.cache_entries:
+                gen.results.popitem(last=False)
+        return result
+
+    def _search(self, request: SearchRequest, gen: Generation, started: float) -> dict[str, Any]:
+        plan = self._plan(request.q, gen)
         fmasks = {
             field: gen.facets[field].mask(values, gen.doc_count)
             for field in FACET_FIELDS
@@ -176,10 +208,10 @@ class SearchEngine:
         strict_total = int(np.logical_and.reduce([plan.mask, *fmasks.values()]).sum())
         suggestion = None
         if strict_total < SUGGEST_BELOW:
-            suggestion = self._suggest(plan.parsed, gen, searcher, fmasks, strict_total)
+            suggestion = self._suggest(plan.parsed, gen, fmasks, strict_total)
         if plan.parsed.plain and not plan.mask.any() and len(plan.parsed.words) >= 2:
             # no item has every word: show the items that have most of them
-            plan = self._plan(request.q, gen, searcher, relaxed=True)
+            plan = self._plan(request.q, gen, relaxed=True)
 
         final = plan.mask.copy()
         for mask in fmasks.values():
@@ -196,7 +228,7 @@ class SearchEngine:
             table = gen.facets[field]
             facets[field] = table.summarize(table.counts(mask), request.filter_values(field), FACET_SIZE[field])
 
-        hits = self._hits(plan, request, gen, searcher, final)
+        hits = self._hits(plan, request, gen, final)
         return {
             "query": request.q,
             "total": total,
@@ -213,25 +245,26 @@ class SearchEngine:
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
-    def _plan(self, text: str, gen: Generation, searcher, *, relaxed: bool = False) -> Plan:
+    def _plan(self, text: str, gen: Generation, *, relaxed: bool = False) -> Plan:
         parsed = parse(text, gen.index.schema, gen.resolve, relaxed=relaxed)
         if not parsed.text:  # browsing: every item, best quality first
             return Plan(parsed, gen.live.copy(), np.ones(gen.doc_count), relaxed)
         if parsed.plain and not parsed.fallback:
-            return self._plan_words(parsed, gen, searcher, relaxed)
+            return self._plan_words(parsed, gen, relaxed)
         try:
-            mask = self._whoosh_mask(parsed.query, gen, searcher)
+            mask = self._whoosh_mask(parsed.query, gen)
         except QueryError:  # some problems only show when the query meets the index
             parsed = words_only(parsed)
-            mask = self._whoosh_mask(parsed.query, gen, searcher)
-        scoring_terms = _scoring_terms(parsed.query, gen.reader)
+            mask = self._whoosh_mask(parsed.query, gen)
+        with gen.lock:
+            scoring_terms = _scoring_terms(parsed.query, gen.reader)
         # with nothing to score (filters, dates, `*`), items rank by the quality prior alone
         scores = np.zeros(gen.doc_count) if scoring_terms else np.ones(gen.doc_count)
         for field, term in scoring_terms:
             gen.scoring.add_bm25(scores, field, term, FIELD_BOOSTS.get(field, 1.0))
         return Plan(parsed, mask, scores, relaxed)
 
-    def _plan_words(self, parsed: ParsedQuery, gen: Generation, searcher, relaxed: bool) -> Plan:
+    def _plan_words(self, parsed: ParsedQuery, gen: Generation, relaxed: bool) -> Plan:
         """Plain words, matched and scored in numpy: every word (or, relaxed, most words) must match."""
         terms = list(dict.fromkeys(analyze(" ".join(parsed.words))))  # a repeated word counts once
         scores = np.zeros(gen.doc_count)
@@ -241,9 +274,13 @@ class SearchEngine:
         for term in terms:
             word = np.zeros(gen.doc_count, dtype=bool)
             for field, boost in FIELD_BOOSTS.items():
-                word[gen.scoring.add_bm25(scores, field, term, boost)] = True
-            in_title[gen.scoring.add_bm25(title_scores, "title", term, 1.0)] += 1
+                if field != "title":
+                    word[gen.scoring.add_bm25(scores, field, term, boost)] = True
+            in_title_ids = gen.scoring.add_bm25(title_scores, "title", term, 1.0)
+            in_title[in_title_ids] += 1
+            word[in_title_ids] = True
             matched += word
+        scores += FIELD_BOOSTS["title"] * title_scores
         if not terms:
             return Plan(parsed, np.zeros(gen.doc_count, dtype=bool), scores, relaxed)
         partial = relaxed or len(terms) >= 5
@@ -259,7 +296,7 @@ class SearchEngine:
         return Plan(parsed, mask, scores, relaxed)
 
     @classmethod
-    def _whoosh_mask(cls, q: wq.Query, gen: Generation, searcher) -> np.ndarray:
+    def _whoosh_mask(cls, q: wq.Query, gen: Generation) -> np.ndarray:
         """Documents matching a parsed query, evaluated in numpy where possible.
 
         Boolean structure, terms (cached posting arrays) and date ranges (the per-generation
@@ -280,21 +317,22 @@ class SearchEngine:
                 mask &= gen.published < q.end if q.endexcl else gen.published <= q.end
             return mask
         if isinstance(q, wq.AndNot):
-            return cls._whoosh_mask(q.a, gen, searcher) & ~cls._whoosh_mask(q.b, gen, searcher)
+            return cls._whoosh_mask(q.a, gen) & ~cls._whoosh_mask(q.b, gen)
         if isinstance(q, wq.AndMaybe):
-            return cls._whoosh_mask(q.a, gen, searcher)
+            return cls._whoosh_mask(q.a, gen)
         if isinstance(q, wq.Not):
-            return gen.live & ~cls._whoosh_mask(q.query, gen, searcher)
+            return gen.live & ~cls._whoosh_mask(q.query, gen)
         if isinstance(q, (wq.And, wq.Or)) and type(q) in (wq.And, wq.Or):
-            masks = [cls._whoosh_mask(child, gen, searcher) for child in q.children()]
+            masks = [cls._whoosh_mask(child, gen) for child in q.children()]
             if not masks:
                 return np.zeros(gen.doc_count, dtype=bool)
             return np.logical_and.reduce(masks) if isinstance(q, wq.And) else np.logical_or.reduce(masks)
         mask = np.zeros(gen.doc_count, dtype=bool)
-        mask[np.fromiter(searcher.docs_for_query(q), dtype=np.int64)] = True
+        with gen.lock:
+            mask[np.fromiter(gen.searcher.docs_for_query(q), dtype=np.int64)] = True
         return mask & gen.live
 
-    def _hits(self, plan: Plan, request: SearchRequest, gen: Generation, searcher, final: np.ndarray) -> list[dict]:
+    def _hits(self, plan: Plan, request: SearchRequest, gen: Generation, final: np.ndarray) -> list[dict]:
         docs = np.flatnonzero(final)
         wanted = request.offset + request.limit
         if len(docs) == 0 or request.offset >= len(docs):
@@ -312,13 +350,17 @@ class SearchEngine:
         else:
             order = np.lexsort((gen.tiebreak[docs], -gen.published[docs], -gen.quality[docs]))
         page = docs[order][request.offset : wanted]
-        terms = {text for _, text in _scoring_terms(plan.parsed.query, gen.reader)} if plan.parsed.text else set()
+        terms: set[str] = set()
+        with gen.lock:
+            if plan.parsed.text:
+                terms = {text for _, text in _scoring_terms(plan.parsed.query, gen.reader)}
+            stored = [gen.searcher.stored_fields(int(d)) for d in page]
         if plan.parsed.plain:
             terms |= set(analyze(" ".join(plan.parsed.words)))
         score = plan.scores * gen.prior if request.sort == "relevance" else None
         return [
-            self._hit(searcher.stored_fields(int(d)), float(score[d]) if score is not None else None, terms)
-            for d in page
+            self._hit(fields, float(score[d]) if score is not None else None, terms)
+            for d, fields in zip(page, stored, strict=True)
         ]
 
     @staticmethod
@@ -349,23 +391,24 @@ class SearchEngine:
             },
         }
 
-    def _suggest(self, parsed: ParsedQuery, gen: Generation, searcher, fmasks, total: int) -> str | None:
+    def _suggest(self, parsed: ParsedQuery, gen: Generation, fmasks, total: int) -> str | None:
         """A corrected query from the index's own words, only when it finds more."""
         if not parsed.plain or not parsed.words:
             return None
-        corrector = searcher.corrector("vocabulary")
+        with gen.lock:
+            corrector = gen.searcher.corrector("vocabulary")
         changed = False
         words = []
         for word in parsed.words:
             low = fold(word).lower()
-            if len(low) < 3 or low.isdigit() or gen.stats.doc_frequency(gen.reader, "vocabulary", low) > 0:
+            if len(low) < 3 or low.isdigit() or gen.scoring.doc_frequency("vocabulary", low) > 0:
                 words.append(word)
                 continue
             # rank candidates by live statistics, so deleted documents never decide a suggestion
             ranked = sorted(
                 (damerau_levenshtein(low, c), -df, c)
-                for c in corrector.suggest(low, limit=8, maxdist=2, prefix=1)
-                if (df := gen.stats.doc_frequency(gen.reader, "vocabulary", c)) > 0
+                for c in self._candidates(gen, corrector, low)
+                if (df := gen.scoring.doc_frequency("vocabulary", c)) > 0
             )
             if ranked:
                 words.append(ranked[0][2])
@@ -375,10 +418,15 @@ class SearchEngine:
         if not changed:
             return None
         text = " ".join(words)
-        mask = self._plan(text, gen, searcher).mask
+        mask = self._plan(text, gen).mask
         for fmask in fmasks.values():
             mask &= fmask
         return text if int(mask.sum()) > total else None
+
+    @staticmethod
+    def _candidates(gen: Generation, corrector, word: str) -> list[str]:
+        with gen.lock:
+            return list(corrector.suggest(word, limit=8, maxdist=2, prefix=1))
 
     # -- other answers -------------------------------------------------------
 

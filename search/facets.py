@@ -32,6 +32,7 @@ class FacetTable:
     values: list[str]
     doc_ids: np.ndarray
     ords: np.ndarray
+    doc_ord: np.ndarray | None = None  # per-document ordinal when each document has at most one value
     _folded: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -50,6 +51,10 @@ class FacetTable:
         ords = np.concatenate(ord_chunks) if ord_chunks else np.zeros(0, np.int32)
         table = cls(fieldname, values, doc_ids, ords)
         table._folded = {fold(v): i for i, v in enumerate(values)}
+        if len(np.unique(doc_ids)) == len(doc_ids):
+            # single-valued (provider, year, kind): counting gathers only the matching documents
+            table.doc_ord = np.full(reader.doc_count_all(), len(values), dtype=np.int32)
+            table.doc_ord[doc_ids] = ords
         return table
 
     def resolve(self, value: str) -> str | None:
@@ -59,6 +64,8 @@ class FacetTable:
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
         """How many documents selected by ``mask`` carry each value."""
+        if self.doc_ord is not None:
+            return np.bincount(self.doc_ord[mask], minlength=len(self.values) + 1)[: len(self.values)]
         return np.bincount(self.ords[mask[self.doc_ids]], minlength=len(self.values))
 
     def mask(self, selected: list[str], doc_count: int) -> np.ndarray:

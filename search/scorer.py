@@ -110,41 +110,50 @@ class ScoringData:
     lengths: dict[str, np.ndarray]
     stats: LiveStats
 
+    lock: threading.RLock
+
     def __post_init__(self) -> None:
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = OrderedDict()
 
     @classmethod
-    def build(cls, reader, live: np.ndarray, stats: LiveStats) -> "ScoringData":
+    def build(cls, reader, live: np.ndarray, stats: LiveStats, lock: threading.RLock) -> "ScoringData":
         """Read document lengths of every scored field, over every segment."""
         lengths = {}
         for field in FIELD_B:
             parts = [_length_bytes(sub, field) for sub, _ in reader.leaf_readers()]
             raw = _BYTE_TO_LENGTH[np.concatenate(parts)] if parts else np.zeros(0)
             lengths[field] = np.maximum(raw, 1.0)
-        return cls(reader, len(live), live, lengths, stats)
+        return cls(reader, len(live), live, lengths, stats, lock)
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(live document numbers, term frequencies) of a term, cached for this generation."""
+        return self._entry(field, term)[:2]
+
+    def idf(self, field: str, term: str) -> float:
+        """Whoosh's idf formula, on live statistics (cached with the postings)."""
+        return self._entry(field, term)[2]
+
+    def _entry(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, float]:
         key = (field, term)
-        with self._lock:
+        # One lock for cache and reader: a Whoosh reader is not safe to read from several threads.
+        with self.lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        ids, tfs = leaf_postings(self.reader, field, term)
-        keep = self.live[ids]
-        result = (ids[keep], tfs[keep])
-        with self._lock:
-            self._cache[key] = result
+            ids, tfs = leaf_postings(self.reader, field, term)
+            df = self.stats.doc_frequency(self.reader, field, term)
+            keep = self.live[ids]
+            entry = (ids[keep], tfs[keep], float(np.log(self.stats.doc_count / (df + 1)) + 1))
+            self._cache[key] = entry
             if len(self._cache) > POSTINGS_CACHE_ENTRIES:
                 self._cache.popitem(last=False)
-        return result
+            return entry
 
-    def idf(self, field: str, term: str) -> float:
-        """Whoosh's idf, on live statistics."""
-        df = self.stats.doc_frequency(self.reader, field, term)
-        return float(np.log(self.stats.doc_count / (df + 1)) + 1)
+    def doc_frequency(self, field: str, term: str) -> int:
+        """Live documents holding a term (for did-you-mean), read under the reader lock."""
+        with self.lock:
+            return self.stats.doc_frequency(self.reader, field, term)
 
     def add_bm25(self, scores: np.ndarray, field: str, term: str, boost: float) -> np.ndarray:
         """Add one (field, term)'s boosted BM25 to ``scores``; return the documents it matched."""

@@ -32,18 +32,25 @@ SECURITY_HEADERS = {
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Application factory. Config keys: INDEX_DIR (env SEARCH_INDEX, default ./index)."""
+    """Application factory.
+
+    Config keys: INDEX_DIR (env SEARCH_INDEX, default ./index), RESULT_CACHE (answers cached per
+    index generation; env SEARCH_RESULT_CACHE, default 1024, 0 disables), REFRESH_SECONDS, ACCESS_LOG.
+    """
     app = Flask(__name__)
     app.config.update(
         INDEX_DIR=os.environ.get("SEARCH_INDEX", "./index"),
         REFRESH_SECONDS=1.0,
+        RESULT_CACHE=int(os.environ.get("SEARCH_RESULT_CACHE", "1024")),
         JSON_SORT_KEYS=False,
         ACCESS_LOG=True,
     )
     app.config.update(config or {})
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    app.extensions["search_engine"] = SearchEngine(Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"])
+    app.extensions["search_engine"] = SearchEngine(
+        Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"], app.config["RESULT_CACHE"]
+    )
     app.register_blueprint(pages)
     app.register_blueprint(api)
 

@@ -1,0 +1,245 @@
+"""Query latency side by side with SQLite FTS5, and HTTP throughput (run on demand, not in CI).
+
+    python bench/query.py --index /tmp/news-bench/index20k [--queries 200] [--http] [--wrk-seconds 20]
+
+Builds the index with bench/update.py first if needed. For a fixed mix of realistic 1-3 word
+queries (word runs sampled from stored titles, seed 1) it times, in the same run:
+
+* this engine through ``SearchEngine.search`` -- the code path of /api/search: top 10 with
+  highlights and facet counts for topics, provider, year and kind;
+* SQLite FTS5 over the same documents: bm25 with title weighted 2x, ``highlight()`` for the
+  shown hits, facet counts by GROUP BY over the matches;
+
+and with --http serves the index with ``search-cli serve`` and loads it with wrk (8
+connections), reporting requests/s, p99, errors and the server's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexer.analysis import analyze  # noqa: E402
+from search.engine import SearchEngine  # noqa: E402
+from search.request import build_request  # noqa: E402
+
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def query_mix(engine: SearchEngine, count: int, seed: int = 1) -> list[str]:
+    """Realistic queries: runs of 1-3 content words from stored titles."""
+    gen = engine.generation()
+    searcher = gen.index.searcher()
+    rng = random.Random(seed)
+    queries: list[str] = []
+    while len(queries) < count:
+        title = searcher.stored_fields(rng.randrange(gen.doc_count)).get("title", "")
+        words = [w for w in WORD.findall(title) if analyze(w)]
+        if not words:
+            continue
+        size = rng.choice((1, 1, 2, 2, 2, 3))
+        start = rng.randrange(max(1, len(words) - size + 1))
+        queries.append(" ".join(words[start : start + size]).lower())
+    return queries
+
+
+def build_sqlite(engine: SearchEngine, path: Path) -> sqlite3.Connection:
+    """The same documents in SQLite: FTS5 (porter, diacritics removed) plus facet columns."""
+    gen = engine.generation()
+    searcher = gen.index.searcher()
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE docs(id INTEGER PRIMARY KEY, url TEXT, title TEXT, excerpt TEXT, provider TEXT,
+                          year TEXT, kind TEXT, quality INTEGER);
+        CREATE TABLE topics(doc INTEGER, topic TEXT);
+        CREATE VIRTUAL TABLE fts USING fts5(title, excerpt, content='docs', content_rowid='id',
+                                            tokenize='porter unicode61 remove_diacritics 2');
+        """
+    )
+    rows, topic_rows = [], []
+    for docnum in range(gen.doc_count):
+        if not gen.live[docnum]:
+            continue
+        f = searcher.stored_fields(docnum)
+        rows.append(
+            (
+                docnum,
+                f.get("url"),
+                f.get("title", ""),
+                f.get("excerpt", ""),
+                f.get("provider", ""),
+                f.get("year", ""),
+                f.get("kind", ""),
+                f.get("quality"),
+            )
+        )
+        topic_rows += [(docnum, t) for t in f.get("topics") or []]
+    db.executemany("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?)", rows)
+    db.executemany("INSERT INTO topics VALUES (?,?)", topic_rows)
+    db.execute("CREATE INDEX topics_doc ON topics(doc)")
+    db.execute("INSERT INTO fts(fts) VALUES ('rebuild')")
+    db.commit()
+    return db
+
+
+def sqlite_search(db: sqlite3.Connection, q: str) -> tuple[int, list]:
+    match = " ".join('"' + w.replace('"', "") + '"' for w in q.split())
+    hits = db.execute(
+        "SELECT d.url, highlight(fts, 0, '<mark>', '</mark>'), snippet(fts, 1, '<mark>', '</mark>', '…', 40)"
+        " FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? ORDER BY bm25(fts, 2.0, 1.0) LIMIT 10",
+        (match,),
+    ).fetchall()
+    matches = "SELECT rowid FROM fts WHERE fts MATCH ?"
+    total = db.execute(f"SELECT count(*) FROM ({matches})", (match,)).fetchone()[0]
+    for column in ("provider", "year", "kind"):
+        db.execute(
+            f"SELECT {column}, count(*) c FROM docs WHERE id IN ({matches}) GROUP BY {column} ORDER BY c DESC LIMIT 20",
+            (match,),
+        ).fetchall()
+    db.execute(
+        f"SELECT topic, count(*) c FROM topics WHERE doc IN ({matches}) GROUP BY topic ORDER BY c DESC LIMIT 20",
+        (match,),
+    ).fetchall()
+    return total, hits
+
+
+def timed(fn, queries: list[str]) -> list[float]:
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_load(index: Path, query: str, seconds: int, *, cache: bool, mix: list[str] | None = None) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_RESULT_CACHE": "1024" if cache else "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "search.cli", "--index", str(index), "serve", "--port", str(port), "--no-access-log"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/api/search?q={query.replace(' ', '+')}"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        script: list[str] = []
+        if mix:  # rotate through the query mix: every request a different query
+            lua = Path(tempfile.mkdtemp()) / "mix.lua"
+            paths = ", ".join('"/api/search?q=' + q.replace(" ", "+").replace('"', "") + '"' for q in mix)
+            lua.write_text(
+                f"local paths = {{{paths}}}\nlocal i = 0\n"
+                "request = function() i = i % #paths + 1; return wrk.format('GET', paths[i]) end\n"
+            )
+            script = ["-s", str(lua)]
+        subprocess.run(["curl", "-s", "-o", "/dev/null", url], check=False)  # first answer, then the load
+        subprocess.run(["wrk", "-t2", "-c8", "-d2s", *script, url], capture_output=True)  # warm up
+        out = subprocess.run(
+            ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", *script, url], capture_output=True, text=True
+        )
+        text = out.stdout
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+        p99 = re.search(r"99%\s+([\d.]+)(\w+)", text)
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+        socket_errors = re.search(r"Socket errors: (.*)", text)
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        peak = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+        what = f"{len(mix)}-query mix in rotation" if mix else f"/api/search?q={query}"
+        print(f"HTTP {what}, answer cache {'on' if cache else 'off'} (wrk, 2 threads, 8 connections, {seconds}s):")
+        print(f"  requests/s {rps.group(1) if rps else '?'}; p99 {p99.group(1) + p99.group(2) if p99 else '?'}")
+        non_2xx = errors.group(1) if errors else 0
+        print(f"  non-2xx {non_2xx}; socket errors {socket_errors.group(1) if socket_errors else 'none'}")
+        print(f"  server peak RSS {peak:.0f} MiB")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, default=Path("/tmp/news-bench/index20k"))
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--http", action="store_true", help="also load the HTTP server with wrk")
+    parser.add_argument("--http-query", default="facial recognition")
+    parser.add_argument("--wrk-seconds", type=int, default=20)
+    args = parser.parse_args()
+    if not (args.index / "CURRENT").exists():
+        sys.exit(f"no index at {args.index}: build it first (python bench/update.py --index {args.index})")
+
+    started = time.perf_counter()
+    engine = SearchEngine(args.index, cache_entries=0)  # measure the engine, not the answer cache
+    gen = engine.generation()
+    print(f"index: {int(gen.live.sum()):,} documents; opened in {time.perf_counter() - started:.2f}s")
+    queries = query_mix(engine, args.queries)
+    print(f"{len(queries)} queries, e.g. {queries[:6]}")
+
+    def ours(q: str) -> None:
+        engine.search(build_request(q))
+
+    cold = timed(ours, queries)
+    warm = timed(ours, queries)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        db = build_sqlite(engine, Path(tmp) / "fts.db")
+        print(f"SQLite FTS5 baseline built in {time.perf_counter() - started:.1f}s (SQLite {sqlite3.sqlite_version})")
+        sqlite_cold = timed(lambda q: sqlite_search(db, q), queries)
+        sqlite_warm = timed(lambda q: sqlite_search(db, q), queries)
+        db.close()
+
+    print()
+    print(f"{'':28}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}")
+    for name, values in (
+        ("engine, first pass", cold),
+        ("engine, second pass", warm),
+        ("SQLite FTS5, first pass", sqlite_cold),
+        ("SQLite FTS5, second pass", sqlite_warm),
+    ):
+        print(f"{name:28}{percentile(values, 50):10.1f}{percentile(values, 95):10.1f}{statistics.mean(values):10.1f}")
+    print(
+        f"ratio engine/SQLite (second pass): p50 {percentile(warm, 50) / percentile(sqlite_warm, 50):.2f}x,"
+        f" p95 {percentile(warm, 95) / percentile(sqlite_warm, 95):.2f}x"
+    )
+    print(
+        f"ratio engine/SQLite (first pass):  p50 {percentile(cold, 50) / percentile(sqlite_cold, 50):.2f}x,"
+        f" p95 {percentile(cold, 95) / percentile(sqlite_cold, 95):.2f}x"
+    )
+    if args.http:
+        for cache, mix in ((True, None), (False, None), (False, queries)):
+            print()
+            http_load(args.index, args.http_query, args.wrk_seconds, cache=cache, mix=mix)
+
+
+if __name__ == "__main__":
+    main()
