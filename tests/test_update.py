@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,20 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
         os.utime(path)
     report = build.update(folder, index)
     assert report.mode == "unchanged" and (index / "CURRENT").read_text() == live
+
+
+def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    engine = SearchEngine(index, refresh_seconds=0)
+    request = build_request("gamma")
+    first = engine.search(request)
+    assert engine.search(request)["hits"] == first["hits"]  # served from the answer cache
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma rays explained", "https://c.org/1", topics=("Data",)))
+    build.update(folder, index)
+    deadline = time.monotonic() + 10
+    while engine.generation().name == first["generation"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # the new generation opens in the background
+    second = engine.search(request)
+    assert second["generation"] != first["generation"]
+    assert second["hits"][0]["title"] == "Gamma rays explained"
