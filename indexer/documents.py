@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from .seeds import Record
-
-KINDS = ("article", "related")
+from .seeds import Item, Record
 
 
 @dataclass(frozen=True)
-class Document:
+class Document(Item):
     """What is indexed for one URL: the winning record plus what all mentions contribute."""
 
-    key: str
-    url: str
-    kind: str
-    title: str
-    excerpt: str
-    published: dt.datetime | None
-    quality: int | None
-    heat: int | None
-    provider: str
-    provider_domain: str
-    topics: tuple[str, ...]
-    image: str
-    sources: tuple[str, ...]
-    parents: tuple[str, ...]
+    sources: tuple[str, ...] = ()
+    parents: tuple[str, ...] = ()
 
 
 def _precedence(record: Record) -> tuple[int, str]:
@@ -53,19 +38,9 @@ def merge_records(records: Iterable[Record]) -> Document:
         # a related item belongs to every article that lists it: it inherits all their topics
         topics = tuple(sorted({t for r in mentions if r.kind == "related" for t in r.topics}))
     parents = tuple(sorted({r.parent for r in mentions if r.parent and r.parent != win.key}))
+    item = {f.name: getattr(win, f.name) for f in fields(Item)}
     return Document(
-        key=win.key,
-        url=win.url,
-        kind=win.kind,
-        title=win.title,
-        excerpt=win.excerpt,
-        published=win.published,
-        quality=win.quality,
-        heat=win.heat,
-        provider=win.provider,
-        provider_domain=win.provider_domain,
-        topics=topics,
-        image=win.image,
+        **{**item, "topics": topics},
         sources=tuple(sorted({r.source for r in mentions})),
         parents=parents,
     )

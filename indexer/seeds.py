@@ -33,8 +33,8 @@ class SeedFileError(Exception):
 
 
 @dataclass(frozen=True)
-class Record:
-    """One news item as one file states it (an article or one of its related entries)."""
+class Item:
+    """The fields of a news item, wherever it is stated."""
 
     key: str
     url: str
@@ -48,7 +48,13 @@ class Record:
     provider_domain: str
     topics: tuple[str, ...]
     image: str
-    source: str
+
+
+@dataclass(frozen=True)
+class Record(Item):
+    """One news item as one file states it (an article or one of its related entries)."""
+
+    source: str = ""
     parent: str | None = None
 
 
