@@ -25,7 +25,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_TITLE_CHARS = 1_000
 MAX_EXCERPT_CHARS = 10_000
 MAX_TOPICS = 100
-MAX_ALIASES = 100
+MAX_ALIASES = 20  # real seed files use none; expansion attacks need many
 
 
 class SeedFileError(Exception):
@@ -206,7 +206,7 @@ def parse_seed_bytes(rel: str, data: bytes) -> SeedFile:
     if not isinstance(front, dict):
         raise SeedFileError(f"front matter must be a mapping of fields, got {_type_name(front)}")
     warnings: list[str] = []
-    article = _record(front, rel, kind="article", parent=None, topics=None)
+    article = _record(front, rel, kind="article", parent=None, topics=None, notes=warnings)
     records = [article]
     related = front.get("related")
     if related is not None and not isinstance(related, list):
@@ -216,7 +216,9 @@ def parse_seed_bytes(rel: str, data: bytes) -> SeedFile:
         try:
             if not isinstance(entry, dict):
                 raise SeedFileError(f"must be a mapping, got {_type_name(entry)}")
-            records.append(_record(entry, rel, kind="related", parent=article.key, topics=article.topics))
+            notes: list[str] = []
+            records.append(_record(entry, rel, kind="related", parent=article.key, topics=article.topics, notes=notes))
+            warnings.extend(f"related item {i}: {note}" for note in notes)
         except SeedFileError as exc:
             warnings.append(f"related item {i} skipped: {exc}")
     return SeedFile(path=rel, sha256=file_hash(data), records=records, warnings=warnings)
@@ -232,7 +234,9 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _text(item: dict, name: str, *, required: bool = False, limit: int = MAX_TITLE_CHARS) -> str:
+def _text(
+    item: dict, name: str, *, required: bool = False, limit: int = MAX_TITLE_CHARS, notes: list[str] | None = None
+) -> str:
     value = item.get(name)
     if value is None or value == "":
         if required:
@@ -244,6 +248,8 @@ def _text(item: dict, name: str, *, required: bool = False, limit: int = MAX_TIT
         raise SeedFileError(f"field '{name}' must be text, got {_type_name(value)}")
     cleaned = clean_text(value)
     if len(cleaned) > limit:
+        if notes is not None:
+            notes.append(f"field '{name}' is {len(cleaned):,} characters; cut to {limit:,}")
         cleaned = cleaned[:limit].rsplit(" ", 1)[0] + "…"
     return cleaned
 
@@ -342,7 +348,15 @@ def _image(item: dict) -> str:
     return ""
 
 
-def _record(item: dict, rel: str, *, kind: str, parent: str | None, topics: tuple[str, ...] | None) -> Record:
+def _record(
+    item: dict,
+    rel: str,
+    *,
+    kind: str,
+    parent: str | None,
+    topics: tuple[str, ...] | None,
+    notes: list[str] | None = None,
+) -> Record:
     url = _url(item)
     name, domain = _provider(item)
     own_topics = _topics(item)
@@ -350,8 +364,8 @@ def _record(item: dict, rel: str, *, kind: str, parent: str | None, topics: tupl
         key=canonical_url(url),
         url=url,
         kind=kind,
-        title=_text(item, "title", required=True),
-        excerpt=_text(item, "excerpt", limit=MAX_EXCERPT_CHARS),
+        title=_text(item, "title", required=True, notes=notes),
+        excerpt=_text(item, "excerpt", limit=MAX_EXCERPT_CHARS, notes=notes),
         published=_datetime(item, "publishedDateTime"),
         quality=_int(item, "quality"),
         heat=_int(item, "heat"),

@@ -16,6 +16,7 @@ from indexer import build, generations
 from indexer.generations import IndexBusy, IndexMissing
 
 from . import highlight
+from .query import QUERY_REFUSALS
 from .request import SORTS, RequestError, build_request
 
 EXIT_OK, EXIT_FATAL, EXIT_SKIPPED = 0, 1, 3
@@ -212,7 +213,10 @@ def query_command(
     except RequestError as exc:
         _fail(str(exc), 2)
     engine = _open_engine(obj.index)
-    result = engine.search(request)
+    try:
+        result = engine.search(request)
+    except QUERY_REFUSALS as exc:
+        _fail(str(exc), 2)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:

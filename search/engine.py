@@ -27,7 +27,7 @@ from indexer.schema import FACET_FIELDS, TEXT_FIELDS
 
 from . import highlight
 from .facets import FacetTable, fold
-from .query import FIELD_BOOSTS, ParsedQuery, parse, words_only
+from .query import FIELD_BOOSTS, ParsedQuery, QueryTooBroad, parse, words_only
 from .ranking import LiveStats, deleted_docnums, quality_prior
 from .request import SearchRequest
 from .scorer import ScoringData, column_values
@@ -36,6 +36,7 @@ FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
 RESULT_CACHE_ENTRIES = 1_024
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
+MAX_WILDCARD_TERMS = 2_000  # words a wildcard may match at all
 TITLE_ALL_WORDS_BOOST = 1.5  # x the title score, when the title holds every query word
 EXACT_TITLE_BOOST = 4.0  # per query term (the rest of the score grows with query length too)
 
@@ -329,6 +330,13 @@ class SearchEngine:
             return np.logical_and.reduce(masks) if isinstance(q, wq.And) else np.logical_or.reduce(masks)
         mask = np.zeros(gen.doc_count, dtype=bool)
         with gen.lock:
+            if isinstance(q, (wq.Wildcard, wq.Prefix)):
+                # each expanded word is a posting list to read: bound the work a pattern can ask for
+                expanded = sum(1 for _ in zip(q._btexts(gen.reader), range(MAX_WILDCARD_TERMS + 1), strict=False))
+                if expanded > MAX_WILDCARD_TERMS:
+                    raise QueryTooBroad(
+                        f"'{q.text}*' matches more than {MAX_WILDCARD_TERMS:,} different words; type more letters"
+                    )
             mask[np.fromiter(gen.searcher.docs_for_query(q), dtype=np.int64)] = True
         return mask & gen.live
 

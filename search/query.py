@@ -15,7 +15,7 @@ from whoosh.qparser import (
     PlusMinusPlugin,
     SingleQuotePlugin,
 )
-from whoosh.qparser.dateparse import DateParseError, DateParserPlugin
+from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.qparser.plugins import FieldAliasPlugin
 
 from indexer.analysis import analyze
@@ -37,6 +37,14 @@ _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is
 
 class QueryTooLong(ValueError):
     """The query is above the documented size limit."""
+
+
+class QueryTooBroad(ValueError):
+    """A wildcard matches more words than a query may expand to; the message says what to do."""
+
+
+# what a user can fix in the query text itself: shown as a 400 / exit 2 with the message
+QUERY_REFUSALS = (QueryTooLong, QueryTooBroad)
 
 
 @dataclass
@@ -140,7 +148,7 @@ def parse(
         fallback = False
         if q is wq.NullQuery and content_words:
             raise ValueError("syntax left no query")
-    except (DateParseError, ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError, OverflowError):
+    except Exception:  # noqa: BLE001 - Whoosh raises bare Exception (e.g. unparseable dates): use the words
         q, fallback = _words_query(words, group if group is AndGroup else OrGroup), True
     return ParsedQuery(text, q, words, plain=plain, fallback=fallback)
 

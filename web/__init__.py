@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from .api import api
 from .pages import pages
 
 log = logging.getLogger("news_search.access")
+errors = logging.getLogger("news_search.errors")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 SECURITY_HEADERS = {
     # no inline script or style anywhere: everything is served from this origin
@@ -57,22 +62,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def _start_timer() -> None:
         g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex[:16]
 
     @app.after_request
     def _headers_and_log(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        response.headers["X-Request-ID"] = g.get("request_id", "")
         if request.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "public, max-age=3600")
         if app.config["ACCESS_LOG"]:
             took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
             log.info(
-                "%s %s %s %d %.1fms",
+                "%s %s %s %d %.1fms id=%s",
                 request.remote_addr,
                 request.method,
                 request.full_path.rstrip("?"),
                 response.status_code,
                 took,
+                g.get("request_id", ""),
             )
         return response
 
@@ -84,11 +93,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        # log the details for the operator; the client only learns that it failed
-        app.logger.exception("unhandled error on %s", request.path)
-        message = "Something went wrong on our side. Please try again."
+        # the operator gets one structured line and the traceback; the client only a reference
+        request_id = g.get("request_id", "")
+        event = {
+            "event": "unhandled_error",
+            "request_id": request_id,
+            "method": request.method,
+            "path": request.path,
+            "error": type(exc).__name__,
+        }
+        errors.error(json.dumps(event), exc_info=exc)
+        message = f"Something went wrong on our side. Please try again (reference {request_id})."
         if request.path.startswith("/api/"):
-            return jsonify(error=message, status=500), 500
+            return jsonify(error=message, status=500, request_id=request_id), 500
         return render_template("error.html", message=message, status=500), 500
 
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from indexer.generations import IndexMissing
+from search.query import QUERY_REFUSALS
 from search.request import RequestError
 
 from .openapi import openapi_document
@@ -22,6 +23,8 @@ def search():
         return jsonify(error=str(exc), status=400), 400
     try:
         return jsonify(engine().search(req))
+    except QUERY_REFUSALS as exc:
+        return jsonify(error=str(exc), status=400), 400
     except IndexMissing as exc:
         return jsonify(error=str(exc), status=503), 503
 

@@ -9,6 +9,7 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from indexer.generations import IndexMissing
+from search.query import QUERY_REFUSALS
 from search.request import SORTS, RequestError, SearchRequest
 
 from .params import engine, query_string, request_from_args, toggle_filter
@@ -94,6 +95,8 @@ def _render(template: str):
         return render_template(template, req=fallback, error=str(exc), sorts=[]), 400
     try:
         result = engine().search(req)
+    except QUERY_REFUSALS as exc:
+        return render_template(template, req=req, error=str(exc), sorts=[]), 400
     except IndexMissing as exc:
         return render_template(template, req=req, error=str(exc), sorts=[]), 503
     return render_template(template, **view_model(req, result))
