@@ -175,6 +175,9 @@ def parse_yaml(block: str) -> Any:
         raise SeedFileError(f"invalid YAML: {exc}") from None
     except RecursionError:
         raise SeedFileError("YAML nests too deeply") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for impossible values, e.g. a timestamp in month 13
+        raise SeedFileError(f"invalid value in YAML: {exc}") from None
     finally:
         loader.dispose()
 
@@ -300,7 +303,11 @@ def _url(item: dict) -> str:
         if not isinstance(value, str):
             raise SeedFileError(f"field '{name}' must be text, got {_type_name(value)}")
         value = html.unescape(value.strip())
-        if not value.lower().startswith(("http://", "https://")) or not canonical_url(value):
+        try:
+            key = canonical_url(value)
+        except ValueError:  # e.g. a port that is not a number
+            key = ""
+        if not value.lower().startswith(("http://", "https://")) or not key:
             raise SeedFileError(f"field '{name}' is not an http(s) URL: {value!r:.60}")
         return value
     raise SeedFileError("no 'webUrl' or 'originalUrl': an item needs a URL")
@@ -386,3 +393,5 @@ def iter_seed_files(root: Path, paths: list[str]) -> Iterator[SeedFile | SeedPro
             yield read_seed_file(root, rel)
         except SeedFileError as exc:
             yield SeedProblem(rel, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the run
+            yield SeedProblem(rel, f"unexpected error while reading ({type(exc).__name__}: {exc})")

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from indexer.seeds import SeedFileError, SeedProblem, discover, parse_seed_bytes, read_seed_file
-from tests.conftest import BROKEN, SEEDS
+from tests.conftest import BROKEN, FIXTURES, SEEDS
 
 GOOD = b"""---
 title: "Microsoft won&#8217;t sell it"
@@ -115,3 +115,19 @@ def test_links_out_of_the_seed_folder_are_not_followed(tmp_path):
     paths, problems = discover(root)
     assert paths == ["good.md", "inside-link.md"]
     assert problems == [SeedProblem("escape.md", "symbolic link points outside the seed folder; not followed")]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (FIXTURES / "fuzz").iterdir()))
+def test_inputs_found_by_the_fuzzer_give_a_reason(name):
+    data = (FIXTURES / "fuzz" / name).read_bytes()
+    try:
+        parse_seed_bytes(name, data)
+    except SeedFileError as exc:
+        assert str(exc)
+
+
+def test_an_impossible_date_is_a_reason_not_a_crash():
+    with pytest.raises(SeedFileError, match=r"invalid value in YAML: month must be in 1\.\.12"):
+        parse_seed_bytes(
+            "x.md", b"---\ntitle: t\nwebUrl: https://x.org\npublishedDateTime: 2021-13-16T17:33:00Z\n---\n"
+        )
