@@ -10,6 +10,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
 RESULT_CACHE_ENTRIES = 1_024
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
-MAX_WILDCARD_TERMS = 2_000  # words a wildcard may match at all
+MAX_WILDCARD_TERMS = 1_000  # words a wildcard may match at all: bounds the posting lists it reads
 TITLE_ALL_WORDS_BOOST = 1.5  # x the title score, when the title holds every query word
 EXACT_TITLE_BOOST = 4.0  # per query term (the rest of the score grows with query length too)
 
@@ -329,14 +330,18 @@ class SearchEngine:
                 return np.zeros(gen.doc_count, dtype=bool)
             return np.logical_and.reduce(masks) if isinstance(q, wq.And) else np.logical_or.reduce(masks)
         mask = np.zeros(gen.doc_count, dtype=bool)
+        if isinstance(q, (wq.Wildcard, wq.Prefix)):
+            # the union of the expanded words' posting arrays; the number of words is bounded
+            with gen.lock:
+                words = [t.decode("utf-8") for t in islice(q._btexts(gen.reader), MAX_WILDCARD_TERMS + 1)]
+            if len(words) > MAX_WILDCARD_TERMS:
+                raise QueryTooBroad(
+                    f"'{q.text}*' matches more than {MAX_WILDCARD_TERMS:,} different words; type more letters"
+                )
+            for word in words:
+                mask[gen.scoring.postings(q.fieldname, word)[0]] = True
+            return mask
         with gen.lock:
-            if isinstance(q, (wq.Wildcard, wq.Prefix)):
-                # each expanded word is a posting list to read: bound the work a pattern can ask for
-                expanded = sum(1 for _ in zip(q._btexts(gen.reader), range(MAX_WILDCARD_TERMS + 1), strict=False))
-                if expanded > MAX_WILDCARD_TERMS:
-                    raise QueryTooBroad(
-                        f"'{q.text}*' matches more than {MAX_WILDCARD_TERMS:,} different words; type more letters"
-                    )
             mask[np.fromiter(gen.searcher.docs_for_query(q), dtype=np.int64)] = True
         return mask & gen.live
 
