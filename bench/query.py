@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline import build_sqlite, sqlite_search  # noqa: E402
 from indexer.analysis import analyze  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.request import build_request  # noqa: E402
@@ -47,7 +48,7 @@ def percentile(values: list[float], p: float) -> float:
 def query_mix(engine: SearchEngine, count: int, seed: int = 1) -> list[str]:
     """Realistic queries: runs of 1-3 content words from stored titles."""
     gen = engine.generation()
-    searcher = gen.index.searcher()
+    searcher = gen.searcher
     rng = random.Random(seed)
     queries: list[str] = []
     while len(queries) < count:
@@ -59,67 +60,6 @@ def query_mix(engine: SearchEngine, count: int, seed: int = 1) -> list[str]:
         start = rng.randrange(max(1, len(words) - size + 1))
         queries.append(" ".join(words[start : start + size]).lower())
     return queries
-
-
-def build_sqlite(engine: SearchEngine, path: Path) -> sqlite3.Connection:
-    """The same documents in SQLite: FTS5 (porter, diacritics removed) plus facet columns."""
-    gen = engine.generation()
-    searcher = gen.index.searcher()
-    db = sqlite3.connect(path)
-    db.executescript(
-        """
-        CREATE TABLE docs(id INTEGER PRIMARY KEY, url TEXT, title TEXT, excerpt TEXT, provider TEXT,
-                          year TEXT, kind TEXT, quality INTEGER);
-        CREATE TABLE topics(doc INTEGER, topic TEXT);
-        CREATE VIRTUAL TABLE fts USING fts5(title, excerpt, content='docs', content_rowid='id',
-                                            tokenize='porter unicode61 remove_diacritics 2');
-        """
-    )
-    rows, topic_rows = [], []
-    for docnum in range(gen.doc_count):
-        if not gen.live[docnum]:
-            continue
-        f = searcher.stored_fields(docnum)
-        rows.append(
-            (
-                docnum,
-                f.get("url"),
-                f.get("title", ""),
-                f.get("excerpt", ""),
-                f.get("provider", ""),
-                f.get("year", ""),
-                f.get("kind", ""),
-                f.get("quality"),
-            )
-        )
-        topic_rows += [(docnum, t) for t in f.get("topics") or []]
-    db.executemany("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?)", rows)
-    db.executemany("INSERT INTO topics VALUES (?,?)", topic_rows)
-    db.execute("CREATE INDEX topics_doc ON topics(doc)")
-    db.execute("INSERT INTO fts(fts) VALUES ('rebuild')")
-    db.commit()
-    return db
-
-
-def sqlite_search(db: sqlite3.Connection, q: str) -> tuple[int, list]:
-    match = " ".join('"' + w.replace('"', "") + '"' for w in q.split())
-    hits = db.execute(
-        "SELECT d.url, highlight(fts, 0, '<mark>', '</mark>'), snippet(fts, 1, '<mark>', '</mark>', '…', 40)"
-        " FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? ORDER BY bm25(fts, 2.0, 1.0) LIMIT 10",
-        (match,),
-    ).fetchall()
-    matches = "SELECT rowid FROM fts WHERE fts MATCH ?"
-    total = db.execute(f"SELECT count(*) FROM ({matches})", (match,)).fetchone()[0]
-    for column in ("provider", "year", "kind"):
-        db.execute(
-            f"SELECT {column}, count(*) c FROM docs WHERE id IN ({matches}) GROUP BY {column} ORDER BY c DESC LIMIT 20",
-            (match,),
-        ).fetchall()
-    db.execute(
-        f"SELECT topic, count(*) c FROM topics WHERE doc IN ({matches}) GROUP BY topic ORDER BY c DESC LIMIT 20",
-        (match,),
-    ).fetchall()
-    return total, hits
 
 
 def timed(fn, queries: list[str]) -> list[float]:

@@ -1,0 +1,33 @@
+"""The evaluation metrics and judged sets are sound (the full evaluation runs on demand)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
+
+DATA = Path(__file__).resolve().parent.parent / "eval" / "data"
+
+
+def test_metrics_on_known_rankings():
+    gains = {"a": 2.0, "b": 1.0}
+    assert ndcg_at_k(["a", "b", "x"], gains) == pytest.approx(1.0)
+    assert ndcg_at_k(["x", "b", "a"], gains) < ndcg_at_k(["a", "x", "b"], gains) < 1.0
+    assert ndcg_at_k(["x", "y"], gains) == 0.0
+    assert reciprocal_rank(["x", "y", "a"], {"a"}) == pytest.approx(1 / 3)
+    assert reciprocal_rank(["x"], {"a"}) == 0.0
+    assert recall_at_k(["a", "x"], {"a", "b"}) == 0.5
+
+
+@pytest.mark.parametrize(("name", "minimum"), [("story", 50), ("known_item", 100), ("typo", 90)])
+def test_judged_sets_are_well_formed(name, minimum):
+    rows = [json.loads(line) for line in (DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= minimum
+    assert all(row["query"].strip() for row in rows)
+    if name == "story":
+        assert all(len(row["relevant"]) >= 2 and not set(row["exclude"]) & set(row["relevant"]) for row in rows)
+    else:
+        assert all(row["expected"] for row in rows)
