@@ -2,7 +2,7 @@
 
     python eval/run.py            # indexes seeds + AI + Power Apps corpora into a temporary folder
 
-Prints nDCG@10, MRR and recall@10 for the story and known-item sets, for this engine and for
+Prints nDCG@10, MRR and recall@10 for the story, hand-judged and known-item sets, for this engine and for
 SQLite FTS5 bm25 (plain, and with the title weighted 2x), and the share of typo queries whose
 did-you-mean restores the word.
 """
@@ -40,23 +40,23 @@ def engine_rank(engine: SearchEngine, query: str, exclude: set[str], k: int = 10
     return [h["key"] for h in hits if h["key"] not in exclude][:k]
 
 
-def evaluate(rank, stories: list[dict], known: list[dict]) -> dict[str, float]:
-    story_ndcg, story_mrr, story_recall, known_rr = [], [], [], []
-    for row in stories:
-        ranked = rank(row["query"], set(row["exclude"]))
-        relevant = set(row["relevant"])
-        story_ndcg.append(ndcg_at_k(ranked, row["relevant"]))
-        story_mrr.append(reciprocal_rank(ranked, relevant))
-        story_recall.append(recall_at_k(ranked, relevant))
-    for row in known:
-        known_rr.append(reciprocal_rank(rank(row["query"], set()), {row["expected"]}))
+def evaluate(rank, graded: dict[str, list[dict]], known: list[dict]) -> dict[str, float]:
+    """Mean metrics over graded sets (story, hand) and the known-item set."""
     mean = lambda xs: sum(xs) / len(xs) if xs else 0.0  # noqa: E731
-    return {
-        "story nDCG@10": mean(story_ndcg),
-        "story MRR": mean(story_mrr),
-        "story recall@10": mean(story_recall),
-        "known-item MRR": mean(known_rr),
-    }
+    scores: dict[str, float] = {}
+    for name, rows in graded.items():
+        ndcg, rr, recall = [], [], []
+        for row in rows:
+            ranked = rank(row["query"], set(row.get("exclude", ())))
+            relevant = {k for k, g in row["relevant"].items() if g > 0}
+            ndcg.append(ndcg_at_k(ranked, row["relevant"]))
+            rr.append(reciprocal_rank(ranked, relevant))
+            recall.append(recall_at_k(ranked, relevant))
+        scores[f"{name} nDCG@10"] = mean(ndcg)
+        scores[f"{name} MRR"] = mean(rr)
+        scores[f"{name} recall@10"] = mean(recall)
+    scores["known-item MRR"] = mean([reciprocal_rank(rank(r["query"], set()), {r["expected"]}) for r in known])
+    return scores
 
 
 def main() -> None:
@@ -64,13 +64,14 @@ def main() -> None:
     index = folder.parent / "index"
     report = build.full_build(folder, index)
     engine = SearchEngine(index, cache_entries=0)
-    stories, known, typos = load("story"), load("known_item"), load("typo")
+    graded = {"story": load("story"), "hand": load("hand")}
+    known, typos = load("known_item"), load("typo")
     print(
-        f"collection: {report.documents} documents from {report.files_total} files; "
-        f"{len(stories)} story, {len(known)} known-item, {len(typos)} typo queries"
+        f"collection: {report.documents} documents from {report.files_total} files; {len(graded['story'])} story, "
+        f"{len(graded['hand'])} hand-judged, {len(known)} known-item, {len(typos)} typo queries"
     )
 
-    results = {"engine": evaluate(lambda q, ex: engine_rank(engine, q, ex), stories, known)}
+    results = {"engine": evaluate(lambda q, ex: engine_rank(engine, q, ex), graded, known)}
     with tempfile.TemporaryDirectory() as tmp:
         db: sqlite3.Connection = build_sqlite(engine, Path(tmp) / "fts.db")
         for name, weight in (("FTS5 bm25", 1.0), ("FTS5 bm25, title 2x", 2.0)):
@@ -80,7 +81,7 @@ def main() -> None:
                     k for k in sqlite_rank(db, WORDS.findall(q), limit=10 + len(ex), title_weight=weight) if k not in ex
                 ][:10]
 
-            results[name] = evaluate(rank, stories, known)
+            results[name] = evaluate(rank, graded, known)
         db.close()
 
     names = list(results)
