@@ -17,10 +17,8 @@ connections), reporting requests/s, p99, errors and the server's peak memory.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -33,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.baseline import build_sqlite, sqlite_search  # noqa: E402
+from bench.serving import start_server, wrk_rotation  # noqa: E402
 from indexer.analysis import analyze  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.request import build_request  # noqa: E402
@@ -71,38 +70,13 @@ def timed(fn, queries: list[str]) -> list[float]:
     return times
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_load(index: Path, query: str, seconds: int, *, cache: bool, mix: list[str] | None = None) -> None:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_RESULT_CACHE": "1024" if cache else "0"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "search.cli", "--index", str(index), "serve", "--port", str(port), "--no-access-log"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = start_server(index, {"SEARCH_RESULT_CACHE": "1024" if cache else "0"})
     try:
         url = f"http://127.0.0.1:{port}/api/search?q={query.replace(' ', '+')}"
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
         script: list[str] = []
         if mix:  # rotate through the query mix: every request a different query
-            lua = Path(tempfile.mkdtemp()) / "mix.lua"
-            paths = ", ".join('"/api/search?q=' + q.replace(" ", "+").replace('"', "") + '"' for q in mix)
-            lua.write_text(
-                f"local paths = {{{paths}}}\nlocal i = 0\n"
-                "request = function() i = i % #paths + 1; return wrk.format('GET', paths[i]) end\n"
-            )
-            script = ["-s", str(lua)]
+            script = wrk_rotation([f"/api/search?q={q.replace(' ', '+')}" for q in mix], Path(tempfile.mkdtemp()))
         subprocess.run(["curl", "-s", "-o", "/dev/null", url], check=False)  # first answer, then the load
         subprocess.run(["wrk", "-t2", "-c8", "-d2s", *script, url], capture_output=True)  # warm up
         out = subprocess.run(

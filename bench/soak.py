@@ -17,7 +17,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.serving import start_server, wrk_rotation  # noqa: E402
+
 POWER_APPS = ROOT / "tests" / "fixtures" / "corpus" / "microsoft-power-apps"
 QUERIES = [
     "power apps",
@@ -51,12 +54,6 @@ QUERIES = [
 def cli(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "search.cli", *args], env=env, **kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mib(pid: int) -> float:
@@ -84,30 +81,9 @@ def main() -> int:
     seeds, index = work / "seeds", work / "index"
     shutil.copytree(POWER_APPS / "base", seeds)
     cli("--index", str(index), "--seeds", str(seeds), "index", "--quiet", stdout=subprocess.DEVNULL).wait()
-    port = free_port()
-    server = cli(
-        "--index",
-        str(index),
-        "serve",
-        "--port",
-        str(port),
-        "--no-access-log",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-
-    lua = work / "mix.lua"
-    paths = ", ".join(f'"/api/search?q={q.replace(" ", "+")}&filter=kind:article"' for q in QUERIES)
-    lua.write_text(
-        f"local paths = {{{paths}}}\nlocal i = 0\n"
-        "request = function() i = i % #paths + 1; return wrk.format('GET', paths[i]) end\n"
-    )
+    server, port = start_server(index)
+    paths = [f"/api/search?q={q.replace(' ', '+')}&filter=kind:article" for q in QUERIES]
+    rotation = wrk_rotation(paths, work)
     load = subprocess.Popen(
         [
             "wrk",
@@ -115,8 +91,7 @@ def main() -> int:
             f"-c{args.connections}",
             f"-d{seconds}s",
             "--latency",
-            "-s",
-            str(lua),
+            *rotation,
             f"http://127.0.0.1:{port}/",
         ],
         stdout=subprocess.PIPE,
