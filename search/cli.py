@@ -223,6 +223,25 @@ def query_command(
         click.echo(format_result(result, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
 
 
+@main.command("similar")
+@click.argument("url")
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 100), help="How many items.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON object (same as /api/similar).")
+@click.pass_obj
+def similar_command(obj: Context, url: str, limit: int, as_json: bool) -> None:
+    """Items most like the one at URL (more like this)."""
+    result = _open_engine(obj.index).similar(url, limit=limit)
+    if result is None:
+        _fail(f"{url} is not in the index", 1)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Items similar to: {result['title']}")
+    for rank, hit in enumerate(result["hits"], start=1):
+        meta = " · ".join(x for x in (hit["provider"], (hit["published"] or "")[:10]) if x)
+        click.echo(f"{rank:>3}. {hit['title']}\n     {meta}\n     {hit['url']}")
+
+
 # ---------------------------------------------------------------------------
 # serve
 

@@ -25,6 +25,7 @@ from whoosh.support.levenshtein import damerau_levenshtein
 from indexer import generations
 from indexer.analysis import analyze
 from indexer.schema import FACET_FIELDS, TEXT_FIELDS
+from indexer.text import canonical_url
 
 from . import highlight
 from .facets import FacetTable, fold
@@ -35,6 +36,7 @@ from .scorer import ScoringData, column_values
 
 FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
+SIMILAR_TERMS = 12  # distinctive words of an item used to find similar ones
 RESULT_CACHE_ENTRIES = 1_024
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
 MAX_WILDCARD_TERMS = 1_000  # words a wildcard may match at all: bounds the posting lists it reads
@@ -442,6 +444,36 @@ class SearchEngine:
             return list(corrector.suggest(word, limit=8, maxdist=2, prefix=1))
 
     # -- other answers -------------------------------------------------------
+
+    def similar(self, url: str, limit: int = 10) -> dict[str, Any] | None:
+        """Items most like the one at ``url`` (its most distinctive words, scored as a query); None if unknown."""
+        gen = self.generation()
+        key = canonical_url(url)
+        found = gen.scoring.postings("key", key)[0]
+        if len(found) == 0:
+            return None
+        docnum = int(found[0])
+        with gen.lock:
+            source = gen.searcher.stored_fields(docnum)
+        # tf x idf over the item's own text; title words count twice
+        weights: dict[str, float] = {}
+        for text, factor in ((source.get("title", ""), 2.0), (source.get("excerpt", ""), 1.0)):
+            for term in analyze(text):
+                weights[term] = weights.get(term, 0.0) + factor * gen.scoring.idf("excerpt", term)
+        terms = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
+        scores = np.zeros(gen.doc_count)
+        matched = np.zeros(gen.doc_count, dtype=np.int32)
+        for term in terms:
+            word = np.zeros(gen.doc_count, dtype=bool)
+            for field, boost in FIELD_BOOSTS.items():
+                word[gen.scoring.add_bm25(scores, field, term, boost)] = True
+            matched += word
+        mask = (matched > 0) & gen.live
+        mask[docnum] = False
+        scores *= matched / max(1, len(terms))
+        plan = Plan(ParsedQuery(" ".join(terms), wq.NullQuery, [], plain=False), mask, scores)
+        hits = self._hits(plan, SearchRequest(limit=limit), gen, mask)
+        return {"url": source.get("url", url), "title": source.get("title", ""), "terms": terms, "hits": hits}
 
     def suggest_titles(self, prefix: str, limit: int = 8) -> list[str]:
         """Titles for autocomplete: items whose title has words starting like ``prefix``."""

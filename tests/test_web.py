@@ -157,3 +157,28 @@ def test_unexpected_errors_never_show_a_traceback(seeds_index, monkeypatch):
         body = response.get_data(as_text=True)
         assert response.status_code == 500
         assert "secret internal detail" not in body and "Traceback" not in body
+
+
+REUTERS = (
+    "https://www.reuters.com/article/us-microsoft-facial-recognition/"
+    "microsoft-declines-to-sell-facial-recognition-tech-to-police-idUSKBN23I2T6"
+)
+
+
+def test_more_like_this_in_the_api_the_page_and_the_cli(client, seeds_index):
+    from click.testing import CliRunner
+
+    result = client.get("/api/similar", query_string={"url": REUTERS}).get_json()
+    assert result["title"] == "Microsoft declines to sell facial recognition tech to police"
+    keys = [h["key"] for h in result["hits"]]
+    assert keys and "reuters.com/article/us-microsoft-facial-recognition/" not in keys[0]
+    assert all("microsoft" in (h["title"] + h["excerpt"]).lower() for h in result["hits"][:5])
+    assert all("police" in (h["title"] + h["excerpt"]).lower() for h in result["hits"][:5])
+    assert client.get("/api/similar").status_code == 400
+    assert client.get("/api/similar", query_string={"url": "https://nope.example/x"}).status_code == 404
+    page = client.get("/similar", query_string={"url": REUTERS})
+    assert page.status_code == 200 and page.get_data(as_text=True).count('<li class="hit">') == len(keys)
+    listing = client.get("/?q=police").get_data(as_text=True)
+    assert 'class="similar" href="/similar?url=https' in listing
+    out = CliRunner().invoke(cli_main, ["--index", str(seeds_index), "similar", "--json", REUTERS])
+    assert [h["key"] for h in json.loads(out.output)["hits"]] == keys

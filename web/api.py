@@ -29,6 +29,21 @@ def search():
         return jsonify(error=str(exc), status=503), 503
 
 
+@api.get("/api/similar")
+def similar():
+    """Items most like the one at ?url= (same hit objects as /api/search)."""
+    url = request.args.get("url", "")[:2_000]
+    if not url:
+        return jsonify(error="'url' is required: the address of an item in the index", status=400), 400
+    try:
+        result = engine().similar(url, limit=10)
+    except IndexMissing as exc:
+        return jsonify(error=str(exc), status=503), 503
+    if result is None:
+        return jsonify(error="that item is not in the index", status=404), 404
+    return jsonify(result)
+
+
 @api.get("/api/suggest")
 def suggest():
     """Titles for autocomplete."""

@@ -112,6 +112,32 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/similar": {
+                "get": {
+                    "summary": "Items most like the one at `url` (more like this)",
+                    "parameters": [{"name": "url", "in": "query", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {
+                            "description": "The item, the words used, and similar items",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "url": {"type": "string"},
+                                            "title": {"type": "string"},
+                                            "terms": {"type": "array", "items": {"type": "string"}},
+                                            "hits": {"type": "array", "items": _HIT},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": error,
+                        "404": {"description": "The item is not in the index"},
+                    },
+                }
+            },
             "/api/suggest": {
                 "get": {
                     "summary": "Titles for autocomplete",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 
 from indexer.generations import IndexMissing
@@ -43,6 +43,16 @@ def _pages(req: SearchRequest, pages_total: int) -> list[dict[str, Any]]:
     return links
 
 
+def hit_view(hit: dict[str, Any]) -> dict[str, Any]:
+    """A hit with what the hit template shows: a readable date and the highlight markup."""
+    return {
+        **hit,
+        "date": _date(hit["published"]),
+        "title_html": Markup(hit["highlight"]["title"]),  # built from escaped text in search.highlight
+        "excerpt_html": Markup(hit["highlight"]["excerpt"]),
+    }
+
+
 def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
     """What the templates need: the result plus every link already built."""
     facets = []
@@ -58,15 +68,7 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         ]
         if entries:
             facets.append({"field": field, "label": FACET_LABELS[field], "entries": entries})
-    hits = [
-        {
-            **hit,
-            "date": _date(hit["published"]),
-            "title_html": Markup(hit["highlight"]["title"]),  # built from escaped text in search.highlight
-            "excerpt_html": Markup(hit["highlight"]["excerpt"]),
-        }
-        for hit in result["hits"]
-    ]
+    hits = [hit_view(hit) for hit in result["hits"]]
     first = (req.page - 1) * req.limit + 1
     return {
         "req": req,
@@ -112,3 +114,19 @@ def index():
 def results():
     """Only the results region, for the script that updates it as the user types."""
     return _render("results.html")
+
+
+@pages.get("/similar")
+def similar():
+    """Items like the one at ?url=, most alike first."""
+    url = request.args.get("url", "")[:2_000]
+    if not url:
+        abort(400, description="'url' is required: the address of an item in the index")
+    try:
+        result = engine().similar(url)
+    except IndexMissing as exc:
+        abort(503, description=str(exc))
+    if result is None:
+        abort(404, description="That item is not in the index.")
+    hits = [hit_view(hit) for hit in result["hits"]]
+    return render_template("similar.html", hits=hits, source_title=result["title"], source_url=result["url"])
