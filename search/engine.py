@@ -38,6 +38,7 @@ FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
 SIMILAR_TERMS = 12  # distinctive words of an item used to find similar ones
 RESULT_CACHE_ENTRIES = 1_024
+INFLIGHT_WAIT_SECONDS = 10.0  # then compute it yourself (the first one may have failed)
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
 MAX_WILDCARD_TERMS = 1_000  # words a wildcard may match at all: bounds the posting lists it reads
 TITLE_ALL_WORDS_BOOST = 1.5  # x the title score, when the title holds every query word
@@ -67,6 +68,7 @@ class Generation:
     searcher: Any  # one Whoosh reader per generation (each costs hundreds of MB at 100k documents)
     lock: Any  # held for every use of it: Whoosh readers are not safe across threads
     results: OrderedDict = dataclasses.field(default_factory=OrderedDict)  # answer cache of this generation
+    inflight: dict = dataclasses.field(default_factory=dict)  # request -> Event, while one thread computes it
 
     @classmethod
     def open(cls, path: Path) -> "Generation":
@@ -185,7 +187,8 @@ class SearchEngine:
         """Ranked hits, disjunctive facet counts and a did-you-mean for one request.
 
         Answers are cached per generation: a new generation starts with an empty cache, so
-        a cached answer is never stale.
+        a cached answer is never stale. Identical requests arriving together are computed
+        once: the others wait for that answer (a popular query no longer costs N times).
         """
         started = time.perf_counter()
         gen = self.generation()
@@ -193,13 +196,27 @@ class SearchEngine:
             cached = gen.results.get(request)
             if cached is not None:
                 gen.results.move_to_end(request)
+            running = gen.inflight.get(request)
+            leader = cached is None and running is None
+            if leader:
+                gen.inflight[request] = running = threading.Event()
+        if cached is None and not leader:
+            running.wait(timeout=INFLIGHT_WAIT_SECONDS)
+            with gen.lock:
+                cached = gen.results.get(request)
         if cached is not None:
             return {**cached, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
-        result = self._search(request, gen, started)
-        with gen.lock:
-            gen.results[request] = result
-            while len(gen.results) > self.cache_entries:
-                gen.results.popitem(last=False)
+        try:
+            result = self._search(request, gen, started)
+            with gen.lock:
+                gen.results[request] = result
+                while len(gen.results) > self.cache_entries:
+                    gen.results.popitem(last=False)
+        finally:
+            if leader:
+                with gen.lock:
+                    gen.inflight.pop(request, None)
+                running.set()
         return result
 
     def _search(self, request: SearchRequest, gen: Generation, started: float) -> dict[str, Any]:

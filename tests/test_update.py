@@ -230,3 +230,29 @@ def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
     second = engine.search(request)
     assert second["generation"] != first["generation"]
     assert second["hits"][0]["title"] == "Gamma rays explained"
+
+
+def test_identical_concurrent_requests_are_computed_once(folder, tmp_path, monkeypatch):
+    import threading
+
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    engine = SearchEngine(index)
+    engine.generation()
+    calls = []
+    original = engine._search
+
+    def slow_search(request, gen, started):
+        calls.append(request)
+        time.sleep(0.3)
+        return original(request, gen, started)
+
+    monkeypatch.setattr(engine, "_search", slow_search)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(engine.search(build_request("gamma")))) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert len(results) == 6 and all(r["hits"] == results[0]["hits"] for r in results)
