@@ -82,6 +82,7 @@ def whoosh_fields(doc: Document) -> dict:
         "sources": list(doc.sources),
         "parents": list(doc.parents),
         "_stored_topics": list(doc.topics),
+        "_stored_quality": doc.quality,  # indexed as -1 when missing (it sorts), shown as missing
     }
     if doc.published is not None:
         fields["published"] = doc.published
@@ -144,7 +145,7 @@ def _write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delet
         for key in delete_keys:
             writer.delete_by_term("key", key)
         for doc in docs:
-            writer.add_document(**whoosh_fields(doc), _stored_quality=doc.quality)
+            writer.add_document(**whoosh_fields(doc))
         # Scores do not depend on segments (search.ranking.LiveStats), so an update only adds a
         # small segment; the index is compacted when deleted documents pile up.
         deleted = deleted_before + len(delete_keys)

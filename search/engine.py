@@ -121,6 +121,35 @@ class Plan:
     mask: np.ndarray
     scores: np.ndarray
     relaxed: bool = False
+    terms: frozenset[str] = frozenset()  # the analyzed terms scored: what highlights mark
+
+
+@dataclass
+class WordScores:
+    """Per-document arrays for a list of analyzed terms, each scored over every text field."""
+
+    scores: np.ndarray  # boosted BM25 summed over terms and fields
+    title_scores: np.ndarray  # unboosted title BM25 summed over terms
+    matched: np.ndarray  # how many of the terms each document holds in some field
+    in_title: np.ndarray  # how many of the terms each document holds in its title
+
+    @classmethod
+    def of(cls, terms: list[str], gen: "Generation") -> "WordScores":
+        """Score ``terms`` (distinct) for every document of the generation."""
+        n = gen.doc_count
+        scores, title_scores = np.zeros(n), np.zeros(n)
+        matched, in_title = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+        for term in terms:
+            word = np.zeros(n, dtype=bool)
+            for field, boost in FIELD_BOOSTS.items():
+                if field != "title":
+                    word[gen.scoring.add_bm25(scores, field, term, boost)] = True
+            in_title_ids = gen.scoring.add_bm25(title_scores, "title", term, 1.0)
+            in_title[in_title_ids] += 1
+            word[in_title_ids] = True
+            matched += word
+        scores += FIELD_BOOSTS["title"] * title_scores
+        return cls(scores, title_scores, matched, in_title)
 
 
 class SearchEngine:
@@ -283,38 +312,26 @@ class SearchEngine:
         scores = np.zeros(gen.doc_count) if scoring_terms else np.ones(gen.doc_count)
         for field, term in scoring_terms:
             gen.scoring.add_bm25(scores, field, term, FIELD_BOOSTS.get(field, 1.0))
-        return Plan(parsed, mask, scores, relaxed)
+        return Plan(parsed, mask, scores, relaxed, frozenset(term for _, term in scoring_terms))
 
     def _plan_words(self, parsed: ParsedQuery, gen: Generation, relaxed: bool) -> Plan:
         """Plain words, matched and scored in numpy: every word (or, relaxed, most words) must match."""
         terms = list(dict.fromkeys(analyze(" ".join(parsed.words))))  # a repeated word counts once
-        scores = np.zeros(gen.doc_count)
-        title_scores = np.zeros(gen.doc_count)
-        matched = np.zeros(gen.doc_count, dtype=np.int32)
-        in_title = np.zeros(gen.doc_count, dtype=np.int32)
-        for term in terms:
-            word = np.zeros(gen.doc_count, dtype=bool)
-            for field, boost in FIELD_BOOSTS.items():
-                if field != "title":
-                    word[gen.scoring.add_bm25(scores, field, term, boost)] = True
-            in_title_ids = gen.scoring.add_bm25(title_scores, "title", term, 1.0)
-            in_title[in_title_ids] += 1
-            word[in_title_ids] = True
-            matched += word
-        scores += FIELD_BOOSTS["title"] * title_scores
         if not terms:
-            return Plan(parsed, np.zeros(gen.doc_count, dtype=bool), scores, relaxed)
+            return Plan(parsed, np.zeros(gen.doc_count, dtype=bool), np.zeros(gen.doc_count), relaxed)
+        words = WordScores.of(terms, gen)
+        scores = words.scores
         needed = 1 if relaxed else minimum_should_match(len(terms))
-        mask = (matched >= needed) & gen.live
+        mask = (words.matched >= needed) & gen.live
         if needed < len(terms):
-            scores *= matched / len(terms)  # coordination: items with more of the words rank higher
+            scores *= words.matched / len(terms)  # coordination: items with more of the words rank higher
         if len(terms) >= 2:
             # a title holding every word is about the query; one equal to it is the item looked for
-            whole = in_title == len(terms)
-            scores[whole] += TITLE_ALL_WORDS_BOOST * title_scores[whole]
+            whole = words.in_title == len(terms)
+            scores[whole] += TITLE_ALL_WORDS_BOOST * words.title_scores[whole]
             exact = gen.scoring.postings("title_exact", " ".join(terms))[0]
             scores[exact] += EXACT_TITLE_BOOST * len(terms)
-        return Plan(parsed, mask, scores, relaxed)
+        return Plan(parsed, mask, scores, relaxed, frozenset(terms))
 
     @classmethod
     def _whoosh_mask(cls, q: wq.Query, gen: Generation) -> np.ndarray:
@@ -382,16 +399,11 @@ class SearchEngine:
         else:
             order = np.lexsort((gen.tiebreak[docs], -gen.published[docs], -gen.quality[docs]))
         page = docs[order][request.offset : wanted]
-        terms: set[str] = set()
         with gen.lock:
-            if plan.parsed.text:
-                terms = {text for _, text in _scoring_terms(plan.parsed.query, gen.reader)}
             stored = [gen.searcher.stored_fields(int(d)) for d in page]
-        if plan.parsed.plain:
-            terms |= set(analyze(" ".join(plan.parsed.words)))
         score = plan.scores * gen.prior if request.sort == "relevance" else None
         return [
-            self._hit(fields, float(score[d]) if score is not None else None, terms)
+            self._hit(fields, float(score[d]) if score is not None else None, set(plan.terms))
             for d, fields in zip(page, stored, strict=True)
         ]
 
@@ -478,17 +490,12 @@ class SearchEngine:
             for term in analyze(text):
                 weights[term] = weights.get(term, 0.0) + factor * gen.scoring.idf("excerpt", term)
         terms = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
-        scores = np.zeros(gen.doc_count)
-        matched = np.zeros(gen.doc_count, dtype=np.int32)
-        for term in terms:
-            word = np.zeros(gen.doc_count, dtype=bool)
-            for field, boost in FIELD_BOOSTS.items():
-                word[gen.scoring.add_bm25(scores, field, term, boost)] = True
-            matched += word
-        mask = (matched > 0) & gen.live
+        words = WordScores.of(terms, gen)
+        mask = (words.matched > 0) & gen.live
         mask[docnum] = False
-        scores *= matched / max(1, len(terms))
-        plan = Plan(ParsedQuery(" ".join(terms), wq.NullQuery, [], plain=False), mask, scores)
+        scores = words.scores * words.matched / max(1, len(terms))
+        parsed = ParsedQuery(" ".join(terms), wq.NullQuery, [], plain=False)
+        plan = Plan(parsed, mask, scores, terms=frozenset(terms))
         hits = self._hits(plan, SearchRequest(limit=limit), gen, mask)
         return {"url": source.get("url", url), "title": source.get("title", ""), "terms": terms, "hits": hits}
 

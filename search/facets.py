@@ -71,6 +71,8 @@ class FacetTable:
     def mask(self, selected: list[str], doc_count: int) -> np.ndarray:
         """Documents carrying any of the ``selected`` values (values OR together)."""
         wanted = [self._folded[fold(v)] for v in selected if fold(v) in self._folded]
+        if self.doc_ord is not None:
+            return np.isin(self.doc_ord, wanted)
         result = np.zeros(doc_count, dtype=bool)
         if wanted:
             result[self.doc_ids[np.isin(self.ords, wanted)]] = True

@@ -95,7 +95,7 @@ def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq
         if isinstance(node, wq.Every):
             return wq.Every()  # all documents, without walking a field's posting lists
         field = getattr(node, "fieldname", None)
-        if field is not None and field not in SEARCHABLE_FIELDS and field not in ("vocabulary",):
+        if field is not None and field not in SEARCHABLE_FIELDS:
             # an unknown "field:" is most likely part of the text ("Re: ...", "AI: the ...")
             text = getattr(node, "text", "")
             return _words_query([str(text)], AndGroup) if text else wq.NullQuery
@@ -139,6 +139,9 @@ def parse(
         # thousands of terms would cost thousands of posting lists: keep the first ones
         words = words[:MAX_TERMS]
         return ParsedQuery(text, _words_query(words, OrGroup), words, plain=True, fallback=True)
+    if plain:
+        # plain words are matched and scored from their analyzed terms (search.engine): no parse
+        return ParsedQuery(text, _words_query(words, group), words, plain=True)
     try:
         q = _parser(schema, group).parse(syntax, debug=False)
         q = _bounded(q, resolve_value)
