@@ -3,7 +3,7 @@
     python eval/run.py            # indexes seeds + AI + Power Apps corpora into a temporary folder
 
 Prints nDCG@10, MRR and recall@10 for the story, hand-judged and known-item sets, for this engine and for
-SQLite FTS5 bm25 (plain, and with the title weighted 2x), and the share of typo queries whose
+SQLite FTS5 bm25 and tantivy bm25 (plain, and with the title weighted 2x), and the share of typo queries whose
 did-you-mean restores the word.
 """
 
@@ -36,7 +36,8 @@ def load(name: str) -> list[dict]:
 
 
 def engine_rank(engine: SearchEngine, query: str, exclude: set[str], k: int = 10) -> list[str]:
-    hits = engine.search(build_request(query[:1000], limit=min(100, k + len(exclude))))["hits"]
+    # the flat ranking: grouping by story is presentation, and would fold a story's items into one hit
+    hits = engine.search(build_request(query[:1000], limit=min(100, k + len(exclude)), group=False))["hits"]
     return [h["key"] for h in hits if h["key"] not in exclude][:k]
 
 
@@ -83,12 +84,22 @@ def main() -> None:
 
             results[name] = evaluate(rank, graded, known)
         db.close()
+    try:
+        from eval.tantivy_baseline import build_tantivy
+
+        for name, weight in (("tantivy bm25", 1.0), ("tantivy, title 2x", 2.0)):
+            tantivy_rank = build_tantivy(engine, weight)
+            results[name] = evaluate(
+                lambda q, ex, r=tantivy_rank: [k for k in r(q, 10 + len(ex)) if k not in ex][:10], graded, known
+            )
+    except ImportError:
+        print("(tantivy not installed: pip install -e '.[eval]' to add its baselines)")
 
     names = list(results)
     print()
-    print(f"{'':20}" + "".join(f"{n:>22}" for n in names))
+    print(f"{'':20}" + "".join(f"{n:>20}" for n in names))
     for metric in results["engine"]:
-        print(f"{metric:20}" + "".join(f"{results[n][metric]:22.3f}" for n in names))
+        print(f"{metric:20}" + "".join(f"{results[n][metric]:20.3f}" for n in names))
     best = max(results[n]["story nDCG@10"] for n in names[1:])
     print(
         f"\nstory nDCG@10: engine {results['engine']['story nDCG@10']:.3f} vs best baseline {best:.3f} "

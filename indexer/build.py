@@ -22,7 +22,7 @@ from .documents import Document, build_documents, group_by_key, merge_records
 from .schema import VALUE_SEPARATOR, analyzed_texts, build_schema
 from .seeds import Record, SeedFile, SeedProblem, discover, file_hash, iter_seed_files
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: story fields
 COMPACT_RATIO = 0.05  # rewrite into one segment when this share of documents is deleted
 Progress = Callable[[int, int], None]  # (files done, files total)
 
@@ -65,6 +65,11 @@ def tiebreak(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") >> 1
 
 
+def story_hash(story: str) -> int:
+    """A 63-bit number per story key: collisions are negligible (about 1e-10 at 100k stories)."""
+    return int.from_bytes(hashlib.blake2b(story.encode("utf-8"), digest_size=8).digest(), "big") >> 1
+
+
 def whoosh_fields(doc: Document) -> dict:
     """A document as keyword arguments for Whoosh's add_document."""
     fields: dict = {
@@ -81,6 +86,8 @@ def whoosh_fields(doc: Document) -> dict:
         "image": doc.image,
         "sources": list(doc.sources),
         "parents": list(doc.parents),
+        "story": doc.story,
+        "story_hash": story_hash(doc.story),
         "_stored_topics": list(doc.topics),
         "_stored_quality": doc.quality,  # indexed as -1 when missing (it sorts), shown as missing
     }

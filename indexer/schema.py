@@ -47,6 +47,9 @@ def build_schema() -> Schema:
         image=STORED(),
         sources=STORED(),
         parents=STORED(),
+        # the lead article's key: filterable (story:URL) and shown; the hash groups stories in numpy
+        story=ID(stored=True),
+        story_hash=NUMERIC(int, bits=64, signed=False, stored=False, sortable=True),
     )
 
 

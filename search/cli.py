@@ -175,17 +175,24 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
         lines.append(f"No results for {result['query']!r}.")
     else:
         last = first + len(result["hits"]) - 1
-        lines.append(f"{total} results" + (f", showing {first}-{last}" if result["hits"] else ""))
+        stories = f" in {result['stories']} stories" if result.get("group") and result.get("stories") != total else ""
+        lines.append(f"{total} results{stories}" + (f", showing {first}-{last}" if result["hits"] else ""))
     for rank, hit in enumerate(result["hits"], start=first):
         excerpt = highlight.html_to_text(hit["highlight"]["excerpt"], *bold)
         date = (hit["published"] or "")[:10]
-        meta = " · ".join(x for x in (hit["provider"], date, hit["kind"]) if x)
+        partial = "some of the words" if hit.get("partial") else ""
+        meta = " · ".join(x for x in (hit["provider"], date, hit["kind"], partial) if x)
         lines.append("")
         lines.append(f"{rank:>3}. {bold[0]}{hit['title']}{bold[1]}")
         lines.append(f"     {dim[0]}{meta}{dim[1]}")
         lines.append(f"     {hit['url']}")
         if excerpt:
             lines.extend(textwrap.wrap(excerpt, width=width, initial_indent="     ", subsequent_indent="     "))
+        for other in hit.get("more_items", []):
+            source = " · ".join(x for x in (other["provider"], (other["published"] or "")[:10]) if x)
+            lines.append(f"       + {other['title']} {dim[0]}({source}){dim[1]}")
+        if hit.get("more", 0) > len(hit.get("more_items", [])):
+            lines.append(f"       + {hit['more'] - len(hit['more_items'])} more in this story")
     if total:
         lines.append("")
         for field, entries in result["facets"].items():
@@ -202,14 +209,24 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
 @click.option("--page", "-p", default="1", show_default=True, help="Page number.")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
 @click.option("--filter", "-f", "filters", multiple=True, metavar="FIELD=VALUE", help="Narrow by a facet value.")
+@click.option(
+    "--group/--no-group", default=True, show_default=True, help="One hit per story, its other items indented below."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON object (same as /api/search).")
 @click.pass_obj
 def query_command(
-    obj: Context, words: tuple[str, ...], limit: str, page: str, sort: str, filters: tuple[str, ...], as_json: bool
+    obj: Context,
+    words: tuple[str, ...],
+    limit: str,
+    page: str,
+    sort: str,
+    filters: tuple[str, ...],
+    group: bool,
+    as_json: bool,
 ) -> None:
     """Ranked results for WORDS ("phrases", -exclude, field:value, published:[2020 to 2021])."""
     try:
-        request = build_request(" ".join(words), page=page, limit=limit, sort=sort, filters=filters)
+        request = build_request(" ".join(words), page=page, limit=limit, sort=sort, filters=filters, group=group)
     except RequestError as exc:
         _fail(str(exc), 2)
     engine = _open_engine(obj.index)

@@ -14,6 +14,8 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_PAGE = 1_000
 MAX_FILTERS = 50
+# fields that narrow results without being counted as facets: story:URL lists one story's items
+FILTER_FIELDS = (*FACET_FIELDS, "story")
 FILTER_ALIASES = {"topic": "topics", "tag": "topics", "source": "provider", "publisher": "provider"}
 
 
@@ -30,6 +32,7 @@ class SearchRequest:
     limit: int = DEFAULT_LIMIT
     sort: str = "relevance"
     filters: tuple[tuple[str, str], ...] = ()
+    group: bool = True  # one hit per story, the others counted in its ``more``
 
     def filter_values(self, field: str) -> list[str]:
         """Selected values of one facet field."""
@@ -62,8 +65,8 @@ def parse_filter(text: str) -> tuple[str, str]:
     field = text[:cut].strip().lower()
     field = FILTER_ALIASES.get(field, field)
     value = text[cut + 1 :].strip()
-    if field not in FACET_FIELDS:
-        raise RequestError(f"cannot filter on {field[:30]!r}; use one of: {', '.join(FACET_FIELDS)}")
+    if field not in FILTER_FIELDS:
+        raise RequestError(f"cannot filter on {field[:30]!r}; use one of: {', '.join(FILTER_FIELDS)}")
     if not value:
         raise RequestError(f"filter on {field!r} has no value")
     return field, value[:200]
@@ -75,6 +78,7 @@ def build_request(
     limit: object = None,
     sort: str | None = None,
     filters: Iterable[str] = (),
+    group: object = None,
 ) -> SearchRequest:
     """Validate raw parameters (from argv or a URL); raise RequestError on nonsense."""
     q = q or ""
@@ -92,4 +96,18 @@ def build_request(
         limit=_int("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT),
         sort=sort,
         filters=tuple(dict.fromkeys(pairs)),
+        group=_bool("group", group, True),
     )
+
+
+def _bool(name: str, value: object, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise RequestError(f"'{name}' must be 1 or 0, got {text[:20]!r}")

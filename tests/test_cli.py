@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,10 +41,13 @@ def test_index_query_and_stats_with_environment_defaults(tmp_path):
     out = run("query", "facial", "recognition", "police", "--limit", "3", env=env)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].endswith("results, showing 1-3")
+    assert re.fullmatch(r"\d+ results in \d+ stories, showing 1-3", lines[0])
     assert lines[2].startswith("  1. ") and "police" in lines[2].lower()
     assert " · 2020-06-" in lines[3]  # provider · date · kind
     assert any(line.startswith("provider: ") for line in lines)
+    assert any(line.startswith("       + ") for line in lines) and "more in this story" in out.stdout
+    flat = run("query", "facial", "recognition", "police", "--limit", "3", "--no-group", env=env).stdout
+    assert re.match(r"\d+ results, showing 1-3", flat) and "       + " not in flat
     assert any(line.startswith("topics: AI (") for line in lines)
 
     stats = json.loads(run("stats", "--json", env=env).stdout)

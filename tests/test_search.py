@@ -24,7 +24,7 @@ def all_documents(folder):
 
 
 def test_facial_recognition_police_ranks_police_stories_first(engine):
-    result = search(engine, "facial recognition police")
+    result = search(engine, "facial recognition police", group=False)
     assert result["total"] >= 10
     for hit in result["hits"][:5]:
         text = (hit["title"] + " " + hit["excerpt"]).lower()
@@ -221,11 +221,72 @@ def test_sort_newest_and_quality(engine):
 
 
 def test_pagination_covers_every_hit_once(engine):
-    total = search(engine, "microsoft")["total"]
+    total = search(engine, "microsoft", group=False)["total"]
     seen = []
     for page in range(1, total // 7 + 2):
-        seen += [h["url"] for h in search(engine, "microsoft", limit=7, page=page)["hits"]]
+        seen += [h["url"] for h in search(engine, "microsoft", limit=7, page=page, group=False)["hits"]]
     assert len(seen) == len(set(seen)) == total
+
+
+def test_grouped_pages_list_each_story_once_and_account_for_every_item(ai_engine):
+    first = search(ai_engine, "facial recognition", limit=4)
+    assert first["group"] is True and 4 < first["stories"] < first["total"]
+    hits = []
+    for page in range(1, first["pages"] + 1):
+        hits += search(ai_engine, "facial recognition", limit=4, page=page)["hits"]
+    assert len(hits) == first["stories"] == len({h["story"] for h in hits})
+    assert sum(1 + h["more"] for h in hits) == first["total"]
+    # leaders are ordered by score, and each leader outranks the other items of its story
+    flat = search(ai_engine, "facial recognition", limit=100, group=False)["hits"]
+    rank = {h["key"]: i for i, h in enumerate(flat)}
+    leaders = [rank[h["key"]] for h in hits if h["key"] in rank]
+    assert leaders == sorted(leaders)
+    for hit in hits:
+        assert all(rank.get(m["key"], 10**6) > rank.get(hit["key"], -1) for m in hit["more_items"])
+
+
+def test_one_story_does_not_fill_the_first_page(engine):
+    """The seeds hold one story with 30+ items about Microsoft and the police: it takes one line."""
+    flat = search(engine, "facial recognition police", group=False)["hits"]
+    assert len({h["story"] for h in flat}) <= 2  # flat, the big story fills the page
+    grouped = search(engine, "facial recognition police")
+    stories = [h["story"] for h in grouped["hits"]]
+    assert len(stories) == len(set(stories)) == grouped["stories"] >= 4
+    top = grouped["hits"][0]
+    assert top["url"] == flat[0]["url"] and top["more"] >= 20 and len(top["more_items"]) == 5
+    assert all(m["title"] and m["url"] for m in top["more_items"])
+    assert top["more_items"][0]["url"] == flat[1]["url"]  # the story's next best item comes first
+
+
+def test_story_filter_lists_one_storys_items(engine):
+    top = search(engine, "facial recognition police")["hits"][0]
+    story = search(engine, "facial recognition police", filters=[f"story={top['story']}"], group=False, limit=100)
+    assert story["total"] == top["more"] + 1
+    assert {h["story"] for h in story["hits"]} == {top["story"]}
+    assert search(engine, "", filters=["story=https://example.org/nope"])["total"] == 0
+
+
+def test_story_boost_lifts_a_storys_coverage_but_never_above_its_lead(ai_engine):
+    """Items of the story whose lead matches best rise; the lead stays first among them."""
+    from search import engine as engine_module
+
+    query = "Amazon bans police use of facial recognition"
+    boosted = search(ai_engine, query, group=False, limit=30)["hits"]
+    lead = boosted[0]
+    siblings = [h for h in boosted if h["story"] == lead["story"]]
+    saved = engine_module.STORY_BOOST
+    try:
+        engine_module.STORY_BOOST = 0.0
+        ai_engine.generation().results.clear()
+        plain = search(ai_engine, query, group=False, limit=30)["hits"]
+    finally:
+        engine_module.STORY_BOOST = saved
+        ai_engine.generation().results.clear()
+    plain_rank = {h["key"]: i for i, h in enumerate(plain)}
+    boosted_rank = {h["key"]: i for i, h in enumerate(boosted)}
+    assert plain[0]["key"] == lead["key"]
+    lifted = [h["key"] for h in siblings[1:] if boosted_rank[h["key"]] < plain_rank.get(h["key"], 99)]
+    assert lifted  # some coverage of the leading story moved up
 
 
 def test_did_you_mean_fixes_a_typo_and_leaves_good_words_alone(engine):
@@ -269,7 +330,21 @@ def test_hits_carry_topics_and_related_items_inherit_their_articles_topics(engin
 
 
 def test_browsing_ranks_by_quality_and_scores_follow_the_prior(engine):
-    hits = search(engine, "", limit=100)["hits"]
+    hits = search(engine, "", limit=100, group=False)["hits"]
     qualities = [h["quality"] if h["quality"] is not None else 50 for h in hits]
     assert qualities == sorted(qualities, reverse=True)
     assert len(set(qualities)) > 5
+
+
+def test_a_short_page_is_filled_with_partial_matches_after_every_full_one(ai_engine):
+    """Few items hold every word: the rest of the page lists items with some of them, flagged, after."""
+    result = search(ai_engine, "ibm police", group=False, limit=20)
+    flags = [h["partial"] for h in result["hits"]]
+    full = flags.count(False)
+    assert 0 < full < 10 and flags == [False] * full + [True] * (len(flags) - full)
+    for hit in result["hits"][:full]:
+        text = (hit["title"] + " " + hit["excerpt"]).lower()
+        assert "ibm" in text and "police" in text
+    assert not result["relaxed"]
+    # a query with plenty of full matches is not padded
+    assert not any(h["partial"] for h in search(ai_engine, "facial recognition", group=False, limit=100)["hits"])

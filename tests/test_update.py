@@ -45,10 +45,10 @@ VARIANTS = [
 def snapshot(index: Path) -> dict:
     """Everything a user can observe: every stored document and many query answers."""
     engine = SearchEngine(index)
-    everything = engine.search(build_request("", limit=100, page=1))
+    everything = engine.search(build_request("", limit=100, page=1, group=False))
     docs = []
     for page in range(1, everything["pages"] + 1):
-        docs += engine.search(build_request("", limit=100, page=page))["hits"]
+        docs += engine.search(build_request("", limit=100, page=page, group=False))["hits"]
     answers = {}
     for q in QUERIES:
         for variant in VARIANTS:
@@ -128,7 +128,7 @@ def folder(tmp_path) -> Path:
 
 
 def docs_by_key(index: Path) -> dict[str, dict]:
-    result = SearchEngine(index).search(build_request("", limit=100))
+    result = SearchEngine(index).search(build_request("", limit=100, group=False))
     return {h["key"]: h for h in result["hits"]}
 
 

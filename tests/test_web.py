@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from html import escape
 
 import pytest
 
@@ -21,18 +22,18 @@ def client(seeds_index):
 
 
 def test_page_has_search_box_results_facets_and_sort(client):
-    page = client.get("/?q=facial+recognition+police")
+    page = client.get("/?q=facial+recognition+police&group=0")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert re.search(r'<input id="q" name="q" type="search" value="facial recognition police"[^>]*autofocus', html)
-    total = client.get("/api/search?q=facial+recognition+police").get_json()["total"]
+    total = client.get("/api/search?q=facial+recognition+police&group=0").get_json()["total"]
     assert total > 10 and f"<strong>{total}</strong> results" in html
     assert html.count('<li class="hit">') == 10
     assert "<mark>police</mark>" in html
     assert 'name="filter" value="provider:Reuters"' in html
     assert "<legend>Source</legend>" in html and "<legend>Topics</legend>" in html
-    assert 'href="?q=facial+recognition+police&amp;sort=newest"' in html
-    assert 'aria-label="Pages"' in html and 'href="?q=facial+recognition+police&amp;page=2"' in html
+    assert 'href="?q=facial+recognition+police&amp;sort=newest&amp;group=0"' in html
+    assert 'aria-label="Pages"' in html and 'href="?q=facial+recognition+police&amp;group=0&amp;page=2"' in html
     assert 'role="search"' in html and "<main" in html and "<aside" in html
 
 
@@ -54,16 +55,41 @@ def test_did_you_mean_and_empty_state(client):
 def test_api_returns_the_same_object_as_the_cli(client, seeds_index):
     from click.testing import CliRunner
 
-    api = client.get("/api/search?q=police&filter=kind:related&sort=relevance&limit=5").get_json()
+    api = client.get("/api/search?q=police&filter=kind:related&sort=relevance&limit=5&group=0").get_json()
     cli = json.loads(
         CliRunner()
-        .invoke(cli_main, ["--index", str(seeds_index), "query", "--json", "police", "-f", "kind=related", "-n", "5"])
+        .invoke(
+            cli_main,
+            ["--index", str(seeds_index), "query", "--json", "police", "-f", "kind=related", "-n", "5", "--no-group"],
+        )
         .output
     )
     for result in (api, cli):
         result.pop("took_ms")
     assert api == cli
     assert api["total"] > 5 and len(api["hits"]) == 5
+
+
+def test_page_groups_a_story_under_its_best_item_and_links_all_of_it(client):
+    api = client.get("/api/search?q=facial+recognition+police").get_json()
+    top = api["hits"][0]
+    assert top["more"] >= 20 and len(top["more_items"]) == 5
+    html = client.get("/?q=facial+recognition+police").get_data(as_text=True)
+    assert html.count('<li class="hit">') == len(api["hits"]) == api["stories"]
+    assert f"in {api['stories']} stories" in html
+    assert f"<summary>+{top['more']} more sources</summary>" in html
+    for member in top["more_items"]:
+        assert f'<a href="{escape(member["url"])}" rel="noopener noreferrer">' in html
+    link = re.search(r'<a class="all" href="([^"]+)" data-nav>All (\d+) items of this story</a>', html)
+    assert link and int(link.group(2)) == top["more"] + 1
+    story_page = client.get("/" + link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert f"<strong>{top['more'] + 1}</strong> results" in story_page
+    assert "Remove filter Story:" in story_page  # the story filter shows as a removable chip
+
+
+def test_bad_group_parameter_is_explained(client):
+    response = client.get("/api/search?q=police&group=maybe")
+    assert response.status_code == 400 and "'group' must be 1 or 0" in response.get_json()["error"]
 
 
 def test_page_and_api_agree_on_total_and_order(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from indexer.schema import FACET_FIELDS
-from search.request import MAX_LIMIT, MAX_PAGE, SORTS
+from search.request import FILTER_FIELDS, MAX_LIMIT, MAX_PAGE, SORTS
 
 _FACET = {
     "type": "array",
@@ -39,6 +39,24 @@ _HIT = {
             "description": "HTML-escaped text with matched words in <mark>",
             "properties": {"title": {"type": "string"}, "excerpt": {"type": "string"}},
         },
+        "story": {"type": "string", "description": "the story's id: the key of its lead article (filter story:ID)"},
+        "more": {"type": "integer", "description": "other matching items of this story (grouped results)"},
+        "more_items": {
+            "type": "array",
+            "description": "the best few of those other items",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string"},
+                    "title": {"type": "string"},
+                    "provider": {"type": "string"},
+                    "published": {"type": ["string", "null"]},
+                    "kind": {"type": "string"},
+                    "key": {"type": "string"},
+                },
+            },
+        },
+        "partial": {"type": "boolean", "description": "holds only some of the words (fills a short page)"},
     },
 }
 _ERROR = {
@@ -72,9 +90,15 @@ def openapi_document() -> dict[str, Any]:
                         },
                         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
                         {
+                            "name": "group",
+                            "in": "query",
+                            "description": "1 (default): one hit per story; 0: every item",
+                            "schema": {"type": "integer", "enum": [0, 1], "default": 1},
+                        },
+                        {
                             "name": "filter",
                             "in": "query",
-                            "description": f"FIELD:VALUE, repeatable; FIELD is one of {', '.join(FACET_FIELDS)}",
+                            "description": f"FIELD:VALUE, repeatable; FIELD is one of {', '.join(FILTER_FIELDS)}",
                             "schema": {"type": "array", "items": {"type": "string"}},
                             "style": "form",
                             "explode": True,
@@ -91,6 +115,8 @@ def openapi_document() -> dict[str, Any]:
                                         "properties": {
                                             "query": {"type": "string"},
                                             "total": {"type": "integer"},
+                                            "stories": {"type": "integer"},
+                                            "group": {"type": "boolean"},
                                             "page": {"type": "integer"},
                                             "limit": {"type": "integer"},
                                             "pages": {"type": "integer"},

@@ -16,7 +16,14 @@ from .params import engine, query_string, request_from_args, toggle_filter
 
 pages = Blueprint("pages", __name__)
 
-FACET_LABELS = {"topics": "Topics", "provider": "Source", "year": "Year", "month": "Month", "kind": "Kind"}
+FACET_LABELS = {
+    "topics": "Topics",
+    "provider": "Source",
+    "year": "Year",
+    "month": "Month",
+    "kind": "Kind",
+    "story": "Story",
+}
 SIDEBAR_FACETS = ("topics", "provider", "year", "kind")
 PAGE_WINDOW = 2
 
@@ -43,10 +50,15 @@ def _pages(req: SearchRequest, pages_total: int) -> list[dict[str, Any]]:
     return links
 
 
-def hit_view(hit: dict[str, Any]) -> dict[str, Any]:
-    """A hit with what the hit template shows: a readable date and the highlight markup."""
+def hit_view(hit: dict[str, Any], req: SearchRequest | None = None) -> dict[str, Any]:
+    """A hit with what the hit template shows: a readable date, the highlight markup, its story's items."""
+    story_url = None
+    if req is not None and hit.get("more", 0) > len(hit.get("more_items", [])):
+        story_url = query_string(req, filters=(*req.filters, ("story", hit["story"])), group=False)
     return {
         **hit,
+        "more_items": [{**m, "date": _date(m["published"])} for m in hit.get("more_items", [])],
+        "story_url": story_url,
         "date": _date(hit["published"]),
         "title_html": Markup(hit["highlight"]["title"]),  # built from escaped text in search.highlight
         "excerpt_html": Markup(hit["highlight"]["excerpt"]),
@@ -68,7 +80,7 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         ]
         if entries:
             facets.append({"field": field, "label": FACET_LABELS[field], "entries": entries})
-    hits = [hit_view(hit) for hit in result["hits"]]
+    hits = [hit_view(hit, req) for hit in result["hits"]]
     first = (req.page - 1) * req.limit + 1
     return {
         "req": req,
@@ -78,7 +90,7 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         "first": first,
         "last": first + len(hits) - 1,
         "sorts": [{"value": s, "url": query_string(req, sort=s), "current": s == req.sort} for s in SORTS],
-        "pages": _pages(req, result["pages"]) if result["total"] > req.limit else [],
+        "pages": _pages(req, result["pages"]) if result["pages"] > 1 else [],
         "prev_url": query_string(req, page=req.page - 1) if req.page > 1 else None,
         "next_url": query_string(req, page=req.page + 1) if req.page < result["pages"] else None,
         "suggestion_url": query_string(req, q=result["suggestion"]) if result.get("suggestion") else None,

@@ -24,6 +24,7 @@ def request_from_args(args: MultiDict) -> SearchRequest:
         limit=args.get("limit"),
         sort=args.get("sort"),
         filters=args.getlist("filter"),
+        group=args.get("group"),
     )
 
 
@@ -33,12 +34,15 @@ def query_string(req: SearchRequest, **changes) -> str:
     sort = changes.get("sort", req.sort)
     page = changes.get("page", 1)
     filters = changes.get("filters", req.filters)
+    group = changes.get("group", req.group)
     pairs: list[tuple[str, str]] = []
     if q:
         pairs.append(("q", q))
     pairs += [("filter", f"{field}:{value}") for field, value in filters]
     if sort != "relevance":
         pairs.append(("sort", sort))
+    if not group:
+        pairs.append(("group", "0"))
     if req.limit != DEFAULT_LIMIT:
         pairs.append(("limit", str(req.limit)))
     if page != 1:
