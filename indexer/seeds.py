@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
+import multiprocessing
 import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_TITLE_CHARS = 1_000
 MAX_EXCERPT_CHARS = 10_000
 MAX_TOPICS = 100
+PARALLEL_READ_MIN_FILES = 500  # below this, starting worker processes costs more than it saves
 MAX_ALIASES = 20  # real seed files use none; expansion attacks need many
 
 
@@ -386,12 +390,25 @@ def _record(
     )
 
 
-def iter_seed_files(root: Path, paths: list[str]) -> Iterator[SeedFile | SeedProblem]:
-    """Read each path, yielding the parsed file or the problem that stopped it."""
-    for rel in paths:
-        try:
-            yield read_seed_file(root, rel)
-        except SeedFileError as exc:
-            yield SeedProblem(rel, str(exc))
-        except Exception as exc:  # noqa: BLE001 - one file must never stop the run
-            yield SeedProblem(rel, f"unexpected error while reading ({type(exc).__name__}: {exc})")
+def read_or_report(root: Path, rel: str) -> SeedFile | SeedProblem:
+    """The parsed file, or the problem that stopped it: never raises."""
+    try:
+        return read_seed_file(root, rel)
+    except SeedFileError as exc:
+        return SeedProblem(rel, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one file must never stop the run
+        return SeedProblem(rel, f"unexpected error while reading ({type(exc).__name__}: {exc})")
+
+
+def iter_seed_files(root: Path, paths: list[str], procs: int = 1) -> Iterator[SeedFile | SeedProblem]:
+    """Read each path in order, yielding the parsed file or the problem that stopped it.
+
+    With ``procs`` > 1 the files are parsed in that many worker processes (YAML parsing is
+    CPU-bound); results still come back in path order.
+    """
+    if procs <= 1 or len(paths) < PARALLEL_READ_MIN_FILES:
+        for rel in paths:
+            yield read_or_report(root, rel)
+        return
+    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(partial(read_or_report, root), paths, chunksize=64)

@@ -18,6 +18,7 @@ from indexer.generations import IndexBusy, IndexMissing
 from . import highlight
 from .query import QUERY_REFUSALS
 from .request import SORTS, RequestError, build_request
+from .timeline import bucket_label
 
 EXIT_OK, EXIT_FATAL, EXIT_SKIPPED = 0, 1, 3
 
@@ -200,7 +201,22 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
                 continue
             shown = ", ".join(f"{'*' if e['selected'] else ''}{e['value']} ({e['count']})" for e in entries[:10])
             lines.append(f"{field}: {shown}")
+        coverage = result.get("timeline") or {}
+        if coverage.get("buckets"):
+            lines.append(f"coverage by {coverage['interval']}: {sparkline(coverage)}")
     return "\n".join(lines)
+
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(coverage: dict[str, Any]) -> str:
+    """'Apr 2020 ▂ █    ▃ Jan 2021': the coverage timeline in one line of text."""
+    buckets = coverage["buckets"]
+    peak = max(b["count"] for b in buckets) or 1
+    bars = "".join(BLOCKS[0 if not b["count"] else max(1, round(8 * b["count"] / peak))] for b in buckets)
+    first, last = bucket_label(buckets[0], coverage["interval"]), bucket_label(buckets[-1], coverage["interval"])
+    return f"{first} {bars} {last}"
 
 
 @main.command("query")
@@ -270,8 +286,15 @@ def similar_command(obj: Context, url: str, limit: int, as_json: bool) -> None:
 @click.option("--port", envvar="SEARCH_PORT", default=8000, show_default=True, type=int, help="Port (env SEARCH_PORT).")
 @click.option("--threads", envvar="SEARCH_THREADS", default=4, show_default=True, type=int, help="Worker threads.")
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+@click.option(
+    "--analytics/--no-analytics",
+    envvar="SEARCH_ANALYTICS",
+    default=True,
+    show_default=True,
+    help="Record normalized queries and opened results beside the index (env SEARCH_ANALYTICS=off opts out).",
+)
 @click.pass_obj
-def serve_command(obj: Context, host: str, port: int, threads: int, no_access_log: bool) -> None:
+def serve_command(obj: Context, host: str, port: int, threads: int, no_access_log: bool, analytics: bool) -> None:
     """Serve the web UI and JSON API with waitress; builds the index first if there is none."""
     import logging
 
@@ -292,9 +315,92 @@ def serve_command(obj: Context, host: str, port: int, threads: int, no_access_lo
         for problem in report.problems:
             click.echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
         click.echo(report.summary(), err=True)
-    app = create_app({"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log})
+    app = create_app({"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics})
     click.echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True)
+
+
+# ---------------------------------------------------------------------------
+# analytics
+
+
+@main.command("analytics")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650), help="Look this far back.")
+@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(1, 1000), help="Rows per list.")
+@click.option(
+    "--min-searches", default=2, show_default=True, type=click.IntRange(1), help="For 'never clicked': at least."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def analytics_command(obj: Context, days: int, limit: int, min_searches: int, as_json: bool) -> None:
+    """Top queries, queries that found nothing, and queries whose results nobody opens."""
+    from .analytics import FILE_NAME, report
+
+    try:
+        data = report(obj.index / FILE_NAME, days=days, limit=limit, min_searches=min_searches)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    t = data["totals"]
+    click.echo(
+        f"last {days} days: {t['searches']:,} searches of {t['queries']:,} different queries,"
+        f" {t['zero_result_searches']:,} with no result, {t['clicks']:,} results opened"
+    )
+    sections = (
+        (
+            "Top queries",
+            "top_queries",
+            lambda r: f"{r['searches']:>6}  {r['query'] or '(browse)'}  [{r['results']} results, {r['clicks']} opened]",
+        ),
+        ("Queries with no result", "zero_result_queries", lambda r: f"{r['searches']:>6}  {r['query']}"),
+        (
+            f"Queries never opened (searched {min_searches}+ times)",
+            "never_clicked",
+            lambda r: f"{r['searches']:>6}  {r['query']}  [{r['results']} results]",
+        ),
+    )
+    for title, key, line in sections:
+        click.echo(f"\n{title}:")
+        for row in data[key] or []:
+            click.echo(line(row))
+        if not data[key]:
+            click.echo("     -")
+
+
+# ---------------------------------------------------------------------------
+# export
+
+
+@main.command("export")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["opensearch"]), default="opensearch", show_default=True)
+@click.option("--index-name", default="news", show_default=True, help="Target index name in the bulk actions.")
+@click.option("--batch", default=5_000, show_default=True, type=click.IntRange(1), help="Documents per bulk file.")
+@click.pass_obj
+def export_command(obj: Context, out_dir: Path, fmt: str, index_name: str, batch: int) -> None:
+    """Write the index for OpenSearch/Elasticsearch: index.json, search_template.json, bulk-*.ndjson."""
+    from .export import export_opensearch
+
+    summary = export_opensearch(_open_engine(obj.index), out_dir, index_name, batch)
+    click.echo(f"exported {summary['documents']:,} documents to {out_dir} ({len(summary['files'])} files)")
+    click.echo("load them with:", err=True)
+    click.echo(
+        f"  curl -XPUT $OPENSEARCH/{index_name} -H 'Content-Type: application/json'"
+        f" --data-binary @{out_dir}/index.json",
+        err=True,
+    )
+    click.echo(
+        f"  for f in {out_dir}/bulk-*.ndjson; do curl -XPOST $OPENSEARCH/_bulk -H 'Content-Type: application/x-ndjson'"
+        ' --data-binary @"$f"; done',
+        err=True,
+    )
+    click.echo(
+        f"  curl -XPUT $OPENSEARCH/_scripts/news-search -H 'Content-Type: application/json'"
+        f" --data-binary @{out_dir}/search_template.json",
+        err=True,
+    )
 
 
 # ---------------------------------------------------------------------------

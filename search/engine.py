@@ -27,7 +27,7 @@ from indexer.analysis import analyze
 from indexer.schema import FACET_FIELDS, TEXT_FIELDS
 from indexer.text import canonical_url
 
-from . import highlight
+from . import highlight, timeline
 from .facets import FacetTable, fold
 from .query import FIELD_BOOSTS, ParsedQuery, QueryTooBroad, parse, words_only
 from .ranking import LiveStats, deleted_docnums, quality_prior
@@ -290,6 +290,16 @@ class SearchEngine:
             table = gen.facets[field]
             facets[field] = table.summarize(table.counts(mask), request.filter_values(field), FACET_SIZE[field])
 
+        # the timeline, like a facet, is counted under every filter but its own period
+        coverage = plan.mask.copy()
+        for other, fmask in fmasks.items():
+            if other != "date":
+                coverage &= fmask
+        histogram = timeline.histogram(gen.published[coverage])
+        selected = set(request.filter_values("date"))
+        for bucket in histogram["buckets"]:
+            bucket["selected"] = f"{bucket['start']}{timeline.PERIOD_SEPARATOR}{bucket['end']}" in selected
+
         hits, stories = self._hits(plan, request, gen, final)
         return {
             "query": request.q,
@@ -303,6 +313,7 @@ class SearchEngine:
             "filters": {f: request.filter_values(f) for f in FILTER_FIELDS if request.filter_values(f)},
             "hits": hits,
             "facets": facets,
+            "timeline": histogram,
             "suggestion": suggestion,
             "relaxed": plan.relaxed,
             "generation": gen.name,
@@ -316,6 +327,8 @@ class SearchEngine:
             for value in values:
                 mask[gen.scoring.postings("story", canonical_url(value))[0]] = True
             return mask
+        if field == "date":
+            return np.logical_or.reduce([timeline.period_mask(gen.published, v) for v in values]) & gen.live
         return gen.facets[field].mask(values, gen.doc_count)
 
     def _plan(self, text: str, gen: Generation, *, relaxed: bool = False) -> Plan:

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from indexer.schema import FACET_FIELDS
 
 from .query import MAX_QUERY_CHARS
+from .timeline import PeriodError, parse_period
 
 SORTS = ("relevance", "newest", "quality")
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_PAGE = 1_000
 MAX_FILTERS = 50
-# fields that narrow results without being counted as facets: story:URL lists one story's items
-FILTER_FIELDS = (*FACET_FIELDS, "story")
+# fields that narrow results without being counted as facets: story:URL lists one story's items,
+# date:2020-06-01..2020-06-30 one period of the coverage timeline
+FILTER_FIELDS = (*FACET_FIELDS, "story", "date")
 FILTER_ALIASES = {"topic": "topics", "tag": "topics", "source": "provider", "publisher": "provider"}
 
 
@@ -69,6 +71,11 @@ def parse_filter(text: str) -> tuple[str, str]:
         raise RequestError(f"cannot filter on {field[:30]!r}; use one of: {', '.join(FILTER_FIELDS)}")
     if not value:
         raise RequestError(f"filter on {field!r} has no value")
+    if field == "date":
+        try:
+            parse_period(value)
+        except PeriodError as exc:
+            raise RequestError(str(exc)) from None
     return field, value[:200]
 
 

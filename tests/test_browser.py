@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -26,13 +27,18 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def server(seeds_index):
+def app(seeds_index, tmp_path_factory):
+    from web import create_app
+
+    analytics = tmp_path_factory.mktemp("analytics") / "analytics.sqlite3"
+    return create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "ANALYTICS_PATH": str(analytics)})
+
+
+@pytest.fixture(scope="module")
+def server(app):
     """The real app on the real WSGI server, on a free loopback port."""
     import waitress
 
-    from web import create_app
-
-    app = create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False})
     srv = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -153,3 +159,47 @@ def test_an_xss_probe_renders_as_text(server, page):
     assert page.locator("#q").input_value() == XSS
     assert XSS in page.title()
     assert dialogs == []
+
+
+def test_coverage_chart_renders_and_a_bar_filters_to_its_period(server, page):
+    page.goto(server + "/?q=microsoft")
+    chart = page.locator(".timeline svg")
+    assert chart.is_visible()
+    box = chart.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 30
+    bars = page.locator(".timeline rect.bar")
+    heights = [float(bars.nth(i).get_attribute("height")) for i in range(bars.count())]
+    assert bars.count() >= 1 and max(heights) == 64.0
+    tallest = page.locator(".timeline a").nth(heights.index(max(heights)))
+    label = tallest.get_attribute("aria-label")
+    expected = int(re.search(r": (\d+) items?", label).group(1))
+    page.evaluate("window.__samePage = true")
+    tallest.click()
+    page.wait_for_url(re.compile(r"filter=date%3A\d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d"))
+    page.wait_for_function(
+        "n => document.querySelector('#result-count strong')?.textContent.trim() === String(n)", arg=expected
+    )
+    assert page.evaluate("window.__samePage") is True  # filtered in place by the script
+    assert page.locator(".timeline rect.bar.selected").count() == 1
+    assert page.locator("link[rel=alternate][type='application/atom+xml']").count() == 1
+
+
+def test_opening_a_result_is_counted_for_its_query(server, page, app):
+    from search.analytics import report
+
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())  # no network here
+    page.goto(server + "/?q=facial+recognition+police")
+    first = page.locator(".hit .title a").first
+    url = first.get_attribute("href")
+    with page.expect_request(lambda r: r.url.endswith("/api/events") and r.method == "POST") as sent:
+        first.click()
+    assert json.loads(sent.value.post_data)["url"] == url
+    recorder = app.extensions["analytics"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        recorder.flush()
+        top = {r["query"]: r for r in report(recorder.path, min_searches=1)["top_queries"]}
+        if top.get("facial recognition police", {}).get("clicks"):
+            break
+        time.sleep(0.1)
+    assert top["facial recognition police"]["clicks"] == 1 and top["facial recognition police"]["searches"] >= 1

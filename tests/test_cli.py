@@ -49,6 +49,7 @@ def test_index_query_and_stats_with_environment_defaults(tmp_path):
     flat = run("query", "facial", "recognition", "police", "--limit", "3", "--no-group", env=env).stdout
     assert re.match(r"\d+ results, showing 1-3", flat) and "       + " not in flat
     assert any(line.startswith("topics: AI (") for line in lines)
+    assert any(re.fullmatch(r"coverage by (week|month|year): .+ \d{4}", line) for line in lines)
 
     stats = json.loads(run("stats", "--json", env=env).stdout)
     assert stats["documents"] == 53 and stats["files"] == 5

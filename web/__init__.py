@@ -14,9 +14,11 @@ from typing import Any
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from search.analytics import FILE_NAME, Recorder
 from search.engine import SearchEngine
 
 from .api import api
+from .feed import feed
 from .pages import pages
 
 log = logging.getLogger("news_search.access")
@@ -36,11 +38,16 @@ SECURITY_HEADERS = {
 }
 
 
+OFF = ("off", "0", "false", "no")
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Application factory.
 
     Config keys: INDEX_DIR (env SEARCH_INDEX, default ./index), RESULT_CACHE (answers cached per
-    index generation; env SEARCH_RESULT_CACHE, default 1024, 0 disables), REFRESH_SECONDS, ACCESS_LOG.
+    index generation; env SEARCH_RESULT_CACHE, default 1024, 0 disables), REFRESH_SECONDS, ACCESS_LOG,
+    ANALYTICS (record queries and clicks; env SEARCH_ANALYTICS, default on, "off" opts out) and
+    ANALYTICS_PATH (default INDEX_DIR/analytics.sqlite3).
     """
     app = Flask(__name__)
     app.config.update(
@@ -49,6 +56,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RESULT_CACHE=int(os.environ.get("SEARCH_RESULT_CACHE", "1024")),
         JSON_SORT_KEYS=False,
         ACCESS_LOG=True,
+        ANALYTICS=os.environ.get("SEARCH_ANALYTICS", "on").strip().lower() not in OFF,
+        ANALYTICS_PATH=None,
     )
     app.config.update(config or {})
     app.json.sort_keys = False
@@ -56,8 +65,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["search_engine"] = SearchEngine(
         Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"], app.config["RESULT_CACHE"]
     )
+    analytics_path = app.config["ANALYTICS_PATH"] or Path(app.config["INDEX_DIR"]) / FILE_NAME
+    app.extensions["analytics"] = Recorder(Path(analytics_path)) if app.config["ANALYTICS"] else None
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_blueprint(feed)
 
     @app.before_request
     def _start_timer() -> None:

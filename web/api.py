@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+import threading
+from collections import OrderedDict
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.datastructures import MultiDict
 
 from indexer.generations import IndexMissing
 from search.query import QUERY_REFUSALS
 from search.request import RequestError
 
 from .openapi import openapi_document
-from .params import engine, request_from_args
+from .params import engine, record_search, request_from_args
 
 api = Blueprint("api", __name__)
+MAX_EVENT_BYTES = 4_096
+ENCODED_ENTRIES = 256  # encoded answers kept per app (about 30 KB each)
 
 
 @api.get("/api/search")
@@ -22,11 +29,69 @@ def search():
     except RequestError as exc:
         return jsonify(error=str(exc), status=400), 400
     try:
-        return jsonify(engine().search(req))
+        result = engine().search(req)
     except QUERY_REFUSALS as exc:
         return jsonify(error=str(exc), status=400), 400
     except IndexMissing as exc:
         return jsonify(error=str(exc), status=503), 503
+    record_search(req, result, "api")
+    return _json_answer(req, result)
+
+
+def _json_answer(req, result: dict) -> Response:
+    """The answer as JSON, encoded once per (generation, request) while it stays in the small cache.
+
+    Encoding a 30 KB answer costs more than finding it in the engine's answer cache; only
+    ``took_ms`` (always the last key) differs between two identical requests.
+    """
+    if not current_app.config["RESULT_CACHE"]:  # caching off means off: measure the real work
+        return jsonify(result)
+    encoded, lock = current_app.extensions.setdefault("encoded_answers", (OrderedDict(), threading.Lock()))
+    key = (result["generation"], req)
+    with lock:
+        body = encoded.get(key)
+        if body is not None:
+            encoded.move_to_end(key)
+    if body is None:
+        answer = {k: v for k, v in result.items() if k != "took_ms"}
+        body = current_app.json.dumps(answer).encode("utf-8")
+        with lock:
+            encoded[key] = body
+            while len(encoded) > ENCODED_ENTRIES:
+                encoded.popitem(last=False)
+    took = current_app.json.dumps(result.get("took_ms")).encode("ascii")
+    return Response(body[:-1] + b',"took_ms":' + took + b"}", mimetype="application/json")
+
+
+@api.post("/api/events")
+def events():
+    """What the page's script reports: a settled as-you-type search, or an opened result.
+
+    Body: ``{"type": "search" | "click", "params": "q=...&filter=...", "url": ..., "rank": n}``.
+    Accepted (204) even when analytics are off, so the page never needs to know.
+    """
+    recorder = current_app.extensions.get("analytics")
+    if request.content_length and request.content_length > MAX_EVENT_BYTES:
+        return jsonify(error="event too large", status=413), 413
+    event = request.get_json(force=True, silent=True)
+    if not isinstance(event, dict) or event.get("type") not in ("search", "click"):
+        return jsonify(error="body must be JSON with type 'search' or 'click'", status=400), 400
+    try:
+        req = request_from_args(MultiDict(parse_qsl(str(event.get("params", "")).lstrip("?"))))
+    except RequestError as exc:
+        return jsonify(error=str(exc), status=400), 400
+    if recorder is None:
+        return "", 204
+    if event["type"] == "click":
+        rank = event.get("rank")
+        recorder.click(req.q, str(event.get("url", "")), rank if isinstance(rank, int) else None)
+    elif req.page == 1:
+        try:
+            result = engine().search(req)  # usually answered from the cache: the page just showed it
+        except (*QUERY_REFUSALS, IndexMissing):
+            return "", 204
+        recorder.search(req.q, req.filters, result["total"], "page")
+    return "", 204
 
 
 @api.get("/api/similar")

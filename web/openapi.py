@@ -126,6 +126,27 @@ def openapi_document() -> dict[str, Any]:
                                                 "type": "object",
                                                 "properties": dict.fromkeys(FACET_FIELDS, _FACET),
                                             },
+                                            "timeline": {
+                                                "type": "object",
+                                                "description": "matching items per period, empty ones included;"
+                                                " each links to filter=date:START..END",
+                                                "properties": {
+                                                    "interval": {"enum": ["week", "month", "year", None]},
+                                                    "undated": {"type": "integer"},
+                                                    "buckets": {
+                                                        "type": "array",
+                                                        "items": {
+                                                            "type": "object",
+                                                            "properties": {
+                                                                "start": {"type": "string", "format": "date"},
+                                                                "end": {"type": "string", "format": "date"},
+                                                                "count": {"type": "integer"},
+                                                                "selected": {"type": "boolean"},
+                                                            },
+                                                        },
+                                                    },
+                                                },
+                                            },
                                             "suggestion": {"type": ["string", "null"]},
                                             "relaxed": {"type": "boolean"},
                                         },
@@ -162,6 +183,22 @@ def openapi_document() -> dict[str, Any]:
                         "400": error,
                         "404": {"description": "The item is not in the index"},
                     },
+                }
+            },
+            "/feed.atom": {
+                "get": {
+                    "summary": "Atom feed of the newest items matching `q` and `filter`",
+                    "parameters": [
+                        {"name": "q", "in": "query", "schema": {"type": "string"}},
+                        {"name": "filter", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
+                    ],
+                    "responses": {"200": {"description": "application/atom+xml"}, "400": {"description": "Bad filter"}},
+                }
+            },
+            "/api/events": {
+                "post": {
+                    "summary": "Analytics events from the page: a settled search or an opened result",
+                    "responses": {"204": {"description": "Accepted"}, "400": {"description": "Not an event"}},
                 }
             },
             "/api/suggest": {

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from markupsafe import Markup
 
 from indexer.generations import IndexMissing
 from search.query import QUERY_REFUSALS
 from search.request import SORTS, RequestError, SearchRequest
+from search.timeline import bucket_label
 
-from .params import engine, query_string, request_from_args, toggle_filter
+from .params import engine, query_string, record_search, request_from_args, toggle_filter
 
 pages = Blueprint("pages", __name__)
 
@@ -23,7 +24,9 @@ FACET_LABELS = {
     "month": "Month",
     "kind": "Kind",
     "story": "Story",
+    "date": "Period",
 }
+CHART_WIDTH, CHART_HEIGHT = 240, 64
 SIDEBAR_FACETS = ("topics", "provider", "year", "kind")
 PAGE_WINDOW = 2
 
@@ -50,7 +53,7 @@ def _pages(req: SearchRequest, pages_total: int) -> list[dict[str, Any]]:
     return links
 
 
-def hit_view(hit: dict[str, Any], req: SearchRequest | None = None) -> dict[str, Any]:
+def hit_view(hit: dict[str, Any], req: SearchRequest | None = None, rank: int | None = None) -> dict[str, Any]:
     """A hit with what the hit template shows: a readable date, the highlight markup, its story's items."""
     story_url = None
     if req is not None and hit.get("more", 0) > len(hit.get("more_items", [])):
@@ -59,9 +62,48 @@ def hit_view(hit: dict[str, Any], req: SearchRequest | None = None) -> dict[str,
         **hit,
         "more_items": [{**m, "date": _date(m["published"])} for m in hit.get("more_items", [])],
         "story_url": story_url,
+        "rank": rank,
         "date": _date(hit["published"]),
         "title_html": Markup(hit["highlight"]["title"]),  # built from escaped text in search.highlight
         "excerpt_html": Markup(hit["highlight"]["excerpt"]),
+    }
+
+
+def timeline_view(req: SearchRequest, histogram: dict[str, Any]) -> dict[str, Any] | None:
+    """Bars of the coverage chart: geometry, a label, and the link that toggles that period."""
+    buckets, interval = histogram.get("buckets") or [], histogram.get("interval")
+    if not buckets or sum(b["count"] for b in buckets) == 0:
+        return None
+    peak = max(b["count"] for b in buckets)
+    step = CHART_WIDTH / len(buckets)
+    bars = []
+    for i, bucket in enumerate(buckets):
+        height = 0 if not bucket["count"] else max(2.0, CHART_HEIGHT * bucket["count"] / peak)
+        label = bucket_label(bucket, interval)
+        bars.append(
+            {
+                **bucket,
+                "label": label,
+                "x": round(i * step, 2),
+                "width": round(max(1.0, step * 0.8), 2),
+                "y": round(CHART_HEIGHT - height, 2),
+                "height": round(height, 2),
+                "url": toggle_filter(req, "date", f"{bucket['start']}..{bucket['end']}"),
+            }
+        )
+    busiest = max(bars, key=lambda b: b["count"])
+    summary = (
+        f"Matching items per {interval}, {bars[0]['label']} to {bars[-1]['label']};"
+        f" most in {busiest['label']} ({busiest['count']})."
+    )
+    return {
+        "interval": interval,
+        "bars": bars,
+        "summary": summary,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "first": bars[0]["label"],
+        "last": bars[-1]["label"],
     }
 
 
@@ -80,13 +122,16 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         ]
         if entries:
             facets.append({"field": field, "label": FACET_LABELS[field], "entries": entries})
-    hits = [hit_view(hit, req) for hit in result["hits"]]
     first = (req.page - 1) * req.limit + 1
+    hits = [hit_view(hit, req, first + i) for i, hit in enumerate(result["hits"])]
     return {
         "req": req,
         "result": result,
         "hits": hits,
         "facets": facets,
+        "timeline": timeline_view(req, result.get("timeline") or {}),
+        "feed_url": url_for("feed.atom") + query_string(SearchRequest(q=req.q, filters=req.filters)),
+        "feed_title": f"News search: {req.q}" if req.q else "News search: newest items",
         "first": first,
         "last": first + len(hits) - 1,
         "sorts": [{"value": s, "url": query_string(req, sort=s), "current": s == req.sort} for s in SORTS],
@@ -113,6 +158,7 @@ def _render(template: str):
         return render_template(template, req=req, error=str(exc), sorts=[]), 400
     except IndexMissing as exc:
         return render_template(template, req=req, error=str(exc), sorts=[]), 503
+    record_search(req, result, "page")
     return render_template(template, **view_model(req, result))
 
 

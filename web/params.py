@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import current_app
+from flask import current_app, request
 from werkzeug.datastructures import MultiDict
 
 from search.engine import SearchEngine
@@ -59,3 +59,16 @@ def toggle_filter(req: SearchRequest, field: str, value: str) -> str:
     else:
         filters = (*req.filters, pair)
     return query_string(req, filters=filters)
+
+
+# sent by the page's script: "typing" for as-you-type updates, "history" for back/forward and
+# repeats; those are not counted as searches (a settled as-you-type query is, via /api/events)
+INTENT_HEADER = "X-Search-Intent"
+
+
+def record_search(req: SearchRequest, result: dict, source: str) -> None:
+    """Count a search in the analytics, unless turned off, a later page, or not a deliberate search."""
+    recorder = current_app.extensions.get("analytics")
+    if recorder is None or req.page != 1 or request.headers.get(INTENT_HEADER, "search") != "search":
+        return
+    recorder.search(req.q, req.filters, result["total"], source)

@@ -4,6 +4,7 @@
   "use strict";
   document.documentElement.classList.add("js");
   const DEBOUNCE_MS = 200;
+  const SETTLE_MS = 1500; // as-you-type results read this long count as a search in the analytics
 
   function start() {
     const form = document.getElementById("search-form");
@@ -14,6 +15,14 @@
     let timer = null;
     let latest = 0;
     let controller = null;
+    let settleTimer = null;
+    let lastCounted = new URLSearchParams(window.location.search).toString(); // counted by the server
+
+    // analytics: fire and forget; the server answers 204 even when they are off
+    function report(event) {
+      const body = new Blob([JSON.stringify(event)], { type: "application/json" });
+      if (navigator.sendBeacon) navigator.sendBeacon("/api/events", body);
+    }
 
     function formParams() {
       const params = new URLSearchParams(new FormData(form));
@@ -25,10 +34,14 @@
       const seq = ++latest;
       if (controller) controller.abort();
       controller = new AbortController();
+      clearTimeout(settleTimer);
       region.setAttribute("aria-busy", "true");
+      // typing and back/forward are not searches of their own; a repeat of the last one is not either
+      let intent = how === "push" ? "search" : how === "replace" ? "typing" : "history";
+      if (intent === "search" && params.toString() === lastCounted) intent = "history";
       try {
         const response = await fetch("/results?" + params.toString(), {
-          signal: controller.signal, headers: { "Accept": "text/html" },
+          signal: controller.signal, headers: { "Accept": "text/html", "X-Search-Intent": intent },
         });
         const html = await response.text();
         if (seq !== latest) return; // a newer request has been sent: drop this stale answer
@@ -37,6 +50,14 @@
         if (how === "push") history.pushState({ q: params.get("q") || "" }, "", url);
         else if (how === "replace") history.replaceState({ q: params.get("q") || "" }, "", url);
         document.title = (params.get("q") ? params.get("q") + " – " : "") + "News search";
+        if (intent === "search") lastCounted = params.toString();
+        if (intent === "typing") {
+          settleTimer = setTimeout(function () {
+            if (params.toString() === lastCounted) return;
+            lastCounted = params.toString();
+            report({ type: "search", params: params.toString() });
+          }, SETTLE_MS);
+        }
       } catch (err) {
         if (err.name !== "AbortError") region.removeAttribute("aria-busy");
         return;
@@ -71,10 +92,20 @@
     });
 
     region.addEventListener("click", function (event) {
+      const opened = event.target.closest(".hit a:not([data-nav]):not(.similar)");
+      if (opened) {
+        const hit = opened.closest(".hit");
+        report({
+          type: "click", params: window.location.search.slice(1), url: opened.getAttribute("href"),
+          rank: hit && hit.dataset.rank ? Number(hit.dataset.rank) : null,
+        });
+        return;
+      }
       const link = event.target.closest("a[data-nav]");
       if (!link || event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
       event.preventDefault();
-      const params = new URLSearchParams(link.search);
+      // SVG links (the timeline's bars) have no .search: read the attribute
+      const params = new URL(link.getAttribute("href"), window.location.href).searchParams;
       input.value = params.get("q") || "";
       syncHidden(params);
       update(params, "push").then(function () {

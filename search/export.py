@@ -1,0 +1,210 @@
+"""Export the live index for OpenSearch / Elasticsearch.
+
+Writes an index definition, a search template that ranks like this engine, and NDJSON bulk
+files of every document. The definition mirrors the product: Snowball English with accent folding on title, excerpt and
+provider; BM25 with this engine's k1 and per-field b; field boosts; the minimum-should-match
+rule; the quality prior as a ``function_score``; stories collapsed with their other items as
+inner hits; the same facets as aggregations, and the coverage timeline as a date histogram.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from indexer.schema import FACET_FIELDS
+
+from .engine import FACET_SIZE, MORE_SHOWN, TITLE_ALL_WORDS_BOOST, SearchEngine
+from .query import FIELD_BOOSTS
+from .ranking import NEUTRAL_QUALITY, QUALITY_WEIGHT
+from .scorer import FIELD_B, K1
+
+FORMATS = ("opensearch",)
+MAX_ID_BYTES = 512  # OpenSearch and Elasticsearch refuse longer document ids
+BULK_DOCS = 5_000  # per file: a few MB, a comfortable bulk request
+MAPPING_FILE = "index.json"
+TEMPLATE_FILE = "search_template.json"
+TEXT_ANALYZER = "news_text"
+
+
+def document_id(key: str) -> str:
+    """The key (canonical URL) when it fits, else a stable digest of it."""
+    if len(key.encode("utf-8")) <= MAX_ID_BYTES:
+        return key
+    return "sha1:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+def index_definition() -> dict[str, Any]:
+    """Settings (analysis, similarity) and strict mappings for the news index."""
+
+    def text(similarity: str, **extra: Any) -> dict[str, Any]:
+        return {"type": "text", "analyzer": TEXT_ANALYZER, "similarity": similarity, **extra}
+
+    keyword = {"type": "keyword"}
+    return {
+        "settings": {
+            "index": {"number_of_shards": 1, "number_of_replicas": 0},
+            "analysis": {
+                "filter": {
+                    "news_possessive": {"type": "stemmer", "language": "possessive_english"},
+                    "news_snowball": {"type": "snowball", "language": "English"},
+                },
+                "analyzer": {
+                    TEXT_ANALYZER: {
+                        "type": "custom",
+                        "tokenizer": "standard",
+                        "filter": ["news_possessive", "lowercase", "asciifolding", "news_snowball"],
+                    }
+                },
+                "normalizer": {"folded": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
+            },
+            "similarity": {
+                f"bm25_{field}": {"type": "BM25", "k1": K1, "b": FIELD_B.get(field, 0.75)}
+                for field in ("title", "excerpt", "provider_text")
+            },
+        },
+        "mappings": {
+            "dynamic": "strict",
+            "properties": {
+                "key": keyword,
+                "url": {"type": "keyword", "index": False},
+                "title": text(
+                    "bm25_title", fields={"exact": {"type": "keyword", "normalizer": "folded", "ignore_above": 2000}}
+                ),
+                "excerpt": text("bm25_excerpt"),
+                "provider": {"type": "keyword", "fields": {"text": text("bm25_provider_text")}},
+                "provider_domain": keyword,
+                "topics": keyword,
+                "kind": keyword,
+                "year": keyword,
+                "month": keyword,
+                "published": {"type": "date"},
+                "quality": {"type": "integer"},
+                "heat": {"type": "integer"},
+                "image": {"type": "keyword", "index": False},
+                "story": keyword,
+                "parents": keyword,
+                "sources": keyword,
+            },
+        },
+    }
+
+
+def search_template() -> dict[str, Any]:
+    """A mustache search template (params: q, from, size) ranking like ``/api/search``."""
+    fields = [
+        f"title^{FIELD_BOOSTS['title']}",
+        f"excerpt^{FIELD_BOOSTS['excerpt']}",
+        f"provider.text^{FIELD_BOOSTS['provider_text']}",
+    ]
+    aggs: dict[str, Any] = {field: {"terms": {"field": field, "size": FACET_SIZE[field]}} for field in FACET_FIELDS}
+    aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 0}}
+    source = {
+        "from": "{{from}}{{^from}}0{{/from}}",
+        "size": "{{size}}{{^size}}10{{/size}}",
+        "query": {
+            "function_score": {
+                "query": {
+                    "bool": {
+                        "must": {
+                            "multi_match": {
+                                "query": "{{q}}",
+                                "fields": fields,
+                                "type": "most_fields",
+                                # one or two words: all; three or four: all but one; five or more: any
+                                "minimum_should_match": "2<-1 4<1",
+                            }
+                        },
+                        "should": [
+                            # the title holds the words (phrase is the closest built-in), or equals the query
+                            {"match_phrase": {"title": {"query": "{{q}}", "boost": TITLE_ALL_WORDS_BOOST}}},
+                            {"term": {"title.exact": {"value": "{{q}}", "boost": 4.0}}},
+                        ],
+                    }
+                },
+                # score x (1 + QUALITY_WEIGHT x quality / 100), as search.ranking.quality_prior
+                "functions": [
+                    {"weight": 1},
+                    {
+                        "field_value_factor": {
+                            "field": "quality",
+                            "factor": QUALITY_WEIGHT / 100,
+                            "missing": NEUTRAL_QUALITY,
+                        }
+                    },
+                ],
+                "score_mode": "sum",
+                "boost_mode": "multiply",
+            }
+        },
+        "collapse": {"field": "story", "inner_hits": {"name": "more", "size": MORE_SHOWN}},
+        "aggs": aggs,
+        "highlight": {"fields": {"title": {"number_of_fragments": 0}, "excerpt": {"fragment_size": 240}}},
+    }
+    return {"script": {"lang": "mustache", "source": source}}
+
+
+def _document(stored: dict[str, Any]) -> dict[str, Any]:
+    published = stored.get("published")
+    doc = {
+        "key": stored.get("key", ""),
+        "url": stored.get("url", ""),
+        "title": stored.get("title", ""),
+        "excerpt": stored.get("excerpt", ""),
+        "provider": stored.get("provider", ""),
+        "provider_domain": stored.get("provider_domain", ""),
+        "topics": list(stored.get("topics") or []),
+        "kind": stored.get("kind", ""),
+        "year": stored.get("year"),
+        "month": stored.get("month"),
+        "published": published.replace(tzinfo=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        if isinstance(published, dt.datetime)
+        else None,
+        "quality": stored.get("quality"),
+        "heat": heat if isinstance(heat := stored.get("heat"), int) and heat >= 0 else None,
+        "image": stored.get("image") or None,
+        "story": stored.get("story") or stored.get("key", ""),
+        "parents": list(stored.get("parents") or []),
+        "sources": list(stored.get("sources") or []),
+    }
+    return {k: v for k, v in doc.items() if v is not None and v != ""}
+
+
+def documents(engine: SearchEngine) -> Iterator[dict[str, Any]]:
+    """Every live document of the engine's generation, as exported."""
+    gen = engine.generation()
+    for docnum in range(gen.doc_count):
+        if gen.live[docnum]:
+            with gen.lock:
+                stored = gen.searcher.stored_fields(docnum)
+            yield _document(stored)
+
+
+def export_opensearch(engine: SearchEngine, out_dir: Path, index_name: str = "news", batch: int = BULK_DOCS) -> dict:
+    """Write index.json, search_template.json and bulk-NNNNN.ndjson files; return a summary."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("bulk-*.ndjson"):
+        old.unlink()  # a smaller re-export must not leave stale files behind
+    (out_dir / MAPPING_FILE).write_text(json.dumps(index_definition(), indent=2) + "\n", encoding="utf-8")
+    (out_dir / TEMPLATE_FILE).write_text(json.dumps(search_template(), indent=2) + "\n", encoding="utf-8")
+    files, count, handle = [], 0, None
+    try:
+        for doc in documents(engine):
+            if count % batch == 0:
+                if handle:
+                    handle.close()
+                path = out_dir / f"bulk-{len(files) + 1:05d}.ndjson"
+                files.append(path.name)
+                handle = path.open("w", encoding="utf-8")
+            action = {"index": {"_index": index_name, "_id": document_id(doc["key"])}}
+            handle.write(json.dumps(action, ensure_ascii=False) + "\n")
+            handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        if handle:
+            handle.close()
+    return {"index": index_name, "documents": count, "files": [MAPPING_FILE, TEMPLATE_FILE, *files]}

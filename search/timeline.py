@@ -1,0 +1,110 @@
+"""Coverage over time: matching items per week, month or year, and the period filter that bars link to.
+
+Dates are the index's ``published`` values (Whoosh longs: microseconds since 0001-01-01, negative
+when an item has no date). A period is a range of whole days, written ``2020-06-01..2020-06-07``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from whoosh.util.times import datetime_to_long
+
+EPOCH_US = datetime_to_long(dt.datetime(1970, 1, 1))
+DAY_US = 86_400 * 1_000_000
+WEEKLY_UP_TO_DAYS = 120  # about 17 weekly bars; longer spans are shown by month
+MONTHLY_UP_TO_MONTHS = 120  # ten years by month; longer spans by year
+PERIOD_SEPARATOR = ".."
+
+
+class PeriodError(ValueError):
+    """A period filter a user can fix; the message says how."""
+
+
+def parse_period(text: str) -> tuple[dt.date, dt.date]:
+    """'2020-06-01..2020-06-07' (or one day, '2020-06-01') -> first and last day, inclusive."""
+    first, _, last = text.strip().partition(PERIOD_SEPARATOR)
+    try:
+        start = dt.date.fromisoformat(first.strip())
+        end = dt.date.fromisoformat(last.strip()) if last else start
+    except ValueError:
+        raise PeriodError(
+            f"date filter {text[:40]!r} must look like 2020-06-01..2020-06-30 (first and last day)"
+        ) from None
+    if end < start:
+        raise PeriodError(f"date filter {text[:40]!r} ends before it starts")
+    return start, end
+
+
+def format_period(start: dt.date, end: dt.date) -> str:
+    """The filter value for a period (inverse of ``parse_period``)."""
+    return f"{start.isoformat()}{PERIOD_SEPARATOR}{end.isoformat()}"
+
+
+def period_mask(published: np.ndarray, text: str) -> np.ndarray:
+    """Documents published within the period (items without a date never are)."""
+    start, end = parse_period(text)
+    low = datetime_to_long(dt.datetime.combine(start, dt.time()))
+    high = datetime_to_long(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+    return (published >= low) & (published < high)
+
+
+def histogram(published: np.ndarray) -> dict:
+    """Counts per period over the span of the given dates, empty periods included.
+
+    The interval follows the span: weeks (from Monday) up to ~4 months, months up to ten
+    years, years beyond. Returns ``{"interval", "buckets": [{start, end, count}], "undated"}``.
+    """
+    dated = published[published >= 0]
+    result: dict = {"interval": None, "buckets": [], "undated": int(len(published) - len(dated))}
+    if len(dated) == 0:
+        return result
+    days = (dated - EPOCH_US) // DAY_US  # days since 1970-01-01
+    span = int(days.max() - days.min())
+    if span <= WEEKLY_UP_TO_DAYS:
+        weeks = days - (days + 3) % 7  # 1970-01-01 was a Thursday: this is the Monday on or before
+        first = int(weeks.min())
+        counts = np.bincount((weeks - first) // 7)
+        starts = [_day(first + 7 * i) for i in range(len(counts))]
+        ends = [s + dt.timedelta(days=6) for s in starts]
+        interval = "week"
+    else:
+        months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+        if int(months.max() - months.min()) < MONTHLY_UP_TO_MONTHS:
+            first = int(months.min())
+            counts = np.bincount(months - first)
+            starts = [_month(first + i) for i in range(len(counts))]
+            ends = [_month(first + i + 1) - dt.timedelta(days=1) for i in range(len(counts))]
+            interval = "month"
+        else:
+            years = months // 12
+            first = int(years.min())
+            counts = np.bincount(years - first)
+            starts = [dt.date(1970 + first + i, 1, 1) for i in range(len(counts))]
+            ends = [dt.date(s.year, 12, 31) for s in starts]
+            interval = "year"
+    result["interval"] = interval
+    result["buckets"] = [
+        {"start": s.isoformat(), "end": e.isoformat(), "count": int(c)}
+        for s, e, c in zip(starts, ends, counts, strict=True)
+    ]
+    return result
+
+
+def bucket_label(bucket: dict, interval: str) -> str:
+    """'Jun 2020', 'week of Jun 1, 2020' or '2020'."""
+    start = dt.date.fromisoformat(bucket["start"])
+    if interval == "year":
+        return str(start.year)
+    if interval == "month":
+        return start.strftime("%b %Y")
+    return f"week of {start.strftime('%b')} {start.day}, {start.year}"
+
+
+def _day(days_since_epoch: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(days_since_epoch))
+
+
+def _month(months_since_epoch: int) -> dt.date:
+    return dt.date(1970 + months_since_epoch // 12, months_since_epoch % 12 + 1, 1)
