@@ -23,7 +23,7 @@ from .documents import Document, build_documents, group_by_key, merge_records
 from .schema import VALUE_SEPARATOR, analyzed_texts, build_schema
 from .seeds import Record, SeedFile, SeedProblem, discover, file_hash, iter_seed_files
 
-MANIFEST_VERSION = 2  # 2: story fields
+MANIFEST_VERSION = 3  # 2: story fields; 3: one term per number, columns for tie-break and story
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
 COMPACT_RATIO = 0.05  # rewrite into one segment when this share of documents is deleted
 Progress = Callable[[int, int], None]  # (files done, files total)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from whoosh.analysis import RegexTokenizer
-from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.columns import NumericColumn
+from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from .analysis import news_analyzer, title_signature, vocabulary_analyzer
 
@@ -19,6 +20,14 @@ TEXT_FIELDS = ("title", "excerpt", "provider_text")
 def _multi_value_field() -> KEYWORD:
     field = KEYWORD(stored=True)
     field.analyzer = RegexTokenizer(r"[^\x1f]+")
+    return field
+
+
+def _date_field() -> DATETIME:
+    # one term per date instead of Whoosh's 8-level trie: ranges run in numpy over the
+    # per-generation `published` array, and the trie terms were an eighth of all postings
+    field = DATETIME(stored=True, sortable=True)
+    field.shift_step = 0
     return field
 
 
@@ -40,16 +49,17 @@ def build_schema() -> Schema:
         kind=ID(stored=True),
         year=ID(stored=True),
         month=ID(stored=True),
-        published=DATETIME(stored=True, sortable=True),
-        quality=NUMERIC(int, bits=32, signed=True, stored=True, sortable=True),
-        heat=NUMERIC(int, bits=32, signed=True, stored=True),
-        tiebreak=NUMERIC(int, bits=32, signed=False, stored=False, sortable=True),
+        published=_date_field(),
+        quality=NUMERIC(int, bits=32, signed=True, stored=True, sortable=True, shift_step=0),
+        heat=NUMERIC(int, bits=32, signed=True, stored=True, shift_step=0),
+        # columns only: read as arrays per generation, never searched
+        tiebreak=COLUMN(NumericColumn("I")),
         image=STORED(),
         sources=STORED(),
         parents=STORED(),
         # the lead article's key: filterable (story:URL) and shown; the hash groups stories in numpy
         story=ID(stored=True),
-        story_hash=NUMERIC(int, bits=64, signed=False, stored=False, sortable=True),
+        story_hash=COLUMN(NumericColumn("Q")),
     )
 
 
