@@ -92,3 +92,13 @@ def test_opting_out_records_nothing(seeds_index, tmp_path, monkeypatch):
 def test_queries_are_normalized_before_counting():
     assert normalize_query("  Zürich   AI ") == normalize_query("zurich ai") == "zurich ai"
     assert normalize_query("x" * 500) == "x" * 200
+
+
+def test_event_endpoint_refuses_junk_and_oversized_bodies(app):
+    client = app.test_client()
+    assert client.post("/api/events", json={"type": "delete-everything"}).status_code == 400
+    assert client.post("/api/events", json=["click"]).status_code == 400
+    bad_params = client.post("/api/events", json={"type": "search", "params": "limit=100000"})
+    assert bad_params.status_code == 400 and "'limit' must be between" in bad_params.get_json()["error"]
+    huge = client.post("/api/events", json={"type": "click", "params": "q=x", "url": "x" * 50_000})
+    assert huge.status_code == 413

@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ACCESS_LOG=True,
         ANALYTICS=os.environ.get("SEARCH_ANALYTICS", "on").strip().lower() not in OFF,
         ANALYTICS_PATH=None,
+        MAX_CONTENT_LENGTH=16 * 1024,  # only /api/events takes a body, of a few hundred bytes
     )
     app.config.update(config or {})
     app.json.sort_keys = False
