@@ -94,9 +94,15 @@ class Recorder:
             self._queue.put_nowait(item)
 
     def _run(self) -> None:
-        db = connect(self.path)
+        db = None  # opened with the first event: an idle server leaves no file behind
         while True:
             batch = [self._queue.get()]
+            if db is None:
+                try:
+                    db = connect(self.path)
+                except (OSError, sqlite3.Error):  # e.g. a read-only index folder: count nothing
+                    db = sqlite3.connect(":memory:", check_same_thread=False)
+                    db.executescript(SCHEMA)
             while len(batch) < BATCH:
                 try:
                     batch.append(self._queue.get_nowait())

@@ -324,6 +324,10 @@ def serve_command(obj: Context, host: str, port: int, threads: int, no_access_lo
 # analytics
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 @main.command("analytics")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650), help="Look this far back.")
 @click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(1, 1000), help="Rows per list.")
@@ -345,8 +349,9 @@ def analytics_command(obj: Context, days: int, limit: int, min_searches: int, as
         return
     t = data["totals"]
     click.echo(
-        f"last {days} days: {t['searches']:,} searches of {t['queries']:,} different queries,"
-        f" {t['zero_result_searches']:,} with no result, {t['clicks']:,} results opened"
+        f"last {days} days: {_count(t['searches'], 'search', 'searches')} of"
+        f" {_count(t['queries'], 'different query', 'different queries')},"
+        f" {t['zero_result_searches']:,} with no result, {_count(t['clicks'], 'result', 'results')} opened"
     )
     sections = (
         (
