@@ -172,6 +172,9 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
         lines.append(f"Did you mean: {result['suggestion']}?")
     if result.get("relaxed"):
         lines.append("No item has all the words; showing items with most of them.")
+    elif result.get("partial"):
+        full = result["total"] - result["partial"]
+        lines.append(f"{full} with every word, then {result['partial']} with some of them.")
     if not total:
         lines.append(f"No results for {result['query']!r}.")
     else:

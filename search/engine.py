@@ -316,6 +316,7 @@ class SearchEngine:
             "timeline": histogram,
             "suggestion": suggestion,
             "relaxed": plan.relaxed,
+            "partial": int((final & plan.partial).sum()) if plan.partial is not None else 0,
             "generation": gen.name,
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }

@@ -345,6 +345,6 @@ def test_a_short_page_is_filled_with_partial_matches_after_every_full_one(ai_eng
     for hit in result["hits"][:full]:
         text = (hit["title"] + " " + hit["excerpt"]).lower()
         assert "ibm" in text and "police" in text
-    assert not result["relaxed"]
+    assert not result["relaxed"] and result["partial"] == result["total"] - full
     # a query with plenty of full matches is not padded
     assert not any(h["partial"] for h in search(ai_engine, "facial recognition", group=False, limit=100)["hits"])

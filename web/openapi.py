@@ -149,6 +149,10 @@ def openapi_document() -> dict[str, Any]:
                                             },
                                             "suggestion": {"type": ["string", "null"]},
                                             "relaxed": {"type": "boolean"},
+                                            "partial": {
+                                                "type": "integer",
+                                                "description": "of total, items with only some of the words",
+                                            },
                                         },
                                     }
                                 }
