@@ -298,7 +298,7 @@ class SearchEngine:
         histogram = timeline.histogram(gen.published[coverage])
         selected = set(request.filter_values("date"))
         for bucket in histogram["buckets"]:
-            bucket["selected"] = f"{bucket['start']}{timeline.PERIOD_SEPARATOR}{bucket['end']}" in selected
+            bucket["selected"] = timeline.bucket_period(bucket) in selected
 
         hits, stories = self._hits(plan, request, gen, final)
         return {

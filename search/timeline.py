@@ -37,9 +37,9 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def format_period(start: dt.date, end: dt.date) -> str:
-    """The filter value for a period (inverse of ``parse_period``)."""
-    return f"{start.isoformat()}{PERIOD_SEPARATOR}{end.isoformat()}"
+def bucket_period(bucket: dict) -> str:
+    """The date filter value selecting one bucket ('2020-06-01..2020-06-30')."""
+    return f"{bucket['start']}{PERIOD_SEPARATOR}{bucket['end']}"
 
 
 def period_mask(published: np.ndarray, text: str) -> np.ndarray:

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from indexer.generations import IndexMissing
 from search.query import QUERY_REFUSALS
 from search.request import SORTS, RequestError, SearchRequest
-from search.timeline import bucket_label
+from search.timeline import bucket_label, bucket_period
 
 from .params import engine, query_string, record_search, request_from_args, toggle_filter
 
@@ -88,7 +88,7 @@ def timeline_view(req: SearchRequest, histogram: dict[str, Any]) -> dict[str, An
                 "width": round(max(1.0, step * 0.8), 2),
                 "y": round(CHART_HEIGHT - height, 2),
                 "height": round(height, 2),
-                "url": toggle_filter(req, "date", f"{bucket['start']}..{bucket['end']}"),
+                "url": toggle_filter(req, "date", bucket_period(bucket)),
             }
         )
     busiest = max(bars, key=lambda b: b["count"])
