@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -37,7 +38,8 @@ def ensure_corpus(corpus: Path, articles: int) -> None:
 
 def change_file(path: Path, rng: random.Random, round_no: int) -> None:
     text = path.read_text(encoding="utf-8")
-    text = text.replace("quality: ", f"quality: {rng.randint(1, 9)}", 1)
+    # a new quality value (replacing it, so repeated rounds keep it in range)
+    text = re.sub(r"(?m)^(\s*quality:\s*)-?\d+", lambda m: f"{m.group(1)}{rng.randint(0, 100)}", text, count=1)
     marker = f"benchword{round_no}x{rng.randint(0, 10**6)}"
     text = text.replace('excerpt: "', f'excerpt: "{marker} ', 1)
     path.write_text(text, encoding="utf-8")

@@ -29,6 +29,7 @@ MAX_TITLE_CHARS = 1_000
 MAX_EXCERPT_CHARS = 10_000
 MAX_TOPICS = 100
 PARALLEL_READ_MIN_FILES = 500  # below this, starting worker processes costs more than it saves
+INT_RANGE = (-(2**31), 2**31 - 1)  # quality and heat are indexed as 32-bit numbers
 MAX_ALIASES = 20  # real seed files use none; expansion attacks need many
 
 
@@ -262,6 +263,16 @@ def _text(
 
 
 def _int(item: dict, name: str) -> int | None:
+    number = _whole_number(item, name)
+    if number is not None and not INT_RANGE[0] <= number <= INT_RANGE[1]:
+        # the index stores 32-bit numbers: say so here rather than fail the whole index write
+        raise SeedFileError(
+            f"field '{name}' is out of range: {number} (must be between {INT_RANGE[0]:,} and {INT_RANGE[1]:,})"
+        )
+    return number
+
+
+def _whole_number(item: dict, name: str) -> int | None:
     value = item.get(name)
     if value is None or value == "":
         return None

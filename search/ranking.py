@@ -55,7 +55,8 @@ class LiveStats:
         for docnum in deleted_docnums(reader).tolist():
             stored = reader.stored_fields(docnum)
             for name in scorable:
-                lengths[name] -= reader.doc_field_length(docnum, name, 0)
+                # None (not the default) for a field the document never had, e.g. an item without excerpt
+                lengths[name] -= reader.doc_field_length(docnum, name, 0) or 0
             texts = analyzed_texts(stored.get("title", ""), stored.get("excerpt", ""), stored.get("provider", ""))
             for name, text in texts.items():
                 for term in set(schema[name].process_text(text, mode="index")):

@@ -100,6 +100,10 @@ HOSTILE = {
     "duplicate-keys.md": b"---\ntitle: one\ntitle: two\nwebUrl: https://x.org/dup\n---\n",
     "related-not-list.md": b"---\ntitle: Related is text\nwebUrl: https://x.org/rel\nrelated: nope\n---\n",
     "deep.md": b"---\ntitle: " + b"[" * 5_000 + b"]" * 5_000 + b"\nwebUrl: https://x.org/deep\n---\n",
+    # the index stores 32-bit numbers: this once failed the whole index write instead of one file
+    "huge-quality.md": b"---\ntitle: Huge\nwebUrl: https://x.org/huge\nquality: 7272227280\n---\n",
+    "huge-related-heat.md": b"---\ntitle: Fine article\nwebUrl: https://x.org/fine-article\nrelated:\n"
+    b"  - title: Hot\n    webUrl: https://x.org/hot\n    heat: 99999999999\n---\n",
 }
 
 
@@ -125,7 +129,10 @@ def test_every_hostile_file_is_named_and_everything_else_indexed(tmp_path):
     report = build.full_build(folder, tmp_path / "index")
     assert time.perf_counter() - started < 30
     reasons = {p.path: p.reason for p in report.problems}
-    expected_skips = {*HOSTILE, "laughs.md", "huge-title.md", "escape.md"} - {"related-not-list.md"}
+    expected_skips = {*HOSTILE, "laughs.md", "huge-title.md", "escape.md"} - {
+        "related-not-list.md",
+        "huge-related-heat.md",
+    }
     assert set(reasons) == expected_skips
     assert "aliases" in reasons["laughs.md"]
     assert "limit is" in reasons["huge-title.md"]
@@ -135,8 +142,11 @@ def test_every_hostile_file_is_named_and_everything_else_indexed(tmp_path):
     warnings = dict(report.warnings)
     assert "cut to 1,000" in warnings["long-title.md"]
     assert "'related' must be a list" in warnings["related-not-list.md"]
+    assert "field 'quality' is out of range: 7272227280" in reasons["huge-quality.md"]
+    assert "field 'heat' is out of range" in warnings["huge-related-heat.md"]
     engine = SearchEngine(tmp_path / "index")
-    assert engine.search(build_request(""))["total"] == 53 + 2  # the seeds, plus the two usable files
+    # the seeds, plus the usable files (the article whose related item was out of range stays)
+    assert engine.search(build_request(""))["total"] == 53 + 3
 
 
 # -- queries ----------------------------------------------------------------------------------

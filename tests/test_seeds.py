@@ -79,6 +79,11 @@ def test_the_real_broken_file_is_named_with_its_reason():
         (b"---\ntitle: a\ntitle: b\nwebUrl: https://x.org\n---\n", "duplicate key 'title' at line 3"),
         (b"---\ntitle: [1, 2]\nwebUrl: https://x.org\n---\n", "field 'title' must be text, got a list"),
         (b"---\ntitle: ok\nwebUrl: https://x.org\nquality: high\n---\n", "field 'quality' must be a whole number"),
+        (
+            b"---\ntitle: ok\nwebUrl: https://x.org\nquality: 7272227280\n---\n",
+            "field 'quality' is out of range: 7272227280 (must be between -2,147,483,648 and 2,147,483,647)",
+        ),
+        (b"---\ntitle: ok\nwebUrl: https://x.org\nheat: -99999999999\n---\n", "field 'heat' is out of range"),
         (b"---\ntitle: ok\nwebUrl: ftp://x.org\n---\n", "is not an http(s) URL"),
         (b"---\ntitle: ok\n---\n", "no 'webUrl' or 'originalUrl'"),
         (b"---\nwebUrl: https://x.org\n---\n", "field 'title' is missing"),

@@ -132,6 +132,19 @@ def docs_by_key(index: Path) -> dict[str, dict]:
     return {h["key"]: h for h in result["hits"]}
 
 
+def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_path):
+    """Whoosh reports no length (None) for a field a deleted document never had; this once broke every open."""
+    (folder / "2021-01-04-bare.md").write_text('---\ntitle: "Bare item"\nwebUrl: "https://d.org/bare"\n---\n')
+    for i in range(40):  # enough items that one deletion stays below the compaction threshold
+        (folder / f"filler-{i:02d}.md").write_text(seed(f"Filler {i}", f"https://f.org/{i}"))
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    (folder / "2021-01-04-bare.md").unlink()
+    assert build.update(folder, index).docs_removed == 1
+    assert "d.org/bare" not in docs_by_key(index)
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
 def test_deleting_a_file_removes_what_only_it_mentioned(folder, tmp_path):
     index = tmp_path / "index"
     build.full_build(folder, index)
