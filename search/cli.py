@@ -97,7 +97,7 @@ def _print_report(report: build.BuildReport, seeds: Path, as_json: bool) -> None
     for problem in report.problems:
         click.echo(f"skipped {seeds / problem.path}: {problem.reason}", err=True)
     for path, warning in report.warnings:
-        click.echo(f"warning {seeds / path}: {warning}", err=True)
+        click.echo(f"warning {seeds / path}: {warning}" if path else f"warning: {warning}", err=True)
     if as_json:
         data = {k: v for k, v in vars(report).items() if k not in ("problems", "warnings")}
         data["skipped"] = [{"path": p.path, "reason": p.reason} for p in report.problems]

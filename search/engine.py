@@ -80,12 +80,12 @@ class Generation:
         ix = whoosh_index.open_dir(str(path))
         reader = ix.reader()
         n = reader.doc_count_all()
-        facets = {f: FacetTable.from_reader(reader, f) for f in FACET_FIELDS}
+        live = np.ones(n, dtype=bool)
+        live[deleted_docnums(reader)] = False
+        facets = {f: FacetTable.from_reader(reader, f, live) for f in FACET_FIELDS}
         quality = _column_array(reader, "quality")
         tiebreak = _column_array(reader, "tiebreak")
         published = _column_array(reader, "published")
-        live = np.ones(n, dtype=bool)
-        live[deleted_docnums(reader)] = False
         story = _story_ordinals(reader, n)
         stats = LiveStats.from_reader(reader)
         # the tie-break factor is far below any real score difference but orders exact ties by URL

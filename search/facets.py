@@ -36,17 +36,24 @@ class FacetTable:
     _folded: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def from_reader(cls, reader, fieldname: str) -> "FacetTable":
-        """Read the field's posting lists into ordinal arrays."""
+    def from_reader(cls, reader, fieldname: str, live: np.ndarray | None = None) -> "FacetTable":
+        """Read the field's posting lists into ordinal arrays (only ``live`` documents, when given).
+
+        A value held only by replaced or removed versions is left out, as a full build would.
+        """
         values: list[str] = []
         id_chunks: list[np.ndarray] = []
         ord_chunks: list[np.ndarray] = []
-        for ordinal, term in enumerate(reader.lexicon(fieldname)):
+        for term in reader.lexicon(fieldname):
             value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
             ids = leaf_postings(reader, fieldname, value)[0].astype(np.int32)
-            values.append(value)
+            if live is not None:
+                ids = ids[live[ids]]
+            if len(ids) == 0:
+                continue
             id_chunks.append(ids)
-            ord_chunks.append(np.full(len(ids), ordinal, dtype=np.int32))
+            ord_chunks.append(np.full(len(ids), len(values), dtype=np.int32))
+            values.append(value)
         doc_ids = np.concatenate(id_chunks) if id_chunks else np.zeros(0, np.int32)
         ords = np.concatenate(ord_chunks) if ord_chunks else np.zeros(0, np.int32)
         table = cls(fieldname, values, doc_ids, ords)

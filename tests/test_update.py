@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import build
+from indexer import build, generations
 from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import POWER_APPS
@@ -135,13 +135,47 @@ def docs_by_key(index: Path) -> dict[str, dict]:
 def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_path):
     """Whoosh reports no length (None) for a field a deleted document never had; this once broke every open."""
     (folder / "2021-01-04-bare.md").write_text('---\ntitle: "Bare item"\nwebUrl: "https://d.org/bare"\n---\n')
-    for i in range(40):  # enough items that one deletion stays below the compaction threshold
+    for i in range(40):  # enough items that the deletion is not compacted away by a rebuild
         (folder / f"filler-{i:02d}.md").write_text(seed(f"Filler {i}", f"https://f.org/{i}"))
     index = tmp_path / "index"
     build.full_build(folder, index)
     (folder / "2021-01-04-bare.md").unlink()
     assert build.update(folder, index).docs_removed == 1
     assert "d.org/bare" not in docs_by_key(index)
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_update_segments_merge_by_size_tier_and_answers_stay_identical(folder, tmp_path):
+    from whoosh import index as whoosh_index
+
+    for i in range(700):  # replaced versions stay far below the rebuild threshold
+        (folder / f"filler-{i:03d}.md").write_text(seed(f"Filler {i}", f"https://f.org/{i}"))
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    counts = []
+    for round_no in range(25):
+        path = folder / f"filler-{round_no:03d}.md"
+        path.write_text(seed(f"Filler {round_no} revised", f"https://f.org/{round_no}"))
+        build.update(folder, index)
+        ix = whoosh_index.open_dir(str(generations.current_generation(index)))
+        counts.append(len(ix._segments()))
+        ix.close()
+    # one segment per update until ten of a tier exist, then they become one: never a long tail
+    assert max(counts) <= build.TIER_FANIN + 2 and counts[10] < counts[9]
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_piled_up_replaced_versions_are_reported_then_compacted_by_a_rebuild(folder, tmp_path):
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    (folder / "2021-01-02-b.md").write_text(seed("Beta article, revised", "https://b.org/1", topics=("AI",)))
+    first = build.update(folder, index)
+    assert first.mode == "incremental" and build.deleted_share(generations.current_generation(index)) > 0.25
+    assert any("index --full" in warning for _, warning in first.warnings)
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1", topics=("Data",)))
+    second = build.update(folder, index)
+    assert second.mode == "full" and any("rebuilt it to compact" in warning for _, warning in second.warnings)
+    assert build.deleted_share(generations.current_generation(index)) == 0.0
     assert_same_as_full_build(folder, index, tmp_path)
 
 
