@@ -132,13 +132,19 @@ def docs_by_key(index: Path) -> dict[str, dict]:
     return {h["key"]: h for h in result["hits"]}
 
 
+def build_with_fillers(folder: Path, tmp_path: Path, count: int) -> Path:
+    """Add ``count`` one-item seed files to the folder and build its index fully."""
+    for i in range(count):
+        (folder / f"filler-{i:04d}.md").write_text(seed(f"Filler {i}", f"https://f.org/{i}"))
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    return index
+
+
 def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_path):
     """Whoosh reports no length (None) for a field a deleted document never had; this once broke every open."""
     (folder / "2021-01-04-bare.md").write_text('---\ntitle: "Bare item"\nwebUrl: "https://d.org/bare"\n---\n')
-    for i in range(40):  # enough items that the deletion is not compacted away by a rebuild
-        (folder / f"filler-{i:02d}.md").write_text(seed(f"Filler {i}", f"https://f.org/{i}"))
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_with_fillers(folder, tmp_path, 40)  # the deletion is not compacted away by a rebuild
     (folder / "2021-01-04-bare.md").unlink()
     assert build.update(folder, index).docs_removed == 1
     assert "d.org/bare" not in docs_by_key(index)
@@ -148,13 +154,10 @@ def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_pat
 def test_update_segments_merge_by_size_tier_and_answers_stay_identical(folder, tmp_path):
     from whoosh import index as whoosh_index
 
-    for i in range(700):  # replaced versions stay far below the rebuild threshold
-        (folder / f"filler-{i:03d}.md").write_text(seed(f"Filler {i}", f"https://f.org/{i}"))
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_with_fillers(folder, tmp_path, 700)  # replaced versions stay far below the rebuild threshold
     counts = []
     for round_no in range(25):
-        path = folder / f"filler-{round_no:03d}.md"
+        path = folder / f"filler-{round_no:04d}.md"
         path.write_text(seed(f"Filler {round_no} revised", f"https://f.org/{round_no}"))
         build.update(folder, index)
         ix = whoosh_index.open_dir(str(generations.current_generation(index)))
