@@ -14,8 +14,6 @@ from search.engine import SearchEngine
 
 def build_sqlite(engine: SearchEngine, path: Path) -> sqlite3.Connection:
     """The same documents in SQLite: FTS5 (porter, diacritics removed) plus facet columns."""
-    gen = engine.generation()
-    searcher = gen.searcher
     db = sqlite3.connect(path)
     db.executescript(
         """
@@ -27,10 +25,8 @@ def build_sqlite(engine: SearchEngine, path: Path) -> sqlite3.Connection:
         """
     )
     rows, topic_rows = [], []
-    for docnum in range(gen.doc_count):
-        if not gen.live[docnum]:
-            continue
-        f = searcher.stored_fields(docnum)
+    # row ids follow index order, so equal bm25 scores order as before
+    for docnum, f in enumerate(engine.stored_documents()):
         rows.append(
             (
                 docnum,

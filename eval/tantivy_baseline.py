@@ -23,11 +23,8 @@ def build_tantivy(engine: SearchEngine, title_weight: float = 1.0) -> Callable[[
     builder.add_text_field("excerpt", stored=False, tokenizer_name="en_stem")
     index = tantivy.Index(builder.build())
     writer = index.writer()
-    gen = engine.generation()
-    for docnum in range(gen.doc_count):
-        if gen.live[docnum]:
-            f = gen.searcher.stored_fields(docnum)
-            writer.add_document(tantivy.Document(key=f["key"], title=f.get("title", ""), excerpt=f.get("excerpt", "")))
+    for f in engine.stored_documents():
+        writer.add_document(tantivy.Document(key=f["key"], title=f.get("title", ""), excerpt=f.get("excerpt", "")))
     writer.commit()
     index.reload()
     searcher = index.searcher()

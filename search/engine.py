@@ -9,6 +9,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -483,7 +484,7 @@ class SearchEngine:
             "url": stored.get("url", ""),
             "title": stored.get("title", ""),
             "provider": stored.get("provider", "") or stored.get("provider_domain", ""),
-            "published": _iso(stored.get("published")),
+            "published": iso_utc(stored.get("published")),
             "kind": stored.get("kind", ""),
             "key": stored.get("key", ""),
         }
@@ -497,7 +498,7 @@ class SearchEngine:
             "excerpt": excerpt,
             "provider": stored.get("provider", ""),
             "provider_domain": stored.get("provider_domain", ""),
-            "published": _iso(stored.get("published")),
+            "published": iso_utc(stored.get("published")),
             "quality": stored.get("quality"),
             "heat": stored.get("heat") if stored.get("heat", -1) >= 0 else None,
             "kind": stored.get("kind", ""),
@@ -581,6 +582,14 @@ class SearchEngine:
         hits, _ = self._hits(plan, SearchRequest(limit=limit, group=False), gen, mask)
         return {"url": source.get("url", url), "title": source.get("title", ""), "terms": terms, "hits": hits}
 
+    def stored_documents(self) -> Iterator[dict[str, Any]]:
+        """The stored fields of every live document of the live generation, in index order."""
+        gen = self.generation()
+        for docnum in np.flatnonzero(gen.live).tolist():
+            with gen.lock:
+                stored = gen.searcher.stored_fields(docnum)
+            yield stored
+
     def suggest_titles(self, prefix: str, limit: int = 8) -> list[str]:
         """Titles for autocomplete: items whose title has words starting like ``prefix``."""
         prefix = prefix.strip()
@@ -606,9 +615,7 @@ class SearchEngine:
             "skipped_files": len(manifest.get("problems", [])),
             "fields": sorted(gen.index.schema.names()),
             "size_bytes": size,
-            "last_update": dt.datetime.fromtimestamp(manifest.get("built_at", 0), dt.timezone.utc)
-            .isoformat(timespec="seconds")
-            .replace("+00:00", "Z"),
+            "last_update": iso_utc(dt.datetime.fromtimestamp(manifest.get("built_at", 0), dt.timezone.utc), "seconds"),
             "last_update_mode": manifest.get("mode", ""),
             "facets": {f: len(t.values) for f, t in gen.facets.items()},
         }
@@ -629,10 +636,13 @@ def minimum_should_match(words: int) -> int:
     return 1
 
 
-def _iso(published: object) -> str | None:
-    if not isinstance(published, dt.datetime):
+def iso_utc(value: object, timespec: str = "auto") -> str | None:
+    """RFC 3339 text of a datetime in UTC ('2020-06-11T17:56:00Z'); naive values are UTC. None if not a datetime."""
+    if not isinstance(value, dt.datetime):
         return None
-    return published.replace(tzinfo=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def _leading(keys: tuple[np.ndarray, ...], story: np.ndarray | None, wanted: int) -> np.ndarray:

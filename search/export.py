@@ -9,7 +9,6 @@ inner hits; the same facets as aggregations, and the coverage timeline as a date
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 from indexer.schema import FACET_FIELDS
 
-from .engine import FACET_SIZE, MORE_SHOWN, TITLE_ALL_WORDS_BOOST, SearchEngine
+from .engine import FACET_SIZE, MORE_SHOWN, TITLE_ALL_WORDS_BOOST, SearchEngine, iso_utc
 from .query import FIELD_BOOSTS
 from .ranking import NEUTRAL_QUALITY, QUALITY_WEIGHT
 from .scorer import FIELD_B, K1
@@ -149,7 +148,6 @@ def search_template() -> dict[str, Any]:
 
 
 def _document(stored: dict[str, Any]) -> dict[str, Any]:
-    published = stored.get("published")
     doc = {
         "key": stored.get("key", ""),
         "url": stored.get("url", ""),
@@ -161,9 +159,7 @@ def _document(stored: dict[str, Any]) -> dict[str, Any]:
         "kind": stored.get("kind", ""),
         "year": stored.get("year"),
         "month": stored.get("month"),
-        "published": published.replace(tzinfo=dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        if isinstance(published, dt.datetime)
-        else None,
+        "published": iso_utc(stored.get("published")),
         "quality": stored.get("quality"),
         "heat": heat if isinstance(heat := stored.get("heat"), int) and heat >= 0 else None,
         "image": stored.get("image") or None,
@@ -176,12 +172,8 @@ def _document(stored: dict[str, Any]) -> dict[str, Any]:
 
 def documents(engine: SearchEngine) -> Iterator[dict[str, Any]]:
     """Every live document of the engine's generation, as exported."""
-    gen = engine.generation()
-    for docnum in range(gen.doc_count):
-        if gen.live[docnum]:
-            with gen.lock:
-                stored = gen.searcher.stored_fields(docnum)
-            yield _document(stored)
+    for stored in engine.stored_documents():
+        yield _document(stored)
 
 
 def export_opensearch(engine: SearchEngine, out_dir: Path, index_name: str = "news", batch: int = BULK_DOCS) -> dict:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request, url_for
 
 from indexer.generations import IndexMissing
+from search.engine import iso_utc
 from search.query import QUERY_REFUSALS
 from search.request import RequestError, SearchRequest, build_request
 
@@ -55,7 +56,7 @@ def build_feed(req: SearchRequest, result: dict[str, Any], self_url: str, page_u
             element.text = xml_safe(text)
         return element
 
-    fallback = dt.datetime.fromtimestamp(built_at, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    fallback = iso_utc(dt.datetime.fromtimestamp(built_at, dt.timezone.utc), "seconds")
     dated = [h["published"] for h in result["hits"] if h["published"]]
     filters = ", ".join(f"{field}: {value}" for field, value in req.filters)
     subject = f"“{req.q}”" if req.q else "all items"
