@@ -67,6 +67,7 @@ class Generation:
     quality: np.ndarray
     live: np.ndarray  # documents not deleted
     story: np.ndarray  # per-document story ordinal (items of one story share it)
+    calendar: timeline.Calendar  # per-document day and month numbers for the coverage timeline
     stats: LiveStats
     scoring: ScoringData
     manifest: dict
@@ -107,6 +108,7 @@ class Generation:
             quality,
             live,
             story,
+            timeline.Calendar.of(published),
             stats,
             scoring,
             manifest,
@@ -276,27 +278,16 @@ class SearchEngine:
             # no item has every word: show the items that have most of them
             plan = self._plan(request.q, gen, relaxed=True)
 
-        final = plan.mask.copy()
-        for mask in fmasks.values():
-            final &= mask
+        final = _narrowed(plan.mask, fmasks)
         total = int(final.sum())
 
+        # disjunctive: each facet, and the timeline, is counted under every filter except its own
         facets = {}
         for field in FACET_FIELDS:
-            # disjunctive: each facet is counted under every filter except its own
-            mask = plan.mask.copy()
-            for other, fmask in fmasks.items():
-                if other != field:
-                    mask &= fmask
             table = gen.facets[field]
-            facets[field] = table.summarize(table.counts(mask), request.filter_values(field), FACET_SIZE[field])
-
-        # the timeline, like a facet, is counted under every filter but its own period
-        coverage = plan.mask.copy()
-        for other, fmask in fmasks.items():
-            if other != "date":
-                coverage &= fmask
-        histogram = timeline.histogram(gen.published[coverage])
+            counts = table.counts(_narrowed(plan.mask, fmasks, field))
+            facets[field] = table.summarize(counts, request.filter_values(field), FACET_SIZE[field])
+        histogram = gen.calendar.histogram(_narrowed(plan.mask, fmasks, "date"))
         selected = set(request.filter_values("date"))
         for bucket in histogram["buckets"]:
             bucket["selected"] = timeline.bucket_period(bucket) in selected
@@ -634,6 +625,15 @@ def minimum_should_match(words: int) -> int:
     if words <= 4:
         return words - 1
     return 1
+
+
+def _narrowed(mask: np.ndarray, filters: dict[str, np.ndarray], except_field: str | None = None) -> np.ndarray:
+    """``mask`` and every filter mask but ``except_field``'s own (a new array)."""
+    result = mask.copy()
+    for field, fmask in filters.items():
+        if field != except_field:
+            result &= fmask
+    return result
 
 
 def iso_utc(value: object, timespec: str = "auto") -> str | None:

@@ -7,6 +7,7 @@ when an item has no date). A period is a range of whole days, written ``2020-06-
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 from whoosh.util.times import datetime_to_long
@@ -50,46 +51,67 @@ def period_mask(published: np.ndarray, text: str) -> np.ndarray:
     return (published >= low) & (published < high)
 
 
-def histogram(published: np.ndarray) -> dict:
-    """Counts per period over the span of the given dates, empty periods included.
+@dataclass(frozen=True)
+class Calendar:
+    """Day and month numbers of every document of a generation: converted once, counted per query."""
 
-    The interval follows the span: weeks (from Monday) up to ~4 months, months up to ten
-    years, years beyond. Returns ``{"interval", "buckets": [{start, end, count}], "undated"}``.
-    """
-    dated = published[published >= 0]
-    result: dict = {"interval": None, "buckets": [], "undated": int(len(published) - len(dated))}
-    if len(dated) == 0:
-        return result
-    days = (dated - EPOCH_US) // DAY_US  # days since 1970-01-01
-    span = int(days.max() - days.min())
-    if span <= WEEKLY_UP_TO_DAYS:
-        weeks = days - (days + 3) % 7  # 1970-01-01 was a Thursday: this is the Monday on or before
-        first = int(weeks.min())
-        counts = np.bincount((weeks - first) // 7)
-        starts = [_day(first + 7 * i) for i in range(len(counts))]
-        ends = [s + dt.timedelta(days=6) for s in starts]
-        interval = "week"
-    else:
-        months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)  # months since 1970-01
-        if int(months.max() - months.min()) < MONTHLY_UP_TO_MONTHS:
-            first = int(months.min())
-            counts = np.bincount(months - first)
-            starts = [_month(first + i) for i in range(len(counts))]
-            ends = [_month(first + i + 1) - dt.timedelta(days=1) for i in range(len(counts))]
-            interval = "month"
+    dated: np.ndarray  # whether the document has a date
+    days: np.ndarray  # days since 1970-01-01 (0 where undated)
+    months: np.ndarray  # months since 1970-01
+
+    @classmethod
+    def of(cls, published: np.ndarray) -> "Calendar":
+        """From Whoosh ``published`` longs (negative when an item has no date)."""
+        dated = published >= 0
+        days = np.where(dated, (published - EPOCH_US) // DAY_US, 0)
+        months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        return cls(dated, days, months)
+
+    def histogram(self, mask: np.ndarray | None = None) -> dict:
+        """Counts per period over the span of the selected documents' dates, empty periods included.
+
+        The interval follows the span: weeks (from Monday) up to ~4 months, months up to ten
+        years, years beyond. Returns ``{"interval", "buckets": [{start, end, count}], "undated"}``.
+        """
+        selected = self.dated if mask is None else mask & self.dated
+        chosen = len(self.dated) if mask is None else int(mask.sum())
+        days = self.days[selected]
+        result: dict = {"interval": None, "buckets": [], "undated": chosen - len(days)}
+        if len(days) == 0:
+            return result
+        if int(days.max() - days.min()) <= WEEKLY_UP_TO_DAYS:
+            weeks = days - (days + 3) % 7  # 1970-01-01 was a Thursday: this is the Monday on or before
+            first = int(weeks.min())
+            counts = np.bincount((weeks - first) // 7)
+            starts = [_day(first + 7 * i) for i in range(len(counts))]
+            ends = [s + dt.timedelta(days=6) for s in starts]
+            interval = "week"
         else:
-            years = months // 12
-            first = int(years.min())
-            counts = np.bincount(years - first)
-            starts = [dt.date(1970 + first + i, 1, 1) for i in range(len(counts))]
-            ends = [dt.date(s.year, 12, 31) for s in starts]
-            interval = "year"
-    result["interval"] = interval
-    result["buckets"] = [
-        {"start": s.isoformat(), "end": e.isoformat(), "count": int(c)}
-        for s, e, c in zip(starts, ends, counts, strict=True)
-    ]
-    return result
+            months = self.months[selected]
+            if int(months.max() - months.min()) < MONTHLY_UP_TO_MONTHS:
+                first = int(months.min())
+                counts = np.bincount(months - first)
+                starts = [_month(first + i) for i in range(len(counts))]
+                ends = [_month(first + i + 1) - dt.timedelta(days=1) for i in range(len(counts))]
+                interval = "month"
+            else:
+                years = months // 12
+                first = int(years.min())
+                counts = np.bincount(years - first)
+                starts = [dt.date(1970 + first + i, 1, 1) for i in range(len(counts))]
+                ends = [dt.date(s.year, 12, 31) for s in starts]
+                interval = "year"
+        result["interval"] = interval
+        result["buckets"] = [
+            {"start": s.isoformat(), "end": e.isoformat(), "count": int(c)}
+            for s, e, c in zip(starts, ends, counts, strict=True)
+        ]
+        return result
+
+
+def histogram(published: np.ndarray) -> dict:
+    """The histogram of a set of ``published`` values (see ``Calendar.histogram``)."""
+    return Calendar.of(published).histogram()
 
 
 def bucket_label(bucket: dict, interval: str) -> str:
