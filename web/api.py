@@ -14,10 +14,9 @@ from search.query import QUERY_REFUSALS
 from search.request import RequestError
 
 from .openapi import openapi_document
-from .params import engine, record_search, request_from_args
+from .params import counts_as_search, engine, record_search, request_from_args
 
 api = Blueprint("api", __name__)
-MAX_EVENT_BYTES = 4_096
 ENCODED_ENTRIES = 256  # encoded answers kept per app (about 30 KB each)
 
 
@@ -70,27 +69,23 @@ def events():
     Body: ``{"type": "search" | "click", "params": "q=...&filter=...", "url": ..., "rank": n}``.
     Accepted (204) even when analytics are off, so the page never needs to know.
     """
-    recorder = current_app.extensions.get("analytics")
-    if request.content_length and request.content_length > MAX_EVENT_BYTES:
-        return jsonify(error="event too large", status=413), 413
-    event = request.get_json(force=True, silent=True)
+    event = request.get_json(force=True, silent=True)  # bodies over MAX_CONTENT_LENGTH are refused (413)
     if not isinstance(event, dict) or event.get("type") not in ("search", "click"):
         return jsonify(error="body must be JSON with type 'search' or 'click'", status=400), 400
     try:
         req = request_from_args(MultiDict(parse_qsl(str(event.get("params", "")).lstrip("?"))))
     except RequestError as exc:
         return jsonify(error=str(exc), status=400), 400
-    if recorder is None:
-        return "", 204
-    if event["type"] == "click":
+    recorder = current_app.extensions.get("analytics")
+    if event["type"] == "click" and recorder is not None:
         rank = event.get("rank")
         recorder.click(req.q, str(event.get("url", "")), rank if isinstance(rank, int) else None)
-    elif req.page == 1:
+    elif event["type"] == "search" and counts_as_search(req):
         try:
             result = engine().search(req)  # usually answered from the cache: the page just showed it
         except (*QUERY_REFUSALS, IndexMissing):
             return "", 204
-        recorder.search(req.q, req.filters, result["total"], "page")
+        record_search(req, result, "page")
     return "", 204
 
 

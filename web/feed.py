@@ -38,6 +38,12 @@ def entry_id(key: str) -> str:
     return TAG_PREFIX + quote(key, safe="/?=&;:@!$'()*+,~-._")
 
 
+def feed_query(req: SearchRequest) -> str:
+    """The URL query that names a search to subscribe to: its words and filters only ('' for none)."""
+    query = query_string(SearchRequest(q=req.q, filters=req.filters))
+    return "" if query == "?" else query
+
+
 def feed_request(args) -> SearchRequest:
     """The request behind a feed: the page's query and filters, newest first, every item."""
     return build_request(
@@ -97,8 +103,7 @@ def atom():
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
     except IndexMissing as exc:
         return Response(f"{exc}\n", status=503, mimetype="text/plain")
-    canonical = query_string(SearchRequest(q=req.q, filters=req.filters), page=1)
-    self_url = url_for("feed.atom", _external=True) + (canonical if canonical != "?" else "")
-    page_url = url_for("pages.index", _external=True) + (canonical if canonical != "?" else "")
+    self_url = url_for("feed.atom", _external=True) + feed_query(req)
+    page_url = url_for("pages.index", _external=True) + feed_query(req)
     built_at = engine().generation().manifest.get("built_at", 0)
     return Response(build_feed(req, result, self_url, page_url, built_at), mimetype=MEDIA_TYPE.split(";")[0])

@@ -13,6 +13,7 @@ from search.query import QUERY_REFUSALS
 from search.request import SORTS, RequestError, SearchRequest
 from search.timeline import bucket_label, bucket_period
 
+from .feed import feed_query
 from .params import engine, query_string, record_search, request_from_args, toggle_filter
 
 pages = Blueprint("pages", __name__)
@@ -130,7 +131,7 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         "hits": hits,
         "facets": facets,
         "timeline": timeline_view(req, result.get("timeline") or {}),
-        "feed_url": url_for("feed.atom") + query_string(SearchRequest(q=req.q, filters=req.filters)),
+        "feed_url": url_for("feed.atom") + feed_query(req),
         "feed_title": f"News search: {req.q}" if req.q else "News search: newest items",
         "first": first,
         "last": first + len(hits) - 1,

@@ -66,9 +66,16 @@ def toggle_filter(req: SearchRequest, field: str, value: str) -> str:
 INTENT_HEADER = "X-Search-Intent"
 
 
+def counts_as_search(req: SearchRequest) -> bool:
+    """Whether analytics count ``req``: they are on, it is page 1, and the user meant to search."""
+    return (
+        current_app.extensions.get("analytics") is not None
+        and req.page == 1
+        and request.headers.get(INTENT_HEADER, "search") == "search"
+    )
+
+
 def record_search(req: SearchRequest, result: dict, source: str) -> None:
-    """Count a search in the analytics, unless turned off, a later page, or not a deliberate search."""
-    recorder = current_app.extensions.get("analytics")
-    if recorder is None or req.page != 1 or request.headers.get(INTENT_HEADER, "search") != "search":
-        return
-    recorder.search(req.q, req.filters, result["total"], source)
+    """Count a search in the analytics when it ``counts_as_search``."""
+    if counts_as_search(req):
+        current_app.extensions["analytics"].search(req.q, req.filters, result["total"], source)
