@@ -132,9 +132,9 @@ def docs_by_key(index: Path) -> dict[str, dict]:
     return {h["key"]: h for h in result["hits"]}
 
 
-def build_with_fillers(folder: Path, tmp_path: Path, count: int) -> Path:
-    """Add ``count`` one-item seed files to the folder and build its index fully."""
-    for i in range(count):
+def build_index(folder: Path, tmp_path: Path, fillers: int = 0) -> Path:
+    """Build the folder's index fully (after adding ``fillers`` one-item seed files); return it."""
+    for i in range(fillers):
         (folder / f"filler-{i:04d}.md").write_text(seed(f"Filler {i}", f"https://f.org/{i}"))
     index = tmp_path / "index"
     build.full_build(folder, index)
@@ -144,7 +144,7 @@ def build_with_fillers(folder: Path, tmp_path: Path, count: int) -> Path:
 def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_path):
     """Whoosh reports no length (None) for a field a deleted document never had; this once broke every open."""
     (folder / "2021-01-04-bare.md").write_text('---\ntitle: "Bare item"\nwebUrl: "https://d.org/bare"\n---\n')
-    index = build_with_fillers(folder, tmp_path, 40)  # the deletion is not compacted away by a rebuild
+    index = build_index(folder, tmp_path, 40)  # the deletion is not compacted away by a rebuild
     (folder / "2021-01-04-bare.md").unlink()
     assert build.update(folder, index).docs_removed == 1
     assert "d.org/bare" not in docs_by_key(index)
@@ -154,7 +154,7 @@ def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_pat
 def test_update_segments_merge_by_size_tier_and_answers_stay_identical(folder, tmp_path):
     from whoosh import index as whoosh_index
 
-    index = build_with_fillers(folder, tmp_path, 700)  # replaced versions stay far below the rebuild threshold
+    index = build_index(folder, tmp_path, 700)  # replaced versions stay far below the rebuild threshold
     counts = []
     for round_no in range(25):
         path = folder / f"filler-{round_no:04d}.md"
@@ -169,8 +169,7 @@ def test_update_segments_merge_by_size_tier_and_answers_stay_identical(folder, t
 
 
 def test_piled_up_replaced_versions_are_reported_then_compacted_by_a_rebuild(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     (folder / "2021-01-02-b.md").write_text(seed("Beta article, revised", "https://b.org/1", topics=("AI",)))
     first = build.update(folder, index)
     assert first.mode == "incremental" and build.deleted_share(generations.current_generation(index)) > 0.25
@@ -183,8 +182,7 @@ def test_piled_up_replaced_versions_are_reported_then_compacted_by_a_rebuild(fol
 
 
 def test_deleting_a_file_removes_what_only_it_mentioned(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     assert set(docs_by_key(index)) == {"a.org/1", "b.org/1", "c.org/1", "r.org/shared", "r.org/beta-only"}
     (folder / "2021-01-02-b.md").unlink()
     report = build.update(folder, index)
@@ -197,8 +195,7 @@ def test_deleting_a_file_removes_what_only_it_mentioned(folder, tmp_path):
 
 
 def test_renaming_a_file_keeps_documents_and_updates_sources(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     os.rename(folder / "2021-01-03-c.md", folder / "2021-01-09-c.md")
     report = build.update(folder, index)
     assert (report.files_added, report.files_removed, report.docs_added, report.docs_removed) == (1, 1, 0, 0)
@@ -207,8 +204,7 @@ def test_renaming_a_file_keeps_documents_and_updates_sources(folder, tmp_path):
 
 
 def test_a_url_moving_to_another_file(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     (folder / "2021-01-03-c.md").write_text(seed("Gamma moved on", "https://c.org/2", topics=("Data",)))
     (folder / "2021-01-04-d.md").write_text(seed("Gamma, now here", "https://c.org/1", topics=("Web",)))
     build.update(folder, index)
@@ -219,8 +215,7 @@ def test_a_url_moving_to_another_file(folder, tmp_path):
 
 
 def test_related_item_that_stops_being_mentioned_disappears(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     (folder / "2021-01-02-b.md").write_text(seed("Beta article", "https://b.org/1", topics=("AI",)))
     report = build.update(folder, index)
     assert report.docs_removed == 1
@@ -230,8 +225,7 @@ def test_related_item_that_stops_being_mentioned_disappears(folder, tmp_path):
 
 
 def test_related_item_becoming_an_article_takes_the_article_record(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     assert docs_by_key(index)["r.org/shared"]["kind"] == "related"
     (folder / "2020-12-31-shared.md").write_text(seed("Shared story, full article", "https://www.r.org/shared/"))
     build.update(folder, index)
@@ -242,8 +236,7 @@ def test_related_item_becoming_an_article_takes_the_article_record(folder, tmp_p
 
 
 def test_a_file_that_breaks_and_is_fixed(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     good = (folder / "2021-01-03-c.md").read_text()
     (folder / "2021-01-03-c.md").write_text(good.replace("title:", "title: [broken"))
     report = build.update(folder, index)
@@ -256,8 +249,7 @@ def test_a_file_that_breaks_and_is_fixed(folder, tmp_path):
 
 
 def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     live = (index / "CURRENT").read_text()
     for path in folder.iterdir():
         os.utime(path)
@@ -266,8 +258,7 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
 
 
 def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     engine = SearchEngine(index, refresh_seconds=0)
     request = build_request("gamma")
     first = engine.search(request)
@@ -285,8 +276,7 @@ def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
 def test_identical_concurrent_requests_are_computed_once(folder, tmp_path, monkeypatch):
     import threading
 
-    index = tmp_path / "index"
-    build.full_build(folder, index)
+    index = build_index(folder, tmp_path)
     engine = SearchEngine(index)
     engine.generation()
     calls = []
