@@ -424,7 +424,8 @@ class SearchEngine:
         """
         docs = np.flatnonzero(final)
         story = gen.story[docs]
-        stories = int(np.count_nonzero(np.bincount(story))) if len(docs) else 0
+        per_story = np.bincount(story) if len(docs) else np.zeros(0, dtype=np.int64)  # matches per story
+        stories = int(np.count_nonzero(per_story))
         wanted = request.offset + request.limit
         if request.sort == "relevance":
             ranked = plan.scores[docs] * gen.prior[docs]
@@ -450,6 +451,9 @@ class SearchEngine:
         members: list[np.ndarray] = []
         if request.group:
             for position in page:
+                if per_story[story[position]] == 1:  # alone in its story: no scan of the matches
+                    members.append(np.zeros(0, dtype=np.int64))
+                    continue
                 others = np.flatnonzero(story == story[position])
                 others = others[others != position]
                 members.append(others[np.lexsort(tuple(k[others] for k in keys))])
@@ -460,9 +464,9 @@ class SearchEngine:
             self._hit(fields, float(ranked[p]) if ranked is not None else None, set(plan.terms))
             for p, fields in zip(page, stored, strict=True)
         ]
-        partial = plan.partial if plan.partial is not None else np.zeros(gen.doc_count, dtype=bool)
-        for hit, p in zip(hits, page, strict=True):
-            hit["partial"] = bool(partial[docs[p]])
+        if plan.partial is not None:
+            for hit, p in zip(hits, page, strict=True):
+                hit["partial"] = bool(plan.partial[docs[p]])
         for hit, others, shown in zip(hits, members, more_stored, strict=False):
             hit["more"] = len(others)
             hit["more_items"] = [self._member(fields) for fields in shown]
