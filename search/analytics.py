@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import logging
 import queue
 import re
 import sqlite3
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .facets import fold
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "analytics.sqlite3"
 MAX_QUERY_CHARS = 200
@@ -73,10 +76,7 @@ class Recorder:
         atexit.register(self.flush)
 
     def search(self, q: str, filters: Iterable[tuple[str, str]], results: int, source: str) -> None:
-        """Count one search (a page view, an API call, a settled as-you-type query); browsing is not one."""
-        filters = tuple(filters)
-        if not q.strip() and not filters:
-            return
+        """Count one search (a page view, an API call, a settled as-you-type query)."""
         self._put(("searches", (_hour(), normalize_query(q), normalize_filters(filters), int(results), source)))
 
     def click(self, q: str, url: str, rank: int | None) -> None:
@@ -94,35 +94,36 @@ class Recorder:
             self._queue.put_nowait(item)
 
     def _run(self) -> None:
-        db = None  # opened with the first event: an idle server leaves no file behind
+        db: sqlite3.Connection | None = None  # opened with the first event: an idle server leaves no file
+        unwritable = False
         while True:
-            batch = [self._queue.get()]
-            if db is None:
+            batch = self._next_batch()
+            if db is None and not unwritable:
                 try:
                     db = connect(self.path)
-                except (OSError, sqlite3.Error):  # e.g. a read-only index folder: count nothing
-                    db = sqlite3.connect(":memory:", check_same_thread=False)
-                    db.executescript(SCHEMA)
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+                except (OSError, sqlite3.Error) as exc:  # e.g. a read-only index folder: count nothing
+                    log.warning("search analytics are off: cannot write %s (%s)", self.path, exc)
+                    unwritable = True
             rows: dict[str, list] = {"searches": [], "clicks": []}
-            waiting = []
             for kind, payload in batch:
-                if kind == "flush":
-                    waiting.append(payload)
-                else:
+                if kind != "flush":
                     rows[kind].append(payload)
-            try:
-                with db:
+            if db is not None:
+                # a locked or full disk loses a few counts, never a search
+                with contextlib.suppress(sqlite3.Error), db:
                     db.executemany("INSERT INTO searches VALUES (?,?,?,?,?)", rows["searches"])
                     db.executemany("INSERT INTO clicks VALUES (?,?,?,?)", rows["clicks"])
-            except sqlite3.Error:  # a locked or full disk loses a few counts, never a search
-                pass
-            for event in waiting:
-                event.set()
+            for kind, payload in batch:
+                if kind == "flush":
+                    payload.set()
+
+    def _next_batch(self) -> list[tuple]:
+        """The next queued event (waiting for one), and up to BATCH - 1 more already queued."""
+        batch = [self._queue.get()]
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < BATCH:
+                batch.append(self._queue.get_nowait())
+        return batch
 
 
 def report(path: Path, *, days: int = 30, limit: int = 20, min_searches: int = 2) -> dict[str, Any]:

@@ -67,9 +67,10 @@ INTENT_HEADER = "X-Search-Intent"
 
 
 def counts_as_search(req: SearchRequest) -> bool:
-    """Whether analytics count ``req``: they are on, it is page 1, and the user meant to search."""
+    """Whether analytics count ``req``: on, not browsing, page 1, and meant as a search (not typing)."""
     return (
         current_app.extensions.get("analytics") is not None
+        and bool(req.q.strip() or req.filters)
         and req.page == 1
         and request.headers.get(INTENT_HEADER, "search") == "search"
     )
