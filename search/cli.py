@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from indexer.generations import IndexBusy, IndexMissing
 from . import highlight
 from .query import QUERY_REFUSALS
 from .request import SORTS, RequestError, build_request
+from .terminal import clean, json_text, printable
 from .timeline import bucket_label
 
 EXIT_OK, EXIT_FATAL, EXIT_SKIPPED = 0, 1, 3
@@ -31,8 +31,13 @@ class Context:
         self.seeds = seeds
 
 
+def echo(text: str = "", err: bool = False) -> None:
+    """Print a line whose text may come from seed files, queries or file names (see ``terminal``)."""
+    click.echo(printable(text), err=err)
+
+
 def _fail(message: str, code: int = EXIT_FATAL) -> None:
-    click.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
@@ -95,15 +100,15 @@ def run_index(seeds: Path, index: Path, *, full: bool, wait: bool, quiet: bool) 
 
 def _print_report(report: build.BuildReport, seeds: Path, as_json: bool) -> None:
     for problem in report.problems:
-        click.echo(f"skipped {seeds / problem.path}: {problem.reason}", err=True)
+        echo(f"skipped {seeds / problem.path}: {problem.reason}", err=True)
     for path, warning in report.warnings:
-        click.echo(f"warning {seeds / path}: {warning}" if path else f"warning: {warning}", err=True)
+        echo(f"warning {seeds / path}: {warning}" if path else f"warning: {warning}", err=True)
     if as_json:
         data = {k: v for k, v in vars(report).items() if k not in ("problems", "warnings")}
         data["skipped"] = [{"path": p.path, "reason": p.reason} for p in report.problems]
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json_text(data))
     else:
-        click.echo(report.summary())
+        echo(report.summary())
 
 
 @main.command("index")
@@ -130,7 +135,7 @@ def index_command(
         except OSError as exc:
             if not watch:
                 _fail(f"{exc.strerror or exc}: {exc.filename or obj.index}; the previous index is unchanged")
-            click.echo(f"error: {exc}; the previous index is unchanged", err=True)
+            echo(f"error: {exc}; the previous index is unchanged", err=True)
             return None
         _print_report(report, obj.seeds, as_json)
         return report
@@ -139,7 +144,7 @@ def index_command(
     if watch:
         from indexer.watch import watch as watch_folder
 
-        click.echo(f"watching {obj.seeds} for changes (Ctrl+C to stop)", err=True)
+        echo(f"watching {obj.seeds} for changes (Ctrl+C to stop)", err=True)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a watch ends
             watch_folder(obj.seeds, lambda: run_once(False, True), debounce=debounce)
         sys.exit(EXIT_OK)
@@ -254,9 +259,9 @@ def query_command(
     except QUERY_REFUSALS as exc:
         _fail(str(exc), 2)
     if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        click.echo(json_text(result))
     else:
-        click.echo(format_result(result, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+        click.echo(format_result(clean(result), color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
 
 
 @main.command("similar")
@@ -270,12 +275,12 @@ def similar_command(obj: Context, url: str, limit: int, as_json: bool) -> None:
     if result is None:
         _fail(f"{url} is not in the index", 1)
     if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        click.echo(json_text(result))
         return
-    click.echo(f"Items similar to: {result['title']}")
+    echo(f"Items similar to: {result['title']}")
     for rank, hit in enumerate(result["hits"], start=1):
         meta = " · ".join(x for x in (hit["provider"], (hit["published"] or "")[:10]) if x)
-        click.echo(f"{rank:>3}. {hit['title']}\n     {meta}\n     {hit['url']}")
+        echo(f"{rank:>3}. {hit['title']}\n     {meta}\n     {hit['url']}")
 
 
 # ---------------------------------------------------------------------------
@@ -310,16 +315,16 @@ def serve_command(obj: Context, host: str, port: int, threads: int, no_access_lo
     try:
         generations.current_generation(obj.index)
     except IndexMissing:
-        click.echo(f"no index at {obj.index}: building it from {obj.seeds}", err=True)
+        echo(f"no index at {obj.index}: building it from {obj.seeds}", err=True)
         try:
             report = run_index(obj.seeds, obj.index, full=True, wait=True, quiet=False)
         except (IndexBusy, OSError) as exc:
             _fail(str(exc))
         for problem in report.problems:
-            click.echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
-        click.echo(report.summary(), err=True)
+            echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
+        echo(report.summary(), err=True)
     app = create_app({"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics})
-    click.echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True)
 
 
@@ -348,10 +353,10 @@ def analytics_command(obj: Context, days: int, limit: int, min_searches: int, as
     except FileNotFoundError as exc:
         _fail(str(exc))
     if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json_text(data))
         return
     t = data["totals"]
-    click.echo(
+    echo(
         f"last {days} days: {_count(t['searches'], 'search', 'searches')} of"
         f" {_count(t['queries'], 'different query', 'different queries')},"
         f" {t['zero_result_searches']:,} with no result, {_count(t['clicks'], 'result', 'results')} opened"
@@ -370,11 +375,11 @@ def analytics_command(obj: Context, days: int, limit: int, min_searches: int, as
         ),
     )
     for title, key, line in sections:
-        click.echo(f"\n{title}:")
+        echo(f"\n{title}:")
         for row in data[key] or []:
-            click.echo(line(row))
+            echo(line(row))
         if not data[key]:
-            click.echo("     -")
+            echo("     -")
 
 
 # ---------------------------------------------------------------------------
@@ -392,19 +397,19 @@ def export_command(obj: Context, out_dir: Path, fmt: str, index_name: str, batch
     from .export import export_opensearch
 
     summary = export_opensearch(_open_engine(obj.index), out_dir, index_name, batch)
-    click.echo(f"exported {summary['documents']:,} documents to {out_dir} ({len(summary['files'])} files)")
-    click.echo("load them with:", err=True)
-    click.echo(
+    echo(f"exported {summary['documents']:,} documents to {out_dir} ({len(summary['files'])} files)")
+    echo("load them with:", err=True)
+    echo(
         f"  curl -XPUT $OPENSEARCH/{index_name} -H 'Content-Type: application/json'"
         f" --data-binary @{out_dir}/index.json",
         err=True,
     )
-    click.echo(
+    echo(
         f"  for f in {out_dir}/bulk-*.ndjson; do curl -XPOST $OPENSEARCH/_bulk -H 'Content-Type: application/x-ndjson'"
         ' --data-binary @"$f"; done',
         err=True,
     )
-    click.echo(
+    echo(
         f"  curl -XPUT $OPENSEARCH/_scripts/news-search -H 'Content-Type: application/json'"
         f" --data-binary @{out_dir}/search_template.json",
         err=True,
@@ -422,15 +427,15 @@ def stats_command(obj: Context, as_json: bool) -> None:
     """Documents, files, fields, index size and last update."""
     stats = _open_engine(obj.index).stats()
     if as_json:
-        click.echo(json.dumps(stats, indent=2))
+        click.echo(json_text(stats))
         return
-    click.echo(f"index        {stats['index']} ({stats['generation']})")
-    click.echo(f"documents    {stats['documents']:,}")
-    click.echo(f"files        {stats['files']:,} indexed, {stats['skipped_files']} skipped")
-    click.echo(f"size         {stats['size_bytes'] / 1e6:.1f} MB")
-    click.echo(f"last update  {stats['last_update']} ({stats['last_update_mode']})")
-    click.echo(f"fields       {', '.join(stats['fields'])}")
-    click.echo("facets       " + ", ".join(f"{k}: {v} values" for k, v in stats["facets"].items()))
+    echo(f"index        {stats['index']} ({stats['generation']})")
+    echo(f"documents    {stats['documents']:,}")
+    echo(f"files        {stats['files']:,} indexed, {stats['skipped_files']} skipped")
+    echo(f"size         {stats['size_bytes'] / 1e6:.1f} MB")
+    echo(f"last update  {stats['last_update']} ({stats['last_update_mode']})")
+    echo(f"fields       {', '.join(stats['fields'])}")
+    echo("facets       " + ", ".join(f"{k}: {v} values" for k, v in stats["facets"].items()))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,8 +14,11 @@ from whoosh.util.times import datetime_to_long
 
 EPOCH_US = datetime_to_long(dt.datetime(1970, 1, 1))
 DAY_US = 86_400 * 1_000_000
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 WEEKLY_UP_TO_DAYS = 120  # about 17 weekly bars; longer spans are shown by month
 MONTHLY_UP_TO_MONTHS = 120  # ten years by month; longer spans by year
+MAX_BARS = 120  # a chart never has more bars than this, whatever dates the seeds hold
+YEAR_INTERVALS = (("year", 1), ("decade", 10), ("century", 100), ("millennium", 1000))
 PERIOD_SEPARATOR = ".."
 
 
@@ -47,7 +50,8 @@ def period_mask(published: np.ndarray, text: str) -> np.ndarray:
     """Documents published within the period (items without a date never are)."""
     start, end = parse_period(text)
     low = datetime_to_long(dt.datetime.combine(start, dt.time()))
-    high = datetime_to_long(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+    # the day after ``end`` as a number, not a date: 9999-12-31 has no next date to construct
+    high = datetime_to_long(dt.datetime.combine(end, dt.time())) + DAY_US
     return (published >= low) & (published < high)
 
 
@@ -84,7 +88,7 @@ class Calendar:
             first = int(weeks.min())
             counts = np.bincount((weeks - first) // 7)
             starts = [_day(first + 7 * i) for i in range(len(counts))]
-            ends = [s + dt.timedelta(days=6) for s in starts]
+            ends = [_day(first + 7 * i + 6) for i in range(len(counts))]
             interval = "week"
         else:
             months = self.months[selected]
@@ -92,15 +96,18 @@ class Calendar:
                 first = int(months.min())
                 counts = np.bincount(months - first)
                 starts = [_month(first + i) for i in range(len(counts))]
-                ends = [_month(first + i + 1) - dt.timedelta(days=1) for i in range(len(counts))]
+                ends = [_month_end(first + i) for i in range(len(counts))]
                 interval = "month"
             else:
-                years = months // 12
-                first = int(years.min())
-                counts = np.bincount(years - first)
-                starts = [dt.date(1970 + first + i, 1, 1) for i in range(len(counts))]
-                ends = [dt.date(s.year, 12, 31) for s in starts]
-                interval = "year"
+                # years, or decades or centuries when the span would draw thousands of bars
+                years = months // 12 + 1970
+                interval, width = next(
+                    (name, w) for name, w in YEAR_INTERVALS if int(years.max() // w - years.min() // w) < MAX_BARS
+                )
+                first = int(years.min()) // width
+                counts = np.bincount(years // width - first)
+                starts = [dt.date(max(1, (first + i) * width), 1, 1) for i in range(len(counts))]
+                ends = [dt.date(min(dt.MAXYEAR, (first + i + 1) * width - 1), 12, 31) for i in range(len(counts))]
         result["interval"] = interval
         result["buckets"] = [
             {"start": s.isoformat(), "end": e.isoformat(), "count": int(c)}
@@ -115,17 +122,27 @@ def histogram(published: np.ndarray) -> dict:
 
 
 def bucket_label(bucket: dict, interval: str) -> str:
-    """'Jun 2020', 'week of Jun 1, 2020' or '2020'."""
+    """'Jun 2020', 'week of Jun 1, 2020', '2020', or '2020–2029' for longer intervals."""
     start = dt.date.fromisoformat(bucket["start"])
     if interval == "year":
         return str(start.year)
+    if interval in dict(YEAR_INTERVALS):
+        return f"{start.year}–{dt.date.fromisoformat(bucket['end']).year}"
     if interval == "month":
         return start.strftime("%b %Y")
     return f"week of {start.strftime('%b')} {start.day}, {start.year}"
 
 
 def _day(days_since_epoch: int) -> dt.date:
-    return dt.date(1970, 1, 1) + dt.timedelta(days=int(days_since_epoch))
+    # clamped: the week holding 9999-12-31 ends after the last date Python can represent
+    return dt.date.fromordinal(min(_EPOCH_ORDINAL + int(days_since_epoch), dt.date.max.toordinal()))
+
+
+def _month_end(months_since_epoch: int) -> dt.date:
+    following = months_since_epoch + 1
+    if 1970 + following // 12 > dt.date.max.year:
+        return dt.date.max
+    return _month(following) - dt.timedelta(days=1)
 
 
 def _month(months_since_epoch: int) -> dt.date:
