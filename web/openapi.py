@@ -131,7 +131,17 @@ def openapi_document() -> dict[str, Any]:
                                                 "description": "matching items per period, empty ones included;"
                                                 " each links to filter=date:START..END",
                                                 "properties": {
-                                                    "interval": {"enum": ["week", "month", "year", "decade", "century", "millennium", None]},
+                                                    "interval": {
+                                                        "enum": [
+                                                            "week",
+                                                            "month",
+                                                            "year",
+                                                            "decade",
+                                                            "century",
+                                                            "millennium",
+                                                            None,
+                                                        ]
+                                                    },
                                                     "undated": {"type": "integer"},
                                                     "buckets": {
                                                         "type": "array",
