@@ -163,9 +163,12 @@ def test_health_suggest_openapi_and_not_found(client):
 
 def test_no_index_is_a_clear_503(tmp_path):
     client = create_app({"INDEX_DIR": str(tmp_path / "none"), "ACCESS_LOG": False}).test_client()
-    assert client.get("/healthz").status_code == 503
+    health = client.get("/healthz")
+    assert health.status_code == 503 and "search-cli index" in health.get_json()["error"]  # the operator's hint
     api = client.get("/api/search?q=x")
-    assert api.status_code == 503 and "search-cli index" in api.get_json()["error"]
+    assert api.status_code == 503
+    assert api.get_json()["error"] == "The search index is missing or being rebuilt; please try again in a minute."
+    assert str(tmp_path) not in api.get_data(as_text=True)  # visitors are not told where the index lives
     assert client.get("/?q=x").status_code == 503
 
 

@@ -20,23 +20,20 @@ from search.engine import SearchEngine
 from .api import api
 from .feed import feed
 from .pages import pages
+from .policy import (
+    INDEX_UNAVAILABLE,
+    SECURITY_HEADERS,
+    SecurityHeaders,
+    apply_cache_policy,
+    base_url,
+    index_problem,
+    version_static_urls,
+)
 
 log = logging.getLogger("news_search.access")
 errors = logging.getLogger("news_search.errors")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-SECURITY_HEADERS = {
-    # no inline script or style anywhere: everything is served from this origin
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-
+__all__ = ["SECURITY_HEADERS", "create_app"]
 
 OFF = ("off", "0", "false", "no")
 
@@ -47,7 +44,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     Config keys: INDEX_DIR (env SEARCH_INDEX, default ./index), RESULT_CACHE (answers cached per
     index generation; env SEARCH_RESULT_CACHE, default 1024, 0 disables), REFRESH_SECONDS, ACCESS_LOG,
     ANALYTICS (record queries and clicks; env SEARCH_ANALYTICS, default on, "off" opts out) and
-    ANALYTICS_PATH (default INDEX_DIR/analytics.sqlite3).
+    ANALYTICS_PATH (default INDEX_DIR/analytics.sqlite3) and BASE_URL (the site's public URL for
+    absolute links in feeds; env SEARCH_BASE_URL; default none: links stay relative, never from Host).
     """
     app = Flask(__name__)
     app.config.update(
@@ -59,8 +57,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ANALYTICS=os.environ.get("SEARCH_ANALYTICS", "on").strip().lower() not in OFF,
         ANALYTICS_PATH=None,
         MAX_CONTENT_LENGTH=16 * 1024,  # only /api/events takes a body, of a few hundred bytes
+        BASE_URL=os.environ.get("SEARCH_BASE_URL", ""),
     )
     app.config.update(config or {})
+    app.config["BASE_URL"] = base_url(app.config["BASE_URL"] or "")
+    # werkzeug redirects '//x' to '/x' with an absolute URL built from the Host header: answer 404
+    app.url_map.merge_slashes = False
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # every response, whichever path made it
+    version_static_urls(app)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["search_engine"] = SearchEngine(
@@ -80,11 +84,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _headers_and_log(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        if request.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        apply_cache_policy(response, app.static_folder)
         if app.config["ACCESS_LOG"]:
             took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
             log.info(
@@ -100,9 +101,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        # keep what the exception says beside its page (405's Allow), not its content type
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if request.path.startswith("/api/"):
-            return jsonify(error=exc.description, status=exc.code), exc.code
-        return render_template("error.html", message=exc.description, status=exc.code), exc.code
+            return jsonify(error=exc.description, status=exc.code), exc.code, headers
+        return render_template("error.html", message=exc.description, status=exc.code), exc.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -115,10 +118,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "path": request.path,
             "error": type(exc).__name__,
         }
-        errors.error(json.dumps(event), exc_info=exc)
-        message = f"Something went wrong on our side. Please try again (reference {request_id})."
+        status, message = 500, f"Something went wrong on our side. Please try again (reference {request_id})."
+        if _index_gone():  # deleted under the running server: say so, not "our side"
+            event["event"], status, message = "index_unavailable", 503, INDEX_UNAVAILABLE
+            errors.warning(json.dumps(event))
+        else:
+            errors.error(json.dumps(event), exc_info=exc)
         if request.path.startswith("/api/"):
-            return jsonify(error=message, status=500, request_id=request_id), 500
-        return render_template("error.html", message=message, status=500), 500
+            return jsonify(error=message, status=status, request_id=request_id), status
+        return render_template("error.html", message=message, status=status), status
 
     return app
+
+
+def _index_gone() -> bool:
+    """Whether a fresh health check finds the index unable to answer (never raises: used on the error path)."""
+    try:
+        return index_problem(fresh=True) is not None
+    except Exception:  # noqa: BLE001 - the original error is what gets reported
+        return False

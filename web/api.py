@@ -15,6 +15,7 @@ from search.request import RequestError
 
 from .openapi import openapi_document
 from .params import counts_as_search, engine, record_search, request_from_args
+from .policy import INDEX_UNAVAILABLE, answer_etag, index_problem, revalidate, tagged
 
 api = Blueprint("api", __name__)
 ENCODED_ENTRIES = 256  # encoded answers kept per app (about 30 KB each)
@@ -28,13 +29,16 @@ def search():
     except RequestError as exc:
         return jsonify(error=str(exc), status=400), 400
     try:
+        etag = answer_etag()
+        if (unchanged := revalidate(etag, req, "api")) is not None:
+            return unchanged
         result = engine().search(req)
     except QUERY_REFUSALS as exc:
         return jsonify(error=str(exc), status=400), 400
-    except IndexMissing as exc:
-        return jsonify(error=str(exc), status=503), 503
+    except IndexMissing:
+        return jsonify(error=INDEX_UNAVAILABLE, status=503), 503
     record_search(req, result, "api")
-    return _json_answer(req, result)
+    return tagged(_json_answer(req, result), etag)
 
 
 def _json_answer(req, result: dict) -> Response:
@@ -96,12 +100,15 @@ def similar():
     if not url:
         return jsonify(error="'url' is required: the address of an item in the index", status=400), 400
     try:
+        etag = answer_etag()
+        if (unchanged := revalidate(etag)) is not None:
+            return unchanged
         result = engine().similar(url, limit=10)
-    except IndexMissing as exc:
-        return jsonify(error=str(exc), status=503), 503
+    except IndexMissing:
+        return jsonify(error=INDEX_UNAVAILABLE, status=503), 503
     if result is None:
         return jsonify(error="that item is not in the index", status=404), 404
-    return jsonify(result)
+    return tagged(jsonify(result), etag)
 
 
 @api.get("/api/suggest")
@@ -109,10 +116,12 @@ def suggest():
     """Titles for autocomplete."""
     q = request.args.get("q", "")[:200]
     try:
-        titles = engine().suggest_titles(q)
-    except IndexMissing:
-        titles = []
-    return jsonify(query=q, suggestions=titles)
+        etag = answer_etag()
+    except IndexMissing:  # the page's script shows no suggestions; nothing is cached
+        return jsonify(query=q, suggestions=[], error=INDEX_UNAVAILABLE, status=503), 503
+    if (unchanged := revalidate(etag)) is not None:
+        return unchanged
+    return tagged(jsonify(query=q, suggestions=engine().suggest_titles(q)), etag)
 
 
 @api.get("/api/openapi.json")
@@ -123,9 +132,12 @@ def openapi():
 
 @api.get("/healthz")
 def healthz():
-    """200 with the live generation when an index is loaded, 503 otherwise."""
-    try:
-        gen = engine().generation()
-    except IndexMissing as exc:
-        return jsonify(status="unavailable", error=str(exc)), 503
+    """200 with the live generation when it can answer (its files are there and readable), else 503 and why.
+
+    Cheap enough to poll: the check runs at most once per REFRESH_SECONDS and opens nothing.
+    """
+    problem = index_problem()
+    if problem:
+        return jsonify(status="unavailable", error=problem), 503
+    gen = engine().generation()
     return jsonify(status="ok", generation=gen.name, documents=int(gen.live.sum()))

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from indexer.generations import IndexMissing
 from search.engine import iso_utc
@@ -16,6 +16,7 @@ from search.query import QUERY_REFUSALS
 from search.request import RequestError, SearchRequest, build_request
 
 from .params import engine, query_string
+from .policy import INDEX_UNAVAILABLE, answer_etag, revalidate, tagged
 
 feed = Blueprint("feed", __name__)
 
@@ -44,6 +45,20 @@ def feed_query(req: SearchRequest) -> str:
     return "" if query == "?" else query
 
 
+def feed_id(req: SearchRequest) -> str:
+    """The feed's own id: a tag URI of its search, the same whatever host or address serves it."""
+    return TAG_PREFIX + "search" + quote(feed_query(req), safe="/?=&;:@!$'()*+,~-._%")
+
+
+def public_url(endpoint: str, query: str = "") -> str:
+    """A link to ``endpoint``: under BASE_URL when one is configured, else relative; never from Host."""
+    path = url_for(endpoint)
+    base = current_app.config["BASE_URL"]
+    if base:
+        path = base + path[len(request.script_root) :]
+    return path + query
+
+
 def feed_request(args) -> SearchRequest:
     """The request behind a feed: the page's query and filters, newest first, every item."""
     return build_request(
@@ -52,7 +67,10 @@ def feed_request(args) -> SearchRequest:
 
 
 def build_feed(req: SearchRequest, result: dict[str, Any], self_url: str, page_url: str, built_at: float) -> bytes:
-    """The Atom document for one search result (newest items first)."""
+    """The Atom document for one search result (newest items first).
+
+    ``self_url`` and ``page_url`` may be relative: readers resolve them against the feed's address.
+    """
     ET.register_namespace("", ATOM)
     root = ET.Element(f"{{{ATOM}}}feed")
 
@@ -66,7 +84,7 @@ def build_feed(req: SearchRequest, result: dict[str, Any], self_url: str, page_u
     dated = [h["published"] for h in result["hits"] if h["published"]]
     filters = ", ".join(f"{field}: {value}" for field, value in req.filters)
     subject = f"“{req.q}”" if req.q else "all items"
-    sub(root, "id", self_url)
+    sub(root, "id", feed_id(req))
     sub(root, "title", f"News search: {subject}" + (f" ({filters})" if filters else ""))
     sub(root, "subtitle", f"The newest of {result['total']:,} matching item{'s' if result['total'] != 1 else ''}")
     sub(root, "updated", max(dated) if dated else fallback)
@@ -98,12 +116,16 @@ def atom():
     """The newest items matching ?q= and filter=, as an Atom feed."""
     try:
         req = feed_request(request.args)
+        etag = answer_etag()
+        if (unchanged := revalidate(etag)) is not None:
+            return unchanged
         result = engine().search(req)
     except (RequestError, *QUERY_REFUSALS) as exc:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
-    except IndexMissing as exc:
-        return Response(f"{exc}\n", status=503, mimetype="text/plain")
-    self_url = url_for("feed.atom", _external=True) + feed_query(req)
-    page_url = url_for("pages.index", _external=True) + feed_query(req)
+    except IndexMissing:
+        return Response(f"{INDEX_UNAVAILABLE}\n", status=503, mimetype="text/plain")
+    self_url = public_url("feed.atom", feed_query(req))
+    page_url = public_url("pages.index", feed_query(req))
     built_at = engine().generation().manifest.get("built_at", 0)
-    return Response(build_feed(req, result, self_url, page_url, built_at), mimetype=MEDIA_TYPE.split(";")[0])
+    body = build_feed(req, result, self_url, page_url, built_at)
+    return tagged(Response(body, mimetype=MEDIA_TYPE.split(";")[0]), etag)

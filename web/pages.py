@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, make_response, render_template, request, url_for
 from markupsafe import Markup
 
 from indexer.generations import IndexMissing
@@ -15,6 +15,7 @@ from search.timeline import bucket_label, bucket_period
 
 from .feed import feed_query
 from .params import engine, query_string, record_search, request_from_args, toggle_filter
+from .policy import INDEX_UNAVAILABLE, answer_etag, revalidate, tagged
 
 pages = Blueprint("pages", __name__)
 
@@ -154,13 +155,16 @@ def _render(template: str):
         fallback = SearchRequest(q=request.args.get("q", "")[:1000])
         return render_template(template, req=fallback, error=str(exc), sorts=[]), 400
     try:
+        etag = answer_etag()
+        if (unchanged := revalidate(etag, req, "page")) is not None:
+            return unchanged
         result = engine().search(req)
     except QUERY_REFUSALS as exc:
         return render_template(template, req=req, error=str(exc), sorts=[]), 400
-    except IndexMissing as exc:
-        return render_template(template, req=req, error=str(exc), sorts=[]), 503
+    except IndexMissing:
+        return render_template(template, req=req, error=INDEX_UNAVAILABLE, sorts=[]), 503
     record_search(req, result, "page")
-    return render_template(template, **view_model(req, result))
+    return tagged(make_response(render_template(template, **view_model(req, result))), etag)
 
 
 @pages.get("/")
@@ -182,10 +186,14 @@ def similar():
     if not url:
         abort(400, description="'url' is required: the address of an item in the index")
     try:
+        etag = answer_etag()
+        if (unchanged := revalidate(etag)) is not None:
+            return unchanged
         result = engine().similar(url)
-    except IndexMissing as exc:
-        abort(503, description=str(exc))
+    except IndexMissing:
+        abort(503, description=INDEX_UNAVAILABLE)
     if result is None:
         abort(404, description="That item is not in the index.")
     hits = [hit_view(hit) for hit in result["hits"]]
-    return render_template("similar.html", hits=hits, source_title=result["title"], source_url=result["url"])
+    page = render_template("similar.html", hits=hits, source_title=result["title"], source_url=result["url"])
+    return tagged(make_response(page), etag)
