@@ -173,7 +173,9 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
     lines: list[str] = []
     total, page, limit = result["total"], result["page"], result["limit"]
     first = (page - 1) * limit + 1
-    if result.get("suggestion"):
+    if result.get("corrected"):
+        lines.append(f"Showing results for: {result['corrected']} (--no-typos searches for {result['query']!r})")
+    elif result.get("suggestion"):
         lines.append(f"Did you mean: {result['suggestion']}?")
     if result.get("relaxed"):
         lines.append("No item has all the words; showing items with most of them.")
@@ -197,6 +199,15 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
         lines.append(f"     {hit['url']}")
         if excerpt:
             lines.extend(textwrap.wrap(excerpt, width=width, initial_indent="     ", subsequent_indent="     "))
+        if hit.get("explain"):
+            lines.extend(
+                textwrap.wrap(
+                    explain_line(hit["explain"]),
+                    width=width,
+                    initial_indent="     why: ",
+                    subsequent_indent="          ",
+                )
+            )
         for other in hit.get("more_items", []):
             source = " · ".join(x for x in (other["provider"], (other["published"] or "")[:10]) if x)
             lines.append(f"       + {other['title']} {dim[0]}({source}){dim[1]}")
@@ -213,6 +224,21 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
         if coverage.get("buckets"):
             lines.append(f"coverage by {coverage['interval']}: {sparkline(coverage)}")
     return "\n".join(lines)
+
+
+def explain_line(explain: dict[str, Any]) -> str:
+    """'bm25 8.47 (facial@title 3.89, ...) x coordination 1 + title 7.02 x prior 1.22 + story 3.1 = 18.03'."""
+    parts, previous = [], 0.0
+    for rule in explain["rules"]:
+        if rule["rule"] == "bm25":
+            terms = ", ".join(f"{t['term']}@{t['field']} {t['value']:.2f}" for t in rule["terms"])
+            parts.append(f"bm25 {rule['value']:.2f}" + (f" ({terms})" if terms else ""))
+        elif "factor" in rule:
+            parts.append(f"x {rule['rule']} {rule['factor']:.3g}")
+        else:
+            parts.append(f"+ {rule['rule']} {rule['value'] - previous:.2f}")
+        previous = rule["value"]
+    return " ".join(parts) + f" = {explain['score']:.2f}"
 
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -236,6 +262,11 @@ def sparkline(coverage: dict[str, Any]) -> str:
 @click.option(
     "--group/--no-group", default=True, show_default=True, help="One hit per story, its other items indented below."
 )
+@click.option(
+    "--prefix/--no-prefix", default=True, show_default=True, help="The last word also matches words it begins."
+)
+@click.option("--typos/--no-typos", default=True, show_default=True, help="Misspelt words match close spellings.")
+@click.option("--explain", is_flag=True, help="Break each hit's score into the ranking policy's rules.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON object (same as /api/search).")
 @click.pass_obj
 def query_command(
@@ -246,11 +277,24 @@ def query_command(
     sort: str,
     filters: tuple[str, ...],
     group: bool,
+    prefix: bool,
+    typos: bool,
+    explain: bool,
     as_json: bool,
 ) -> None:
     """Ranked results for WORDS ("phrases", -exclude, field:value, published:[2020 to 2021])."""
     try:
-        request = build_request(" ".join(words), page=page, limit=limit, sort=sort, filters=filters, group=group)
+        request = build_request(
+            " ".join(words),
+            page=page,
+            limit=limit,
+            sort=sort,
+            filters=filters,
+            group=group,
+            prefix=prefix,
+            typos=typos,
+            explain=explain,
+        )
     except RequestError as exc:
         _fail(str(exc), 2)
     engine = _open_engine(obj.index)
@@ -301,14 +345,45 @@ def similar_command(obj: Context, url: str, limit: int, as_json: bool) -> None:
     show_default=True,
     help="Record normalized queries and opened results beside the index (env SEARCH_ANALYTICS=off opts out).",
 )
+@click.option(
+    "--base-url",
+    envvar="SEARCH_BASE_URL",
+    default="",
+    help="Public URL of the site, for absolute links in feeds (env SEARCH_BASE_URL; default: relative links).",
+)
+@click.option(
+    "--analytics-days",
+    envvar="SEARCH_ANALYTICS_DAYS",
+    default=90,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Delete analytics older than this (env SEARCH_ANALYTICS_DAYS).",
+)
+@click.option(
+    "--analytics-max-mb",
+    envvar="SEARCH_ANALYTICS_MAX_MB",
+    default=50.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Size cap of the analytics file: the oldest hours go first (env SEARCH_ANALYTICS_MAX_MB).",
+)
 @click.pass_obj
-def serve_command(obj: Context, host: str, port: int, threads: int, no_access_log: bool, analytics: bool) -> None:
+def serve_command(
+    obj: Context,
+    host: str,
+    port: int,
+    threads: int,
+    no_access_log: bool,
+    analytics: bool,
+    base_url: str,
+    analytics_days: int,
+    analytics_max_mb: float,
+) -> None:
     """Serve the web UI and JSON API with waitress; builds the index first if there is none."""
     import logging
 
-    import waitress
-
     from web import create_app
+    from web.server import create_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" chatter under load
@@ -323,9 +398,18 @@ def serve_command(obj: Context, host: str, port: int, threads: int, no_access_lo
         for problem in report.problems:
             echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
         echo(report.summary(), err=True)
-    app = create_app({"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics})
+    config = {"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics}
+    config.update(ANALYTICS_DAYS=analytics_days, ANALYTICS_MAX_MB=analytics_max_mb)
+    try:
+        app = create_app({**config, "BASE_URL": base_url})
+    except ValueError as exc:  # a malformed --base-url / SEARCH_BASE_URL
+        _fail(str(exc))
     echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True)
+    # waitress's own error replies (400, 431, ...) carry the security headers too: web.server
+    server = create_server(
+        app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True
+    )
+    server.run()
 
 
 # ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -29,11 +30,15 @@ from indexer.schema import FACET_FIELDS, TEXT_FIELDS
 from indexer.text import canonical_url
 
 from . import highlight, timeline
+from .expansion import Alternative, Vocabulary, expand
+from .explain import explain
 from .facets import FacetTable, fold
-from .query import FIELD_BOOSTS, ParsedQuery, QueryTooBroad, parse, words_only
-from .ranking import LiveStats, deleted_docnums, quality_prior
+from .livestats import LiveStats, deleted_docnums
+from .query import ParsedQuery, QueryTooBroad, parse, words_only
+from .ranking import POLICY, RankingPolicy
 from .request import FILTER_FIELDS, SearchRequest
 from .scorer import ScoringData, column_values
+from .words import WordScores
 
 FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
@@ -41,14 +46,12 @@ SIMILAR_TERMS = 12  # distinctive words of an item used to find similar ones
 RESULT_CACHE_ENTRIES = 1_024
 INFLIGHT_WAIT_SECONDS = 10.0  # then compute it yourself (the first one may have failed)
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
-MAX_WILDCARD_TERMS = 1_000  # words a wildcard may match at all: bounds the posting lists it reads
-TITLE_ALL_WORDS_BOOST = 1.5  # x the title score, when the title holds every query word
-EXACT_TITLE_BOOST = 4.0  # per query term (the rest of the score grows with query length too)
-STORY_BOOST = 0.25  # x the best score in an item's story: coverage of a strongly matching story rises together
-FILL_BELOW = 10  # fewer full matches than a page: add the items with some of the words after them
+MAX_WILDCARD_TERMS = 1_000  # words a wildcard or range may match at all: bounds the posting lists it reads
+MATCH_BUDGET_SECONDS = 0.5  # matching a query's operators may take this long, then it is refused (400)
 MORE_SHOWN = 5  # other items of a story listed under its best hit
 
 log = logging.getLogger(__name__)
+_WORD = re.compile(r"\w+(?:'\w+)*")
 
 
 @dataclass
@@ -70,14 +73,16 @@ class Generation:
     calendar: timeline.Calendar  # per-document day and month numbers for the coverage timeline
     stats: LiveStats
     scoring: ScoringData
+    policy: RankingPolicy
     manifest: dict
     searcher: Any  # one Whoosh reader per generation (each costs hundreds of MB at 100k documents)
     lock: Any  # held for every use of it: Whoosh readers are not safe across threads
     results: OrderedDict = dataclasses.field(default_factory=OrderedDict)  # answer cache of this generation
     inflight: dict = dataclasses.field(default_factory=dict)  # request -> Event, while one thread computes it
+    _vocabulary: Vocabulary | None = None
 
     @classmethod
-    def open(cls, path: Path) -> "Generation":
+    def open(cls, path: Path, policy: RankingPolicy = POLICY) -> "Generation":
         """Open a generation directory and precompute facet arrays, priors and statistics."""
         ix = whoosh_index.open_dir(str(path))
         reader = ix.reader()
@@ -91,9 +96,9 @@ class Generation:
         story = _story_ordinals(reader, n)
         stats = LiveStats.from_reader(reader)
         # the tie-break factor is far below any real score difference but orders exact ties by URL
-        prior = quality_prior(quality) * (1.0 + 1e-9 * tiebreak / 2**31)
+        prior = policy.quality_prior(quality) * (1.0 + 1e-9 * tiebreak / 2**31)
         lock = threading.RLock()
-        scoring = ScoringData.build(reader, live, stats, lock)
+        scoring = ScoringData.build(reader, live, stats, lock, policy)
         manifest = generations.read_manifest(path)
         return cls(
             path.name,
@@ -111,6 +116,7 @@ class Generation:
             timeline.Calendar.of(published),
             stats,
             scoring,
+            policy,
             manifest,
             Searcher(reader, fromindex=ix),
             lock,
@@ -120,6 +126,18 @@ class Generation:
         """Canonical spelling of a facet value, or None when no document has it."""
         table = self.facets.get(field)
         return table.resolve(value) if table else value
+
+    def vocabulary(self) -> Vocabulary:
+        """The unstemmed words of live documents with their frequencies (read on first use)."""
+        with self.lock:
+            if self._vocabulary is None:
+                words, frequencies = [], []
+                for term, info in self.reader.iter_field("vocabulary"):
+                    word = term.decode("utf-8")
+                    words.append(word)
+                    frequencies.append(info.doc_frequency() - self.stats.deleted_df.get(("vocabulary", word), 0))
+                self._vocabulary = Vocabulary(words, np.asarray(frequencies))
+            return self._vocabulary
 
 
 @dataclass
@@ -132,39 +150,16 @@ class Plan:
     relaxed: bool = False
     terms: frozenset[str] = frozenset()  # the analyzed terms scored: what highlights mark
     partial: np.ndarray | None = None  # matches with only some of the words, ranked after all the others
+    # what the BM25 part sums: per word, its alternatives (search.expansion); or (field, term, boost) of a tree
+    scored: tuple = ()
+    # the parts ``scores`` was made of, per document, for explain: bm25, coordination (factor), title (bonus)
+    parts: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    corrections: dict[str, str] = dataclasses.field(default_factory=dict)  # misspelt word -> its best spelling
 
     @property
     def strict(self) -> np.ndarray:
         """Matches with the words the query requires (without the partial ones that fill a short page)."""
         return self.mask if self.partial is None else self.mask & ~self.partial
-
-
-@dataclass
-class WordScores:
-    """Per-document arrays for a list of analyzed terms, each scored over every text field."""
-
-    scores: np.ndarray  # boosted BM25 summed over terms and fields
-    title_scores: np.ndarray  # unboosted title BM25 summed over terms
-    matched: np.ndarray  # how many of the terms each document holds in some field
-    in_title: np.ndarray  # how many of the terms each document holds in its title
-
-    @classmethod
-    def of(cls, terms: list[str], gen: "Generation") -> "WordScores":
-        """Score ``terms`` (distinct) for every document of the generation."""
-        n = gen.doc_count
-        scores, title_scores = np.zeros(n), np.zeros(n)
-        matched, in_title = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
-        for term in terms:
-            word = np.zeros(n, dtype=bool)
-            for field, boost in FIELD_BOOSTS.items():
-                if field != "title":
-                    word[gen.scoring.add_bm25(scores, field, term, boost)] = True
-            in_title_ids = gen.scoring.add_bm25(title_scores, "title", term, 1.0)
-            in_title[in_title_ids] += 1
-            word[in_title_ids] = True
-            matched += word
-        scores += FIELD_BOOSTS["title"] * title_scores
-        return cls(scores, title_scores, matched, in_title)
 
 
 class SearchEngine:
@@ -175,9 +170,14 @@ class SearchEngine:
     """
 
     def __init__(
-        self, index_dir: Path | str, refresh_seconds: float = 1.0, cache_entries: int = RESULT_CACHE_ENTRIES
+        self,
+        index_dir: Path | str,
+        refresh_seconds: float = 1.0,
+        cache_entries: int = RESULT_CACHE_ENTRIES,
+        policy: RankingPolicy = POLICY,
     ) -> None:
         self.index_dir = Path(index_dir)
+        self.policy = policy
         self.cache_entries = cache_entries
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
@@ -208,7 +208,7 @@ class SearchEngine:
                     raise
                 return gen  # the index directory is being replaced: keep serving what we have
             if gen is None:
-                self._generation = Generation.open(path)
+                self._generation = Generation.open(path, self.policy)
             elif gen.path != path and self._loading != path:
                 self._loading = path
                 threading.Thread(target=self._load, args=(path,), name="open-generation", daemon=True).start()
@@ -216,7 +216,7 @@ class SearchEngine:
 
     def _load(self, path: Path) -> None:
         try:
-            fresh = Generation.open(path)
+            fresh = Generation.open(path, self.policy)
         except Exception:
             log.exception("could not open index generation %s", path)
             fresh = None
@@ -264,7 +264,7 @@ class SearchEngine:
         return result
 
     def _search(self, request: SearchRequest, gen: Generation, started: float) -> dict[str, Any]:
-        plan = self._plan(request.q, gen)
+        plan = self._plan(request.q, gen, **_typing(request))
         fmasks = {
             field: self._filter_mask(gen, field, values)
             for field in FILTER_FIELDS
@@ -276,10 +276,13 @@ class SearchEngine:
             suggestion = self._suggest(plan.parsed, gen, fmasks, strict_total)
         if plan.parsed.plain and not plan.mask.any() and len(plan.parsed.words) >= 2:
             # no item has every word: show the items that have most of them
-            plan = self._plan(request.q, gen, relaxed=True)
+            plan = self._plan(request.q, gen, relaxed=True, **_typing(request))
 
         final = _narrowed(plan.mask, fmasks)
         total = int(final.sum())
+        corrected = _corrected(request.q, plan.corrections) if plan.corrections and total else None
+        if corrected:
+            suggestion = None  # the results already come from the correction; the page says so
 
         # disjunctive: each facet, and the timeline, is counted under every filter except its own
         facets = {}
@@ -307,6 +310,7 @@ class SearchEngine:
             "facets": facets,
             "timeline": histogram,
             "suggestion": suggestion,
+            "corrected": corrected,
             "relaxed": plan.relaxed,
             "partial": int((final & plan.partial).sum()) if plan.partial is not None else 0,
             "generation": gen.name,
@@ -324,57 +328,81 @@ class SearchEngine:
             return np.logical_or.reduce([timeline.period_mask(gen.published, v) for v in values]) & gen.live
         return gen.facets[field].mask(values, gen.doc_count)
 
-    def _plan(self, text: str, gen: Generation, *, relaxed: bool = False) -> Plan:
-        parsed = parse(text, gen.index.schema, gen.resolve, relaxed=relaxed)
+    def _plan(
+        self, text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool = False, typos: bool = False
+    ) -> Plan:
+        parsed = parse(text, gen.index.schema, gen.resolve, relaxed=relaxed, any_from=gen.policy.long_query_words)
         if not parsed.text:  # browsing: every item, best quality first
             return Plan(parsed, gen.live.copy(), np.ones(gen.doc_count), relaxed)
         if parsed.plain and not parsed.fallback:
-            return self._plan_words(parsed, gen, relaxed)
+            return self._plan_words(parsed, gen, relaxed, prefix_last=prefix_last, typos=typos)
         try:
-            mask = self._whoosh_mask(parsed.query, gen)
+            mask = self._whoosh_mask(parsed.query, gen, time.perf_counter() + MATCH_BUDGET_SECONDS)
         except QueryError:  # some problems only show when the query meets the index
             parsed = words_only(parsed)
-            mask = self._whoosh_mask(parsed.query, gen)
+            mask = self._whoosh_mask(parsed.query, gen, time.perf_counter() + MATCH_BUDGET_SECONDS)
         with gen.lock:
             scoring_terms = _scoring_terms(parsed.query, gen.reader)
         # with nothing to score (filters, dates, `*`), items rank by the quality prior alone
         scores = np.zeros(gen.doc_count) if scoring_terms else np.ones(gen.doc_count)
-        for field, term in scoring_terms:
-            gen.scoring.add_bm25(scores, field, term, FIELD_BOOSTS.get(field, 1.0))
-        return Plan(parsed, mask, scores, relaxed, frozenset(term for _, term in scoring_terms))
+        scored = tuple((field, term, gen.policy.boosts.get(field, 1.0)) for field, term in scoring_terms)
+        for field, term, boost in scored:
+            gen.scoring.add_bm25(scores, field, term, boost)
+        terms = frozenset(term for _, term in scoring_terms)
+        return Plan(parsed, mask, scores, relaxed, terms, scored=scored, parts={"bm25": scores})
 
-    def _plan_words(self, parsed: ParsedQuery, gen: Generation, relaxed: bool) -> Plan:
-        """Plain words, matched and scored in numpy: every word (or, relaxed, most words) must match."""
-        terms = list(dict.fromkeys(analyze(" ".join(parsed.words))))  # a repeated word counts once
-        if not terms:
+    def _plan_words(
+        self, parsed: ParsedQuery, gen: Generation, relaxed: bool, *, prefix_last: bool, typos: bool
+    ) -> Plan:
+        """Plain words, matched and scored in numpy: every word (or, relaxed, most words) must match.
+
+        Each word also matches its alternatives (``search.expansion``): the last word's completions
+        when ``prefix_last``, a misspelt word's close spellings when ``typos``.
+        """
+        policy = gen.policy
+        vocabulary = gen.vocabulary() if prefix_last or typos else None
+        groups = expand(parsed.words, vocabulary, policy, prefix_last=prefix_last, typos=typos)
+        groups = list({g[0].term: g for g in groups}.values())  # a repeated word counts once
+        if not groups:
             return Plan(parsed, np.zeros(gen.doc_count, dtype=bool), np.zeros(gen.doc_count), relaxed)
-        words = WordScores.of(terms, gen)
-        scores = words.scores
-        needed = 1 if relaxed else minimum_should_match(len(terms))
+        terms = [g[0].term for g in groups]
+        words = WordScores.of(groups, gen)
+        bm25 = words.scores
+        needed = 1 if relaxed else policy.minimum_should_match(len(terms))
         mask = (words.matched >= needed) & gen.live
         partial = None
-        if needed > 1 and int(mask.sum()) < FILL_BELOW:
+        if needed > 1 and int(mask.sum()) < policy.fill_below:
             # a short page is filled with items holding some of the words, after every full match
             # (hand-judged nDCG@10 0.945 -> 0.962, docs/relevance.md); none full: the notice says so
             partial = (words.matched >= 1) & gen.live & ~mask
             relaxed = relaxed or not mask.any()
             mask |= partial
-        scores *= words.matched / len(terms)  # coordination: items with more of the words rank higher
+        coordination = words.coordination(policy)  # items with more of the query rank higher
+        title = np.zeros(gen.doc_count)
         if len(terms) >= 2:
             # a title holding every word is about the query; one equal to it is the item looked for
             whole = words.in_title == len(terms)
-            scores[whole] += TITLE_ALL_WORDS_BOOST * words.title_scores[whole]
+            title[whole] += policy.title_all_words_boost * words.title_scores[whole]
             exact = gen.scoring.postings("title_exact", " ".join(terms))[0]
-            scores[exact] += EXACT_TITLE_BOOST * len(terms)
-        return Plan(parsed, mask, scores, relaxed, frozenset(terms), partial)
+            title[exact] += policy.exact_title_boost * len(terms)
+        scores = bm25 * coordination + title
+        parts = {"bm25": bm25, "coordination": coordination, "title": title}
+        marked = frozenset(a.term for g in groups for a in g)
+        corrections = {g[0].word: next(a.word for a in g if a.kind == "typo") for g in groups if g[-1].kind == "typo"}
+        return Plan(parsed, mask, scores, relaxed, marked, partial, tuple(groups), parts, corrections)
 
     @classmethod
-    def _whoosh_mask(cls, q: wq.Query, gen: Generation) -> np.ndarray:
+    def _whoosh_mask(cls, q: wq.Query, gen: Generation, deadline: float = math.inf) -> np.ndarray:
         """Documents matching a parsed query, evaluated in numpy where possible.
 
         Boolean structure, terms (cached posting arrays) and date ranges (the per-generation
-        ``published`` array) are array operations; phrases and wildcards are left to Whoosh.
+        ``published`` array) are array operations; so are words a pattern or range expands to
+        (capped at ``MAX_WILDCARD_TERMS``). Only phrases are left to Whoosh. Past ``deadline``
+        (``time.perf_counter()``) the query is refused as too expensive: no query shape may
+        hold the generation for long.
         """
+        if time.perf_counter() > deadline:
+            raise QueryTooBroad("this query would take too long to match; use fewer or more specific parts")
         if isinstance(q, wq.Every):
             return gen.live.copy()
         if isinstance(q, type(wq.NullQuery)):
@@ -390,27 +418,31 @@ class SearchEngine:
                 mask &= gen.published < q.end if q.endexcl else gen.published <= q.end
             return mask
         if isinstance(q, wq.AndNot):
-            return cls._whoosh_mask(q.a, gen) & ~cls._whoosh_mask(q.b, gen)
+            return cls._whoosh_mask(q.a, gen, deadline) & ~cls._whoosh_mask(q.b, gen, deadline)
         if isinstance(q, wq.AndMaybe):
-            return cls._whoosh_mask(q.a, gen)
+            return cls._whoosh_mask(q.a, gen, deadline)
         if isinstance(q, wq.Not):
-            return gen.live & ~cls._whoosh_mask(q.query, gen)
+            return gen.live & ~cls._whoosh_mask(q.query, gen, deadline)
         if isinstance(q, (wq.And, wq.Or)) and type(q) in (wq.And, wq.Or):
-            masks = [cls._whoosh_mask(child, gen) for child in q.children()]
+            masks = [cls._whoosh_mask(child, gen, deadline) for child in q.children()]
             if not masks:
                 return np.zeros(gen.doc_count, dtype=bool)
             return np.logical_and.reduce(masks) if isinstance(q, wq.And) else np.logical_or.reduce(masks)
         mask = np.zeros(gen.doc_count, dtype=bool)
-        if isinstance(q, (wq.Wildcard, wq.Prefix)):
-            # the union of the expanded words' posting arrays; the number of words is bounded
+        if isinstance(q, wq.MultiTerm):
+            # wildcards, prefixes, fuzzy terms and term ranges: the union of the expanded words'
+            # posting arrays. Whoosh would OR every word of a range ([a TO zy] is the whole
+            # vocabulary) under the reader lock; here the words are capped and the time is bounded.
             with gen.lock:
-                words = [t.decode("utf-8") for t in islice(q._btexts(gen.reader), MAX_WILDCARD_TERMS + 1)]
+                words = _expand(q, gen.reader, MAX_WILDCARD_TERMS + 1)
             if len(words) > MAX_WILDCARD_TERMS:
                 raise QueryTooBroad(
-                    f"'{q.text}*' matches more than {MAX_WILDCARD_TERMS:,} different words; type more letters"
+                    f"'{_clip(q)}' matches more than {MAX_WILDCARD_TERMS:,} different words; type more letters"
                 )
             for word in words:
-                mask[gen.scoring.postings(q.fieldname, word)[0]] = True
+                mask[gen.scoring.postings(q.fieldname, word.decode("utf-8"))[0]] = True
+                if time.perf_counter() > deadline:
+                    raise QueryTooBroad(f"'{_clip(q)}' would take too long to match; narrow it")
             return mask
         with gen.lock:
             mask[np.fromiter(gen.searcher.docs_for_query(q), dtype=np.int64)] = True
@@ -427,12 +459,13 @@ class SearchEngine:
         per_story = np.bincount(story) if len(docs) else np.zeros(0, dtype=np.int64)  # matches per story
         stories = int(np.count_nonzero(per_story))
         wanted = request.offset + request.limit
+        best = None
         if request.sort == "relevance":
             ranked = plan.scores[docs] * gen.prior[docs]
             if len(docs) and plan.terms:  # browsing ranks by quality alone
                 best = np.zeros(int(story.max()) + 1)
                 np.maximum.at(best, story, ranked)
-                ranked = ranked + STORY_BOOST * best[story]
+                ranked = ranked + gen.policy.story_boost * best[story]
             key = -ranked
             if plan.partial is not None and len(docs):
                 # every partial match after every full one, whatever the story boost gave it
@@ -467,6 +500,9 @@ class SearchEngine:
         if plan.partial is not None:
             for hit, p in zip(hits, page, strict=True):
                 hit["partial"] = bool(plan.partial[docs[p]])
+        if request.explain and ranked is not None:
+            for hit, p in zip(hits, page, strict=True):
+                hit["explain"] = explain(plan, gen, int(docs[p]), float(best[story[p]]) if best is not None else None)
         for hit, others, shown in zip(hits, members, more_stored, strict=False):
             hit["more"] = len(others)
             hit["more_items"] = [self._member(fields) for fields in shown]
@@ -555,7 +591,10 @@ class SearchEngine:
     def similar(self, url: str, limit: int = 10) -> dict[str, Any] | None:
         """Items most like the one at ``url`` (its most distinctive words, scored as a query); None if unknown."""
         gen = self.generation()
-        key = canonical_url(url)
+        try:
+            key = canonical_url(url)
+        except ValueError:  # not a URL at all ("http://[::1"): no such item
+            return None
         found = gen.scoring.postings("key", key)[0]
         if len(found) == 0:
             return None
@@ -568,7 +607,7 @@ class SearchEngine:
             for term in analyze(text):
                 weights[term] = weights.get(term, 0.0) + factor * gen.scoring.idf("excerpt", term)
         terms = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
-        words = WordScores.of(terms, gen)
+        words = WordScores.of([[Alternative(t, 1.0, "exact", t)] for t in terms], gen)
         mask = (words.matched > 0) & gen.live
         mask[docnum] = False
         scores = words.scores * words.matched / max(1, len(terms))
@@ -615,20 +654,61 @@ class SearchEngine:
             "facets": {f: len(t.values) for f, t in gen.facets.items()},
         }
 
+    def has_url(self, url: str) -> bool:
+        """Whether the live generation holds the item at ``url`` (same canonical key as ``similar``)."""
+        try:
+            key = canonical_url(url)
+        except ValueError:  # not a URL at all (e.g. a bad port or an unclosed IPv6 bracket)
+            return False
+        gen = self.generation()
+        # straight from the term index, not the postings cache: junk URLs sent by clients must not evict it
+        with gen.lock:
+            docnums = list(gen.searcher.document_numbers(key=key))
+        return bool(gen.live[docnums].any()) if docnums else False
 
-def minimum_should_match(words: int) -> int:
-    """How many of a plain query's words an item must contain.
+    def health(self) -> str | None:
+        """Why the live generation cannot answer, or None when it can; cheap enough to poll.
 
-    One or two words: all of them. Three or four: all but one, since a short natural query
-    often has one word the best items phrase differently ("Baidu Geely electric vehicles").
-    Five or more (pasted titles, sentences): any, ranked by how many they contain; requiring
-    60% lost a fifth of story nDCG@10 on eval/ (docs/relevance.md).
-    """
-    if words <= 2:
-        return words
-    if words <= 4:
-        return words - 1
-    return 1
+        The open reader outlives its files (Linux keeps deleted files readable), so the files
+        themselves are checked: a directory listing and one stored document, no new generation.
+        A directory rebuilt under the same name (the index folder deleted, then built again) is
+        opened in the background here, since ``generation()`` only notices a new name.
+        """
+        try:
+            gen = self.generation()
+        except generations.IndexMissing as exc:
+            return str(exc)
+        try:
+            names = {p.name for p in gen.path.iterdir()}
+        except OSError:
+            names = set()
+        if not names or any(not any(n.startswith(s.segment_id() + ".") for n in names) for s in gen.reader.segments()):
+            try:
+                path = generations.current_generation(self.index_dir)
+            except generations.IndexMissing:
+                path = None
+            with self._lock:
+                if path == gen.path and self._loading != path:
+                    self._loading = path
+                    threading.Thread(target=self._load, args=(path,), name="open-generation", daemon=True).start()
+            return f"index generation {gen.name} is gone from disk; waiting for a rebuilt index ('search-cli index')"
+        try:
+            with gen.lock:
+                if gen.doc_count:
+                    gen.reader.stored_fields(0)
+        except Exception as exc:  # noqa: BLE001 - any failure to read means it cannot answer
+            return f"index generation {gen.name} cannot be read ({type(exc).__name__})"
+        return None
+
+
+def _corrected(text: str, corrections: dict[str, str]) -> str:
+    """The query as the results read it: each misspelt word replaced by its best spelling."""
+    return _WORD.sub(lambda m: corrections.get(fold(m.group()).lower(), m.group()), text).strip()
+
+
+def _typing(request: SearchRequest) -> dict[str, bool]:
+    """How a request's words are expanded: the last one as a prefix unless the query ends in a space."""
+    return {"prefix_last": request.prefix and not request.q.endswith(" "), "typos": request.typos}
 
 
 def _narrowed(mask: np.ndarray, filters: dict[str, np.ndarray], except_field: str | None = None) -> np.ndarray:
@@ -709,10 +789,15 @@ def _scoring_terms(q: wq.Query, reader) -> list[tuple[str, str]]:
             walk(node.a)
             return
         if node.is_leaf():
-            try:
-                terms = list(node.existing_terms(reader, phrases=True, expand=True))[:MAX_EXPANSIONS]
-            except Exception:  # noqa: BLE001 - ranges and other leaves have no scoring terms
-                return
+            if getattr(node, "fieldname", None) not in TEXT_FIELDS:
+                return  # facet values, dates and numbers filter; they do not score
+            if isinstance(node, wq.MultiTerm):  # never list a whole range's words just to keep a few
+                terms = [(node.fieldname, text) for text in _expand(node, reader, MAX_EXPANSIONS)]
+            else:
+                try:
+                    terms = list(node.existing_terms(reader, phrases=True, expand=False))[:MAX_EXPANSIONS]
+                except Exception:  # noqa: BLE001 - leaves without terms do not score
+                    return
             for field, text in terms:
                 if field in TEXT_FIELDS:
                     found[(field, text.decode("utf-8") if isinstance(text, bytes) else text)] = None
@@ -722,3 +807,14 @@ def _scoring_terms(q: wq.Query, reader) -> list[tuple[str, str]]:
 
     walk(q)
     return list(found)
+
+
+def _expand(q: wq.MultiTerm, reader, limit: int) -> list[bytes]:
+    """At most ``limit`` index words a pattern, fuzzy term or range stands for (hold the reader lock)."""
+    return list(islice(q._btexts(reader), limit))
+
+
+def _clip(q: wq.Query, size: int = 40) -> str:
+    """A query part as the user might recognise it, short enough for a message."""
+    text = str(q)
+    return text if len(text) <= size else text[: size - 1] + "…"

@@ -17,10 +17,8 @@ from typing import Any
 
 from indexer.schema import FACET_FIELDS
 
-from .engine import FACET_SIZE, MORE_SHOWN, TITLE_ALL_WORDS_BOOST, SearchEngine, iso_utc
-from .query import FIELD_BOOSTS
-from .ranking import NEUTRAL_QUALITY, QUALITY_WEIGHT
-from .scorer import FIELD_B, K1
+from .engine import FACET_SIZE, MORE_SHOWN, SearchEngine, iso_utc
+from .ranking import POLICY, RankingPolicy
 
 FORMATS = ("opensearch",)
 MAX_ID_BYTES = 512  # OpenSearch and Elasticsearch refuse longer document ids
@@ -37,7 +35,7 @@ def document_id(key: str) -> str:
     return "sha1:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
 
 
-def index_definition() -> dict[str, Any]:
+def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     """Settings (analysis, similarity) and strict mappings for the news index."""
 
     def text(similarity: str, **extra: Any) -> dict[str, Any]:
@@ -62,7 +60,7 @@ def index_definition() -> dict[str, Any]:
                 "normalizer": {"folded": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
             },
             "similarity": {
-                f"bm25_{field}": {"type": "BM25", "k1": K1, "b": FIELD_B.get(field, 0.75)}
+                f"bm25_{field}": {"type": "BM25", "k1": policy.k1, "b": policy.b[field]}
                 for field in ("title", "excerpt", "provider_text")
             },
         },
@@ -93,13 +91,12 @@ def index_definition() -> dict[str, Any]:
     }
 
 
-def search_template() -> dict[str, Any]:
+def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     """A mustache search template (params: q, from, size) ranking like ``/api/search``."""
-    fields = [
-        f"title^{FIELD_BOOSTS['title']}",
-        f"excerpt^{FIELD_BOOSTS['excerpt']}",
-        f"provider.text^{FIELD_BOOSTS['provider_text']}",
-    ]
+    names = {"title": "title", "excerpt": "excerpt", "provider_text": "provider.text"}
+    fields = [f"{names[field]}^{boost}" for field, boost in policy.boosts.items() if boost]
+    # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 4<1"
+    should_match = f"2<-1 {policy.long_query_words - 1}<1"
     aggs: dict[str, Any] = {field: {"terms": {"field": field, "size": FACET_SIZE[field]}} for field in FACET_FIELDS}
     aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 0}}
     source = {
@@ -114,25 +111,25 @@ def search_template() -> dict[str, Any]:
                                 "query": "{{q}}",
                                 "fields": fields,
                                 "type": "most_fields",
-                                # one or two words: all; three or four: all but one; five or more: any
-                                "minimum_should_match": "2<-1 4<1",
+                                "minimum_should_match": should_match,
                             }
                         },
                         "should": [
                             # the title holds the words (phrase is the closest built-in), or equals the query
-                            {"match_phrase": {"title": {"query": "{{q}}", "boost": TITLE_ALL_WORDS_BOOST}}},
-                            {"term": {"title.exact": {"value": "{{q}}", "boost": 4.0}}},
+                            {"match_phrase": {"title": {"query": "{{q}}", "boost": policy.title_all_words_boost}}},
+                            # the engine adds this per query word; a template cannot count the words
+                            {"term": {"title.exact": {"value": "{{q}}", "boost": policy.exact_title_boost}}},
                         ],
                     }
                 },
-                # score x (1 + QUALITY_WEIGHT x quality / 100), as search.ranking.quality_prior
+                # score x (1 + quality_weight x quality / 100), as RankingPolicy.quality_prior
                 "functions": [
                     {"weight": 1},
                     {
                         "field_value_factor": {
                             "field": "quality",
-                            "factor": QUALITY_WEIGHT / 100,
-                            "missing": NEUTRAL_QUALITY,
+                            "factor": policy.quality_weight / 100,
+                            "missing": policy.neutral_quality,
                         }
                     },
                 ],

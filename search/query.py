@@ -24,10 +24,7 @@ from indexer.text import clean_text
 
 MAX_QUERY_CHARS = 1_000
 MAX_TERMS = 64
-LONG_QUERY_WORDS = 5  # from this many words on, partial matches count (OR, more matches rank higher)
 MIN_WILDCARD_PREFIX = 2
-
-FIELD_BOOSTS = {"title": 2.5, "excerpt": 1.0, "provider_text": 0.5}
 
 SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
@@ -66,7 +63,8 @@ def normalize(text: str) -> str:
 
 
 def _parser(schema, group) -> MultifieldParser:
-    parser = MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=group)
+    # the parser only matches: scores come from the ranking policy (search.ranking)
+    parser = MultifieldParser(list(TEXT_FIELDS), schema, group=group)
     parser.remove_plugin_class(SingleQuotePlugin)  # apostrophes are part of words here
     # '+'/'-' only at the start of a word, so dates (2020-05) and names (Wi-Fi) stay intact
     parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=[\w\"(])", minusexpr=r"(?<![^\s(])-(?=[\w\"(])"))
@@ -82,7 +80,7 @@ def _words_query(words: list[str], group: type) -> wq.Query:
     terms: list[wq.Query] = []
     for word in words:
         for term in analyze(word):
-            terms.append(wq.Or([wq.Term(f, term, boost=FIELD_BOOSTS[f]) for f in TEXT_FIELDS]))
+            terms.append(wq.Or([wq.Term(f, term) for f in TEXT_FIELDS]))
     if not terms:
         return wq.NullQuery
     return (wq.And if group is AndGroup else wq.Or)(terms)
@@ -125,14 +123,18 @@ def parse(
     resolve_value: Callable[[str, str], str | None],
     *,
     relaxed: bool = False,
+    any_from: int = 5,
 ) -> ParsedQuery:
-    """Parse ``text``; ``relaxed`` makes all words optional (best partial matches)."""
+    """Parse ``text``; ``relaxed`` makes all words optional (best partial matches).
+
+    From ``any_from`` content words on, any word matches (the policy's ``long_query_words``).
+    """
     text = normalize(text)
     syntax = _QUESTION_MARK.sub(" ", text)
     words = _WORDS.findall(text)
     plain = not _OPERATOR_CHARS.search(syntax)
     content_words = [w for w in words if analyze(w)]
-    group = OrGroup.factory(0.9) if relaxed or len(content_words) >= LONG_QUERY_WORDS else AndGroup
+    group = OrGroup.factory(0.9) if relaxed or len(content_words) >= any_from else AndGroup
     if not text:
         return ParsedQuery(text, wq.NullQuery, [], plain=True)
     if len(words) > MAX_TERMS:

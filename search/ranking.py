@@ -1,74 +1,95 @@
-"""Ranking inputs: live collection statistics and the quality prior.
+"""The ranking policy: every constant and rule that orders results, in one inspectable object.
 
-Whoosh keeps a deleted document in its segment's statistics until that segment is merged
-away. An incremental update deletes and re-adds the changed documents, so Whoosh's own
-document frequencies and average field lengths would drift from a full build's, and so
-would every score. ``LiveStats`` subtracts the deleted documents (re-analyzed from their
-still-stored text), which makes scores bit-identical to a full build of the same documents
-without rewriting the whole index on each update.
+The engine scores with it, ``explain`` names its parts, and the OpenSearch export translates it,
+so the three cannot drift apart. Rules apply in the order of ``RULES`` (as Meilisearch lists its
+ranking rules); each hit's ``explain`` shows what every rule contributed.
+
+>>> policy = RankingPolicy()
+>>> [policy.minimum_should_match(n) for n in range(1, 7)]
+[1, 2, 2, 3, 1, 1]
+>>> round(float(policy.quality_prior(np.array([100]))[0]), 3)
+1.25
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
-from indexer.schema import analyzed_texts
-
-QUALITY_WEIGHT = 0.25  # best quality ranks at most 25% above worst: breaks ties, never buries a match
-NEUTRAL_QUALITY = 50
-
-
-def quality_prior(quality: np.ndarray) -> np.ndarray:
-    """Multiplier per document from its 0-100 quality (missing counts as neutral)."""
-    q = np.where(quality < 0, NEUTRAL_QUALITY, np.clip(quality, 0, 100)).astype(np.float64)
-    return 1.0 + QUALITY_WEIGHT * q / 100.0
+# what a hit's ``explain`` lists, in the order the rules apply
+RULES = (
+    "bm25",  # BM25F: per term and field, idf x saturated tf, times the field's boost
+    "coordination",  # x the share of the query's weight (idf) the item holds
+    "title",  # + a bonus when the title holds every word, a strong one when it is the query
+    "prior",  # x the quality prior
+    "story",  # + a share of the best score in the item's story
+)
 
 
-def deleted_docnums(reader) -> np.ndarray:
-    """Document numbers of deleted documents, over every segment of a (multi-)reader."""
-    found = [
-        np.fromiter(sub.deleted_docs_set, dtype=np.int64) + offset
-        for sub, offset in reader.leaf_readers()
-        if sub.has_deletions()
-    ]
-    return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+def _frozen(**values: float) -> Mapping[str, float]:
+    return MappingProxyType(values)
 
 
-@dataclass
-class LiveStats:
-    """Collection statistics of the documents that are not deleted."""
+@dataclass(frozen=True)
+class RankingPolicy:
+    """Constants and rules of relevance ranking (tuned on the tuning half of eval/, docs/relevance.md)."""
 
-    doc_count: int
-    field_lengths: dict[str, int]
-    deleted_df: Counter = field(default_factory=Counter)
+    # BM25F
+    k1: float = 1.2
+    b: Mapping[str, float] = field(default_factory=lambda: _frozen(title=0.5, excerpt=0.75, provider_text=0.75))
+    boosts: Mapping[str, float] = field(default_factory=lambda: _frozen(title=2.5, excerpt=1.0, provider_text=0.5))
+    # matching: how many of a plain query's words an item must hold
+    long_query_words: int = 5  # from this many words on, any word matches and more matched words rank higher
+    fill_below: int = 10  # fewer full matches than a page: items with some of the words follow them
+    # coordination: "count" (share of words matched) or "idf" (share of the words' idf matched)
+    coordination: str = "idf"
+    # words as typed (search.expansion): completions of the last word, close spellings of a misspelt one
+    prefix_weight: float = 0.5  # x the score of a completion ("amaz" -> amazon), below the exact word
+    prefix_terms: int = 50  # most frequent completions a prefix of 3+ letters stands for
+    prefix_short_terms: int = 10  # ... and of 1-2 letters, which begin thousands of words
+    typo_weight: float = 0.5  # x the score of a close spelling per edit, below the exact word
+    typo_min_letters: int = 5  # shorter words are not corrected: one edit makes another real word
+    typo_two_edits_letters: int = 9  # from this length, two edits; below it, one
+    typo_rare_below: int = 0  # a word held by at most this many items is taken as misspelt
+    typo_terms: int = 3  # close spellings a misspelt word stands for
+    # title
+    title_all_words_boost: float = 1.5  # x the title BM25, when the title holds every query word
+    exact_title_boost: float = 4.0  # per query term, when the analyzed title equals the query
+    # prior
+    quality_weight: float = 0.25  # best quality ranks at most 25% above worst: breaks ties, never buries a match
+    neutral_quality: int = 50  # an item without a quality counts as this
+    # story
+    story_boost: float = 0.25  # x the best score in the item's story
 
-    @classmethod
-    def from_reader(cls, reader) -> "LiveStats":
-        """Whoosh's totals minus what the deleted documents contributed."""
-        schema = reader.schema
-        scorable = [name for name in schema.names() if schema[name].scorable]
-        lengths = {name: reader.field_length(name) for name in scorable}
-        deleted_df: Counter = Counter()
-        for docnum in deleted_docnums(reader).tolist():
-            stored = reader.stored_fields(docnum)
-            for name in scorable:
-                # None (not the default) for a field the document never had, e.g. an item without excerpt
-                lengths[name] -= reader.doc_field_length(docnum, name, 0) or 0
-            texts = analyzed_texts(stored.get("title", ""), stored.get("excerpt", ""), stored.get("provider", ""))
-            for name, text in texts.items():
-                for term in set(schema[name].process_text(text, mode="index")):
-                    deleted_df[(name, term)] += 1
-        return cls(reader.doc_count(), lengths, deleted_df)
+    def minimum_should_match(self, words: int) -> int:
+        """How many of a plain query's words an item must contain.
 
-    def doc_frequency(self, reader, fieldname: str, text: str | bytes) -> int:
-        """Live documents whose field has the term (Whoosh passes terms as str or as UTF-8 bytes)."""
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        return reader.doc_frequency(fieldname, text) - self.deleted_df.get((fieldname, text), 0)
+        One or two words: all of them. Three or four: all but one, since a short natural query
+        often has one word the best items phrase differently ("Baidu Geely electric vehicles").
+        From ``long_query_words`` on (pasted titles, sentences): any, ranked by how much they hold.
+        """
+        if words <= 2:
+            return words
+        if words < self.long_query_words:
+            return words - 1
+        return 1
 
-    def avg_field_length(self, fieldname: str) -> float:
-        """Average length of a field over live documents."""
-        return self.field_lengths.get(fieldname, 0) / (self.doc_count or 1)
+    def quality_prior(self, quality: np.ndarray) -> np.ndarray:
+        """Multiplier per document from its 0-100 quality (negative: missing, counted as neutral)."""
+        q = np.where(quality < 0, self.neutral_quality, np.clip(quality, 0, 100)).astype(np.float64)
+        return 1.0 + self.quality_weight * q / 100.0
+
+    def bm25(self, field: str, idf: float, tf: np.ndarray, length: np.ndarray, avg_length: float) -> np.ndarray:
+        """Unboosted BM25 of one term in one field (Whoosh's ``bm25`` formula), for arrays of postings."""
+        b = self.b.get(field, 0.75)
+        return idf * ((tf * (self.k1 + 1)) / (tf + self.k1 * ((1 - b) + b * length / (avg_length or 1.0))))
+
+    def coordination_factor(self, matched_weight: np.ndarray, total_weight: float) -> np.ndarray:
+        """The share of the query an item holds (by word count or by idf, see ``coordination``)."""
+        return matched_weight / total_weight if total_weight else np.ones_like(matched_weight)
+
+
+POLICY = RankingPolicy()

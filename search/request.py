@@ -35,6 +35,9 @@ class SearchRequest:
     sort: str = "relevance"
     filters: tuple[tuple[str, str], ...] = ()
     group: bool = True  # one hit per story, the others counted in its ``more``
+    explain: bool = False  # each hit carries its score broken into the ranking policy's rules
+    prefix: bool = True  # the last word also matches words it begins (unless the query ends in a space)
+    typos: bool = True  # a misspelt word also matches its close spellings
 
     def filter_values(self, field: str) -> list[str]:
         """Selected values of one facet field."""
@@ -86,6 +89,9 @@ def build_request(
     sort: str | None = None,
     filters: Iterable[str] = (),
     group: object = None,
+    explain: object = None,
+    prefix: object = None,
+    typos: object = None,
 ) -> SearchRequest:
     """Validate raw parameters (from argv or a URL); raise RequestError on nonsense."""
     q = q or ""
@@ -104,6 +110,9 @@ def build_request(
         sort=sort,
         filters=tuple(dict.fromkeys(pairs)),
         group=_bool("group", group, True),
+        explain=_bool("explain", explain, False),
+        prefix=_bool("prefix", prefix, True),
+        typos=_bool("typos", typos, True),
     )
 
 

@@ -18,10 +18,11 @@ import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.util.numeric import byte_to_length
 
-from .ranking import LiveStats
+from indexer.schema import TEXT_FIELDS
 
-K1 = 1.2
-FIELD_B = {"title": 0.5, "excerpt": 0.75, "provider_text": 0.75}
+from .livestats import LiveStats
+from .ranking import RankingPolicy
+
 POSTINGS_CACHE_ENTRIES = 4_096
 
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -109,21 +110,23 @@ class ScoringData:
     live: np.ndarray
     lengths: dict[str, np.ndarray]
     stats: LiveStats
-
     lock: threading.RLock
+    policy: RankingPolicy
 
     def __post_init__(self) -> None:
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = OrderedDict()
 
     @classmethod
-    def build(cls, reader, live: np.ndarray, stats: LiveStats, lock: threading.RLock) -> "ScoringData":
+    def build(
+        cls, reader, live: np.ndarray, stats: LiveStats, lock: threading.RLock, policy: RankingPolicy
+    ) -> "ScoringData":
         """Read document lengths of every scored field, over every segment."""
         lengths = {}
-        for field in FIELD_B:
+        for field in TEXT_FIELDS:
             parts = [_length_bytes(sub, field) for sub, _ in reader.leaf_readers()]
             raw = _BYTE_TO_LENGTH[np.concatenate(parts)] if parts else np.zeros(0)
             lengths[field] = np.maximum(raw, 1.0)
-        return cls(reader, len(live), live, lengths, stats, lock)
+        return cls(reader, len(live), live, lengths, stats, lock, policy)
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(live document numbers, term frequencies) of a term, cached for this generation."""
@@ -160,12 +163,13 @@ class ScoringData:
         ids, tf = self.postings(field, term)
         if len(ids) == 0:
             return ids
-        b = FIELD_B.get(field, 0.75)
-        avgfl = self.stats.avg_field_length(field) or 1.0
-        fl = self.lengths[field][ids]
-        contribution = self.idf(field, term) * ((tf * (K1 + 1)) / (tf + K1 * ((1 - b) + b * fl / avgfl)))
-        scores[ids] += boost * contribution
+        scores[ids] += boost * self.bm25(field, term, ids, tf)
         return ids
+
+    def bm25(self, field: str, term: str, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
+        """Unboosted BM25 of a term for some of its postings (``ids`` and their ``tf``)."""
+        avg = self.stats.avg_field_length(field)
+        return self.policy.bm25(field, self.idf(field, term), tf, self.lengths[field][ids], avg)
 
     def mask_of(self, field: str, term: str) -> np.ndarray:
         """Live documents whose field holds the term."""

@@ -10,6 +10,7 @@ import pytest
 from indexer.analysis import title_signature
 from indexer.documents import build_documents
 from indexer.seeds import SeedFile, discover, iter_seed_files
+from search.engine import SearchEngine
 from search.request import RequestError, build_request
 from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS, search
 
@@ -268,20 +269,14 @@ def test_story_filter_lists_one_storys_items(engine):
 
 def test_story_boost_lifts_a_storys_coverage_but_never_above_its_lead(ai_engine):
     """Items of the story whose lead matches best rise; the lead stays first among them."""
-    from search import engine as engine_module
+    import dataclasses
 
     query = "Amazon bans police use of facial recognition"
     boosted = search(ai_engine, query, group=False, limit=30)["hits"]
     lead = boosted[0]
     siblings = [h for h in boosted if h["story"] == lead["story"]]
-    saved = engine_module.STORY_BOOST
-    try:
-        engine_module.STORY_BOOST = 0.0
-        ai_engine.generation().results.clear()
-        plain = search(ai_engine, query, group=False, limit=30)["hits"]
-    finally:
-        engine_module.STORY_BOOST = saved
-        ai_engine.generation().results.clear()
+    policy = dataclasses.replace(ai_engine.policy, story_boost=0.0)
+    plain = search(SearchEngine(ai_engine.index_dir, policy=policy), query, group=False, limit=30)["hits"]
     plain_rank = {h["key"]: i for i, h in enumerate(plain)}
     boosted_rank = {h["key"]: i for i, h in enumerate(boosted)}
     assert plain[0]["key"] == lead["key"]
@@ -290,7 +285,7 @@ def test_story_boost_lifts_a_storys_coverage_but_never_above_its_lead(ai_engine)
 
 
 def test_did_you_mean_fixes_a_typo_and_leaves_good_words_alone(engine):
-    result = search(engine, "facial recogntion")
+    result = search(engine, "facial recogntion", typos=False)
     assert result["suggestion"] == "facial recognition"
     assert search(engine, "facial recognition")["suggestion"] is None
 

@@ -45,9 +45,16 @@ def test_filters_are_checkboxes_in_the_get_form_and_keep_state_in_the_url(client
     assert "<strong>2</strong> results" in html
 
 
-def test_did_you_mean_and_empty_state(client):
+def test_results_for_a_correction_say_so_and_did_you_mean_without_typos(client):
     page = client.get("/?q=facial+recogntion").get_data(as_text=True)
-    assert 'Did you mean <a href="?q=facial+recognition" data-nav>facial recognition</a>?' in page
+    assert 'Showing results for <a href="?q=facial+recognition" data-nav><strong>facial recognition</strong></a>' in page
+    assert 'Search instead for <a href="?q=facial+recogntion&amp;typos=0" data-nav>facial recogntion</a>' in page
+    exact = client.get("/?q=facial+recogntion&typos=0").get_data(as_text=True)
+    assert "Showing results for" not in exact
+    assert 'Did you mean <a href="?q=facial+recognition&amp;typos=0" data-nav>facial recognition</a>?' in exact
+
+
+def test_empty_state(client):
     empty = client.get("/?q=zzxxqqy").get_data(as_text=True)
     assert "No results for “zzxxqqy”" in empty and "fewer or more general words" in empty
 

@@ -45,7 +45,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     index generation; env SEARCH_RESULT_CACHE, default 1024, 0 disables), REFRESH_SECONDS, ACCESS_LOG,
     ANALYTICS (record queries and clicks; env SEARCH_ANALYTICS, default on, "off" opts out) and
     ANALYTICS_PATH (default INDEX_DIR/analytics.sqlite3) and BASE_URL (the site's public URL for
-    absolute links in feeds; env SEARCH_BASE_URL; default none: links stay relative, never from Host).
+    absolute links in feeds; env SEARCH_BASE_URL; default none: links stay relative, never from Host) and
+    EXPLAIN (the page offers "Why this result?" under each hit; env SEARCH_EXPLAIN, default off).
     """
     app = Flask(__name__)
     app.config.update(
@@ -58,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ANALYTICS_PATH=None,
         MAX_CONTENT_LENGTH=16 * 1024,  # only /api/events takes a body, of a few hundred bytes
         BASE_URL=os.environ.get("SEARCH_BASE_URL", ""),
+        EXPLAIN=os.environ.get("SEARCH_EXPLAIN", "off").strip().lower() not in OFF,
     )
     app.config.update(config or {})
     app.config["BASE_URL"] = base_url(app.config["BASE_URL"] or "")
@@ -71,7 +73,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"], app.config["RESULT_CACHE"]
     )
     analytics_path = app.config["ANALYTICS_PATH"] or Path(app.config["INDEX_DIR"]) / FILE_NAME
-    app.extensions["analytics"] = Recorder(Path(analytics_path)) if app.config["ANALYTICS"] else None
+    app.extensions["analytics"] = (
+        Recorder.from_settings(Path(analytics_path), app.config) if app.config["ANALYTICS"] else None
+    )
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(feed)

@@ -13,6 +13,7 @@ from indexer.generations import IndexMissing
 from search.query import QUERY_REFUSALS
 from search.request import RequestError
 
+from .events import EventError, RateLimiter, check_rank, parse_event, retry_after
 from .openapi import openapi_document
 from .params import counts_as_search, engine, record_search, request_from_args
 from .policy import INDEX_UNAVAILABLE, answer_etag, index_problem, revalidate, tagged
@@ -66,25 +67,46 @@ def _json_answer(req, result: dict) -> Response:
     return Response(body[:-1] + b',"took_ms":' + took + b"}", mimetype="application/json")
 
 
+@api.record_once
+def _event_limits(state) -> None:
+    """One rate limiter per app, configured when the app is made (a bad setting fails at start)."""
+    state.app.extensions["event_limiter"] = RateLimiter.from_settings(state.app.config)
+
+
 @api.post("/api/events")
 def events():
     """What the page's script reports: a settled as-you-type search, or an opened result.
 
-    Body: ``{"type": "search" | "click", "params": "q=...&filter=...", "url": ..., "rank": n}``.
-    Accepted (204) even when analytics are off, so the page never needs to know.
+    Body (``application/json``): ``{"type": "search" | "click", "params": "q=...&filter=...",
+    "url": ..., "rank": n}``; a clicked ``url`` must be an item of the index. Accepted (204) even
+    when analytics are off, so the page never needs to know; 415 for other content types, 400 for
+    anything the page would not send, 429 (with Retry-After) past a client's rate limit.
     """
-    event = request.get_json(force=True, silent=True)  # bodies over MAX_CONTENT_LENGTH are refused (413)
-    if not isinstance(event, dict) or event.get("type") not in ("search", "click"):
-        return jsonify(error="body must be JSON with type 'search' or 'click'", status=400), 400
+    limiter: RateLimiter = current_app.extensions["event_limiter"]
+    wait = limiter.take(request.remote_addr)  # first: a flood costs as little as possible
+    if wait:
+        message = (
+            f"too many events from your address: at most {limiter.per_minute:g} a minute"
+            f" (bursts of {limiter.burst}); try again in {retry_after(wait)} s"
+        )
+        return jsonify(error=message, status=429), 429, {"Retry-After": str(retry_after(wait))}
+    if request.mimetype != "application/json":
+        message = f"send events as JSON with Content-Type: application/json, not {request.mimetype or 'none'!r}"
+        return jsonify(error=message, status=415), 415
     try:
-        req = request_from_args(MultiDict(parse_qsl(str(event.get("params", "")).lstrip("?"))))
-    except RequestError as exc:
+        event = parse_event(request.get_data(cache=False))  # bodies over MAX_CONTENT_LENGTH are refused (413)
+        req = request_from_args(MultiDict(parse_qsl(event.params.lstrip("?"))))
+        check_rank(event, req.page, req.limit)
+        if event.type == "click" and not engine().has_url(event.url):
+            raise EventError("'url' is not an item in the index: only opened results are counted")
+    except (EventError, RequestError) as exc:
         return jsonify(error=str(exc), status=400), 400
+    except IndexMissing:
+        return jsonify(error=INDEX_UNAVAILABLE, status=503), 503
     recorder = current_app.extensions.get("analytics")
-    if event["type"] == "click" and recorder is not None:
-        rank = event.get("rank")
-        recorder.click(req.q, str(event.get("url", "")), rank if isinstance(rank, int) else None)
-    elif event["type"] == "search" and counts_as_search(req):
+    if event.type == "click" and recorder is not None:
+        recorder.click(req.q, event.url, event.rank)
+    elif event.type == "search" and counts_as_search(req):
         try:
             result = engine().search(req)  # usually answered from the cache: the page just showed it
         except (*QUERY_REFUSALS, IndexMissing):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, make_response, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 from markupsafe import Markup
 
 from indexer.generations import IndexMissing
@@ -141,6 +142,9 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         "prev_url": query_string(req, page=req.page - 1) if req.page > 1 else None,
         "next_url": query_string(req, page=req.page + 1) if req.page < result["pages"] else None,
         "suggestion_url": query_string(req, q=result["suggestion"]) if result.get("suggestion") else None,
+        # "Showing results for <corrected> · Search instead for <typed>" (the typed words, uncorrected)
+        "corrected_url": query_string(req, q=result["corrected"]) if result.get("corrected") else None,
+        "exact_url": query_string(req, typos=False) if result.get("corrected") else None,
         "clear_filters_url": query_string(req, filters=()) if req.filters else None,
         "selected": [
             {"field": FACET_LABELS.get(f, f), "value": v, "url": toggle_filter(req, f, v)} for f, v in req.filters
@@ -151,6 +155,8 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
 def _render(template: str):
     try:
         req = request_from_args(request.args)
+        if current_app.config["EXPLAIN"] and req.sort == "relevance":
+            req = dataclasses.replace(req, explain=True)  # "Why this result?" under each hit
     except RequestError as exc:
         fallback = SearchRequest(q=request.args.get("q", "")[:1000])
         return render_template(template, req=fallback, error=str(exc), sorts=[]), 400

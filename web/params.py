@@ -17,7 +17,10 @@ def engine() -> SearchEngine:
 
 
 def request_from_args(args: MultiDict) -> SearchRequest:
-    """Validate URL parameters (q, page, limit, sort, repeated filter=field:value); RequestError if bad."""
+    """Validate URL parameters into a request; RequestError if bad.
+
+    q, page, limit, sort, repeated filter=field:value, group, prefix, typos and explain.
+    """
     return build_request(
         args.get("q", ""),
         page=args.get("page"),
@@ -25,6 +28,9 @@ def request_from_args(args: MultiDict) -> SearchRequest:
         sort=args.get("sort"),
         filters=args.getlist("filter"),
         group=args.get("group"),
+        explain=args.get("explain"),
+        prefix=args.get("prefix"),
+        typos=args.get("typos"),
     )
 
 
@@ -35,6 +41,7 @@ def query_string(req: SearchRequest, **changes) -> str:
     page = changes.get("page", 1)
     filters = changes.get("filters", req.filters)
     group = changes.get("group", req.group)
+    typos = changes.get("typos", req.typos)
     pairs: list[tuple[str, str]] = []
     if q:
         pairs.append(("q", q))
@@ -43,6 +50,10 @@ def query_string(req: SearchRequest, **changes) -> str:
         pairs.append(("sort", sort))
     if not group:
         pairs.append(("group", "0"))
+    if not req.prefix:
+        pairs.append(("prefix", "0"))
+    if not typos:
+        pairs.append(("typos", "0"))
     if req.limit != DEFAULT_LIMIT:
         pairs.append(("limit", str(req.limit)))
     if page != 1:

@@ -1,0 +1,62 @@
+"""The blind graded set: queries, judgments, the tuning/held-out split, and the engine's flat ranking.
+
+``graded_queries.jsonl`` holds the queries (written before any system was run) with their type
+and information need; ``graded_judgments.jsonl`` the 0/1/2 grades made blind from pool files.
+The split is fixed by query id: a query is held out when the SHA-1 of its id is odd, so it never
+depends on results, and adding queries never moves old ones between halves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from eval.build_sets import collection_folder
+from indexer import build
+from search.engine import SearchEngine
+from search.request import build_request
+
+DATA = Path(__file__).resolve().parent / "data"
+TYPES = ("entity", "topical", "question", "typo")
+
+
+def load_queries() -> list[dict]:
+    """Every graded query, with its ``half`` ('tuning' or 'held-out')."""
+    rows = [json.loads(line) for line in (DATA / "graded_queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        row["half"] = "held-out" if hashlib.sha1(row["id"].encode()).digest()[-1] % 2 else "tuning"
+    return rows
+
+
+def load_judgments() -> dict[str, dict[str, int]]:
+    """Query id -> {document key: grade}, merged over every judging round."""
+    path = DATA / "graded_judgments.jsonl"
+    judged: dict[str, dict[str, int]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            judged.setdefault(row["id"], {}).update({k: int(g) for k, g in row["grades"].items()})
+    return judged
+
+
+def open_collection() -> tuple[SearchEngine, Path]:
+    """The evaluation collection indexed in a temporary folder (remove ``folder.parent`` when done)."""
+    folder = collection_folder()
+    index = folder.parent / "index"
+    build.full_build(folder, index)
+    return SearchEngine(index, cache_entries=0), folder
+
+
+def engine_rank(engine: SearchEngine, query: str, k: int = 10, **options) -> list[str]:
+    """The engine's flat ranking (every item, not one per story)."""
+    hits = engine.search(build_request(query[:1000], limit=k, group=False, **options))["hits"]
+    return [h["key"] for h in hits]
+
+
+def page_rank(engine: SearchEngine, query: str, k: int = 10) -> list[str]:
+    """The grouped page as a reader sees it: each story's card, then the items shown under it."""
+    keys: list[str] = []
+    for hit in engine.search(build_request(query[:1000], limit=k))["hits"]:
+        keys += [hit["key"], *(m["key"] for m in hit["more_items"])]
+    return list(dict.fromkeys(keys))[:k]

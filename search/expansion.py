@@ -1,0 +1,111 @@
+"""Words as people type them: the last word completed as a prefix, misspelt words matched to close spellings.
+
+Both expand a typed word into index terms from the generation's own vocabulary (unstemmed,
+accent-folded words with their document frequencies), each with a weight below an exact match:
+
+- **prefix** (Algolia's ``prefixLast``, Meilisearch's default): the last word of a query that does
+  not end in a space also stands for the most frequent words it begins ("amaz" -> amazon). One or
+  two letters expand to at most ``policy.prefix_short_terms`` words, longer ones to
+  ``policy.prefix_terms``: the cost is bounded whatever the vocabulary.
+- **typo** (Meilisearch's rule): a word of 5+ letters that no item holds, or only a few do, also
+  matches words one edit away (two from 9 letters), transpositions counting one edit (OSA
+  distance, from rapidfuzz), weighted ``typo_weight`` per edit. The closest, most frequent win.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from rapidfuzz import distance, process
+
+from indexer.analysis import analyze
+
+from .facets import fold
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One index term a typed word stands for."""
+
+    term: str  # the analyzed (stemmed) term scored
+    weight: float  # 1 for the word itself, less for completions and corrections
+    kind: str  # "exact", "prefix" or "typo"
+    word: str  # the vocabulary word behind it ("amazon" for "amaz")
+
+
+class Vocabulary:
+    """The generation's unstemmed words, sorted, with live document frequencies."""
+
+    def __init__(self, words: list[str], frequencies: np.ndarray) -> None:
+        order = np.argsort(np.asarray(words, dtype=object), kind="stable")
+        self.words = [words[i] for i in order]
+        self.frequencies = np.asarray(frequencies, dtype=np.int64)[order]
+        self._index = {w: i for i, w in enumerate(self.words)}
+        self.lookup = lru_cache(maxsize=4_096)(self._corrections)
+
+    def frequency(self, word: str) -> int:
+        """Live documents holding ``word`` (0 when none does)."""
+        i = self._index.get(word)
+        return int(self.frequencies[i]) if i is not None else 0
+
+    def completions(self, prefix: str, limit: int) -> list[str]:
+        """The ``limit`` most frequent words that start with ``prefix`` (longer than it)."""
+        lo = bisect_left(self.words, prefix)
+        hi = bisect_left(self.words, prefix + "\uffff")
+        if hi <= lo:
+            return []
+        span = self.frequencies[lo:hi]
+        best = np.argsort(-span, kind="stable")[:limit]
+        return [self.words[lo + i] for i in best if self.words[lo + i] != prefix and span[i] > 0]
+
+    def _corrections(self, word: str, max_edits: int, limit: int) -> tuple[tuple[str, int], ...]:
+        found = process.extract(word, self.words, scorer=distance.OSA.distance, score_cutoff=max_edits, limit=None)
+        ranked = sorted(
+            (edits, -self.frequencies[i], candidate)
+            for candidate, edits, i in found
+            if candidate != word and self.frequencies[i] > 0
+        )
+        return tuple((candidate, edits) for edits, _, candidate in ranked[:limit])
+
+
+def expand(
+    words: list[str], vocabulary: Vocabulary | None, policy, *, prefix_last: bool, typos: bool
+) -> list[list[Alternative]]:
+    """For each typed word that has index terms, its alternatives (the exact term first).
+
+    A word whose analysis is empty (a stop word) is left out, unless it is the last word
+    being typed and completes to something ("th" -> the, then, their...).
+    """
+    expanded: list[list[Alternative]] = []
+    for position, typed in enumerate(words):
+        low = fold(typed).lower()
+        exact = [Alternative(term, 1.0, "exact", low) for term in analyze(typed)]
+        alternatives = exact[:1]
+        seen = {a.term for a in alternatives}
+        last = position == len(words) - 1
+        if prefix_last and last and len(exact) <= 1:
+            limit = policy.prefix_short_terms if len(low) <= 2 else policy.prefix_terms
+            for word in vocabulary.completions(low, limit):
+                for term in analyze(word)[:1]:
+                    if term not in seen:
+                        seen.add(term)
+                        alternatives.append(Alternative(term, policy.prefix_weight, "prefix", word))
+        if typos and len(exact) == 1 and _misspelt(low, vocabulary, policy):
+            edits = 2 if len(low) >= policy.typo_two_edits_letters else 1
+            for word, distance in vocabulary.lookup(low, edits, policy.typo_terms):
+                for term in analyze(word)[:1]:
+                    if term not in seen:
+                        seen.add(term)
+                        alternatives.append(Alternative(term, policy.typo_weight**distance, "typo", word))
+        expanded.extend([alternatives] if alternatives else [])
+        expanded.extend([a] for a in exact[1:])  # "won't" -> two terms: the rest stay exact
+    return expanded
+
+
+def _misspelt(word: str, vocabulary: Vocabulary, policy) -> bool:
+    """Long enough to correct, not a number, and held by (almost) no item."""
+    long_enough = len(word) >= policy.typo_min_letters and not word.isdigit()
+    return long_enough and vocabulary.frequency(word) <= policy.typo_rare_below
