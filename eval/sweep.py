@@ -31,7 +31,7 @@ SWEEPS = [
 ]
 
 
-def _policy(name: str, raw: str) -> RankingPolicy:
+def policy_variant(name: str, raw: str) -> RankingPolicy:
     """The current policy with one field set from text ('story_boost', '0.1'; 'boosts.title', '2')."""
     field, _, key = name.partition(".")
     old = getattr(POLICY, field)
@@ -51,7 +51,7 @@ def main(specs: list[str]) -> None:
     for spec in specs:
         name, values = spec.split("=")
         for raw in values.split(","):
-            e = SearchEngine(index, cache_entries=0, policy=_policy(name, raw))
+            e = SearchEngine(index, cache_entries=0, policy=policy_variant(name, raw))
             cell = graded_table({"e": lambda q, k, e=e: engine_rank(e, q, k)}, queries, judged)["e"]["tuning"]
             mrr = sum(reciprocal_rank(engine_rank(e, r["query"]), {r["expected"]}) for r in known) / len(known)
             print(f"{name + '=' + raw:48}" + "".join(f"{cell[t]:10.3f}" for t in (*TYPES, "all")) + f"{mrr:10.3f}")

@@ -58,8 +58,8 @@ class Vocabulary:
         if hi <= lo:
             return []
         span = self.frequencies[lo:hi]
-        best = np.argsort(-span, kind="stable")[:limit]
-        return [self.words[lo + i] for i in best if self.words[lo + i] != prefix and span[i] > 0]
+        best = np.argsort(-span, kind="stable")[: limit + 1]  # + 1: the prefix itself may be a word
+        return [self.words[lo + i] for i in best if self.words[lo + i] != prefix and span[i] > 0][:limit]
 
     def _corrections(self, word: str, max_edits: int, limit: int) -> tuple[tuple[str, int], ...]:
         found = process.extract(word, self.words, scorer=distance.OSA.distance, score_cutoff=max_edits, limit=None)
@@ -86,7 +86,9 @@ def expand(
         alternatives = exact[:1]
         seen = {a.term for a in alternatives}
         last = position == len(words) - 1
-        if prefix_last and last and len(exact) <= 1:
+        # one or two letters that are a word themselves ("AI", "US") were most likely typed whole
+        short_word = len(low) <= 2 and vocabulary is not None and vocabulary.frequency(low) > 0
+        if prefix_last and last and len(exact) <= 1 and not short_word:
             limit = policy.prefix_short_terms if len(low) <= 2 else policy.prefix_terms
             for word in vocabulary.completions(low, limit):
                 for term in analyze(word)[:1]:

@@ -33,7 +33,7 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
             "description": "BM25F: idf x saturated term frequency per term and field, times the field's boost"
             if plan.scored
             else "no words to score: every match counts the same",
-            "value": round(bm25, 6),
+            "value": bm25,
             "terms": terms,
         }
     ]
@@ -46,8 +46,8 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
             {
                 "rule": "coordination",
                 "description": f"x the share of the query's {share} the item holds",
-                "factor": round(factor, 6),
-                "value": round(score, 6),
+                "factor": factor,
+                "value": score,
             }
         )
     if "title" in parts:
@@ -57,8 +57,8 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
             {
                 "rule": "title",
                 "description": "+ bonus when the title holds every word (strong when it equals the query)",
-                "bonus": round(bonus, 6),
-                "value": round(score, 6),
+                "bonus": bonus,
+                "value": score,
             }
         )
     prior = float(gen.prior[docnum])
@@ -69,8 +69,8 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
             "rule": "prior",
             "description": f"x quality prior 1 + {policy.quality_weight} x quality/100",
             "quality": quality if quality >= 0 else None,
-            "factor": round(prior, 9),
-            "value": round(score, 6),
+            "factor": prior,
+            "value": score,
         }
     )
     if best_in_story is not None:
@@ -80,8 +80,8 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
             {
                 "rule": "story",
                 "description": f"+ {policy.story_boost} x the best score in the item's story",
-                "best_in_story": round(best_in_story, 6),
-                "value": round(score, 6),
+                "best_in_story": best_in_story,
+                "value": score,
             }
         )
     return {"score": score, "rules": rules}
@@ -101,8 +101,8 @@ def _term_lines(gen, docnum: int, term: str, weight: float, alt, boosts=None) ->
                 "term": term,
                 "field": field,
                 "tf": float(tf[i]),
-                "idf": round(gen.scoring.idf(field, term), 6),
-                "bm25": round(raw, 6),
+                "idf": gen.scoring.idf(field, term),
+                "bm25": raw,
                 "boost": boost,
                 "value": boost * raw * weight,
             }

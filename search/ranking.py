@@ -38,6 +38,7 @@ class RankingPolicy:
     """Constants and rules of relevance ranking (tuned on the tuning half of eval/, docs/relevance.md)."""
 
     # BM25F
+    idf_formula: str = "lucene"  # "whoosh": log(N / (df + 1)) + 1; "lucene": log(1 + (N - df + 0.5) / (df + 0.5))
     k1: float = 1.2
     b: Mapping[str, float] = field(default_factory=lambda: _frozen(title=0.5, excerpt=0.75, provider_text=0.75))
     boosts: Mapping[str, float] = field(default_factory=lambda: _frozen(title=2.5, excerpt=1.0, provider_text=0.5))
@@ -46,6 +47,7 @@ class RankingPolicy:
     fill_below: int = 10  # fewer full matches than a page: items with some of the words follow them
     # coordination: "count" (share of words matched) or "idf" (share of the words' idf matched)
     coordination: str = "idf"
+    coordination_power: float = 1.0  # the share is raised to this power: 0 turns coordination off
     # words as typed (search.expansion): completions of the last word, close spellings of a misspelt one
     prefix_weight: float = 0.5  # x the score of a completion ("amaz" -> amazon), below the exact word
     prefix_terms: int = 50  # most frequent completions a prefix of 3+ letters stands for
@@ -62,7 +64,7 @@ class RankingPolicy:
     quality_weight: float = 0.25  # best quality ranks at most 25% above worst: breaks ties, never buries a match
     neutral_quality: int = 50  # an item without a quality counts as this
     # story
-    story_boost: float = 0.25  # x the best score in the item's story
+    story_boost: float = 0.0  # x the best score in the item's story (0: the graded set showed no gain)
 
     def minimum_should_match(self, words: int) -> int:
         """How many of a plain query's words an item must contain.
@@ -82,6 +84,16 @@ class RankingPolicy:
         q = np.where(quality < 0, self.neutral_quality, np.clip(quality, 0, 100)).astype(np.float64)
         return 1.0 + self.quality_weight * q / 100.0
 
+    def idf(self, documents: int, frequency: int) -> float:
+        """Inverse document frequency of a term held by ``frequency`` of ``documents`` live documents.
+
+        Lucene's form weighs a rare word further above a common one than Whoosh's, whose ``+ 1``
+        flattens the ratio: the rare word that carries a question's meaning counts for more.
+        """
+        if self.idf_formula == "lucene":
+            return float(np.log(1 + (documents - frequency + 0.5) / (frequency + 0.5)))
+        return float(np.log(documents / (frequency + 1)) + 1)
+
     def bm25(self, field: str, idf: float, tf: np.ndarray, length: np.ndarray, avg_length: float) -> np.ndarray:
         """Unboosted BM25 of one term in one field (Whoosh's ``bm25`` formula), for arrays of postings."""
         b = self.b.get(field, 0.75)
@@ -89,7 +101,8 @@ class RankingPolicy:
 
     def coordination_factor(self, matched_weight: np.ndarray, total_weight: float) -> np.ndarray:
         """The share of the query an item holds (by word count or by idf, see ``coordination``)."""
-        return matched_weight / total_weight if total_weight else np.ones_like(matched_weight)
+        share = matched_weight / total_weight if total_weight else np.ones_like(matched_weight)
+        return share if self.coordination_power == 1.0 else share**self.coordination_power
 
 
 POLICY = RankingPolicy()

@@ -133,7 +133,7 @@ class ScoringData:
         return self._entry(field, term)[:2]
 
     def idf(self, field: str, term: str) -> float:
-        """Whoosh's idf formula, on live statistics (cached with the postings)."""
+        """The policy's idf, on live statistics (cached with the postings)."""
         return self._entry(field, term)[2]
 
     def _entry(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -147,7 +147,7 @@ class ScoringData:
             ids, tfs = leaf_postings(self.reader, field, term)
             df = self.stats.doc_frequency(self.reader, field, term)
             keep = self.live[ids]
-            entry = (ids[keep], tfs[keep], float(np.log(self.stats.doc_count / (df + 1)) + 1))
+            entry = (ids[keep], tfs[keep], self.policy.idf(self.stats.doc_count, df))
             self._cache[key] = entry
             if len(self._cache) > POSTINGS_CACHE_ENTRIES:
                 self._cache.popitem(last=False)
