@@ -47,11 +47,10 @@ def percentile(values: list[float], p: float) -> float:
 def query_mix(engine: SearchEngine, count: int, seed: int = 1) -> list[str]:
     """Realistic queries: runs of 1-3 content words from stored titles."""
     gen = engine.generation()
-    searcher = gen.searcher
     rng = random.Random(seed)
     queries: list[str] = []
     while len(queries) < count:
-        title = searcher.stored_fields(rng.randrange(gen.doc_count)).get("title", "")
+        title = gen.stored(rng.randrange(gen.doc_count)).get("title", "")
         words = [w for w in WORD.findall(title) if analyze(w)]
         if not words:
             continue

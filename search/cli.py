@@ -15,6 +15,7 @@ from indexer import build, generations
 from indexer.generations import IndexBusy, IndexMissing
 
 from . import highlight
+from .engine import SearchEngine, public_answer
 from .query import QUERY_REFUSALS
 from .request import SORTS, RequestError, build_request
 from .terminal import clean, json_text, printable
@@ -156,8 +157,6 @@ def index_command(
 
 
 def _open_engine(index: Path):
-    from .engine import SearchEngine
-
     engine = SearchEngine(index)
     try:
         engine.generation()
@@ -189,7 +188,7 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
         stories = f" in {result['stories']} stories" if result.get("group") and result.get("stories") != total else ""
         lines.append(f"{total} results{stories}" + (f", showing {first}-{last}" if result["hits"] else ""))
     for rank, hit in enumerate(result["hits"], start=first):
-        excerpt = highlight.html_to_text(hit["highlight"]["excerpt"], *bold)
+        excerpt = highlight.to_text(hit["highlight"]["excerpt"], *bold)
         date = (hit["published"] or "")[:10]
         partial = "some of the words" if hit.get("partial") else ""
         meta = " · ".join(x for x in (hit["provider"], date, hit["kind"], partial) if x)
@@ -303,7 +302,7 @@ def query_command(
     except QUERY_REFUSALS as exc:
         _fail(str(exc), 2)
     if as_json:
-        click.echo(json_text(result))
+        click.echo(json_text(public_answer(result)))
     else:
         click.echo(format_result(clean(result), color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
 
@@ -319,7 +318,7 @@ def similar_command(obj: Context, url: str, limit: int, as_json: bool) -> None:
     if result is None:
         _fail(f"{url} is not in the index", 1)
     if as_json:
-        click.echo(json_text(result))
+        click.echo(json_text(public_answer(result)))
         return
     echo(f"Items similar to: {result['title']}")
     for rank, hit in enumerate(result["hits"], start=1):

@@ -17,7 +17,8 @@ from typing import Any
 
 from indexer.schema import FACET_FIELDS
 
-from .engine import FACET_SIZE, MORE_SHOWN, SearchEngine, iso_utc
+from .engine import FACET_SIZE, SearchEngine
+from .hits import MORE_SHOWN, iso_utc
 from .ranking import POLICY, RankingPolicy
 
 FORMATS = ("opensearch",)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from indexer.storage import Store
 from indexer.text import fold_accents
-
-from .scorer import leaf_postings
 
 # year and month read best newest-first; the rest by how many items carry them
 ORDER_BY_VALUE = {"year", "month"}
@@ -36,7 +35,7 @@ class FacetTable:
     _folded: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def from_reader(cls, reader, fieldname: str, live: np.ndarray | None = None) -> "FacetTable":
+    def from_store(cls, store: Store, fieldname: str, live: np.ndarray | None = None) -> "FacetTable":
         """Read the field's posting lists into ordinal arrays (only ``live`` documents, when given).
 
         A value held only by replaced or removed versions is left out, as a full build would.
@@ -44,9 +43,8 @@ class FacetTable:
         values: list[str] = []
         id_chunks: list[np.ndarray] = []
         ord_chunks: list[np.ndarray] = []
-        for term in reader.lexicon(fieldname):
-            value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
-            ids = leaf_postings(reader, fieldname, value)[0].astype(np.int32)
+        for value, _frequency in store.words(fieldname):
+            ids = store.postings(fieldname, value)[0].astype(np.int32)
             if live is not None:
                 ids = ids[live[ids]]
             if len(ids) == 0:
@@ -60,7 +58,7 @@ class FacetTable:
         table._folded = {fold(v): i for i, v in enumerate(values)}
         if len(np.unique(doc_ids)) == len(doc_ids):
             # single-valued (provider, year, kind): counting gathers only the matching documents
-            table.doc_ord = np.full(reader.doc_count_all(), len(values), dtype=np.int32)
+            table.doc_ord = np.full(store.doc_count, len(values), dtype=np.int32)
             table.doc_ord[doc_ids] = ords
         return table
 

@@ -1,9 +1,8 @@
-"""Marking matched words in stored text: segments for terminals, escaped HTML for pages."""
+"""Marking matched words in stored text: segments, rendered as escaped HTML (page, JSON) or text (terminal)."""
 
 from __future__ import annotations
 
 import html
-import re
 
 from markupsafe import Markup
 
@@ -13,7 +12,6 @@ Segments = list[tuple[str, bool]]
 SNIPPET_CHARS = 320
 
 _analyzer = news_analyzer()
-_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 
 
 def segments(text: str, terms: set[str]) -> Segments:
@@ -71,6 +69,6 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def html_to_text(marked: str, start: str = "", end: str = "") -> str:
-    """Plain text from ``to_html`` output, matches wrapped in ``start``/``end`` (e.g. ANSI bold)."""
-    return html.unescape(_MARK.sub(lambda m: f"{start}{m.group(1)}{end}", marked))
+def to_text(parts: Segments, start: str = "", end: str = "") -> str:
+    """Plain text with matches wrapped in ``start``/``end`` (e.g. ANSI bold for a terminal)."""
+    return "".join(f"{start}{p}{end}" if m else p for p, m in parts)

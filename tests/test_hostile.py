@@ -221,7 +221,7 @@ def test_oversized_queries_are_refused_with_a_stated_limit(client):
 
 
 def test_a_wildcard_that_matches_too_many_words_is_refused(client, monkeypatch):
-    from search import engine as engine_module
+    from search import evaluate as engine_module
 
     monkeypatch.setattr(engine_module, "MAX_WILDCARD_TERMS", 5)
     response = client.get("/api/search", query_string={"q": "comp*"})  # not asked before: not cached

@@ -19,6 +19,7 @@ from whoosh.util.times import datetime_to_long
 from indexer import build
 from search import timeline
 from search.engine import SearchEngine
+from search.evaluate import tree_mask
 from search.query import QueryTooBroad
 from search.request import build_request
 from tests.test_documents import seed
@@ -79,8 +80,8 @@ def test_an_expensive_query_is_refused_when_its_time_budget_runs_out(wide):
     """The budget is checked between the expanded words: a past deadline refuses, however small the query."""
     gen = wide.generation()
     with pytest.raises(QueryTooBroad, match="too long"):
-        wide._whoosh_mask(wq.Prefix("title", "aa"), gen, deadline=time.perf_counter() - 1)
-    assert wide._whoosh_mask(wq.Prefix("title", "aa"), gen, deadline=time.perf_counter() + 5).any()
+        tree_mask(wq.Prefix("title", "aa"), gen, deadline=time.perf_counter() - 1)
+    assert tree_mask(wq.Prefix("title", "aa"), gen, deadline=time.perf_counter() + 5).any()
 
 
 def test_range_queries_do_not_stall_other_requests(client):

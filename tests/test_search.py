@@ -10,7 +10,8 @@ import pytest
 from indexer.analysis import title_signature
 from indexer.documents import build_documents
 from indexer.seeds import SeedFile, discover, iter_seed_files
-from search.engine import SearchEngine
+from search import highlight
+from search.engine import SearchEngine, public_answer
 from search.request import RequestError, build_request
 from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS, search
 
@@ -272,7 +273,8 @@ def test_story_boost_lifts_a_storys_coverage_but_never_above_its_lead(ai_engine)
     import dataclasses
 
     query = "Amazon bans police use of facial recognition"
-    boosted = search(ai_engine, query, group=False, limit=30)["hits"]
+    with_boost = SearchEngine(ai_engine.index_dir, policy=dataclasses.replace(ai_engine.policy, story_boost=0.25))
+    boosted = search(with_boost, query, group=False, limit=30)["hits"]
     lead = boosted[0]
     siblings = [h for h in boosted if h["story"] == lead["story"]]
     policy = dataclasses.replace(ai_engine.policy, story_boost=0.0)
@@ -291,9 +293,14 @@ def test_did_you_mean_fixes_a_typo_and_leaves_good_words_alone(engine):
 
 
 def test_highlights_mark_matched_words_and_escape_everything_else(engine):
-    hit = search(engine, "police")["hits"][0]
-    assert "<mark>" in hit["highlight"]["title"] + hit["highlight"]["excerpt"]
-    assert "<mark>police</mark>" in (hit["highlight"]["title"] + hit["highlight"]["excerpt"]).lower()
+    hostile = '<img src=x onerror="alert(1)"> Police & <b>co</b>'
+    marked = str(highlight.to_html(highlight.segments(hostile, {"polic"})))
+    assert marked == '&lt;img src=x onerror="alert(1)"&gt; <mark>Police</mark> &amp; &lt;b&gt;co&lt;/b&gt;'
+    assert highlight.to_text(highlight.segments(hostile, {"polic"}), "[", "]") == hostile.replace("Police", "[Police]")
+    hit = public_answer(search(engine, "police"))["hits"][0]
+    html = hit["highlight"]["title"] + hit["highlight"]["excerpt"]
+    assert "<mark>police</mark>" in html.lower()
+    assert "<" not in html.replace("<mark>", "").replace("</mark>", "")  # every other "<" escaped
 
 
 @pytest.mark.parametrize(

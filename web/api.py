@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from indexer.generations import IndexMissing
+from search.engine import public_answer
 from search.query import QUERY_REFUSALS
 from search.request import RequestError
 
@@ -49,7 +50,7 @@ def _json_answer(req, result: dict) -> Response:
     ``took_ms`` (always the last key) differs between two identical requests.
     """
     if not current_app.config["RESULT_CACHE"]:  # caching off means off: measure the real work
-        return jsonify(result)
+        return jsonify(public_answer(result))
     encoded, lock = current_app.extensions.setdefault("encoded_answers", (OrderedDict(), threading.Lock()))
     key = (result["generation"], req)
     with lock:
@@ -57,7 +58,7 @@ def _json_answer(req, result: dict) -> Response:
         if body is not None:
             encoded.move_to_end(key)
     if body is None:
-        answer = {k: v for k, v in result.items() if k != "took_ms"}
+        answer = {k: v for k, v in public_answer(result).items() if k != "took_ms"}
         body = current_app.json.dumps(answer).encode("utf-8")
         with lock:
             encoded[key] = body
@@ -130,7 +131,7 @@ def similar():
         return jsonify(error=INDEX_UNAVAILABLE, status=503), 503
     if result is None:
         return jsonify(error="that item is not in the index", status=404), 404
-    return tagged(jsonify(result), etag)
+    return tagged(jsonify(public_answer(result)), etag)
 
 
 @api.get("/api/suggest")

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, request, url_for
 
 from indexer.generations import IndexMissing
-from search.engine import iso_utc
+from search.hits import iso_utc
 from search.query import QUERY_REFUSALS
 from search.request import RequestError, SearchRequest, build_request
 

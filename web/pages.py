@@ -7,9 +7,9 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
-from markupsafe import Markup
 
 from indexer.generations import IndexMissing
+from search import highlight
 from search.query import QUERY_REFUSALS
 from search.request import SORTS, RequestError, SearchRequest
 from search.timeline import bucket_label, bucket_period
@@ -67,8 +67,8 @@ def hit_view(hit: dict[str, Any], req: SearchRequest | None = None, rank: int | 
         "story_url": story_url,
         "rank": rank,
         "date": _date(hit["published"]),
-        "title_html": Markup(hit["highlight"]["title"]),  # built from escaped text in search.highlight
-        "excerpt_html": Markup(hit["highlight"]["excerpt"]),
+        "title_html": highlight.to_html(hit["highlight"]["title"]),  # escaped text, matches in <mark>
+        "excerpt_html": highlight.to_html(hit["highlight"]["excerpt"]),
     }
 
 

@@ -1,0 +1,275 @@
+"""The storage adapter: the one module that knows how Whoosh lays an index out.
+
+Everything else reads an index generation through ``Store``, as numpy arrays and plain values:
+posting lists (document numbers and term frequencies), numeric columns, per-document field
+lengths, deletions, stored fields, a field's words. The fast paths decode Whoosh's own blocks
+and column files directly; they depend on whoosh3's private layout, so ``check_whoosh`` runs at
+import and refuses to go on with another version or block format, rather than score wrongly.
+
+Whoosh's public analysis and query-parser classes are used where they are (``indexer.analysis``,
+``search.query``); its internals are named here only. The corrections this product needs in
+Whoosh's behaviour are explicit calls (``install_fixes``), each with a test that fails the day
+upstream fixes the defect itself (tests/test_storage.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import whoosh
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocWriter
+from whoosh.columns import NumericColumn
+from whoosh.fields import DATETIME
+from whoosh.matching.binary import AndNotMatcher
+from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+WHOOSH_VERSION = (3, 54, 0)  # pinned in pyproject.toml: the private layout below is this version's
+
+_BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+
+
+class StorageMismatch(RuntimeError):
+    """The installed Whoosh is not the one this adapter reads; upgrading needs this module checked."""
+
+
+def check_whoosh() -> None:
+    """Fail loudly unless the installed Whoosh has the version and block format read here."""
+    if tuple(whoosh.__version__) != WHOOSH_VERSION:
+        raise StorageMismatch(f"whoosh {whoosh.versionstring()} is installed; this index reader needs whoosh3 3.54.0")
+    needed = {
+        W3LeafMatcher: ("_read_data", "_next_block"),
+        NumericColumn.Reader: ("__init__",),
+    }
+    missing = [f"{cls.__name__}.{name}" for cls, names in needed.items() for name in names if not hasattr(cls, name)]
+    if missing:
+        raise StorageMismatch(f"whoosh's block format changed ({', '.join(missing)} missing)")
+
+
+check_whoosh()
+
+
+# -- corrections to Whoosh ------------------------------------------------------------------
+
+UPSTREAM_AND_NOT_FIND_FIRST = AndNotMatcher._find_first
+UPSTREAM_ADD_FIELD = W3PerDocWriter.add_field
+
+
+def _and_not_find_first(self: AndNotMatcher) -> None:
+    # Upstream only looks for an excluded first document when both matchers start on the
+    # same id. When the excluded list starts earlier ("police -microsoft": microsoft in doc 0,
+    # police first in doc 1), doc 1 slipped through. _find_next already skips the excluded
+    # list forward, so always let it run.
+    if self.a.is_active() and self.b.is_active():
+        self._find_next()
+
+
+def _add_field_with_stored_length(self: W3PerDocWriter, fieldname, fieldobj, value, length) -> None:
+    # Per-document lengths are stored quantized to one byte. A new document added its exact
+    # length to the field total, a merged one its quantized length, so after an incremental
+    # update + merge the average field length (and every BM25 score) differed from a full
+    # build of the same documents. Counting the stored length everywhere makes the statistics
+    # independent of the index's merge history (quantizing is idempotent).
+    stored = byte_to_length(length_to_byte(length)) if length else length
+    UPSTREAM_ADD_FIELD(self, fieldname, fieldobj, value, stored)
+
+
+def install_fixes() -> None:
+    """Install the corrections (idempotent); every index is opened or written after this."""
+    AndNotMatcher._find_first = _and_not_find_first  # type: ignore[method-assign]
+    W3PerDocWriter.add_field = _add_field_with_stored_length  # type: ignore[method-assign]
+
+
+# -- reading a generation ---------------------------------------------------------------------
+
+
+class Store:
+    """One opened generation directory, read as arrays. Thread-safe: one lock guards the reader."""
+
+    def __init__(self, path: Path) -> None:
+        install_fixes()
+        self.path = Path(path)
+        self.index = whoosh_index.open_dir(str(path))
+        self.reader = self.index.reader()
+        self.searcher = Searcher(self.reader, fromindex=self.index)
+        self.schema = self.index.schema
+        self.doc_count = self.reader.doc_count_all()  # deleted documents included: arrays are this long
+        self.lock = threading.RLock()  # Whoosh readers are not safe across threads
+
+    def field_names(self) -> list[str]:
+        """Every field of the schema."""
+        return list(self.schema.names())
+
+    def scorable_fields(self) -> list[str]:
+        """Fields with per-document lengths (the analyzed text fields)."""
+        return [name for name in self.schema.names() if self.schema[name].scorable]
+
+    def deleted(self) -> np.ndarray:
+        """Document numbers of deleted documents, sorted, over every segment."""
+        with self.lock:
+            found = [
+                np.fromiter(sub.deleted_docs_set, dtype=np.int64) + offset
+                for sub, offset in self.reader.leaf_readers()
+                if sub.has_deletions()
+            ]
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+    def postings(self, field: str, term: str | bytes) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers, term frequencies) of a term over every segment, deleted documents included."""
+        ids_parts, tf_parts = [], []
+        with self.lock:
+            for sub, offset in self.reader.leaf_readers():
+                if (field, term) in sub:
+                    ids, tfs = _leaf_postings(sub.postings(field, term))
+                    ids_parts.append(ids + offset)
+                    tf_parts.append(tfs)
+        if not ids_parts:
+            return np.zeros(0, np.int64), np.zeros(0)
+        return np.concatenate(ids_parts), np.concatenate(tf_parts)
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        """Documents holding the term, deleted ones included (as Whoosh counts)."""
+        with self.lock:
+            return self.reader.doc_frequency(field, term)
+
+    def field_length(self, field: str) -> int:
+        """Total length of a field over every document, deleted ones included."""
+        with self.lock:
+            return self.reader.field_length(field)
+
+    def doc_field_length(self, docnum: int, field: str) -> int:
+        """One document's length of a field (0 when it has none)."""
+        with self.lock:
+            # None (not the default) for a field the document never had, e.g. an item without excerpt
+            return self.reader.doc_field_length(docnum, field, 0) or 0
+
+    def lengths(self, field: str) -> np.ndarray:
+        """Every document's length of a field (as stored: one byte, decoded), at least 1."""
+        with self.lock:
+            parts = [_length_bytes(sub, field) for sub, _ in self.reader.leaf_readers()]
+        raw = _BYTE_TO_LENGTH[np.concatenate(parts)] if parts else np.zeros(0)
+        return np.maximum(raw, 1.0)
+
+    def column(self, field: str) -> np.ndarray:
+        """A numeric column's values for every document as int64 (a document without one: -1)."""
+        fieldobj = self.schema[field]
+        # signed numbers are stored shifted by half their range so they sort as unsigned
+        signed_numeric = getattr(fieldobj, "signed", False) and not isinstance(fieldobj, DATETIME)
+        shift = 1 << (fieldobj.bits - 1) if signed_numeric else 0
+        parts = []
+        with self.lock:
+            for sub, _offset in self.reader.leaf_readers():
+                values = _column_values(sub.column_reader(field), sub.doc_count_all())
+                if values.dtype.kind == "u" and not shift:  # unsigned: a document without a value holds the max
+                    values = np.where(values >= 2**63, 0, values).astype(np.int64) - (values >= 2**63)
+                parts.append(values.astype(np.int64) - shift)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        """The stored fields of one document."""
+        with self.lock:
+            return self.reader.stored_fields(docnum)
+
+    def words(self, field: str) -> Iterator[tuple[str, int]]:
+        """(word, documents holding it, deleted ones included) for every word of a field, in order."""
+        with self.lock:
+            items = [(term.decode("utf-8"), info.doc_frequency()) for term, info in self.reader.iter_field(field)]
+        yield from items
+
+    def expand(self, q: wq.MultiTerm, limit: int) -> list[bytes]:
+        """At most ``limit`` index words a pattern, fuzzy term or range stands for."""
+        with self.lock:
+            return list(islice(q._btexts(self.reader), limit))
+
+    def scoring_terms(self, leaf: wq.Query, limit: int) -> list[tuple[str, str]]:
+        """(field, word) a query leaf scores with: a phrase's words, or a pattern's first expansions."""
+        if isinstance(leaf, wq.MultiTerm):
+            return [(leaf.fieldname, t.decode("utf-8")) for t in self.expand(leaf, limit)]
+        with self.lock:
+            terms = list(leaf.existing_terms(self.reader, phrases=True, expand=False))[:limit]
+        return [(f, t.decode("utf-8") if isinstance(t, bytes) else t) for f, t in terms]
+
+    def match(self, q: wq.Query) -> np.ndarray:
+        """Documents a query matches, by Whoosh's own matchers (phrases: they need positions)."""
+        with self.lock:
+            return np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64)
+
+    def close_words(self, field: str, word: str, limit: int, maxdist: int) -> list[str]:
+        """Words of a field within ``maxdist`` edits of ``word`` (sharing its first letter)."""
+        with self.lock:
+            corrector = self.searcher.corrector(field)
+            return list(corrector.suggest(word, limit=limit, maxdist=maxdist, prefix=1))
+
+    def segment_ids(self) -> list[str]:
+        """The ids of the segments the open reader reads (their files start with them)."""
+        return [s.segment_id() for s in self.reader.segments()]
+
+    def analyzed(self, field: str, text: str) -> set[str]:
+        """The distinct terms the field's analyzer makes of ``text`` (as at index time)."""
+        return set(self.schema[field].process_text(text, mode="index"))
+
+
+def _leaf_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, weights) of one segment's posting list, decoding whole blocks at a time."""
+    matcher = getattr(matcher, "child", matcher)  # drop Whoosh's deleted-docs filter: callers mask with `live`
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    if isinstance(matcher, W3LeafMatcher):
+        # each block is a pickled (delta ids, weights, values) tuple
+        while matcher.is_active():
+            matcher._read_data()
+            deltas, block_weights = matcher._data[0], matcher._data[1]
+            block_ids = np.cumsum(np.asarray(deltas, dtype=np.int64))
+            if block_weights is None:
+                block_w = np.ones(len(block_ids))
+            elif isinstance(block_weights, float):
+                block_w = np.full(len(block_ids), block_weights)
+            else:
+                block_w = np.asarray(block_weights, dtype=np.float64)
+            ids.append(block_ids)
+            weights.append(block_w)
+            matcher._next_block()
+    else:  # inlined short lists and other matchers: the public, per-posting API
+        id_list, weight_list = [], []
+        while matcher.is_active():
+            id_list.append(matcher.id())
+            weight_list.append(matcher.weight())
+            matcher.next()
+        ids.append(np.asarray(id_list, dtype=np.int64))
+        weights.append(np.asarray(weight_list, dtype=np.float64))
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def _column_values(column, doccount: int) -> np.ndarray:
+    """All values of a numeric column reader as one array (read in one piece when possible)."""
+    column = column.raw_column() if hasattr(column, "raw_column") else column
+    if isinstance(column, NumericColumn.Reader):
+        # contiguous big-endian values, the default beyond _count
+        dtype = np.dtype(column._typecode).newbyteorder(">")
+        raw = column._dbfile.get(column._basepos, column._count * dtype.itemsize)
+        values = np.frombuffer(bytes(raw), dtype=dtype).astype(np.dtype(column._typecode).newbyteorder("="))
+        if len(values) < doccount:
+            values = np.concatenate([values, np.full(doccount - len(values), column._default, dtype=values.dtype)])
+        return values[:doccount]
+    return np.array([column[i] for i in range(doccount)])
+
+
+def _length_bytes(sub, field: str) -> np.ndarray:
+    """Per-document stored length bytes of one field in one segment."""
+    n = sub.doc_count_all()
+    perdoc = getattr(sub, "_perdoc", None)
+    column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN) if hasattr(perdoc, "_cached_reader") else None
+    if column is not None:
+        return _column_values(column, n).astype(np.uint8)
+    return np.fromiter(  # public fallback: one call per document
+        (min(255, int(sub.doc_field_length(i, field, 0) or 0)) for i in range(n)), dtype=np.uint8, count=n
+    )

@@ -1,0 +1,216 @@
+"""Query evaluation: which documents a query matches, and how each scores, as per-document arrays.
+
+Plain words (the common case) are matched and scored in numpy from their analyzed terms and their
+alternatives (completions, corrections: ``search.expansion``, ``search.words``). Query syntax is
+parsed by Whoosh's parser (``search.query``) and its tree evaluated here over the same cached
+posting arrays; only phrases are left to Whoosh's matchers. Every part is bounded: a pattern or
+range expands to at most ``MAX_WILDCARD_TERMS`` words and the whole match to ``MATCH_BUDGET_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.query.qcore import QueryError
+
+from indexer.schema import TEXT_FIELDS
+from indexer.text import canonical_url
+
+from . import timeline
+from .expansion import expand
+from .generation import Generation
+from .query import ParsedQuery, QueryTooBroad, parse, words_only
+from .words import WordScores
+
+MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
+MAX_WILDCARD_TERMS = 1_000  # words a wildcard or range may match at all: bounds the posting lists it reads
+MATCH_BUDGET_SECONDS = 0.5  # matching a query's operators may take this long, then it is refused (400)
+
+
+@dataclass
+class Plan:
+    """A query evaluated against one generation: which documents match, and their scores."""
+
+    parsed: ParsedQuery
+    mask: np.ndarray
+    scores: np.ndarray
+    relaxed: bool = False
+    terms: frozenset[str] = frozenset()  # the analyzed terms scored: what highlights mark
+    partial: np.ndarray | None = None  # matches with only some of the words, ranked after all the others
+    # what the BM25 part sums: per word, its alternatives (search.expansion); or (field, term, boost) of a tree
+    scored: tuple = ()
+    # the parts ``scores`` was made of, per document, for explain: bm25, coordination (factor), title (bonus)
+    parts: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    corrections: dict[str, str] = dataclasses.field(default_factory=dict)  # misspelt word -> its best spelling
+
+    @property
+    def strict(self) -> np.ndarray:
+        """Matches with the words the query requires (without the partial ones that fill a short page)."""
+        return self.mask if self.partial is None else self.mask & ~self.partial
+
+
+def plan(text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool = False, typos: bool = False) -> Plan:
+    """Match and score ``text``: plain words in numpy (``_plan_words``), query syntax by ``tree_mask``."""
+    parsed = parse(text, gen.store.schema, gen.resolve, relaxed=relaxed, any_from=gen.policy.long_query_words)
+    if not parsed.text:  # browsing: every item, best quality first
+        return Plan(parsed, gen.live.copy(), np.ones(gen.doc_count), relaxed)
+    if parsed.plain and not parsed.fallback:
+        return _plan_words(parsed, gen, relaxed, prefix_last=prefix_last, typos=typos)
+    try:
+        mask = tree_mask(parsed.query, gen, time.perf_counter() + MATCH_BUDGET_SECONDS)
+    except QueryError:  # some problems only show when the query meets the index
+        parsed = words_only(parsed)
+        mask = tree_mask(parsed.query, gen, time.perf_counter() + MATCH_BUDGET_SECONDS)
+    scoring_terms = _scoring_terms(parsed.query, gen)
+    # with nothing to score (filters, dates, `*`), items rank by the quality prior alone
+    scores = np.zeros(gen.doc_count) if scoring_terms else np.ones(gen.doc_count)
+    scored = tuple((field, term, gen.policy.boosts.get(field, 1.0)) for field, term in scoring_terms)
+    for field, term, boost in scored:
+        gen.scoring.add_bm25(scores, field, term, boost)
+    terms = frozenset(term for _, term in scoring_terms)
+    return Plan(parsed, mask, scores, relaxed, terms, scored=scored, parts={"bm25": scores})
+
+
+def _plan_words(parsed: ParsedQuery, gen: Generation, relaxed: bool, *, prefix_last: bool, typos: bool) -> Plan:
+    """Plain words, matched and scored in numpy: every word (or, relaxed, most words) must match.
+
+    Each word also matches its alternatives (``search.expansion``): the last word's completions
+    when ``prefix_last``, a misspelt word's close spellings when ``typos``.
+    """
+    policy = gen.policy
+    vocabulary = gen.vocabulary() if prefix_last or typos else None
+    groups = expand(parsed.words, vocabulary, policy, prefix_last=prefix_last, typos=typos)
+    groups = list({g[0].term: g for g in groups}.values())  # a repeated word counts once
+    if not groups:
+        return Plan(parsed, np.zeros(gen.doc_count, dtype=bool), np.zeros(gen.doc_count), relaxed)
+    terms = [g[0].term for g in groups]
+    words = WordScores.of(groups, gen)
+    bm25 = words.scores
+    needed = 1 if relaxed else policy.minimum_should_match(len(terms))
+    mask = (words.matched >= needed) & gen.live
+    partial = None
+    if needed > 1 and int(mask.sum()) < policy.fill_below:
+        # a short page is filled with items holding some of the words, after every full match
+        # (hand-judged nDCG@10 0.945 -> 0.962, docs/relevance.md); none full: the notice says so
+        partial = (words.matched >= 1) & gen.live & ~mask
+        relaxed = relaxed or not mask.any()
+        mask |= partial
+    coordination = words.coordination(policy)  # items with more of the query rank higher
+    title = np.zeros(gen.doc_count)
+    if len(terms) >= 2:
+        # a title holding every word is about the query; one equal to it is the item looked for
+        whole = words.in_title == len(terms)
+        title[whole] += policy.title_all_words_boost * words.title_scores[whole]
+        exact = gen.scoring.postings("title_exact", " ".join(terms))[0]
+        title[exact] += policy.exact_title_boost * len(terms)
+    scores = bm25 * coordination + title
+    parts = {"bm25": bm25, "coordination": coordination, "title": title}
+    marked = frozenset(a.term for g in groups for a in g)
+    corrections = {g[0].word: next(a.word for a in g if a.kind == "typo") for g in groups if g[-1].kind == "typo"}
+    return Plan(parsed, mask, scores, relaxed, marked, partial, tuple(groups), parts, corrections)
+
+
+def tree_mask(q: wq.Query, gen: Generation, deadline: float = math.inf) -> np.ndarray:
+    """Documents matching a parsed query, evaluated in numpy where possible.
+
+    Boolean structure, terms (cached posting arrays) and date ranges (the per-generation
+    ``published`` array) are array operations; so are words a pattern or range expands to
+    (capped at ``MAX_WILDCARD_TERMS``). Only phrases are left to Whoosh. Past ``deadline``
+    (``time.perf_counter()``) the query is refused as too expensive: no query shape may
+    hold the generation for long.
+    """
+    if time.perf_counter() > deadline:
+        raise QueryTooBroad("this query would take too long to match; use fewer or more specific parts")
+    if isinstance(q, wq.Every):
+        return gen.live.copy()
+    if isinstance(q, type(wq.NullQuery)):
+        return np.zeros(gen.doc_count, dtype=bool)
+    if isinstance(q, wq.Term):
+        text = q.text.decode("utf-8") if isinstance(q.text, bytes) else q.text
+        return gen.scoring.mask_of(q.fieldname, text)
+    if isinstance(q, wq.NumericRange) and q.fieldname == "published":
+        mask = gen.live & (gen.published >= 0)
+        if q.start is not None:
+            mask &= gen.published > q.start if q.startexcl else gen.published >= q.start
+        if q.end is not None:
+            mask &= gen.published < q.end if q.endexcl else gen.published <= q.end
+        return mask
+    if isinstance(q, wq.AndNot):
+        return tree_mask(q.a, gen, deadline) & ~tree_mask(q.b, gen, deadline)
+    if isinstance(q, wq.AndMaybe):
+        return tree_mask(q.a, gen, deadline)
+    if isinstance(q, wq.Not):
+        return gen.live & ~tree_mask(q.query, gen, deadline)
+    if isinstance(q, (wq.And, wq.Or)) and type(q) in (wq.And, wq.Or):
+        masks = [tree_mask(child, gen, deadline) for child in q.children()]
+        if not masks:
+            return np.zeros(gen.doc_count, dtype=bool)
+        return np.logical_and.reduce(masks) if isinstance(q, wq.And) else np.logical_or.reduce(masks)
+    mask = np.zeros(gen.doc_count, dtype=bool)
+    if isinstance(q, wq.MultiTerm):
+        # wildcards, prefixes, fuzzy terms and term ranges: the union of the expanded words'
+        # posting arrays. Whoosh would OR every word of a range ([a TO zy] is the whole
+        # vocabulary) under the reader lock; here the words are capped and the time is bounded.
+        words = gen.store.expand(q, MAX_WILDCARD_TERMS + 1)
+        if len(words) > MAX_WILDCARD_TERMS:
+            raise QueryTooBroad(
+                f"'{_clip(q)}' matches more than {MAX_WILDCARD_TERMS:,} different words; type more letters"
+            )
+        for word in words:
+            mask[gen.scoring.postings(q.fieldname, word.decode("utf-8"))[0]] = True
+            if time.perf_counter() > deadline:
+                raise QueryTooBroad(f"'{_clip(q)}' would take too long to match; narrow it")
+        return mask
+    mask[gen.store.match(q)] = True  # phrases: Whoosh's matchers read the positions
+    return mask & gen.live
+
+
+def filter_mask(gen: Generation, field: str, values: list[str]) -> np.ndarray:
+    """Documents selected by the values of one filter field (values OR together)."""
+    if field == "story":
+        mask = np.zeros(gen.doc_count, dtype=bool)
+        for value in values:
+            mask[gen.scoring.postings("story", canonical_url(value))[0]] = True
+        return mask
+    if field == "date":
+        return np.logical_or.reduce([timeline.period_mask(gen.published, v) for v in values]) & gen.live
+    return gen.facets[field].mask(values, gen.doc_count)
+
+
+def _scoring_terms(q: wq.Query, gen: Generation) -> list[tuple[str, str]]:
+    """(field, text) of the positive text terms of a query, wildcards expanded, in a stable order."""
+    found: dict[tuple[str, str], None] = {}
+
+    def walk(node: wq.Query) -> None:
+        if isinstance(node, wq.Not):
+            return
+        if isinstance(node, wq.AndNot):
+            walk(node.a)
+            return
+        if node.is_leaf():
+            if getattr(node, "fieldname", None) not in TEXT_FIELDS:
+                return  # facet values, dates and numbers filter; they do not score
+            try:  # a pattern's first expansions only: never a whole range's words just to keep a few
+                terms = gen.store.scoring_terms(node, MAX_EXPANSIONS)
+            except Exception:  # noqa: BLE001 - leaves without terms do not score
+                return
+            for field, text in terms:
+                if field in TEXT_FIELDS:
+                    found[(field, text)] = None
+            return
+        for child in node.children():
+            walk(child)
+
+    walk(q)
+    return list(found)
+
+
+def _clip(q: wq.Query, size: int = 40) -> str:
+    """A query part as the user might recognise it, short enough for a message."""
+    text = str(q)
+    return text if len(text) <= size else text[: size - 1] + "…"

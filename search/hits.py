@@ -1,0 +1,155 @@
+"""A page of hits: rank the matches, group them by story, and shape each hit for the answer.
+
+Highlights are kept as segments (text, marked) in the hit; the page renders them as HTML, the
+command line as text, and the JSON answer as escaped HTML with ``<mark>`` (``public_answer``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from . import highlight
+from .evaluate import Plan
+from .explain import explain
+from .generation import Generation
+from .request import SearchRequest
+
+MORE_SHOWN = 5  # other items of a story listed under its best hit
+
+
+def page_of_hits(plan: Plan, request: SearchRequest, gen: Generation, final: np.ndarray) -> tuple[list[dict], int]:
+    """The page of hits, and how many stories the matches belong to.
+
+    Grouped (the default), a page lists the best item of each story, with the story's
+    other matching items counted in ``more`` and the first few of them in ``more_items``.
+    """
+    docs = np.flatnonzero(final)
+    story = gen.story[docs]
+    per_story = np.bincount(story) if len(docs) else np.zeros(0, dtype=np.int64)  # matches per story
+    stories = int(np.count_nonzero(per_story))
+    wanted = request.offset + request.limit
+    best = None
+    if request.sort == "relevance":
+        ranked = plan.scores[docs] * gen.prior[docs]
+        if len(docs) and plan.terms:  # browsing ranks by quality alone
+            best = np.zeros(int(story.max()) + 1)
+            np.maximum.at(best, story, ranked)
+            ranked = ranked + gen.policy.story_boost * best[story]
+        key = -ranked
+        if plan.partial is not None and len(docs):
+            # every partial match after every full one, whatever the story boost gave it
+            key = np.where(plan.partial[docs], key + ranked.max() + 1.0, key)
+        keys: tuple[np.ndarray, ...] = (gen.tiebreak[docs], key)
+    elif request.sort == "newest":
+        ranked = None
+        keys = (gen.tiebreak[docs], -gen.published[docs])
+    else:
+        ranked = None
+        keys = (gen.tiebreak[docs], -gen.published[docs], -gen.quality[docs])
+    order = _leading(keys, story if request.group else None, wanted)
+    page = order[request.offset : wanted]
+    if len(page) == 0:
+        return [], stories
+    members: list[np.ndarray] = []
+    if request.group:
+        for position in page:
+            if per_story[story[position]] == 1:  # alone in its story: no scan of the matches
+                members.append(np.zeros(0, dtype=np.int64))
+                continue
+            others = np.flatnonzero(story == story[position])
+            others = others[others != position]
+            members.append(others[np.lexsort(tuple(k[others] for k in keys))])
+    stored = [gen.stored(int(docs[p])) for p in page]
+    more_stored = [[gen.stored(int(docs[p])) for p in m[:MORE_SHOWN]] for m in members]
+    hits = [
+        _hit(fields, float(ranked[p]) if ranked is not None else None, set(plan.terms))
+        for p, fields in zip(page, stored, strict=True)
+    ]
+    if plan.partial is not None:
+        for hit, p in zip(hits, page, strict=True):
+            hit["partial"] = bool(plan.partial[docs[p]])
+    if request.explain and ranked is not None:
+        for hit, p in zip(hits, page, strict=True):
+            hit["explain"] = explain(plan, gen, int(docs[p]), float(best[story[p]]) if best is not None else None)
+    for hit, others, shown in zip(hits, members, more_stored, strict=False):
+        hit["more"] = len(others)
+        hit["more_items"] = [_member(fields) for fields in shown]
+    return hits, stories
+
+
+def _member(stored: dict) -> dict:
+    """The short form of a story's other item: enough to show and link it."""
+    return {
+        "url": stored.get("url", ""),
+        "title": stored.get("title", ""),
+        "provider": stored.get("provider", "") or stored.get("provider_domain", ""),
+        "published": iso_utc(stored.get("published")),
+        "kind": stored.get("kind", ""),
+        "key": stored.get("key", ""),
+    }
+
+
+def _hit(stored: dict, score: float | None, terms: set[str]) -> dict:
+    title, excerpt = stored.get("title", ""), stored.get("excerpt", "")
+    return {
+        "url": stored.get("url", ""),
+        "title": title,
+        "excerpt": excerpt,
+        "provider": stored.get("provider", ""),
+        "provider_domain": stored.get("provider_domain", ""),
+        "published": iso_utc(stored.get("published")),
+        "quality": stored.get("quality"),
+        "heat": stored.get("heat") if stored.get("heat", -1) >= 0 else None,
+        "kind": stored.get("kind", ""),
+        "topics": stored.get("topics") or [],
+        "image": stored.get("image") or None,
+        "score": round(score, 6) if score is not None else None,
+        "key": stored.get("key", ""),
+        "parents": stored.get("parents") or [],
+        "sources": stored.get("sources") or [],
+        "story": stored.get("story") or stored.get("key", ""),
+        "more": 0,
+        "more_items": [],
+        "partial": False,
+        "highlight": {
+            "title": highlight.segments(title, terms),
+            "excerpt": highlight.snippet(excerpt, terms),
+        },
+    }
+
+
+def _leading(keys: tuple[np.ndarray, ...], story: np.ndarray | None, wanted: int) -> np.ndarray:
+    """Positions in rank order (``np.lexsort`` keys, last is primary), enough for ``wanted`` results.
+
+    With ``story``, only the first (best) position of each story is kept. Only a shortlist is
+    sorted when it already holds ``wanted`` stories: ties with its last entry are kept, so the
+    tie-break decides, not chance.
+    """
+    total = len(keys[0])
+    shortlist = wanted * 4 if story is not None else wanted
+    while True:
+        if len(keys) == 2 and shortlist < total:
+            primary = keys[-1]
+            cut = np.partition(primary, shortlist - 1)[shortlist - 1]
+            candidates = np.flatnonzero(primary <= cut)
+        else:
+            candidates = np.arange(total)
+        order = candidates[np.lexsort(tuple(k[candidates] for k in keys))]
+        if story is None:
+            return order
+        _, first = np.unique(story[order], return_index=True)
+        leaders = order[np.sort(first)]
+        if len(leaders) >= wanted or len(candidates) == total:
+            return leaders
+        shortlist *= 4
+
+
+def iso_utc(value: object, timespec: str = "auto") -> str | None:
+    """RFC 3339 text of a datetime in UTC ('2020-06-11T17:56:00Z'); naive values are UTC. None if not a datetime."""
+    if not isinstance(value, dt.datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")

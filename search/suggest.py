@@ -1,0 +1,83 @@
+"""Answers beside the ranked list: did-you-mean, and more like this.
+
+Both read the generation's own vocabulary and statistics, so a suggestion always names words that
+live items hold, and "similar" items are scored by the same word scorer as a search.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+
+from indexer.analysis import analyze
+from indexer.text import canonical_url
+
+from .evaluate import Plan, plan
+from .expansion import Alternative
+from .facets import fold
+from .generation import Generation
+from .hits import page_of_hits
+from .query import ParsedQuery
+from .request import SearchRequest
+from .words import WordScores
+
+SIMILAR_TERMS = 12  # distinctive words of an item used to find similar ones
+SUGGEST_EDITS = 2  # a did-you-mean word is at most this many edits from the typed one
+SUGGEST_CANDIDATES = 8
+
+
+def did_you_mean(parsed: ParsedQuery, gen: Generation, filters: list[np.ndarray], total: int) -> str | None:
+    """A corrected query from the index's own words, offered only when it finds more than ``total``."""
+    if not parsed.plain or not parsed.words:
+        return None
+    vocabulary = gen.vocabulary()
+    changed = False
+    words = []
+    for word in parsed.words:
+        low = fold(word).lower()
+        if len(low) < 3 or low.isdigit() or vocabulary.frequency(low) > 0:
+            words.append(word)
+            continue
+        # the closest live word, the most frequent among equally close ones
+        candidates = vocabulary.lookup(low, SUGGEST_EDITS, SUGGEST_CANDIDATES)
+        if candidates:
+            words.append(candidates[0][0])
+            changed = True
+        else:
+            words.append(word)
+    if not changed:
+        return None
+    text = " ".join(words)
+    mask = plan(text, gen).strict
+    for fmask in filters:
+        mask &= fmask
+    return text if int(mask.sum()) > total else None
+
+
+def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None:
+    """Items most like the one at ``url`` (its most distinctive words, scored as a query); None if unknown."""
+    try:
+        key = canonical_url(url)
+    except ValueError:  # not a URL at all ("http://[::1"): no such item
+        return None
+    found = gen.scoring.postings("key", key)[0]
+    if len(found) == 0:
+        return None
+    docnum = int(found[0])
+    source = gen.stored(docnum)
+    # tf x idf over the item's own text; title words count twice
+    weights: dict[str, float] = {}
+    for text, factor in ((source.get("title", ""), 2.0), (source.get("excerpt", ""), 1.0)):
+        for term in analyze(text):
+            weights[term] = weights.get(term, 0.0) + factor * gen.scoring.idf("excerpt", term)
+    terms = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
+    words = WordScores.of([[Alternative(t, 1.0, "exact", t)] for t in terms], gen)
+    mask = (words.matched > 0) & gen.live
+    mask[docnum] = False
+    scores = words.scores * words.matched / max(1, len(terms))
+    parsed = ParsedQuery(" ".join(terms), wq.NullQuery, [], plain=False)
+    found_plan = Plan(parsed, mask, scores, terms=frozenset(terms))
+    hits, _ = page_of_hits(found_plan, SearchRequest(limit=limit, group=False), gen, mask)
+    return {"url": source.get("url", url), "title": source.get("title", ""), "terms": terms, "hits": hits}
