@@ -1,3 +1,1 @@
-"""Index side: seed reading, documents, analysis, schema and index generations."""
-
-from . import whoosh_fixes  # noqa: F401  (corrects Whoosh defects before any index is written or read)
+"""Index side: seed reading, documents, analysis, schema, storage and index generations."""

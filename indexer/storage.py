@@ -28,6 +28,7 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocWriter
 from whoosh.columns import NumericColumn
 from whoosh.fields import DATETIME
 from whoosh.matching.binary import AndNotMatcher
+from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -85,6 +86,30 @@ def install_fixes() -> None:
     """Install the corrections (idempotent); every index is opened or written after this."""
     AndNotMatcher._find_first = _and_not_find_first  # type: ignore[method-assign]
     W3PerDocWriter.add_field = _add_field_with_stored_length  # type: ignore[method-assign]
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def open_for_writing(path: Path, schema=None):
+    """A Whoosh index to write into: created with ``schema``, or the existing one at ``path``."""
+    install_fixes()
+    return whoosh_index.create_in(str(path), schema) if schema is not None else whoosh_index.open_dir(str(path))
+
+
+def deleted_share(path: Path) -> float:
+    """Share of a generation's stored documents that are deleted versions, from its segment list (no reader)."""
+    segments = whoosh_index.open_dir(str(path))._segments()
+    total = sum(seg.doc_count_all() for seg in segments)
+    return sum(seg.deleted_count() for seg in segments) / total if total else 0.0
+
+
+def merge_into(writer, segments: list) -> None:
+    """Add the documents of ``segments`` to the segment ``writer`` is writing (a merge policy's step)."""
+    for segment in segments:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
 
 
 # -- reading a generation ---------------------------------------------------------------------
