@@ -1,77 +1,211 @@
-"""The Whoosh schema: what is searched, what is filtered and counted, what is shown."""
+"""The field table: every field of the index described once, and everything derived from it.
+
+Each ``Field`` says where its value comes from (the seed key and the document projection), how
+it is stored and analyzed (its Whoosh field type), and, for facets, how people see it (label,
+how many values a facet shows, value labels, aliases, ordering). The Whoosh schema, the
+document projection (``document_fields``), facet and filter names and aliases, the page's
+labels, OpenAPI and the OpenSearch export all read this table, and ``SCHEMA_VERSION`` is a hash
+of it: changing how a field is derived forces a rebuild by itself.
+
+To add a facet: add a ``Field`` with a ``Facet`` here (and the value to ``Item`` in seeds.py).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
 from whoosh.analysis import RegexTokenizer
 from whoosh.columns import NumericColumn
-from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, FieldType, Schema
 
 from .analysis import news_analyzer, title_signature, vocabulary_analyzer
 
 # Multi-valued facet values are joined with this separator at index time, so values may
 # contain commas and spaces ("Microsoft AI", "Health, Science") without being split.
 VALUE_SEPARATOR = "\x1f"
+DERIVATION_VERSION = 4  # bump when document_fields or the analyzers change in a way the table cannot show
 
-# Fields users may filter on and get counts for; each maps a document to exact values.
-FACET_FIELDS = ("topics", "provider", "year", "month", "kind")
-TEXT_FIELDS = ("title", "excerpt", "provider_text")
+
+@dataclass(frozen=True)
+class Facet:
+    """How a facet field is counted and shown."""
+
+    label: str  # the facet's heading ("Source")
+    size: int  # values a facet shows before "show more" / ``truncated``
+    aliases: tuple[str, ...] = ()  # other names accepted in filters and query syntax (source:, publisher:)
+    by_value: bool = False  # newest first (years, months) instead of most items first
+    value_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def label_of(self, value: str) -> str:
+        """How a value reads on the page ("article" -> "Articles")."""
+        return self.value_labels.get(value, value)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the index."""
+
+    name: str
+    kind: Callable[[], FieldType]  # the Whoosh field type: how it is stored and analyzed
+    value: Callable[[Any], Any]  # the document projection: a Document -> this field's value ("" or None: absent)
+    seed: str = ""  # where it comes from in a seed record (documentation; seeds.py reads it)
+    facet: Facet | None = None
+    text: bool = False  # a scored text field (BM25F; boosts in search.ranking)
+    aliases: tuple[str, ...] = ()  # other names for it in query syntax (date: for published:)
+
+    def fingerprint(self) -> str:
+        """What decides this field's index content: its type and the code deriving its value."""
+        kind = self.kind()
+        analyzer = getattr(kind, "analyzer", None)
+        steps = [type(step).__name__ for step in getattr(analyzer, "items", [analyzer])]  # reprs hold addresses
+        return f"{self.name}|{type(kind).__name__}|{kind.stored}|{steps}|{inspect.getsource(self.value).strip()}"
 
 
 def _multi_value_field() -> KEYWORD:
-    field = KEYWORD(stored=True)
-    field.analyzer = RegexTokenizer(r"[^\x1f]+")
-    return field
+    keyword = KEYWORD(stored=True)
+    keyword.analyzer = RegexTokenizer(r"[^\x1f]+")
+    return keyword
 
 
 def _date_field() -> DATETIME:
     # one term per date instead of Whoosh's 8-level trie: ranges run in numpy over the
     # per-generation `published` array, and the trie terms were an eighth of all postings
-    field = DATETIME(stored=True, sortable=True)
-    field.shift_step = 0
-    return field
+    date = DATETIME(stored=True, sortable=True)
+    date.shift_step = 0
+    return date
+
+
+def _number() -> NUMERIC:
+    return NUMERIC(int, bits=32, signed=True, stored=True, sortable=True, shift_step=0)
+
+
+def _text() -> TEXT:
+    return TEXT(analyzer=news_analyzer(), stored=True)
+
+
+def _missing(value: int | None) -> int:
+    return value if value is not None else -1  # sortable columns need a number; -1 reads as missing
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("key", lambda: ID(stored=True, unique=True), lambda d: d.key, "webUrl (else originalUrl), canonical"),
+    Field("url", STORED, lambda d: d.url, "webUrl"),
+    Field("title", _text, lambda d: d.title, "title", text=True),
+    Field("excerpt", _text, lambda d: d.excerpt, "excerpt", text=True),
+    # the whole analyzed title as one term: an exact-title query is the surest known-item signal
+    Field("title_exact", lambda: ID(stored=False), lambda d: title_signature(d.title), "title"),
+    # unstemmed words: did-you-mean, typo tolerance and completions read them
+    Field(
+        "vocabulary",
+        lambda: TEXT(analyzer=vocabulary_analyzer(), stored=False, phrase=False),
+        lambda d: f"{d.title} {d.excerpt}",
+        "title, excerpt",
+    ),
+    Field(
+        "provider",
+        lambda: ID(stored=True),
+        lambda d: d.provider,
+        "provider.name",
+        facet=Facet("Source", 20, aliases=("source", "publisher")),
+    ),
+    Field("provider_text", lambda: TEXT(analyzer=news_analyzer(), stored=False), lambda d: d.provider, text=True),
+    Field("provider_domain", STORED, lambda d: d.provider_domain, "provider.domain, else the URL's host"),
+    Field(
+        "topics",
+        _multi_value_field,
+        lambda d: VALUE_SEPARATOR.join(d.topics),
+        "topics (a related item inherits its articles')",
+        facet=Facet("Topics", 20, aliases=("topic", "tag")),
+    ),
+    Field(
+        "year",
+        lambda: ID(stored=True),
+        lambda d: str(d.published.year) if d.published else "",
+        "publishedDateTime",
+        facet=Facet("Year", 30, by_value=True),
+    ),
+    Field(
+        "month",
+        lambda: ID(stored=True),
+        lambda d: d.published.strftime("%Y-%m") if d.published else "",
+        "publishedDateTime",
+        facet=Facet("Month", 24, by_value=True),
+    ),
+    Field(
+        "kind",
+        lambda: ID(stored=True),
+        lambda d: d.kind,
+        "article: the file's own item; related: an entry of its related: list",
+        facet=Facet("Kind", 2, value_labels=MappingProxyType({"article": "Articles", "related": "Related coverage"})),
+    ),
+    Field("published", _date_field, lambda d: d.published, "publishedDateTime (UTC)", aliases=("date",)),
+    Field("quality", _number, lambda d: _missing(d.quality), "quality"),
+    Field("heat", lambda: NUMERIC(int, bits=32, signed=True, stored=True, shift_step=0), lambda d: _missing(d.heat)),
+    # columns only: read as arrays per generation, never searched
+    Field("tiebreak", lambda: COLUMN(NumericColumn("I")), lambda d: tiebreak(d.key), "the canonical URL"),
+    Field("image", STORED, lambda d: d.image, "images[0].url"),
+    Field("sources", STORED, lambda d: list(d.sources), "the seed files that mention the URL"),
+    Field("parents", STORED, lambda d: list(d.parents), "the articles whose related: lists name it"),
+    # the lead article's key: filterable (story:URL) and shown; the hash groups stories in numpy
+    Field("story", lambda: ID(stored=True), lambda d: d.story, "the first article listing it, or itself"),
+    Field("story_hash", lambda: COLUMN(NumericColumn("Q")), lambda d: story_hash(d.story)),
+)
+
+BY_NAME: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS})
+FACETS: Mapping[str, Facet] = MappingProxyType({f.name: f.facet for f in FIELDS if f.facet is not None})
+FACET_FIELDS: tuple[str, ...] = ("topics", "provider", "year", "month", "kind")  # the sidebar's order
+TEXT_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.text)
+# other names -> field, for filters (source=Reuters) and query syntax (publisher:reuters, date:2020)
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {alias: f.name for f in FIELDS for alias in (*f.aliases, *(f.facet.aliases if f.facet else ()))}
+)
+assert set(FACET_FIELDS) == set(FACETS), "FACET_FIELDS orders exactly the fields with a Facet"
 
 
 def build_schema() -> Schema:
     """The index schema; changing it requires a full rebuild (``search-cli index --full``)."""
-    analyzer = news_analyzer()
-    return Schema(
-        key=ID(stored=True, unique=True),
-        url=STORED(),
-        title=TEXT(analyzer=analyzer, stored=True),
-        excerpt=TEXT(analyzer=analyzer, stored=True),
-        # the whole analyzed title as one term: an exact-title query is the surest known-item signal
-        title_exact=ID(stored=False),
-        vocabulary=TEXT(analyzer=vocabulary_analyzer(), stored=False, phrase=False),
-        provider=ID(stored=True),
-        provider_text=TEXT(analyzer=analyzer, stored=False),
-        provider_domain=STORED(),
-        topics=_multi_value_field(),
-        kind=ID(stored=True),
-        year=ID(stored=True),
-        month=ID(stored=True),
-        published=_date_field(),
-        quality=NUMERIC(int, bits=32, signed=True, stored=True, sortable=True, shift_step=0),
-        heat=NUMERIC(int, bits=32, signed=True, stored=True, shift_step=0),
-        # columns only: read as arrays per generation, never searched
-        tiebreak=COLUMN(NumericColumn("I")),
-        image=STORED(),
-        sources=STORED(),
-        parents=STORED(),
-        # the lead article's key: filterable (story:URL) and shown; the hash groups stories in numpy
-        story=ID(stored=True),
-        story_hash=COLUMN(NumericColumn("Q")),
-    )
+    return Schema(**{f.name: f.kind() for f in FIELDS})
 
 
-def analyzed_texts(title: str, excerpt: str, provider: str) -> dict[str, str]:
-    """The text each analyzed field receives for a document: the one place this is decided.
+def document_fields(doc) -> dict[str, Any]:
+    """A document as Whoosh's ``add_document`` keyword arguments (absent values left out)."""
+    values = {f.name: f.value(doc) for f in FIELDS}
+    # shown as stored, not as indexed: the topic list (not its joined form), a missing quality as missing
+    values["_stored_topics"] = list(doc.topics)
+    values["_stored_quality"] = doc.quality
+    return {k: v for k, v in values.items() if (v != "" and v is not None) or k == "_stored_quality"}
 
-    The index writer uses it, and so do the live statistics, which re-analyze deleted documents.
+
+# fields whose value the table derives from the title, excerpt and provider alone
+FROM_STORED_TEXT = ("title", "excerpt", "provider_text", "vocabulary", "title_exact")
+
+
+def analyzed_texts(stored: Mapping[str, Any]) -> dict[str, str]:
+    """The text each analyzed field received for a document, from its stored fields (by the table).
+
+    The live statistics re-analyze deleted documents with it, so they count exactly what was indexed.
     """
-    return {
-        "title": title,
-        "excerpt": excerpt,
-        "provider_text": provider,
-        "vocabulary": f"{title} {excerpt}",
-        "title_exact": title_signature(title),
-    }
+    doc = SimpleNamespace(
+        title=stored.get("title", ""), excerpt=stored.get("excerpt", ""), provider=stored.get("provider", "")
+    )
+    return {name: BY_NAME[name].value(doc) for name in FROM_STORED_TEXT}
+
+
+def tiebreak(key: str) -> int:
+    """A stable 31-bit number per URL: orders exact score ties the same way in every build."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") >> 1
+
+
+def story_hash(story: str) -> int:
+    """A 63-bit number per story key: collisions are negligible (about 1e-10 at 100k stories)."""
+    return int.from_bytes(hashlib.blake2b(story.encode("utf-8"), digest_size=8).digest(), "big") >> 1
+
+
+SCHEMA_VERSION = hashlib.blake2b(
+    "\n".join([str(DERIVATION_VERSION), *(f.fingerprint() for f in FIELDS)]).encode("utf-8"), digest_size=8
+).hexdigest()

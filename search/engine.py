@@ -10,6 +10,7 @@ one policy (``ranking``). ``public_answer`` turns an answer into the JSON the AP
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.schema import FACET_FIELDS
+from indexer.schema import FACET_FIELDS, FACETS
 from indexer.text import canonical_url
 
 from . import highlight, suggest, timeline
@@ -28,9 +29,8 @@ from .facets import fold
 from .generation import Generation, LiveGeneration
 from .hits import iso_utc, page_of_hits
 from .ranking import POLICY, RankingPolicy
-from .request import FILTER_FIELDS, SearchRequest
+from .request import FILTER_FIELDS, SearchRequest, toggle_filter
 
-FACET_SIZE = {"topics": 20, "provider": 20, "year": 30, "month": 24, "kind": 2}
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
 RESULT_CACHE_ENTRIES = 1_024
 
@@ -92,11 +92,13 @@ class SearchEngine:
             suggestion = None  # the results already come from the correction; the page says so
 
         # disjunctive: each facet, and the timeline, is counted under every filter except its own
-        facets = {}
+        facets, facet_meta = {}, {}
+        toggle = functools.partial(toggle_filter, request)
         for field in FACET_FIELDS:
             table = gen.facets[field]
             counts = table.counts(_narrowed(found.mask, fmasks, field))
-            facets[field] = table.summarize(counts, request.filter_values(field), FACET_SIZE[field])
+            facets[field], truncated = table.summarize(counts, request.filter_values(field), toggle)
+            facet_meta[field] = {"label": FACETS[field].label, "truncated": truncated}
         histogram = gen.calendar.histogram(_narrowed(found.mask, fmasks, "date"))
         selected = set(request.filter_values("date"))
         for bucket in histogram["buckets"]:
@@ -115,6 +117,7 @@ class SearchEngine:
             "filters": {f: request.filter_values(f) for f in FILTER_FIELDS if request.filter_values(f)},
             "hits": hits,
             "facets": facets,
+            "facet_meta": facet_meta,
             "timeline": histogram,
             "suggestion": suggestion,
             "corrected": corrected,

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from indexer.schema import FACET_FIELDS
+from indexer.schema import FACET_FIELDS, FACETS
 
-from .engine import FACET_SIZE, SearchEngine
+from .engine import SearchEngine
 from .hits import MORE_SHOWN, iso_utc
 from .ranking import POLICY, RankingPolicy
 
@@ -98,7 +98,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     fields = [f"{names[field]}^{boost}" for field, boost in policy.boosts.items() if boost]
     # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 4<1"
     should_match = f"2<-1 {policy.long_query_words - 1}<1"
-    aggs: dict[str, Any] = {field: {"terms": {"field": field, "size": FACET_SIZE[field]}} for field in FACET_FIELDS}
+    aggs: dict[str, Any] = {field: {"terms": {"field": field, "size": FACETS[field].size}} for field in FACET_FIELDS}
     aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 0}}
     source = {
         "from": "{{from}}{{^from}}0{{/from}}",

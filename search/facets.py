@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from indexer.schema import FACETS
 from indexer.storage import Store
 from indexer.text import fold_accents
-
-# year and month read best newest-first; the rest by how many items carry them
-ORDER_BY_VALUE = {"year", "month"}
 
 
 def fold(value: str) -> str:
@@ -83,21 +81,34 @@ class FacetTable:
             result[self.doc_ids[np.isin(self.ords, wanted)]] = True
         return result
 
-    def summarize(self, counts: np.ndarray, selected: list[str], size: int) -> list[dict]:
-        """Facet entries ``{value, count, selected}``: the top values plus every selected one."""
+    def summarize(self, counts: np.ndarray, selected: list[str], toggle_url) -> tuple[list[dict], bool]:
+        """Facet rows as Datasette has them, and whether values were left out (``truncated``).
+
+        Each row is plain data: ``value``, ``label`` (how the page shows it), ``count``, ``selected``
+        and ``toggle_url`` (``toggle_url(field, value)``: the query that adds or removes it). Rows are
+        the facet's top ``size`` values (newest first for dates, else most items first) plus every
+        selected one.
+        """
+        facet = FACETS[self.field]
         chosen = {self.resolve(v) or v for v in selected}
         nonzero = np.flatnonzero(counts)
-        if self.field in ORDER_BY_VALUE:
+        if facet.by_value:
             order = sorted(nonzero, key=lambda i: self.values[i], reverse=True)
         else:
             order = sorted(nonzero, key=lambda i: (-counts[i], self.values[i].casefold()))
-        entries = [
-            {"value": self.values[i], "count": int(counts[i]), "selected": self.values[i] in chosen}
-            for i in order[:size]
-        ]
-        shown = {e["value"] for e in entries}
+        pairs = [(self.values[i], int(counts[i])) for i in order[: facet.size]]
+        shown = {value for value, _ in pairs}
         for value in sorted(chosen - shown):
             ordinal = self._folded.get(fold(value))
-            count = int(counts[ordinal]) if ordinal is not None else 0
-            entries.append({"value": value, "count": count, "selected": True})
-        return entries
+            pairs.append((value, int(counts[ordinal]) if ordinal is not None else 0))
+        rows = [
+            {
+                "value": value,
+                "label": facet.label_of(value),
+                "count": count,
+                "selected": value in chosen,
+                "toggle_url": toggle_url(self.field, value),
+            }
+            for value, count in pairs
+        ]
+        return rows, len(order) > facet.size

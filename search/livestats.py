@@ -37,8 +37,7 @@ class LiveStats:
             stored = store.stored(docnum)
             for name in scorable:
                 lengths[name] -= store.doc_field_length(docnum, name)
-            texts = analyzed_texts(stored.get("title", ""), stored.get("excerpt", ""), stored.get("provider", ""))
-            for name, text in texts.items():
+            for name, text in analyzed_texts(stored).items():
                 for term in store.analyzed(name, text):
                     deleted_df[(name, term)] += 1
         return cls(store.doc_count - len(deleted), lengths, deleted_df)

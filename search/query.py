@@ -19,7 +19,7 @@ from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.qparser.plugins import FieldAliasPlugin
 
 from indexer.analysis import analyze
-from indexer.schema import FACET_FIELDS, TEXT_FIELDS
+from indexer.schema import ALIASES, FACET_FIELDS, TEXT_FIELDS
 from indexer.text import clean_text
 
 MAX_QUERY_CHARS = 1_000
@@ -70,7 +70,9 @@ def _parser(schema, group) -> MultifieldParser:
     parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=[\w\"(])", minusexpr=r"(?<![^\s(])-(?=[\w\"(])"))
     parser.add_plugin(GtLtPlugin())
     parser.add_plugin(DateParserPlugin(dateparser=None, free=False))
-    aliases = {"provider": ["source", "publisher"], "topics": ["topic", "tag"], "published": ["date"]}
+    aliases: dict[str, list[str]] = {}
+    for alias, field in ALIASES.items():
+        aliases.setdefault(field, []).append(alias)
     parser.add_plugin(FieldAliasPlugin(aliases))
     return parser
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from indexer.schema import FACET_FIELDS
+from indexer.schema import FACET_FIELDS, FACETS
 
 from .query import MAX_QUERY_CHARS
 from .timeline import PeriodError, parse_period
@@ -18,7 +19,7 @@ MAX_FILTERS = 50
 # fields that narrow results without being counted as facets: story:URL lists one story's items,
 # date:2020-06-01..2020-06-30 one period of the coverage timeline
 FILTER_FIELDS = (*FACET_FIELDS, "story", "date")
-FILTER_ALIASES = {"topic": "topics", "tag": "topics", "source": "provider", "publisher": "provider"}
+FILTER_ALIASES = {alias: field for field, facet in FACETS.items() for alias in facet.aliases}
 
 
 class RequestError(ValueError):
@@ -127,3 +128,41 @@ def _bool(name: str, value: object, default: bool) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise RequestError(f"'{name}' must be 1 or 0, got {text[:20]!r}")
+
+
+def query_string(req: SearchRequest, **changes) -> str:
+    """The URL query for ``req`` with ``changes`` applied (page, sort, filters, q)."""
+    q = changes.get("q", req.q)
+    sort = changes.get("sort", req.sort)
+    page = changes.get("page", 1)
+    filters = changes.get("filters", req.filters)
+    group = changes.get("group", req.group)
+    typos = changes.get("typos", req.typos)
+    pairs: list[tuple[str, str]] = []
+    if q:
+        pairs.append(("q", q))
+    pairs += [("filter", f"{field}:{value}") for field, value in filters]
+    if sort != "relevance":
+        pairs.append(("sort", sort))
+    if not group:
+        pairs.append(("group", "0"))
+    if not req.prefix:
+        pairs.append(("prefix", "0"))
+    if not typos:
+        pairs.append(("typos", "0"))
+    if req.limit != DEFAULT_LIMIT:
+        pairs.append(("limit", str(req.limit)))
+    if page != 1:
+        pairs.append(("page", str(page)))
+    return "?" + urlencode(pairs) if pairs else "?"
+
+
+def toggle_filter(req: SearchRequest, field: str, value: str) -> str:
+    """URL query that adds the facet value when absent and removes it when selected."""
+    pair = (field, value)
+    selected = pair in req.filters or any(f == field and v.casefold() == value.casefold() for f, v in req.filters)
+    if selected:
+        filters = tuple(p for p in req.filters if not (p[0] == field and p[1].casefold() == value.casefold()))
+    else:
+        filters = (*req.filters, pair)
+    return query_string(req, filters=filters)

@@ -9,11 +9,23 @@ from search.request import FILTER_FIELDS, MAX_LIMIT, MAX_PAGE, SORTS
 
 _FACET = {
     "type": "array",
+    "description": "facet rows as Datasette has them; toggle_url is the query string adding or removing the value",
     "items": {
         "type": "object",
-        "required": ["value", "count", "selected"],
-        "properties": {"value": {"type": "string"}, "count": {"type": "integer"}, "selected": {"type": "boolean"}},
+        "required": ["value", "label", "count", "selected", "toggle_url"],
+        "properties": {
+            "value": {"type": "string"},
+            "label": {"type": "string"},
+            "count": {"type": "integer"},
+            "selected": {"type": "boolean"},
+            "toggle_url": {"type": "string"},
+        },
     },
+}
+_FACET_META = {
+    "type": "object",
+    "required": ["label", "truncated"],
+    "properties": {"label": {"type": "string"}, "truncated": {"type": "boolean"}},
 }
 _HIT = {
     "type": "object",
@@ -125,6 +137,11 @@ def openapi_document() -> dict[str, Any]:
                                             "facets": {
                                                 "type": "object",
                                                 "properties": dict.fromkeys(FACET_FIELDS, _FACET),
+                                            },
+                                            "facet_meta": {
+                                                "type": "object",
+                                                "description": "per facet: its label, and whether values were left out",
+                                                "properties": dict.fromkeys(FACET_FIELDS, _FACET_META),
                                             },
                                             "timeline": {
                                                 "type": "object",

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 
 from indexer.generations import IndexMissing
+from indexer.schema import FACETS
 from search import highlight
 from search.query import QUERY_REFUSALS
 from search.request import SORTS, RequestError, SearchRequest
@@ -20,15 +21,7 @@ from .policy import INDEX_UNAVAILABLE, answer_etag, revalidate, tagged
 
 pages = Blueprint("pages", __name__)
 
-FACET_LABELS = {
-    "topics": "Topics",
-    "provider": "Source",
-    "year": "Year",
-    "month": "Month",
-    "kind": "Kind",
-    "story": "Story",
-    "date": "Period",
-}
+FILTER_LABELS = {**{field: facet.label for field, facet in FACETS.items()}, "story": "Story", "date": "Period"}
 CHART_WIDTH, CHART_HEIGHT = 240, 64
 SIDEBAR_FACETS = ("topics", "provider", "year", "kind")
 PAGE_WINDOW = 2
@@ -115,16 +108,12 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
     facets = []
     for field in SIDEBAR_FACETS:
         entries = [
-            {
-                **entry,
-                "url": toggle_filter(req, field, entry["value"]),
-                "param": f"{field}:{entry['value']}",
-                "id": f"f-{field}-{i}",
-            }
+            {**entry, "url": entry["toggle_url"], "param": f"{field}:{entry['value']}", "id": f"f-{field}-{i}"}
             for i, entry in enumerate(result["facets"].get(field, []))
         ]
         if entries:
-            facets.append({"field": field, "label": FACET_LABELS[field], "entries": entries})
+            meta = result["facet_meta"][field]
+            facets.append({"field": field, "label": meta["label"], "truncated": meta["truncated"], "entries": entries})
     first = (req.page - 1) * req.limit + 1
     hits = [hit_view(hit, req, first + i) for i, hit in enumerate(result["hits"])]
     return {
@@ -147,7 +136,7 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         "exact_url": query_string(req, typos=False) if result.get("corrected") else None,
         "clear_filters_url": query_string(req, filters=()) if req.filters else None,
         "selected": [
-            {"field": FACET_LABELS.get(f, f), "value": v, "url": toggle_filter(req, f, v)} for f, v in req.filters
+            {"field": FILTER_LABELS.get(f, f), "value": v, "url": toggle_filter(req, f, v)} for f, v in req.filters
         ],
     }
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import current_app, request
 from werkzeug.datastructures import MultiDict
 
 from search.engine import SearchEngine
-from search.request import DEFAULT_LIMIT, SearchRequest, build_request
+from search.request import SearchRequest, build_request, query_string, toggle_filter  # noqa: F401 (re-exported)
 
 
 def engine() -> SearchEngine:
@@ -32,44 +30,6 @@ def request_from_args(args: MultiDict) -> SearchRequest:
         prefix=args.get("prefix"),
         typos=args.get("typos"),
     )
-
-
-def query_string(req: SearchRequest, **changes) -> str:
-    """The URL query for ``req`` with ``changes`` applied (page, sort, filters, q)."""
-    q = changes.get("q", req.q)
-    sort = changes.get("sort", req.sort)
-    page = changes.get("page", 1)
-    filters = changes.get("filters", req.filters)
-    group = changes.get("group", req.group)
-    typos = changes.get("typos", req.typos)
-    pairs: list[tuple[str, str]] = []
-    if q:
-        pairs.append(("q", q))
-    pairs += [("filter", f"{field}:{value}") for field, value in filters]
-    if sort != "relevance":
-        pairs.append(("sort", sort))
-    if not group:
-        pairs.append(("group", "0"))
-    if not req.prefix:
-        pairs.append(("prefix", "0"))
-    if not typos:
-        pairs.append(("typos", "0"))
-    if req.limit != DEFAULT_LIMIT:
-        pairs.append(("limit", str(req.limit)))
-    if page != 1:
-        pairs.append(("page", str(page)))
-    return "?" + urlencode(pairs) if pairs else "?"
-
-
-def toggle_filter(req: SearchRequest, field: str, value: str) -> str:
-    """URL query that adds the facet value when absent and removes it when selected."""
-    pair = (field, value)
-    selected = pair in req.filters or any(f == field and v.casefold() == value.casefold() for f, v in req.filters)
-    if selected:
-        filters = tuple(p for p in req.filters if not (p[0] == field and p[1].casefold() == value.casefold()))
-    else:
-        filters = (*req.filters, pair)
-    return query_string(req, filters=filters)
 
 
 # sent by the page's script: "typing" for as-you-type updates, "history" for back/forward and
