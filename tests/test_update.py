@@ -262,7 +262,10 @@ def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
     engine = SearchEngine(index, refresh_seconds=0)
     request = build_request("gamma")
     first = engine.search(request)
-    assert engine.search(request)["hits"] == first["hits"]  # served from the answer cache
+    answers = engine.generation().answers
+    hits_before = answers.hits
+    assert engine.search(request)["hits"] == first["hits"]
+    assert answers.hits == hits_before + 1  # served from the answer cache, not recomputed
     (folder / "2021-01-03-c.md").write_text(seed("Gamma rays explained", "https://c.org/1", topics=("Data",)))
     build.update(folder, index)
     deadline = time.monotonic() + 10
@@ -270,6 +273,7 @@ def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
         time.sleep(0.05)  # the new generation opens in the background
     second = engine.search(request)
     assert second["generation"] != first["generation"]
+    assert engine.generation().answers.hits == 0  # the new generation computed it afresh
     assert second["hits"][0]["title"] == "Gamma rays explained"
 
 
