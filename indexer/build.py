@@ -1,13 +1,12 @@
 """Bring an index in line with a seed folder: full builds and incremental updates.
 
 Both paths produce the same documents (merge_records depends only on file paths and
-contents), and scoring uses live collection statistics (search.ranking.LiveStats), so
+contents), and scoring uses live collection statistics (search.livestats.LiveStats), so
 scores, rankings and facet counts are identical whichever path built the index.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -16,14 +15,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from whoosh import index as whoosh_index
-
-from . import generations
+from . import generations, storage
 from .documents import Document, build_documents, group_by_key, merge_records
-from .schema import VALUE_SEPARATOR, analyzed_texts, build_schema
-from .seeds import Record, SeedFile, SeedProblem, discover, file_hash, iter_seed_files
+from .schema import SCHEMA_VERSION, build_schema, document_fields
+from .seeds import (
+    MAX_FILE_BYTES,
+    Record,
+    SeedFile,
+    SeedFileError,
+    SeedProblem,
+    discover,
+    file_hash,
+    iter_seed_files,
+)
+from .textfiles import read_regular_file
 
-MANIFEST_VERSION = 3  # 2: story fields; 3: one term per number, columns for tie-break and story
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
 TIER_FANIN = 10  # segments of one size tier that trigger their merge
 ADVISE_COMPACT_SHARE = 0.05  # above this share of deleted versions, the report suggests `index --full`
@@ -64,47 +70,6 @@ class BuildReport:
         return f"{head} in {self.seconds:.2f}s"
 
 
-def tiebreak(key: str) -> int:
-    """A stable per-URL number so equal scores order the same in every build."""
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") >> 1
-
-
-def story_hash(story: str) -> int:
-    """A 63-bit number per story key: collisions are negligible (about 1e-10 at 100k stories)."""
-    return int.from_bytes(hashlib.blake2b(story.encode("utf-8"), digest_size=8).digest(), "big") >> 1
-
-
-def whoosh_fields(doc: Document) -> dict:
-    """A document as keyword arguments for Whoosh's add_document."""
-    fields: dict = {
-        **analyzed_texts(doc.title, doc.excerpt, doc.provider),
-        "key": doc.key,
-        "url": doc.url,
-        "provider": doc.provider,
-        "provider_domain": doc.provider_domain,
-        "topics": VALUE_SEPARATOR.join(doc.topics),
-        "kind": doc.kind,
-        "quality": doc.quality if doc.quality is not None else -1,
-        "heat": doc.heat if doc.heat is not None else -1,
-        "tiebreak": tiebreak(doc.key),
-        "image": doc.image,
-        "sources": list(doc.sources),
-        "parents": list(doc.parents),
-        "story": doc.story,
-        "story_hash": story_hash(doc.story),
-        "_stored_topics": list(doc.topics),
-        "_stored_quality": doc.quality,  # indexed as -1 when missing (it sorts), shown as missing
-    }
-    if doc.published is not None:
-        fields["published"] = doc.published
-        fields["year"] = str(doc.published.year)
-        fields["month"] = doc.published.strftime("%Y-%m")
-    return {k: v for k, v in fields.items() if v != ""}
-
-
-# ---------------------------------------------------------------------------
-
-
 def _file_entry(seed: SeedFile, stat: os.stat_result) -> dict:
     return {
         "sha256": seed.sha256,
@@ -118,7 +83,8 @@ def build_procs() -> int:
     """Worker processes for a full build: env SEARCH_BUILD_PROCS, else the CPUs (at most 4).
 
     Workers are forked, so a process running other threads (a server, a watcher) builds in
-    one process: a fork copies locks that another thread may hold.
+    one process: a fork copies locks that another thread may hold. Forked workers die with
+    the build and never keep the index's writer lock (generations.workers_die_with_parent).
     """
     if threading.active_count() > 1:
         return 1
@@ -133,22 +99,23 @@ def _read_all(
 ) -> tuple[dict[str, SeedFile], dict[str, dict]]:
     seeds: dict[str, SeedFile] = {}
     entries: dict[str, dict] = {}
-    for done, item in enumerate(iter_seed_files(root, paths, build_procs()), start=1):
-        if isinstance(item, SeedProblem):
-            report.problems.append(item)
-        else:
-            seeds[item.path] = item
-            entries[item.path] = _file_entry(item, (root / item.path).stat())
-            report.warnings.extend((item.path, w) for w in item.warnings)
-        report.files_read += 1
-        if progress:
-            progress(done, len(paths))
+    with generations.workers_die_with_parent():  # the parsing pool, when there is one
+        for done, item in enumerate(iter_seed_files(root, paths, build_procs()), start=1):
+            if isinstance(item, SeedProblem):
+                report.problems.append(item)
+            else:
+                seeds[item.path] = item
+                entries[item.path] = _file_entry(item, (root / item.path).stat())
+                report.warnings.extend((item.path, w) for w in item.warnings)
+            report.files_read += 1
+            if progress:
+                progress(done, len(paths))
     return seeds, entries
 
 
 def _manifest(files: dict[str, dict], problems: list[SeedProblem], documents: int, mode: str) -> dict:
     return {
-        "version": MANIFEST_VERSION,
+        "version": SCHEMA_VERSION,  # a hash of the field table: a change rebuilds by itself
         "files": files,
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
         "documents": documents,
@@ -161,22 +128,24 @@ def _write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delet
     docs, delete_keys = list(docs), list(delete_keys)
     if not create and not docs and not delete_keys:
         return  # only the manifest changes (e.g. a broken file appeared or vanished)
-    ix = whoosh_index.create_in(str(gen), build_schema()) if create else whoosh_index.open_dir(str(gen))
+    ix = storage.open_for_writing(gen, build_schema() if create else None)
     procs = build_procs() if create and len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1
     # several processes each write a segment; scores do not depend on segments (LiveStats)
-    writer = ix.writer(limitmb=256, procs=procs, multisegment=True) if procs > 1 else ix.writer(limitmb=256)
     try:
-        for key in delete_keys:
-            writer.delete_by_term("key", key)
-        for doc in docs:
-            writer.add_document(**whoosh_fields(doc))
-        # Scores do not depend on segments (search.ranking.LiveStats), so an update only adds a
-        # small segment, merged by size tiers. Never a whole-index merge here: at 100k documents
-        # Whoosh's optimize took 300 s inside one update; update() rebuilds instead (deleted_share).
-        writer.commit(optimize=True) if create else writer.commit(mergetype=merge_by_tier)
-    except BaseException:
-        writer.cancel()
-        raise
+        with generations.workers_die_with_parent():  # Whoosh forks its writer processes lazily
+            writer = ix.writer(limitmb=256, procs=procs, multisegment=True) if procs > 1 else ix.writer(limitmb=256)
+            try:
+                for key in delete_keys:
+                    writer.delete_by_term("key", key)
+                for doc in docs:
+                    writer.add_document(**document_fields(doc))
+                # Scores do not depend on segments (search.livestats.LiveStats), so an update only adds a
+                # small segment, merged by size tiers. Never a whole-index merge here: at 100k documents
+                # Whoosh's optimize took 300 s inside one update; update() rebuilds instead (deleted_share).
+                writer.commit(optimize=True) if create else writer.commit(mergetype=merge_by_tier)
+            except BaseException:
+                writer.cancel()
+                raise
     finally:
         ix.close()
 
@@ -186,9 +155,7 @@ def deleted_share(gen: Path) -> float:
 
     Read from the segment list (no reader: opening one costs a second at 100k documents).
     """
-    segments = whoosh_index.open_dir(str(gen))._segments()
-    total = sum(seg.doc_count_all() for seg in segments)
-    return sum(seg.deleted_count() for seg in segments) / total if total else 0.0
+    return storage.deleted_share(gen)
 
 
 def merge_by_tier(writer, segments: list) -> list:
@@ -198,8 +165,6 @@ def merge_by_tier(writer, segments: list) -> list:
     similar size: every ~10 updates a few hundred documents, every ~100 a few thousand. Whoosh's
     default policy merged in cascades that made one update in ten take 4 s at 100k documents.
     """
-    from whoosh.reading import SegmentReader
-
     by_tier: dict[int, list] = defaultdict(list)
     for segment in segments:
         by_tier[len(str(max(1, segment.doc_count_all())))].append(segment)
@@ -208,10 +173,7 @@ def merge_by_tier(writer, segments: list) -> list:
     if not full:
         return segments
     chosen = by_tier[min(full)]
-    for segment in chosen:
-        reader = SegmentReader(writer.storage, writer.schema, segment)
-        writer.add_reader(reader)
-        reader.close()
+    storage.merge_into(writer, chosen)
     return [segment for segment in segments if segment not in chosen]
 
 
@@ -234,6 +196,14 @@ def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = Non
     return report
 
 
+def _content_hash(path: Path) -> str:
+    """The file's sha256, or '' when it cannot be read (it is then re-read for its reason)."""
+    try:
+        return file_hash(read_regular_file(path, MAX_FILE_BYTES))  # never blocks on a FIFO
+    except SeedFileError:
+        return ""
+
+
 def _hardlink_copy(src: Path, dst: Path) -> None:
     """Share the immutable segment files of ``src`` with ``dst`` (Whoosh never rewrites a file)."""
     for item in src.iterdir():
@@ -251,7 +221,7 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
         manifest = generations.read_manifest(live)
     except (generations.IndexMissing, ValueError, OSError):
         return full_build(seeds_dir, index_dir, progress)
-    if manifest.get("version") != MANIFEST_VERSION:
+    if manifest.get("version") != SCHEMA_VERSION:
         return full_build(seeds_dir, index_dir, progress)
     deleted = deleted_share(live)
     if deleted > REBUILD_SHARE:
@@ -280,7 +250,7 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
             continue
         if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
             files[rel] = old
-        elif old and old["size"] == st.st_size and file_hash((seeds_dir / rel).read_bytes()) == old["sha256"]:
+        elif old and old["size"] == st.st_size and _content_hash(seeds_dir / rel) == old["sha256"]:
             files[rel] = {**old, "mtime_ns": st.st_mtime_ns}
         else:  # new, changed, or broken last time (broken files are re-read to keep reasons current)
             to_read.append(rel)

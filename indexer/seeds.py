@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import html
 import multiprocessing
-import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -17,13 +16,17 @@ from typing import Any
 import yaml
 
 from .text import canonical_url, clean_text
+from .textfiles import SEED_SUFFIXES as SEED_SUFFIXES
+from .textfiles import SeedFileError as SeedFileError
+from .textfiles import SeedProblem as SeedProblem
+from .textfiles import decode_text, read_regular_file
+from .textfiles import discover as discover
 
 try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
     _BaseLoader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _BaseLoader = yaml.SafeLoader
 
-SEED_SUFFIXES = (".md", ".txt")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_TITLE_CHARS = 1_000
 MAX_EXCERPT_CHARS = 10_000
@@ -31,10 +34,6 @@ MAX_TOPICS = 100
 PARALLEL_READ_MIN_FILES = 500  # below this, starting worker processes costs more than it saves
 INT_RANGE = (-(2**31), 2**31 - 1)  # quality and heat are indexed as 32-bit numbers
 MAX_ALIASES = 20  # real seed files use none; expansion attacks need many
-
-
-class SeedFileError(Exception):
-    """A seed file that cannot be indexed; the message says why, for a person to act on."""
 
 
 @dataclass(frozen=True)
@@ -73,14 +72,6 @@ class SeedFile:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class SeedProblem:
-    """A file that was skipped, with the reason."""
-
-    path: str
-    reason: str
-
-
 class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Safe loader that rejects duplicate keys and alias floods (billion-laughs)."""
 
@@ -109,34 +100,7 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 
 # ---------------------------------------------------------------------------
-# Discovery
-
-
-def discover(root: Path) -> tuple[list[str], list[SeedProblem]]:
-    """Seed files below ``root`` as sorted POSIX relative paths, plus links that point outside it."""
-    root = root.resolve()
-    base = str(root) + os.sep
-    found: list[str] = []
-    problems: list[SeedProblem] = []
-    # plain os/str operations: this runs over every file on every update (20k files: ~0.1 s)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        prefix = "" if dirpath == str(root) else dirpath[len(base) :].replace(os.sep, "/") + "/"
-        for name in filenames:
-            if name.startswith(".") or not name.lower().endswith(SEED_SUFFIXES):
-                continue
-            rel = prefix + name
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):
-                target = os.path.realpath(full)
-                if not target.startswith(base):
-                    problems.append(SeedProblem(rel, "symbolic link points outside the seed folder; not followed"))
-                    continue
-                if not os.path.isfile(target):
-                    problems.append(SeedProblem(rel, "symbolic link does not point to a regular file"))
-                    continue
-            found.append(rel)
-    return sorted(found), problems
+# Files
 
 
 def file_hash(data: bytes) -> str:
@@ -189,28 +153,14 @@ def parse_yaml(block: str) -> Any:
 
 def read_seed_file(root: Path, rel: str) -> SeedFile:
     """Read, parse and validate one seed file; raise SeedFileError with a reason on failure."""
-    path = root / rel
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SeedFileError(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SeedFileError(f"cannot read file: {exc.strerror or exc}") from None
-    return parse_seed_bytes(rel, data)
+    return parse_seed_bytes(rel, read_regular_file(root / rel, MAX_FILE_BYTES))
 
 
 def parse_seed_bytes(rel: str, data: bytes) -> SeedFile:
     """Parse the bytes of a seed file named ``rel`` (pure: no file system access)."""
     if not data.strip():
         raise SeedFileError("file is empty")
-    if b"\x00" in data[:8192]:
-        raise SeedFileError("file is binary, not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SeedFileError(f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
-    front = parse_yaml(split_front_matter(text))
+    front = parse_yaml(split_front_matter(decode_text(data)))
     if not isinstance(front, dict):
         raise SeedFileError(f"front matter must be a mapping of fields, got {_type_name(front)}")
     warnings: list[str] = []

@@ -11,6 +11,10 @@ from watchdog.observers import Observer
 
 from .seeds import SEED_SUFFIXES
 
+# Events of reading, not changing: the indexer's own reads (broken files are re-read on every
+# update to keep their reasons current) would otherwise trigger the next update, forever.
+READ_EVENTS = frozenset({"opened", "closed_no_write"})
+
 
 class _Changes(FileSystemEventHandler):
     """Sets an event when anything that could be a seed file changes."""
@@ -19,6 +23,8 @@ class _Changes(FileSystemEventHandler):
         self.changed = changed
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in READ_EVENTS:
+            return
         paths = [event.src_path, getattr(event, "dest_path", "")]
         if event.is_directory or any(str(p).lower().endswith(SEED_SUFFIXES) for p in paths if p):
             self.changed.set()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import os
+import random
 
 import pytest
 
@@ -72,7 +74,7 @@ def test_the_real_broken_file_is_named_with_its_reason():
     [
         (b"", "file is empty"),
         (b"\x00\x01binary", "file is binary"),
-        (b"---\ntitle: \xff\xfe\n---\n", "not UTF-8 text: invalid byte 0xff"),
+        (b"---\ntitle: \xff\xfe\n---\n", "not UTF-8 (invalid byte 0xff at offset 11"),
         (b"just text, no front matter\n", "no front matter"),
         (b"---\n- a\n- b\n---\n", "must be a mapping of fields, got a list"),
         (b"---\njust a string\n---\n", "must be a mapping of fields, got text"),
@@ -136,3 +138,59 @@ def test_an_impossible_date_is_a_reason_not_a_crash():
         parse_seed_bytes(
             "x.md", b"---\ntitle: t\nwebUrl: https://x.org\npublishedDateTime: 2021-13-16T17:33:00Z\n---\n"
         )
+
+
+TEXT = GOOD.decode("utf-8")
+LATIN1 = TEXT.encode("latin-1")
+E_ACUTE = LATIN1.index(b"\xe9")  # the é of "Café"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"), "not UTF-8 (UTF-16 LE with a byte-order mark;"),
+        (codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"), "not UTF-8 (UTF-16 BE with a byte-order mark;"),
+        (codecs.BOM_UTF32_LE + TEXT.encode("utf-32-le"), "not UTF-8 (UTF-32 LE with a byte-order mark;"),
+        (TEXT.encode("utf-16-le"), "not UTF-8 (looks like UTF-16 LE;"),
+        (TEXT.encode("utf-16-be"), "not UTF-8 (looks like UTF-16 BE;"),
+        (TEXT.encode("utf-32-be"), "not UTF-8 (looks like UTF-32 BE;"),
+    ],
+)
+def test_utf16_and_utf32_files_are_named_by_their_encoding_not_called_binary(data, reason):
+    with pytest.raises(SeedFileError) as caught:
+        parse_seed_bytes("wide.md", data)
+    assert str(caught.value).startswith(reason) and str(caught.value).endswith("; save the file as UTF-8)")
+
+
+def test_latin1_text_gets_the_invalid_byte_and_its_likely_encoding():
+    with pytest.raises(SeedFileError) as caught:
+        parse_seed_bytes("latin1.md", LATIN1)
+    assert str(caught.value) == (
+        f"not UTF-8 (invalid byte 0xe9 at offset {E_ACUTE}; looks like Latin-1/Windows-1252; save the file as UTF-8)"
+    )
+    # text that is mostly high bytes (here Cyrillic in Windows-1251) is not taken for Latin-1
+    cyrillic = "---\ntitle: Новости дня\nwebUrl: https://x.org\n---\n".encode("cp1251")
+    with pytest.raises(SeedFileError, match=r"^not UTF-8 \(invalid byte 0xcd at offset 11; save the file as UTF-8\)$"):
+        parse_seed_bytes("cp1251.md", cyrillic)
+
+
+NOISE = random.Random(7).randbytes(4096)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + NOISE,  # an image
+        NOISE,  # random bytes
+        bytes(b or 1 for b in NOISE),  # ... without a single zero byte
+        codecs.BOM_UTF16_LE + NOISE,  # ... behind what looks like a byte-order mark
+    ],
+    ids=["png", "random", "random-no-zero", "random-after-bom"],
+)
+def test_binary_files_are_still_called_binary(data):
+    with pytest.raises(SeedFileError, match=r"^file is binary, not text$"):
+        parse_seed_bytes("image.md", data)
+
+
+def test_a_utf8_byte_order_mark_is_read_like_plain_utf8():
+    assert parse_seed_bytes("bom.md", codecs.BOM_UTF8 + GOOD).records == parse_seed_bytes("bom.md", GOOD).records

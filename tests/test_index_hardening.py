@@ -1,0 +1,279 @@
+"""The indexer against a hostile machine: kill -9 mid-build, stale locks, FIFOs, odd encodings."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from watchdog.events import FileClosedNoWriteEvent, FileModifiedEvent, FileOpenedEvent
+
+from indexer import generations, textfiles
+from indexer.seeds import SeedProblem, discover, read_or_report
+from indexer.watch import _Changes
+from tests.conftest import SEEDS
+from tests.test_documents import seed
+
+ROOT = Path(__file__).resolve().parent.parent
+BIG_FILES, BIG_RELATED = 1_500, 4  # 7,500 documents: a parallel full build takes 7-9 s on 2 cores
+
+
+def cli(*args: str | Path, wait: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_BUILD_PROCS": "2"}
+    cmd = [sys.executable, "-m", "search.cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=wait)
+
+
+def _stat_fields(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, pgrp, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _children(pid: int) -> list[int]:
+    pids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
+def _live_group_members(pgid: int) -> list[int]:
+    """Processes of a process group that still run (zombies have ended)."""
+    members = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            with suppress(OSError, IndexError):
+                fields = _stat_fields(name)
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    members.append(int(name))
+    return members
+
+
+def _wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture(scope="module")
+def big_corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("big-corpus")
+    for i in range(BIG_FILES):
+        related = [(f"Coverage {i}-{j} of harbour cranes", f"https://r{j}.example.org/{i}") for j in range(BIG_RELATED)]
+        (folder / f"f-{i:05d}.md").write_text(seed(f"Harbour cranes story {i}", f"https://f.org/{i}", related=related))
+    return folder
+
+
+# -- 1. crash-safe locking -------------------------------------------------------------------
+
+
+def test_kill_9_of_a_parallel_full_build_leaves_no_orphan_workers_and_the_next_index_runs(big_corpus, tmp_path):
+    index = tmp_path / "index"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_BUILD_PROCS": "2"}
+    # at 2 s the seed-parsing pool runs, at 5 s Whoosh's writer processes; then the next run must
+    # get the lock: plain `index` (would say "already running"), then `index --wait` (would hang)
+    for delay, next_run in ((2.0, ["index"]), (5.0, ["index", "--wait"])):
+        cmd = [sys.executable, "-m", "search.cli", "--index", str(index), "--seeds", str(big_corpus)]
+        # a session of its own: the build and every worker it forks share a process group to look for
+        build = subprocess.Popen([*cmd, "index", "--full", "--quiet"], env=env, start_new_session=True)
+        try:
+            time.sleep(delay)
+            _wait_until(lambda b=build: _children(b.pid) or b.poll() is not None, 10)  # a busy machine is slower
+            workers = _children(build.pid)
+            assert build.poll() is None and workers, f"no worker processes to orphan at {delay} s"
+            build.send_signal(signal.SIGKILL)
+            assert build.wait() == -signal.SIGKILL
+            survivors = not _wait_until(lambda b=build: not _live_group_members(b.pid), 5)
+            assert not survivors, f"orphaned workers of the killed build: {_live_group_members(build.pid)}"
+            done = cli("--index", index, "--seeds", big_corpus, *next_run, "--quiet", wait=60)
+            assert done.returncode == 0, done.stderr
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(build.pid, signal.SIGKILL)  # only this test's build and its workers
+    assert generations.read_manifest(generations.current_generation(index))["documents"] == BIG_FILES * (
+        1 + BIG_RELATED
+    )
+
+
+def test_children_forked_while_the_lock_is_held_do_not_hold_it(tmp_path):
+    with generations.writer_lock(tmp_path):
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child only sleeps
+            try:
+                time.sleep(30)
+            finally:
+                os._exit(0)
+    try:
+        # the child still runs, yet the lock is free once its taker lets go
+        with generations.writer_lock(tmp_path):
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+
+
+def test_a_child_forked_while_the_lock_is_held_dies_with_its_parent(tmp_path):
+    script = f"""
+        import os, signal, sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from indexer import generations
+        with generations.writer_lock(__import__("pathlib").Path({str(tmp_path)!r})):
+            child = os.fork()
+            if child == 0:
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 1)  # let go of the test's pipes
+                os.dup2(null, 2)
+                time.sleep(30)
+                os._exit(0)
+            print(child, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+    """
+    parent = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True)
+    child = int(parent.stdout)
+    try:
+        assert parent.returncode == -signal.SIGKILL
+
+        def gone() -> bool:
+            try:
+                return _stat_fields(child)[0] == "Z"
+            except OSError:
+                return True
+
+        assert _wait_until(gone, 5), "the child outlived its parent"
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+ORPHAN_HOLDER = """
+    import fcntl, os, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    child = os.fork()  # inherits the lock, as the workers of an older build did
+    if child == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 1)  # let go of the test's pipes, so it gets the output before this ends
+        os.dup2(null, 2)
+        time.sleep(60)
+        os._exit(0)
+    print(child, flush=True)
+"""
+
+
+@pytest.fixture()
+def orphaned_lock(tmp_path):
+    """An index whose lock is held by an orphan: its taker (recorded in .lock) has exited."""
+    index = tmp_path / "index"
+    index.mkdir()
+    taker = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(ORPHAN_HOLDER), str(index / ".lock")], capture_output=True, text=True
+    )
+    orphan = int(taker.stdout)
+    yield index, int((index / ".lock").read_text()), orphan
+    with suppress(ProcessLookupError):
+        os.kill(orphan, signal.SIGKILL)
+
+
+def test_a_lock_held_by_orphans_is_reported_with_their_pids_and_the_command_that_fixes_it(orphaned_lock, monkeypatch):
+    index, taker, orphan = orphaned_lock
+    started = time.monotonic()
+    out = cli("--index", index, "--seeds", SEEDS, "index", wait=30)
+    assert out.returncode == 1 and time.monotonic() - started < 10
+    assert f"held by process {orphan}, left over from an index update (process {taker}) that has exited" in out.stderr
+    assert f"'kill {orphan}'" in out.stderr
+    # --wait gives the dying workers a moment, then says the same instead of waiting forever
+    monkeypatch.setattr(generations, "STALE_GRACE_SECONDS", 0.5)
+    with pytest.raises(generations.IndexBusy, match=f"kill {orphan}"), generations.writer_lock(index, wait=True):
+        pass
+    os.kill(orphan, signal.SIGKILL)
+    assert _wait_until(lambda: not generations.lock_holders(index / ".lock"), 5)
+    assert cli("--index", index, "--seeds", SEEDS, "index").returncode == 0
+
+
+def test_a_live_writer_is_not_taken_for_a_stale_one(tmp_path):
+    with generations.writer_lock(tmp_path):
+        assert generations.lock_holders(tmp_path / ".lock") == [os.getpid()]
+        out = cli("--index", tmp_path, "--seeds", SEEDS, "index")
+    assert out.returncode == 1 and f"already running (process {os.getpid()})" in out.stderr
+
+
+# -- 2. files that are not regular files -----------------------------------------------------
+
+
+def test_a_fifo_and_a_link_to_one_are_skipped_by_discovery_with_a_reason(tmp_path):
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    os.mkfifo(tmp_path / "seeds" / "stuck.md")
+    os.symlink(tmp_path / "seeds" / "stuck.md", tmp_path / "seeds" / "link-to-fifo.md")
+    paths, problems = discover(tmp_path / "seeds")
+    assert len(paths) == 5
+    assert problems == [
+        SeedProblem("link-to-fifo.md", "symbolic link whose target is not a regular file (FIFO)"),
+        SeedProblem("stuck.md", "not a regular file (FIFO)"),
+    ]
+
+
+def _read_within(seconds: float, root: Path, rel: str) -> object:
+    """read_or_report in a thread; fails the test if it blocks (and unblocks it: opens the FIFO to write)."""
+    result: list[object] = []
+    reader = threading.Thread(target=lambda: result.append(read_or_report(root, rel)), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if reader.is_alive():
+        with suppress(OSError):
+            os.close(os.open(root / rel, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"reading {rel} blocked")
+    return result[0]
+
+
+def test_reading_a_fifo_never_blocks_even_if_it_replaced_a_file_after_the_check(tmp_path, monkeypatch):
+    fifo = tmp_path / "stuck.md"
+    os.mkfifo(fifo)
+    assert _read_within(5, tmp_path, "stuck.md") == SeedProblem("stuck.md", "not a regular file (FIFO)")
+    # the race: stat() saw a regular file, open() meets a FIFO
+    real_stat, regular = os.stat, os.stat(__file__)
+    monkeypatch.setattr(textfiles.os, "stat", lambda path, **kw: regular if path == fifo else real_stat(path, **kw))
+    assert _read_within(5, tmp_path, "stuck.md") == SeedProblem("stuck.md", "not a regular file (FIFO)")
+
+
+def test_index_skips_a_fifo_and_misencoded_files_names_them_and_indexes_the_rest(tmp_path):
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(SEEDS, seeds)
+    os.mkfifo(seeds / "stuck.md")
+    text = seed("Café owners meet", "https://example.org/cafe")
+    (seeds / "utf16.md").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    (seeds / "latin1.md").write_bytes(text.encode("latin-1"))
+    (seeds / "bom.md").write_bytes(codecs.BOM_UTF8 + seed("With a BOM", "https://example.org/bom").encode())
+    for _ in range(2):  # a full build, then an update: neither opens the FIFO
+        out = cli("--index", index, "--seeds", seeds, "index", wait=30)
+        assert out.returncode == 3, out.stderr
+        assert f"skipped {seeds / 'stuck.md'}: not a regular file (FIFO)" in out.stderr
+        assert f"skipped {seeds / 'utf16.md'}: not UTF-8 (UTF-16 LE with a byte-order mark" in out.stderr
+        assert f"skipped {seeds / 'latin1.md'}: not UTF-8 (invalid byte 0xe9 at offset" in out.stderr
+        assert "looks like Latin-1/Windows-1252; save the file as UTF-8)" in out.stderr
+        assert "bom.md" not in out.stderr
+    assert generations.read_manifest(generations.current_generation(index))["documents"] == 53 + 1
+
+
+# -- watch mode --------------------------------------------------------------------------------
+
+
+def test_watch_ignores_the_indexers_own_reads():
+    changed = threading.Event()
+    handler = _Changes(changed)
+    for event in (FileOpenedEvent("/s/broken.md"), FileClosedNoWriteEvent("/s/broken.md")):
+        handler.on_any_event(event)  # every update re-reads broken files: this looped forever
+    assert not changed.is_set()
+    handler.on_any_event(FileModifiedEvent("/s/broken.md"))
+    assert changed.is_set()
