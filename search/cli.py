@@ -351,6 +351,14 @@ def similar_command(obj: Context, url: str, limit: int, as_json: bool) -> None:
     help="Public URL of the site, for absolute links in feeds (env SEARCH_BASE_URL; default: relative links).",
 )
 @click.option(
+    "--thumbnails/--no-thumbnails",
+    envvar="SEARCH_THUMBNAILS",
+    default=True,
+    show_default=True,
+    help="Show the items' images beside results; readers' browsers fetch them from the publishers "
+    "(env SEARCH_THUMBNAILS=off turns them off).",
+)
+@click.option(
     "--analytics-days",
     envvar="SEARCH_ANALYTICS_DAYS",
     default=90,
@@ -375,6 +383,7 @@ def serve_command(
     no_access_log: bool,
     analytics: bool,
     base_url: str,
+    thumbnails: bool,
     analytics_days: int,
     analytics_max_mb: float,
 ) -> None:
@@ -398,7 +407,7 @@ def serve_command(
             echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
         echo(report.summary(), err=True)
     config = {"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics}
-    config.update(ANALYTICS_DAYS=analytics_days, ANALYTICS_MAX_MB=analytics_max_mb)
+    config.update(ANALYTICS_DAYS=analytics_days, ANALYTICS_MAX_MB=analytics_max_mb, THUMBNAILS=thumbnails)
     try:
         app = create_app({**config, "BASE_URL": base_url})
     except ValueError as exc:  # a malformed --base-url / SEARCH_BASE_URL

@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shutil
+import struct
 import threading
 import time
+import zlib
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -15,6 +17,8 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
+PHONE = {"width": 390, "height": 844}
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 XSS = "<script>alert(1)</script>"
 
@@ -69,6 +73,17 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
+    no_network(pg)
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture()
+def phone(browser):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    no_network(pg)
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
@@ -76,6 +91,27 @@ def page(browser):
 
 def count_text(pg) -> str:
     return pg.locator("#result-count").inner_text()
+
+
+def type_query(pg, text: str, delay: int = 40) -> None:
+    """Type into the search box one key at a time, as a person does, and wait for that search's results."""
+    pg.locator("#q").click()
+    pg.keyboard.type(text, delay=delay)
+    shown_for(pg, text)
+
+
+def shown_for(pg, text: str) -> None:
+    """Wait until the results on screen are the answer for ``text`` (the script updates the URL after them)."""
+    pg.wait_for_function(
+        "q => new URLSearchParams(location.search).get('q') === q"
+        " && !document.getElementById('results-region').hasAttribute('aria-busy')",
+        arg=text,
+    )
+
+
+def no_network(pg) -> None:
+    """Thumbnails point at the publishers' hosts: nothing leaves the machine in tests."""
+    pg.route(lambda url: not url.startswith("http://127.0.0.1"), lambda route: route.abort())
 
 
 def test_real_wsgi_server_answers(server):
@@ -150,12 +186,12 @@ def test_an_xss_probe_renders_as_text(server, page):
     page.goto(server + "/")
     page.locator("#q").fill(XSS)
     page.wait_for_function(
-        "() => document.querySelector('.empty h2, #result-count') !== null && "
-        "(document.querySelector('.empty h2')?.textContent || '').includes('alert(1)')"
+        "() => document.querySelector('.empty h1, #result-count') !== null && "
+        "(document.querySelector('.empty h1')?.textContent || '').includes('alert(1)')"
     )
-    assert XSS in page.locator(".empty h2").inner_text()
+    assert XSS in page.locator(".empty h1").inner_text()
     page.goto(server + "/?q=" + XSS)
-    assert XSS in page.locator(".empty h2").inner_text()
+    assert XSS in page.locator(".empty h1").inner_text()
     assert page.locator("#q").input_value() == XSS
     assert XSS in page.title()
     assert dialogs == []
@@ -203,3 +239,416 @@ def test_opening_a_result_is_counted_for_its_query(server, page, app):
             break
         time.sleep(0.1)
     assert top["facial recognition police"]["clicks"] == 1 and top["facial recognition police"]["searches"] >= 1
+
+
+# --- the phone layout: results first, filters behind a control --------------------------------------------
+
+
+def test_on_a_phone_the_first_result_is_on_the_first_screen_and_filters_wait_behind_a_control(server, phone):
+    phone.goto(server + "/")
+    type_query(phone, "police")
+    first = phone.locator(".hit").first
+    box = first.bounding_box()
+    assert box and box["y"] < PHONE["height"], f"the first result starts at {box} on an 844-pixel screen"
+    title = first.locator(".title").bounding_box()
+    assert title["y"] + title["height"] < PHONE["height"]  # its title can be read without scrolling
+    reuters = phone.get_by_label(re.compile(r"^Reuters\s+\d+$"))
+    toggle = phone.locator("details.filters > summary")
+    assert not reuters.is_visible() and not phone.locator(".timeline svg").is_visible()
+    assert toggle.is_visible() and toggle.inner_text().strip() == "Filters"
+    toggle.click()
+    assert reuters.is_visible() and phone.locator(".timeline svg").is_visible()
+    reuters.check()
+    phone.wait_for_url(re.compile(r"filter=provider%3AReuters"))
+    phone.wait_for_function("() => /^2 results/.test(document.querySelector('#result-count').textContent.trim())")
+    # the control counts the active filters and stays open while they are being chosen
+    assert " ".join(toggle.inner_text().split()) == "Filters 1 active"
+    assert phone.locator("details.filters").evaluate("d => d.open") and reuters.is_checked()
+
+
+def test_phone_filters_work_without_javascript(server, browser):
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    pg = context.new_page()
+    no_network(pg)
+    pg.goto(server + "/?q=police")
+    assert pg.locator(".hit").first.bounding_box()["y"] < PHONE["height"]
+    reuters = pg.get_by_label(re.compile(r"^Reuters\s+\d+$"))
+    assert not reuters.is_visible()
+    pg.locator("details.filters > summary").click()
+    reuters.check()
+    pg.get_by_role("button", name="Apply filters").click()
+    pg.wait_for_url(re.compile(r"filter=provider%3AReuters"))
+    assert count_text(pg).startswith("2 results")
+    assert " ".join(pg.locator("details.filters > summary").inner_text().split()) == "Filters 1 active"
+    assert pg.locator(".hit").first.bounding_box()["y"] < PHONE["height"]  # closed again: results first
+    context.close()
+
+
+def test_on_a_desktop_the_filters_and_timeline_stay_beside_the_results(server, page):
+    page.goto(server + "/?q=police")
+    facets = page.locator("aside.facets").bounding_box()
+    results = page.locator("main#results").bounding_box()
+    assert page.get_by_label(re.compile(r"^Reuters\s+\d+$")).is_visible()  # no click needed
+    assert page.locator(".timeline svg").is_visible()
+    assert not page.locator("details.filters > summary").is_visible()
+    assert facets["x"] + facets["width"] <= results["x"] and abs(facets["y"] - results["y"]) < 5  # side by side
+
+
+# --- thumbnails ---------------------------------------------------------------------------------------------
+
+
+def png(width: int, height: int) -> bytes:
+    """A plain grey PNG of the given size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x99" * 3 * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_thumbnails_are_lazy_fixed_size_without_referrer_and_hidden_when_broken(server, page):
+    requests = {}
+
+    def images(route):
+        requests[route.request.url] = route.request.headers.get("referer")
+        if "forbes" in route.request.url:
+            return route.abort()  # a publisher's image that is gone
+        return route.fulfill(status=200, content_type="image/png", body=png(120, 80))
+
+    page.route(lambda url: url.startswith("https://"), images)
+    page.goto(server + "/")
+    thumbs = page.locator(".hit img.thumb")
+    expected = [h["image"] for h in json.loads(urlopen(server + "/api/search").read())["hits"] if h["image"]]
+    assert thumbs.count() == len(expected) == 3
+    for i in range(thumbs.count()):
+        attrs = thumbs.nth(i).evaluate(
+            "img => ({src: img.getAttribute('src'), alt: img.getAttribute('alt'), loading: img.loading,"
+            " referrerpolicy: img.referrerPolicy, width: img.getAttribute('width'), height: img.getAttribute('height'),"
+            " fit: getComputedStyle(img).objectFit})"
+        )
+        assert attrs == {
+            "src": expected[i],
+            "alt": "",
+            "loading": "lazy",
+            "referrerpolicy": "no-referrer",
+            "width": "96",
+            "height": "64",
+            "fit": "cover",
+        }
+    page.wait_for_function("() => [...document.querySelectorAll('img.thumb')].every(i => i.complete)")
+    shown = [i for i in range(thumbs.count()) if thumbs.nth(i).is_visible()]
+    assert [("forbes" in expected[i]) for i in range(3)] == [i not in shown for i in range(3)]  # broken: hidden
+    for i in shown:  # a 120x80 picture drawn in the fixed 96x64 box
+        box = thumbs.nth(i).bounding_box()
+        assert (box["width"], box["height"]) == (96, 64)
+        assert thumbs.nth(i).evaluate("img => img.naturalWidth") == 120
+    assert set(requests) == set(expected) and all(ref is None for ref in requests.values())  # no Referer sent
+    assert "img-src 'self' data: https:;" in page.request.get(server + "/").headers["content-security-policy"]
+
+
+# --- paging and history --------------------------------------------------------------------------------------
+
+
+def test_next_and_previous_show_the_new_page_from_its_top_with_focus_there(server, page):
+    page.goto(server + "/?group=0")
+    top_bar = page.locator(".topbar").bounding_box()["height"]
+    for name, number in (("Next ›", 2), ("‹ Previous", 1)):
+        link = page.get_by_role("link", name=name)
+        link.scroll_into_view_if_needed()
+        assert page.evaluate("window.scrollY") > 500  # the old page's end
+        first_before = page.locator(".hit .title").first.inner_text()
+        link.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "([n, before]) => (n === 1 ? !/page=/.test(location.search) : location.search.includes('page=' + n))"
+            " && document.querySelector('.hit .title').textContent.trim() !== before",
+            arg=[number, first_before],
+        )
+        assert page.evaluate("document.activeElement.id") == "result-count"  # the heading of the new page
+        main_top = page.locator("main#results").bounding_box()["y"]
+        assert top_bar - 1 <= main_top <= top_bar + 40, f"results start at {main_top}, under a {top_bar}px bar"
+
+
+def test_typing_replaces_the_entry_a_settled_search_or_enter_keeps_it_and_back_returns(server, page):
+    page.goto(server + "/")
+    start = page.evaluate("history.length")
+
+    def settled(pg):  # the settle logic reports the search; from then on it keeps its history entry
+        return pg.expect_request(lambda r: r.url.endswith("/api/events") and "search" in (r.post_data or ""))
+
+    with settled(page):
+        page.locator("#q").click()
+        page.keyboard.type("police", delay=250)  # slower than the debounce: several updates of one entry
+        shown_for(page, "police")
+    assert page.evaluate("history.length") == start + 1
+    with settled(page):
+        page.keyboard.press("ControlOrMeta+a")
+        page.keyboard.type("amazon", delay=40)
+        shown_for(page, "amazon")
+    assert page.evaluate("history.length") == start + 2
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("microsoft", delay=20)
+    page.keyboard.press("Enter")
+    shown_for(page, "microsoft")
+    assert page.evaluate("history.length") == start + 3
+    for previous in ("amazon", "police"):
+        page.go_back()
+        shown_for(page, previous)  # that search's results, and its words back in the box
+        assert page.locator("#q").input_value() == previous and f"for “{previous}”" in count_text(page)
+    page.go_back()
+    page.wait_for_url(server + "/")
+    page.wait_for_function("() => /^53 items/.test(document.querySelector('#result-count').textContent.trim())")
+    assert page.locator("#q").input_value() == ""
+    page.go_forward()
+    shown_for(page, "police")
+    assert re.match(r"\d+ results for “police”", count_text(page))
+
+
+# --- error and edge pages ------------------------------------------------------------------------------------
+
+
+def test_error_pages_have_the_search_box_and_a_search_from_them_works(server, page):
+    for path, status, heading in (("/nope", 404, "Page not found"), ("/similar", 400, "That request could not be")):
+        response = page.goto(server + path)
+        assert response.status == status and response.headers["cache-control"] == "no-store"
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert page.locator("main#results h1").inner_text().startswith(heading)
+        assert page.locator("header.topbar form[role=search] #q").is_visible()
+    page.locator("#q").click()
+    page.keyboard.type("police", delay=20)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/\?q=police$"))
+    assert re.match(r"\d+ results for “police”", count_text(page))
+
+
+def test_the_similar_items_page_has_the_search_box(server, page):
+    page.goto(server + "/?q=police")
+    page.locator(".hit a.similar").first.click()
+    page.wait_for_url(re.compile(r"/similar\?url="))
+    assert page.locator("main#results h1").inner_text().startswith("Items similar to")
+    page.locator("#q").click()
+    page.keyboard.type("amazon", delay=20)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/\?q=amazon$"))
+    assert re.match(r"\d+ results for “amazon”", count_text(page))
+
+
+def test_a_page_past_the_last_says_so_and_links_to_the_last_page(server, page):
+    last = json.loads(urlopen(server + "/api/search?group=0").read())["pages"]
+    page.goto(server + f"/?group=0&page={last + 3}")
+    assert page.locator(".beyond h2").inner_text() == f"There is no page {last + 3}"
+    assert page.locator(".hit").count() == 0
+    page.get_by_role("link", name=f"Go to the last page (page {last})").click()
+    page.wait_for_url(re.compile(rf"page={last}$"))
+    page.wait_for_function("() => document.querySelectorAll('.hit').length > 0")
+    assert page.locator(".pagination [aria-current=page]").inner_text() == str(last)
+
+
+# --- facets ------------------------------------------------------------------------------------------------
+
+
+def test_a_long_facet_shows_ten_values_and_the_rest_on_request(server, page):
+    page.goto(server + "/")
+    kinds = page.locator("fieldset.facet:has(legend:text('Kind')) .value").all_inner_texts()
+    assert sorted(kinds) == ["Articles", "Related coverage"]  # not "article" and "related"
+    source = page.locator("fieldset.facet:has(legend:text('Source'))")
+    boxes = source.locator("input[type=checkbox]")
+    providers = json.loads(urlopen(server + "/api/search").read())["facets"]["provider"]
+    assert boxes.count() == len(providers) > 10
+    visible = [i for i in range(boxes.count()) if boxes.nth(i).is_visible()]
+    assert visible == list(range(10))
+    more = source.get_by_text(f"Show {len(providers) - 10} more")
+    more.click()
+    assert all(boxes.nth(i).is_visible() for i in range(boxes.count()))
+    last = providers[-1]["value"]
+    source.get_by_label(re.compile(rf"^{re.escape(last)}\s+\d+$")).check()
+    page.wait_for_url(re.compile(r"filter=provider%3A"))
+    # after the update the ticked value, beyond the first ten, is still in view and still focused
+    ticked = source.get_by_label(re.compile(rf"^{re.escape(last)}\s+\d+$"))
+    assert ticked.is_visible() and ticked.is_checked()
+    assert page.evaluate("document.activeElement.value") == f"provider:{last}"
+
+
+def test_filter_chips_name_the_story_and_the_period(server, page):
+    page.goto(server + "/?q=police")
+    story = page.locator(".hit details.story").first
+    story.locator("summary").click()
+    story.get_by_role("link", name=re.compile(r"^All \d+ items of this story$")).click()
+    page.wait_for_url(re.compile(r"filter=story%3A"))
+    key = re.search(r"filter=story%3A([^&]+)", page.url).group(1)
+    from urllib.parse import quote, unquote
+
+    lead = json.loads(urlopen(f"{server}/api/search?filter=story:{quote(unquote(key))}&filter=kind:article").read())
+    title = next(h["title"] for h in lead["hits"] if h["key"] == unquote(key))
+    chip = page.locator(".chips a.chip")
+    page.wait_for_function("() => document.querySelector('.chips a.chip') !== null")
+    assert chip.get_attribute("aria-label") == f"Remove filter Story: {title}"
+    assert unquote(key) not in chip.inner_text()
+    page.goto(server + "/")
+    bar = page.locator(".timeline a").first
+    label = bar.get_attribute("aria-label").split(":")[0]  # e.g. "Jun 2020"
+    assert re.fullmatch(r"[A-Z][a-z]{2} \d{4}|week of [A-Z][a-z]{2} \d{1,2}, \d{4}", label)
+    bar.click()
+    page.wait_for_url(re.compile(r"filter=date%3A"))
+    page.wait_for_function("() => document.querySelector('.chips a.chip') !== null")
+    assert " ".join(page.locator(".chips a.chip").inner_text().split()) == f"Period: {label} ×"
+
+
+# --- accessibility -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    """axe-core from npm (``npm ci`` at the repository root; .ci/run does it)."""
+    if not AXE.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs axe-core at {AXE} (npm ci at the repository root)")
+        pytest.skip("axe-core is not installed (run npm install at the repository root)")
+    return AXE.read_text(encoding="utf-8")
+
+
+AXE_PAGES = {  # name: (path, also at phone size, with the filters open)
+    "home": ("/", False),
+    "results": ("/?q=police&filter=provider:Reuters&filter=kind:related", True),  # chips, facets, timeline
+    "no results": ("/?q=zzxxqqy", False),
+    "not found": ("/nope", False),
+    "similar items": (
+        "/similar?url=https://www.reuters.com/article/us-microsoft-facial-recognition/"
+        "microsoft-declines-to-sell-facial-recognition-tech-to-police-idUSKBN23I2T6",
+        False,
+    ),
+}
+
+
+def test_axe_finds_no_violations_on_any_page(server, browser, axe_source):
+    found = {}
+    for viewport in ({"width": 1280, "height": 900}, PHONE):
+        # the page's CSP rightly forbids inline scripts: axe is injected into a context that bypasses it
+        context = browser.new_context(viewport=viewport, bypass_csp=True)
+        pg = context.new_page()
+        no_network(pg)
+        for name, (path, on_phone) in AXE_PAGES.items():
+            if viewport is PHONE and not on_phone:
+                continue
+            pg.goto(server + path)
+            if viewport is PHONE:
+                pg.locator("details.filters > summary").click()  # the filters open, as a person would
+            pg.add_script_tag(content=axe_source)
+            violations = pg.evaluate(
+                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations.map(v => "
+                "`${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')}`)"
+            )
+            if violations:
+                found[f"{name} at {viewport['width']}px"] = violations
+        context.close()
+    assert found == {}
+
+
+def test_one_h1_and_the_header_and_main_landmarks_sit_outside_the_form(server, page):
+    for path in ("/", "/?q=zzxxqqy", "/nope", "/?q=x&sort=bogus", "/?group=0&page=99"):
+        page.goto(server + path)
+        shape = page.evaluate(
+            """() => ({
+                h1: document.querySelectorAll('h1').length,
+                h1InMain: !!document.querySelector('main h1'),
+                inForm: document.querySelectorAll('form header, form main, form aside, form [role=main]').length,
+                headers: document.querySelectorAll('body > header').length,
+                mains: document.querySelectorAll('main').length,
+                formInHeader: !!document.querySelector('header > form[role=search]'),
+            })"""
+        )
+        assert shape == {"h1": 1, "h1InMain": True, "inForm": 0, "headers": 1, "mains": 1, "formInHeader": True}, path
+
+
+CONTRAST = """el => {
+    const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+    const linear = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    const lum = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    const opaque = e => { const c = rgb(getComputedStyle(e).backgroundColor); return c.length === 3 || c[3] > 0; };
+    let bg = el.parentElement;  // the ring is drawn outside the element (outline-offset), over its surroundings
+    while (bg && !opaque(bg)) bg = bg.parentElement;
+    const style = getComputedStyle(el);
+    const ring = lum(rgb(style.outlineColor));
+    const back = lum(rgb(getComputedStyle(bg || document.body).backgroundColor));
+    return {style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+            ratio: (Math.max(ring, back) + 0.05) / (Math.min(ring, back) + 0.05)};
+}"""
+
+
+def test_the_keyboard_focus_ring_has_at_least_3_to_1_contrast(server, page):
+    page.goto(server + "/?q=police")
+    seen = set()
+    for _ in range(60):  # walk the page with Tab, as a keyboard user does (the box has focus first)
+        kind, ring = page.evaluate(
+            "() => { const e = document.activeElement; return [e.tagName + (e.type ? ':' + e.type : '')"
+            f" + (e.closest('.facets') ? ':facet' : ''), ({CONTRAST})(e)]; }}"
+        )
+        if kind == "BODY":
+            break  # past the last control
+        assert ring["style"] == "solid" and ring["width"] >= 2, (kind, ring)
+        assert ring["ratio"] >= 3, (kind, ring)
+        seen.add(kind)
+        page.keyboard.press("Tab")
+    assert {"INPUT:search", "BUTTON:submit", "INPUT:checkbox:facet", "SUMMARY:facet", "A"} <= seen
+
+
+def test_space_on_a_facet_checkbox_keeps_focus_on_it(server, page):
+    page.goto(server + "/?q=police")
+    before = count_text(page)
+    box = page.get_by_label(re.compile(r"^Reuters\s+\d+$"))
+    box.focus()
+    page.keyboard.press("Space")
+    page.wait_for_function(
+        "before => document.querySelector('#result-count').textContent.trim() !== before.trim()", arg=before
+    )
+    assert count_text(page).startswith("2 results")
+    focused = page.evaluate("({value: document.activeElement.value, checked: document.activeElement.checked})")
+    assert focused == {"value": "provider:Reuters", "checked": True}
+    page.keyboard.press("Space")  # and off again, from the same place
+    page.wait_for_function("() => !/^2 results/.test(document.querySelector('#result-count').textContent.trim())")
+    focused = page.evaluate("({value: document.activeElement.value, checked: document.activeElement.checked})")
+    assert focused == {"value": "provider:Reuters", "checked": False}
+
+
+def test_the_live_region_announces_the_count_not_the_list(server, page):
+    page.goto(server + "/")
+    type_query(page, "police")
+    live = page.evaluate(
+        "() => [...document.querySelectorAll('[aria-live], [role=status], [role=alert], [role=log]')].map(e => e.id)"
+    )
+    assert live == ["search-status"]  # the results region itself is not live: it would read out every result
+    status = page.locator("#search-status")
+    page.wait_for_function("() => document.getElementById('search-status').textContent !== ''")
+    assert status.text_content() == " ".join(count_text(page).split())
+    assert re.fullmatch(r"\d+ results for “police” in \d+ stories", status.text_content())
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("zzxxqqy", delay=20)
+    shown_for(page, "zzxxqqy")
+    assert status.text_content() == "No results for “zzxxqqy”"
+
+
+# --- search as you type ------------------------------------------------------------------------------------
+
+
+def test_typing_amazon_rekognition_key_by_key_shows_sensible_results_at_every_step(server, page):
+    page.goto(server + "/")
+    home = page.locator("main#results h1").inner_text()
+    page.locator("#q").click()
+    typed = ""
+    for key in "amazon rekognition":
+        typed += key
+        page.keyboard.type(key, delay=30)
+        if len(typed.strip()) < 2:  # one letter: the page waits for a second one
+            page.wait_for_timeout(350)
+            assert page.locator("main#results h1").inner_text() == home and "q=" not in page.url  # not "No results"
+            continue
+        shown_for(page, typed)
+        first = page.locator(".hit").first
+        text = (first.locator(".title").inner_text() + " " + first.locator(".snippet").inner_text()).lower()
+        assert re.match(rf"\d+ results? for “{re.escape(typed)}”", count_text(page)), typed
+        if len(typed) >= 4:  # from "amaz" on, the first result is about Amazon
+            assert "amazon" in text, (typed, text)
+        if typed.startswith("amazon re"):
+            assert page.get_by_text(re.compile("rekognition", re.I)).count() > 0, typed

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from search.analytics import FILE_NAME, Recorder
 from search.engine import SearchEngine
@@ -36,6 +37,13 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
 OFF = ("off", "0", "false", "no")
+# the error page's heading; its sentence says what to do
+ERROR_HEADINGS = {
+    400: "That request could not be understood",
+    404: "Page not found",
+    500: "Something went wrong",
+    503: "Search is unavailable for a moment",
+}
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -46,7 +54,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ANALYTICS (record queries and clicks; env SEARCH_ANALYTICS, default on, "off" opts out) and
     ANALYTICS_PATH (default INDEX_DIR/analytics.sqlite3) and BASE_URL (the site's public URL for
     absolute links in feeds; env SEARCH_BASE_URL; default none: links stay relative, never from Host) and
-    EXPLAIN (the page offers "Why this result?" under each hit; env SEARCH_EXPLAIN, default off).
+    EXPLAIN (the page offers "Why this result?" under each hit; env SEARCH_EXPLAIN, default off) and
+    THUMBNAILS (results show the items' https images, loaded by the reader's browser from the publishers;
+    env SEARCH_THUMBNAILS, default on, "off" turns them off).
     """
     app = Flask(__name__)
     app.config.update(
@@ -60,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=16 * 1024,  # only /api/events takes a body, of a few hundred bytes
         BASE_URL=os.environ.get("SEARCH_BASE_URL", ""),
         EXPLAIN=os.environ.get("SEARCH_EXPLAIN", "off").strip().lower() not in OFF,
+        THUMBNAILS=os.environ.get("SEARCH_THUMBNAILS", "on").strip().lower() not in OFF,
     )
     app.config.update(config or {})
     app.config["BASE_URL"] = base_url(app.config["BASE_URL"] or "")
@@ -109,7 +120,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if request.path.startswith("/api/"):
             return jsonify(error=exc.description, status=exc.code), exc.code, headers
-        return render_template("error.html", message=exc.description, status=exc.code), exc.code, headers
+        return _error_page(exc.code, exc.description), exc.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -130,9 +141,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             errors.error(json.dumps(event), exc_info=exc)
         if request.path.startswith("/api/"):
             return jsonify(error=message, status=status, request_id=request_id), status
-        return render_template("error.html", message=message, status=status), status
+        return _error_page(status, message), status
 
     return app
+
+
+def _error_page(status: int, message: str) -> str:
+    """The page layout (banner and search box) with the error in the main column."""
+    heading = ERROR_HEADINGS.get(status) or HTTP_STATUS_CODES.get(status, "Error")
+    return render_template("error.html", status=status, heading=heading, message=message)
 
 
 def _index_gone() -> bool:

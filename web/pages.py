@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 
@@ -12,8 +14,8 @@ from indexer.generations import IndexMissing
 from indexer.schema import FACETS
 from search import highlight
 from search.query import QUERY_REFUSALS
-from search.request import SORTS, RequestError, SearchRequest
-from search.timeline import bucket_label, bucket_period
+from search.request import SORTS, RequestError, SearchRequest, build_request
+from search.timeline import PeriodError, bucket_label, bucket_period, parse_period
 
 from .feed import feed_query
 from .params import engine, query_string, record_search, request_from_args, toggle_filter
@@ -24,7 +26,10 @@ pages = Blueprint("pages", __name__)
 FILTER_LABELS = {**{field: facet.label for field, facet in FACETS.items()}, "story": "Story", "date": "Period"}
 CHART_WIDTH, CHART_HEIGHT = 240, 64
 SIDEBAR_FACETS = ("topics", "provider", "year", "kind")
+FACET_SHOWN = 10  # values listed before "Show N more"
 PAGE_WINDOW = 2
+# a thumbnail's box: fixed, so a loading or missing image never moves the text (CSS crops with object-fit)
+THUMB_WIDTH, THUMB_HEIGHT = 96, 64
 
 
 def _date(value: str | None) -> str:
@@ -49,6 +54,20 @@ def _pages(req: SearchRequest, pages_total: int) -> list[dict[str, Any]]:
     return links
 
 
+def thumbnail(image: str | None) -> str | None:
+    """The hit's image as a thumbnail URL: https only (never http or other schemes), None when thumbnails are off."""
+    if not image or not current_app.config["THUMBNAILS"]:
+        return None
+    try:
+        parts = urlsplit(image)
+        hostname, _ = parts.hostname, parts.port
+    except ValueError:  # a malformed address (a port out of range, a bad IPv6 literal)
+        return None
+    if parts.scheme.lower() != "https" or not hostname or any(c.isspace() or ord(c) < 32 for c in image):
+        return None
+    return image
+
+
 def hit_view(hit: dict[str, Any], req: SearchRequest | None = None, rank: int | None = None) -> dict[str, Any]:
     """A hit with what the hit template shows: a readable date, the highlight markup, its story's items."""
     story_url = None
@@ -60,6 +79,8 @@ def hit_view(hit: dict[str, Any], req: SearchRequest | None = None, rank: int | 
         "story_url": story_url,
         "rank": rank,
         "date": _date(hit["published"]),
+        "thumb": thumbnail(hit.get("image")),
+        "thumb_size": (THUMB_WIDTH, THUMB_HEIGHT),
         "title_html": highlight.to_html(hit["highlight"]["title"]),  # escaped text, matches in <mark>
         "excerpt_html": highlight.to_html(hit["highlight"]["excerpt"]),
     }
@@ -103,31 +124,97 @@ def timeline_view(req: SearchRequest, histogram: dict[str, Any]) -> dict[str, An
     }
 
 
+def period_label(value: str) -> str:
+    """A period filter as people say it: 'Jun 2020', 'week of Jun 1, 2020', '2020', else its two days."""
+    try:
+        start, end = parse_period(value)
+    except PeriodError:
+        return value
+    bucket = {"start": start.isoformat(), "end": end.isoformat()}
+    month_end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    if start == end:
+        return _day(start)
+    if start.day == 1 and end == month_end:
+        return bucket_label(bucket, "month")
+    if start.weekday() == 0 and (end - start).days == 6:
+        return bucket_label(bucket, "week")
+    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31):
+        return bucket_label(bucket, "year" if start.year == end.year else "decade")
+    return f"{_day(start)} – {_day(end)}"
+
+
+def _day(day: dt.date) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def story_title(key: str, hits: Sequence[dict[str, Any]]) -> str:
+    """The title of a story's lead article: from the hits shown when it is among them, else one lookup."""
+    for hit in hits:
+        for item in (hit, *hit.get("more_items", [])):
+            if item.get("key") == key:
+                return item["title"]
+    try:
+        lead = engine().search(build_request("", filters=[f"story:{key}", "kind:article"], limit=1, group="0"))
+    except (RequestError, *QUERY_REFUSALS):
+        return key
+    return lead["hits"][0]["title"] if lead["hits"] else key
+
+
+def value_label(field: str, value: str, hits: Sequence[dict[str, Any]] = ()) -> str:
+    """How a filter's value reads: a story by its title, a period or month by name, else the facet's label."""
+    if field == "story":
+        return story_title(value, hits)
+    if field == "date":
+        return period_label(value)
+    if field == "month":
+        try:
+            return dt.date.fromisoformat(value + "-01").strftime("%b %Y")
+        except ValueError:
+            return value
+    return FACETS[field].label_of(value) if field in FACETS else value
+
+
+def facet_view(field: str, result: dict[str, Any]) -> dict[str, Any] | None:
+    """One facet: its first FACET_SHOWN values, the rest behind "Show N more" (open when one is selected)."""
+    entries = [
+        {**entry, "url": entry["toggle_url"], "param": f"{field}:{entry['value']}", "id": f"f-{field}-{i}"}
+        for i, entry in enumerate(result["facets"].get(field, []))
+    ]
+    if not entries:
+        return None
+    meta = result["facet_meta"][field]
+    shown, rest = entries[:FACET_SHOWN], entries[FACET_SHOWN:]
+    return {
+        "field": field,
+        "label": meta["label"],
+        "truncated": meta["truncated"],
+        "entries": shown,
+        "more": rest,
+        "more_open": any(e["selected"] for e in rest),
+    }
+
+
 def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
     """What the templates need: the result plus every link already built."""
-    facets = []
-    for field in SIDEBAR_FACETS:
-        entries = [
-            {**entry, "url": entry["toggle_url"], "param": f"{field}:{entry['value']}", "id": f"f-{field}-{i}"}
-            for i, entry in enumerate(result["facets"].get(field, []))
-        ]
-        if entries:
-            meta = result["facet_meta"][field]
-            facets.append({"field": field, "label": meta["label"], "truncated": meta["truncated"], "entries": entries})
+    facets = [facet for field in SIDEBAR_FACETS if (facet := facet_view(field, result))]
     first = (req.page - 1) * req.limit + 1
     hits = [hit_view(hit, req, first + i) for i, hit in enumerate(result["hits"])]
+    # a page past the last one (an old link, a hand-edited URL): say so and link the last page
+    beyond = bool(result["total"] and not hits and req.page > result["pages"])
     return {
         "req": req,
         "result": result,
         "hits": hits,
         "facets": facets,
+        "active_filters": len(req.filters),
         "timeline": timeline_view(req, result.get("timeline") or {}),
         "feed_url": url_for("feed.atom") + feed_query(req),
         "feed_title": f"News search: {req.q}" if req.q else "News search: newest items",
         "first": first,
         "last": first + len(hits) - 1,
         "sorts": [{"value": s, "url": query_string(req, sort=s), "current": s == req.sort} for s in SORTS],
-        "pages": _pages(req, result["pages"]) if result["pages"] > 1 else [],
+        "pages": _pages(req, result["pages"]) if result["pages"] > 1 and not beyond else [],
+        "beyond_last": {"page": result["pages"], "url": query_string(req, page=result["pages"])} if beyond else None,
         "prev_url": query_string(req, page=req.page - 1) if req.page > 1 else None,
         "next_url": query_string(req, page=req.page + 1) if req.page < result["pages"] else None,
         "suggestion_url": query_string(req, q=result["suggestion"]) if result.get("suggestion") else None,
@@ -136,7 +223,12 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         "exact_url": query_string(req, typos=False) if result.get("corrected") else None,
         "clear_filters_url": query_string(req, filters=()) if req.filters else None,
         "selected": [
-            {"field": FILTER_LABELS.get(f, f), "value": v, "url": toggle_filter(req, f, v)} for f, v in req.filters
+            {
+                "field": FILTER_LABELS.get(f, f),
+                "value": value_label(f, v, result["hits"]),
+                "url": toggle_filter(req, f, v),
+            }
+            for f, v in req.filters
         ],
     }
 

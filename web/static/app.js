@@ -4,19 +4,52 @@
   "use strict";
   document.documentElement.classList.add("js");
   const DEBOUNCE_MS = 200;
-  const SETTLE_MS = 1500; // as-you-type results read this long count as a search in the analytics
+  const SETTLE_MS = 1500; // as-you-type results read this long count as a search, and keep their history entry
+  const MIN_TYPED = 2; // as-you-type waits for two characters (Enter searches a single one)
+  const WIDE = window.matchMedia("(min-width: 761px)"); // the filters sit beside the results
+  const STYLABLE_DETAILS = !!(window.CSS && CSS.supports && CSS.supports("selector(::details-content)"));
+
+  // A thumbnail that fails to load is hidden (the CSP forbids inline onerror handlers). Error events do
+  // not bubble, so listen in the capture phase; images that failed before this script ran are found below.
+  document.addEventListener("error", function (event) {
+    const img = event.target;
+    if (img instanceof HTMLImageElement && img.classList.contains("thumb")) img.hidden = true;
+  }, true);
+  function hideBrokenThumbs(root) {
+    for (const img of root.querySelectorAll("img.thumb")) {
+      if (img.complete && img.naturalWidth === 0) img.hidden = true;
+    }
+  }
+
+  // Browsers that cannot style a closed <details> (the stylesheet shows the filters beside the results
+  // in the others): open it on a wide screen.
+  function showSidebar(root) {
+    if (STYLABLE_DETAILS || !WIDE.matches) return;
+    for (const details of root.querySelectorAll("details.filters")) details.open = true;
+  }
 
   function start() {
     const form = document.getElementById("search-form");
     const input = document.getElementById("q");
+    if (!form || !input) return;
+    hideBrokenThumbs(document);
     const region = document.getElementById("results-region");
-    const datalist = document.getElementById("suggestions");
-    if (!form || !input || !region) return;
+    if (!region) {
+      // error and similar-items pages: the form submits as usual; titles are still suggested
+      input.addEventListener("input", function () { suggest(input.value); });
+      return;
+    }
+    showSidebar(region);
+    const status = document.getElementById("search-status");
     let timer = null;
     let latest = 0;
     let controller = null;
     let settleTimer = null;
     let lastCounted = new URLSearchParams(window.location.search).toString(); // counted by the server
+    // Whether the current history entry holds a search still being typed. Typing replaces that entry;
+    // once a search settles (or Enter is pressed) it keeps its entry, and the next keystroke starts a new
+    // one, so Back returns to the previous search rather than to half a word.
+    let draft = false;
 
     // analytics: fire and forget; the server answers 204 even when they are off
     function report(event) {
@@ -25,9 +58,57 @@
     }
 
     function formParams() {
-      const params = new URLSearchParams(new FormData(form));
+      const params = new URLSearchParams(new FormData(form)); // facet checkboxes join it with form=
       for (const [key, value] of [...params]) if (!value) params.delete(key);
       return params;
+    }
+
+    function remember(url, how) {
+      const state = { q: new URL(url, location.href).searchParams.get("q") || "" };
+      const same = url === location.pathname + location.search;
+      if (how === "type") {
+        if (draft) history.replaceState(state, "", url);
+        else history.pushState(state, "", url);
+        draft = true;
+      } else if (how === "submit") {
+        if (draft || same) history.replaceState(state, "", url);
+        else history.pushState(state, "", url);
+        draft = false;
+      } else if (how === "push") {
+        if (!same) history.pushState(state, "", url);
+        draft = false;
+      } // "history": the browser has already moved to the entry
+    }
+
+    // What replacing the region would lose: the focused control and which disclosures are open.
+    function snapshot() {
+      const active = document.activeElement;
+      let focus = null;
+      if (active && region.contains(active)) {
+        if (active.matches('input[name="filter"]')) focus = 'input[name="filter"][value="' + CSS.escape(active.value) + '"]';
+        else if (active.id) focus = "#" + CSS.escape(active.id);
+      }
+      const open = [...region.querySelectorAll("details[id][open]")].map(function (d) { return d.id; });
+      return { focus: focus, open: open };
+    }
+
+    function restore(saved) {
+      for (const id of saved.open) {
+        const details = document.getElementById(id);
+        if (details) details.open = true;
+      }
+      const target = saved.focus && region.querySelector(saved.focus);
+      if (!target) return;
+      for (let d = target.closest("details"); d; d = d.parentElement.closest("details")) d.open = true;
+      target.focus({ preventScroll: true });
+    }
+
+    function announce() {
+      if (!status) return;
+      const heading = region.querySelector("#results h1");
+      const corrected = region.querySelector(".did-you-mean.corrected");
+      const text = heading ? heading.textContent.replace(/\s+/g, " ").trim() : "";
+      status.textContent = (corrected ? corrected.textContent.replace(/\s+/g, " ").trim() + ". " : "") + text;
     }
 
     async function update(params, how) {
@@ -37,22 +118,26 @@
       clearTimeout(settleTimer);
       region.setAttribute("aria-busy", "true");
       // typing and back/forward are not searches of their own; a repeat of the last one is not either
-      let intent = how === "push" ? "search" : how === "replace" ? "typing" : "history";
+      let intent = how === "type" ? "typing" : how === "history" ? "history" : "search";
       if (intent === "search" && params.toString() === lastCounted) intent = "history";
       try {
         const response = await fetch("/results?" + params.toString(), {
           signal: controller.signal, headers: { "Accept": "text/html", "X-Search-Intent": intent },
         });
         const html = await response.text();
-        if (seq !== latest) return; // a newer request has been sent: drop this stale answer
+        if (seq !== latest) return false; // a newer request has been sent: drop this stale answer
+        const saved = snapshot();
         region.innerHTML = html; // server-rendered, every user string escaped by Jinja
-        const url = "/" + (params.toString() ? "?" + params.toString() : "");
-        if (how === "push") history.pushState({ q: params.get("q") || "" }, "", url);
-        else if (how === "replace") history.replaceState({ q: params.get("q") || "" }, "", url);
+        showSidebar(region);
+        restore(saved);
+        hideBrokenThumbs(region);
+        remember("/" + (params.toString() ? "?" + params.toString() : ""), how);
         document.title = (params.get("q") ? params.get("q") + " – " : "") + "News search";
+        announce();
         if (intent === "search") lastCounted = params.toString();
-        if (intent === "typing") {
+        if (how === "type") {
           settleTimer = setTimeout(function () {
+            draft = false; // settled: this search keeps its history entry
             if (params.toString() === lastCounted) return;
             lastCounted = params.toString();
             report({ type: "search", params: params.toString() });
@@ -60,18 +145,32 @@
         }
       } catch (err) {
         if (err.name !== "AbortError") region.removeAttribute("aria-busy");
-        return;
+        return false;
       }
       if (seq === latest) region.removeAttribute("aria-busy");
+      return true;
+    }
+
+    // Next, Previous and the page numbers: show the new page from its top, and move focus there
+    function toResults() {
+      const main = document.getElementById("results");
+      if (!main) return;
+      const bar = document.querySelector(".topbar");
+      const covered = bar && getComputedStyle(bar).position === "sticky" ? bar.offsetHeight : 0;
+      window.scrollTo({ top: Math.max(0, main.getBoundingClientRect().top + window.scrollY - covered - 8) });
+      const heading = main.querySelector("h1");
+      (heading || main).focus({ preventScroll: true });
     }
 
     input.addEventListener("input", function () {
       clearTimeout(timer);
       timer = setTimeout(function () {
+        const text = input.value.trim();
+        suggest(input.value);
+        if (text.length > 0 && text.length < MIN_TYPED) return; // one letter matches too much or nothing
         const params = formParams();
         params.delete("page");
-        update(params, "replace");
-        suggest(input.value);
+        update(params, "type");
       }, DEBOUNCE_MS);
     });
 
@@ -80,7 +179,7 @@
       clearTimeout(timer);
       const params = formParams();
       params.delete("page");
-      update(params, "push");
+      update(params, "submit");
     });
 
     region.addEventListener("change", function (event) {
@@ -106,11 +205,11 @@
       event.preventDefault();
       // SVG links (the timeline's bars) have no .search: read the attribute
       const params = new URL(link.getAttribute("href"), window.location.href).searchParams;
+      const paging = !!link.closest(".pagination, .beyond");
       input.value = params.get("q") || "";
       syncHidden(params);
-      update(params, "push").then(function () {
-        const results = document.getElementById("results");
-        if (results && link.closest(".pagination")) results.focus();
+      update(params, "push").then(function (shown) {
+        if (shown && paging) toResults();
       });
     });
 
@@ -123,7 +222,7 @@
           field = document.createElement("input");
           field.type = "hidden";
           field.name = name;
-          form.querySelector(".topbar").appendChild(field);
+          form.appendChild(field);
         }
         if (field) {
           if (value) field.value = value;
@@ -134,29 +233,35 @@
 
     window.addEventListener("popstate", function () {
       const params = new URLSearchParams(location.search);
+      clearTimeout(timer);
+      draft = false;
       input.value = params.get("q") || "";
       syncHidden(params);
-      update(params, null);
+      update(params, "history");
     });
 
-    let suggestTimer = null;
-    function suggest(text) {
-      if (!datalist) return;
-      clearTimeout(suggestTimer);
-      if (text.trim().length < 2) { datalist.replaceChildren(); return; }
-      suggestTimer = setTimeout(async function () {
-        try {
-          const response = await fetch("/api/suggest?q=" + encodeURIComponent(text));
-          const data = await response.json();
-          if (input.value !== text) return;
-          datalist.replaceChildren(...data.suggestions.map(function (title) {
-            const option = document.createElement("option");
-            option.value = title; // textContent/value: never parsed as HTML
-            return option;
-          }));
-        } catch (err) { /* autocomplete is optional */ }
-      }, 150);
-    }
+    WIDE.addEventListener("change", function () { showSidebar(region); });
+  }
+
+  let suggestTimer = null;
+  function suggest(text) {
+    const datalist = document.getElementById("suggestions");
+    const input = document.getElementById("q");
+    if (!datalist || !input) return;
+    clearTimeout(suggestTimer);
+    if (text.trim().length < 2) { datalist.replaceChildren(); return; }
+    suggestTimer = setTimeout(async function () {
+      try {
+        const response = await fetch("/api/suggest?q=" + encodeURIComponent(text));
+        const data = await response.json();
+        if (input.value !== text) return;
+        datalist.replaceChildren(...data.suggestions.map(function (title) {
+          const option = document.createElement("option");
+          option.value = title; // textContent/value: never parsed as HTML
+          return option;
+        }));
+      } catch (err) { /* autocomplete is optional */ }
+    }, 150);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
