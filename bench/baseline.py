@@ -49,8 +49,9 @@ def build_sqlite(engine: SearchEngine, path: Path) -> sqlite3.Connection:
     return db
 
 
-def sqlite_search(db: sqlite3.Connection, q: str) -> tuple[int, list]:
-    match = " ".join('"' + w.replace('"', "") + '"' for w in q.split())
+def sqlite_search(db: sqlite3.Connection, q: str, *, raw: bool = False) -> tuple[int, list]:
+    """Top 10 with highlights and facet counts; ``raw``: ``q`` is already an FTS5 MATCH expression."""
+    match = q if raw else " ".join('"' + w.replace('"', "") + '"' for w in q.split())
     hits = db.execute(
         "SELECT d.url, highlight(fts, 0, '<mark>', '</mark>'), snippet(fts, 1, '<mark>', '</mark>', '…', 40)"
         " FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? ORDER BY bm25(fts, 2.0, 1.0) LIMIT 10",

@@ -12,6 +12,11 @@ queries (word runs sampled from stored titles, seed 1) it times, in the same run
 
 and with --http serves the index with ``search-cli serve`` and loads it with wrk (8
 connections), reporting requests/s, p99, errors and the server's peak memory.
+
+With --keystrokes it times what search-as-you-type sends instead: every prefix of 40 of those
+queries as typed one key at a time (the last word completed as a prefix), and each with one
+word misspelt (two letters swapped: typo tolerance), beside SQLite FTS5 answering the same
+keystrokes as prefix queries (``"w1" "w2"*``) with the same facet counts.
 """
 
 from __future__ import annotations
@@ -60,6 +65,33 @@ def query_mix(engine: SearchEngine, count: int, seed: int = 1) -> list[str]:
     return queries
 
 
+def keystroke_mix(queries: list[str], count: int = 40, seed: int = 2) -> tuple[list[str], list[str]]:
+    """(every prefix of ``count`` queries as typed, the same queries with one word misspelt)."""
+    rng = random.Random(seed)
+    chosen = queries[:count]
+    typed = [q[:i] for q in chosen for i in range(1, len(q) + 1) if not q[:i].endswith(" ")]
+    misspelt = []
+    for q in chosen:
+        words = q.split()
+        long = [i for i, w in enumerate(words) if len(w) >= 5]
+        if long:
+            i = rng.choice(long)
+            j = rng.randrange(1, len(words[i]) - 2)
+            w = words[i]
+            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+        misspelt.append(" ".join(words))
+    return typed, misspelt
+
+
+def sqlite_prefix(db: sqlite3.Connection, text: str) -> None:
+    """The FTS5 anchor for a keystroke: earlier words whole, the last as a prefix; same work as sqlite_search."""
+    words = [w.replace('"', "") for w in text.split()]
+    if not words:
+        return
+    match = " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
+    sqlite_search(db, match, raw=True)
+
+
 def timed(fn, queries: list[str]) -> list[float]:
     times = []
     for q in queries:
@@ -106,6 +138,7 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="also load the HTTP server with wrk")
     parser.add_argument("--http-query", default="facial recognition")
     parser.add_argument("--wrk-seconds", type=int, default=20)
+    parser.add_argument("--keystrokes", action="store_true", help="time search-as-you-type (prefix, typo)")
     args = parser.parse_args()
     if not (args.index / "CURRENT").exists():
         sys.exit(f"no index at {args.index}: build it first (python bench/update.py --index {args.index})")
@@ -120,6 +153,9 @@ def main() -> None:
     def ours(q: str) -> None:
         engine.search(build_request(q))
 
+    if args.keystrokes:
+        keystrokes(engine, queries)
+        return
     cold = timed(ours, queries)
     warm = timed(ours, queries)
 
@@ -152,6 +188,32 @@ def main() -> None:
         for cache, mix in ((True, None), (False, None), (False, queries)):
             print()
             http_load(args.index, args.http_query, args.wrk_seconds, cache=cache, mix=mix)
+
+
+def keystrokes(engine: SearchEngine, queries: list[str]) -> None:
+    """Per-keystroke latency: prefixes as typed and misspelt queries, beside FTS5 prefix queries."""
+    typed, misspelt = keystroke_mix(queries)
+    print(f"{len(typed)} keystrokes (e.g. {typed[:5]}), {len(misspelt)} misspelt queries (e.g. {misspelt[:3]})")
+    ours = timed(lambda q: engine.search(build_request(q)), typed)
+    ours_typos = timed(lambda q: engine.search(build_request(q)), misspelt)
+    ours_warm = timed(lambda q: engine.search(build_request(q)), typed)  # answer cache off: recomputed
+    with tempfile.TemporaryDirectory() as tmp:
+        db = build_sqlite(engine, Path(tmp) / "fts.db")
+        theirs = timed(lambda q: sqlite_prefix(db, q), typed)
+        theirs_warm = timed(lambda q: sqlite_prefix(db, q), typed)
+        db.close()
+    print(f"{'':44}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for name, values in (
+        ("engine, keystrokes, first pass", ours),
+        ("engine, keystrokes, second pass", ours_warm),
+        ("engine, misspelt (typo tolerance)", ours_typos),
+        ("SQLite FTS5, keystrokes (w1 w2*), first", theirs),
+        ("SQLite FTS5, keystrokes (w1 w2*), second", theirs_warm),
+    ):
+        print(f"{name:44}{percentile(values, 50):10.1f}{percentile(values, 95):10.1f}{max(values):10.1f}")
+    for name, a, b in (("first pass", ours, theirs), ("second pass", ours_warm, theirs_warm)):
+        ratio_50, ratio_95 = percentile(a, 50) / percentile(b, 50), percentile(a, 95) / percentile(b, 95)
+        print(f"ratio engine/FTS5 on keystrokes, {name}: p50 {ratio_50:.2f}x, p95 {ratio_95:.2f}x")
 
 
 if __name__ == "__main__":

@@ -86,8 +86,9 @@ def expand(
         alternatives = exact[:1]
         seen = {a.term for a in alternatives}
         last = position == len(words) - 1
-        # one or two letters that are a word themselves ("AI", "US") were most likely typed whole
-        short_word = len(low) <= 2 and vocabulary is not None and vocabulary.frequency(low) > 0
+        # one or two letters that are an indexed word themselves ("AI") were most likely typed whole;
+        # a stop word ("us", "th") is on its way to a longer one
+        short_word = len(low) <= 2 and bool(exact) and vocabulary is not None and vocabulary.frequency(low) > 0
         if prefix_last and last and len(exact) <= 1 and not short_word:
             limit = policy.prefix_short_terms if len(low) <= 2 else policy.prefix_terms
             for word in vocabulary.completions(low, limit):
@@ -95,7 +96,8 @@ def expand(
                     if term not in seen:
                         seen.add(term)
                         alternatives.append(Alternative(term, policy.prefix_weight, "prefix", word))
-        if typos and len(exact) == 1 and _misspelt(low, vocabulary, policy):
+        completed = len(alternatives) > 1  # a word being typed that completes is not a misspelling ("rekognitio")
+        if typos and len(exact) == 1 and not completed and _misspelt(low, vocabulary, policy):
             edits = 2 if len(low) >= policy.typo_two_edits_letters else 1
             for word, distance in vocabulary.lookup(low, edits, policy.typo_terms):
                 for term in analyze(word)[:1]:

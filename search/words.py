@@ -74,13 +74,34 @@ def _group_scores(group: list[Alternative], gen) -> tuple[np.ndarray, np.ndarray
     scores, title, holds = alternative_scores(group[0], gen)
     titled = title > 0
     for alt in group[1:]:
-        alt_scores, alt_title, alt_holds = alternative_scores(alt, gen)
-        better = alt_scores > scores
-        scores = np.where(better, alt_scores, scores)
-        title = np.where(better, alt_title, title)
-        holds |= alt_holds
-        titled |= alt_title > 0
+        # completions and corrections touch only their own postings: no whole-collection arrays each
+        ids, alt_scores, alt_title = _sparse_scores(alt, gen)
+        better = alt_scores > scores[ids]
+        scores[ids[better]] = alt_scores[better]
+        title[ids[better]] = alt_title[better]
+        holds[ids] = True
+        titled[ids[alt_title > 0]] = True
     return scores, title, holds, titled
+
+
+def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(documents holding ``alt``, their weighted boosted BM25, their weighted title BM25), sparse."""
+    parts_ids, parts_scores, parts_title = [], [], []
+    for field, boost in gen.policy.boosts.items():
+        if not boost:
+            continue
+        ids, tf = gen.scoring.postings(field, alt.term)
+        if len(ids):
+            bm25 = gen.scoring.bm25(field, alt.term, ids, tf)
+            parts_ids.append(ids)
+            parts_scores.append(boost * bm25)
+            parts_title.append(bm25 if field == "title" else np.zeros(len(ids)))
+    if not parts_ids:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    ids, slot = np.unique(np.concatenate(parts_ids), return_inverse=True)
+    scores = np.bincount(slot, weights=np.concatenate(parts_scores), minlength=len(ids)) * alt.weight
+    title = np.bincount(slot, weights=np.concatenate(parts_title), minlength=len(ids)) * alt.weight
+    return ids, scores, title
 
 
 def _word_idf(group: list[Alternative], gen) -> float:
