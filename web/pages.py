@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
@@ -131,7 +132,7 @@ def period_label(value: str) -> str:
     except PeriodError:
         return value
     bucket = {"start": start.isoformat(), "end": end.isoformat()}
-    month_end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    month_end = start.replace(day=calendar.monthrange(start.year, start.month)[1])  # no overflow at 9999-12
     if start == end:
         return _day(start)
     if start.day == 1 and end == month_end:
