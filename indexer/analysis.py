@@ -2,16 +2,23 @@
 
 Only data-free parts of NLTK are used (RegexpTokenizer, SnowballStemmer), so nothing needs
 ``nltk.download``. The same analyzer runs at index and query time.
+
+Importing NLTK costs half a second, so it is loaded only where a command needs it: a build
+calls ``use_nltk()`` and writes every indexed word's stem beside the index (``remember_stems``);
+a query whose words the index has seen tokenizes with the same pattern through ``re`` (what
+NLTK's ``RegexpTokenizer.span_tokenize`` does; tests/test_analysis.py checks they agree) and
+finds its stems in that map, and only an unseen word loads the stemmer.
+
+>>> analyze("Microsoft's police-recognition tools, Lézard")
+['microsoft', 'polic', 'recognit', 'tool', 'lezard']
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import lru_cache
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from nltk.stem.snowball import EnglishStemmer
-from nltk.tokenize import RegexpTokenizer
 from whoosh.analysis import (
     Analyzer,
     CharsetFilter,
@@ -27,14 +34,55 @@ from whoosh.support.charset import accent_map
 WORD_PATTERN = r"\w+(?:['\u2019]\w+)*"
 _APOSTROPHES = str.maketrans({"\u2019": "'"})
 
-_nltk_tokenizer = RegexpTokenizer(WORD_PATTERN)
-_nltk_stemmer = EnglishStemmer()
+_WORDS = re.compile(WORD_PATTERN)
+_STEMS: dict[str, str] = {}  # word -> stem, from builds and earlier calls: a stem never changes
+_MAX_STEMS = 2_000_000
 
 
-@lru_cache(maxsize=200_000)
+def _regex_spans(text: str) -> Iterator[tuple[int, int]]:
+    return (m.span() for m in _WORDS.finditer(text))
+
+
+_span_tokenize: Callable[[str], Iterable[tuple[int, int]]] = _regex_spans
+_snowball: Callable[[str], str] | None = None
+
+
+def use_nltk() -> None:
+    """Tokenize with NLTK's RegexpTokenizer and load its Snowball stemmer (for builds)."""
+    global _span_tokenize
+    from nltk.tokenize import RegexpTokenizer
+
+    _span_tokenize = RegexpTokenizer(WORD_PATTERN).span_tokenize
+    _stemmer()
+
+
+def _stemmer() -> Callable[[str], str]:
+    global _snowball
+    if _snowball is None:
+        from nltk.stem.snowball import EnglishStemmer
+
+        _snowball = EnglishStemmer().stem
+    return _snowball
+
+
 def stem(word: str) -> str:
-    """Snowball (Porter2) stem of a lower-cased word; cached because news vocabularies repeat."""
-    return _nltk_stemmer.stem(word)
+    """Snowball (Porter2) stem of a lower-cased word; remembered because news vocabularies repeat."""
+    found = _STEMS.get(word)
+    if found is None:
+        found = _stemmer()(word)
+        if len(_STEMS) < _MAX_STEMS:
+            _STEMS[word] = found
+    return found
+
+
+def remember_stems(stems: Mapping[str, str]) -> None:
+    """Stems known from a build (word -> stem): queries with these words need no stemmer."""
+    _STEMS.update(stems)
+
+
+def stems_of(words: Iterable[str]) -> dict[str, str]:
+    """Every word's stem (for persisting beside an index)."""
+    return {word: stem(word) for word in words}
 
 
 class NltkTokenizer(Tokenizer):
@@ -60,7 +108,7 @@ class NltkTokenizer(Tokenizer):
         **kwargs: Any,
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        spans = _nltk_tokenizer.span_tokenize(value) if tokenize else [(0, len(value))]
+        spans = _span_tokenize(value) if tokenize else [(0, len(value))]
         for pos, (start, end) in enumerate(spans):
             token.text = value[start:end].translate(_APOSTROPHES)
             token.boost = 1.0

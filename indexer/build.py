@@ -7,6 +7,7 @@ scores, rankings and facet counts are identical whichever path built the index.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -15,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import generations, storage
+from . import analysis, generations, storage
 from .documents import Document, build_documents, group_by_key, merge_records
-from .schema import SCHEMA_VERSION, build_schema, document_fields
+from .schema import build_schema, document_fields, schema_version
 from .seeds import (
     MAX_FILE_BYTES,
     Record,
@@ -115,7 +116,7 @@ def _read_all(
 
 def _manifest(files: dict[str, dict], problems: list[SeedProblem], documents: int, mode: str) -> dict:
     return {
-        "version": SCHEMA_VERSION,  # a hash of the field table: a change rebuilds by itself
+        "version": schema_version(),  # a hash of the field table: a change rebuilds by itself
         "files": files,
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
         "documents": documents,
@@ -177,8 +178,20 @@ def merge_by_tier(writer, segments: list) -> list:
     return [segment for segment in segments if segment not in chosen]
 
 
+def write_stems(gen: Path) -> None:
+    """Every indexed word's stem, beside the index: a query with known words needs no stemmer.
+
+    Written anew (not in place: an update's directory shares files with the live one by hard links).
+    """
+    words = [word for word, _ in storage.Store(gen).words("vocabulary")]
+    tmp = gen / (generations.STEMS + ".tmp")
+    tmp.write_text(json.dumps(analysis.stems_of(words), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, gen / generations.STEMS)
+
+
 def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Read every seed file and build a fresh generation; the old one stays live until the switch."""
+    analysis.use_nltk()
     start = time.perf_counter()
     report = BuildReport(mode="full")
     paths, problems = discover(seeds_dir)
@@ -189,6 +202,7 @@ def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = Non
     docs = build_documents(r for s in seeds.values() for r in s.records)
     gen = generations.new_generation(index_dir)
     _write_documents(gen, docs, create=True)
+    write_stems(gen)
     report.docs_added = report.documents = len(docs)
     generations.publish(index_dir, gen, _manifest(entries, report.problems, len(docs), "full"))
     report.generation = gen.name
@@ -216,12 +230,13 @@ def _hardlink_copy(src: Path, dst: Path) -> None:
 
 def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
+    analysis.use_nltk()
     try:
         live = generations.current_generation(index_dir)
         manifest = generations.read_manifest(live)
     except (generations.IndexMissing, ValueError, OSError):
         return full_build(seeds_dir, index_dir, progress)
-    if manifest.get("version") != SCHEMA_VERSION:
+    if manifest.get("version") != schema_version():
         return full_build(seeds_dir, index_dir, progress)
     deleted = deleted_share(live)
     if deleted > REBUILD_SHARE:
@@ -304,6 +319,7 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     gen = generations.new_generation(index_dir)
     _hardlink_copy(live, gen)
     _write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
+    write_stems(gen)
     generations.publish(index_dir, gen, _manifest(files, report.problems, report.documents, "incremental"))
     report.generation = gen.name
     share = deleted_share(gen)

@@ -3,7 +3,7 @@
 Layout of an index directory::
 
     index/CURRENT          name of the live generation (replaced atomically)
-    index/gen-000007/      a complete Whoosh index + manifest.json
+    index/gen-000007/      a complete Whoosh index + manifest.json + stems.json
     index/.lock            flock held by the process that is writing (content: its pid)
 
 A writer builds a new generation directory and only then replaces ``CURRENT``; a crash at
@@ -28,6 +28,7 @@ from typing import Any
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+STEMS = "stems.json"  # every indexed word's stem (indexer.build.write_stems), read by queries
 PREFIX = "gen-"
 KEEP_OLD = 2  # generations kept behind the live one, for readers that still hold them
 GRACE_SECONDS = 60.0  # ... and however many were replaced less than this long ago

@@ -5,13 +5,14 @@ it is stored and analyzed (its Whoosh field type), and, for facets, how people s
 how many values a facet shows, value labels, aliases, ordering). The Whoosh schema, the
 document projection (``document_fields``), facet and filter names and aliases, the page's
 labels, OpenAPI and the OpenSearch export all read this table, and ``SCHEMA_VERSION`` is a hash
-of it: changing how a field is derived forces a rebuild by itself.
+of it (``schema_version``): changing how a field is derived forces a rebuild by itself.
 
 To add a facet: add a ``Field`` with a ``Facet`` here (and the value to ``Item`` in seeds.py).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -206,6 +207,8 @@ def story_hash(story: str) -> int:
     return int.from_bytes(hashlib.blake2b(story.encode("utf-8"), digest_size=8).digest(), "big") >> 1
 
 
-SCHEMA_VERSION = hashlib.blake2b(
-    "\n".join([str(DERIVATION_VERSION), *(f.fingerprint() for f in FIELDS)]).encode("utf-8"), digest_size=8
-).hexdigest()
+@functools.cache
+def schema_version() -> str:
+    """A hash of the field table and the derivation code: the manifest's version (read lazily: it reads source)."""
+    text = "\n".join([str(DERIVATION_VERSION), *(f.fingerprint() for f in FIELDS)])
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()

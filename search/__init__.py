@@ -1,1 +1,1 @@
-"""Query side: parsing, ranking, facets, and the search-cli command line."""
+"""Query side: the live generation, query evaluation, ranking policy, facets, hits and suggestions."""

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from rapidfuzz import distance, process
 
 from indexer.analysis import analyze
 
@@ -62,6 +61,8 @@ class Vocabulary:
         return [self.words[lo + i] for i in best if self.words[lo + i] != prefix and span[i] > 0][:limit]
 
     def _corrections(self, word: str, max_edits: int, limit: int) -> tuple[tuple[str, int], ...]:
+        from rapidfuzz import distance, process  # only when a word needs correcting
+
         found = process.extract(word, self.words, scorer=distance.OSA.distance, score_cutoff=max_edits, limit=None)
         ranked = sorted(
             (edits, -self.frequencies[i], candidate)

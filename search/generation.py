@@ -9,6 +9,7 @@ started with) and tells whether the live one can still answer.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import generations
+from indexer.analysis import remember_stems
 from indexer.schema import FACET_FIELDS
 from indexer.storage import Store
 
@@ -59,6 +61,9 @@ class Generation:
     def open(cls, path: Path, policy: RankingPolicy, cache_entries: int) -> Generation:
         """Open a generation directory and precompute facet arrays, priors and statistics."""
         store = Store(path)
+        stems = path / generations.STEMS
+        if stems.is_file():  # words the index has seen need no stemmer (no NLTK import) at query time
+            remember_stems(json.loads(stems.read_text(encoding="utf-8")))
         n = store.doc_count
         deleted = store.deleted()
         live = np.ones(n, dtype=bool)

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from search.analytics import FILE_NAME, normalize_query, report
-from search.cli import main as cli_main
 from search.engine import SearchEngine
 from search.request import build_request
 from web import create_app
+from web.cli import main as cli_main
 
 
 @pytest.fixture()

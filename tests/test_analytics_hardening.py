@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 import search.analytics as analytics
 from search.analytics import FILE_NAME, Recorder
-from search.cli import main as cli_main
 from search.engine import SearchEngine
 from search.request import build_request
 from web import create_app
+from web.cli import main as cli_main
 from web.events import RateLimiter, client_key
 
 NOW = dt.datetime(2024, 6, 1, 12, 30, tzinfo=dt.timezone.utc)

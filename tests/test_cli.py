@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import BROKEN, SEEDS
 
-CLI = [sys.executable, "-m", "search.cli"]
+CLI = [sys.executable, "-m", "web.cli"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -7,9 +7,9 @@ import json
 
 from click.testing import CliRunner
 
-from search.cli import main as cli_main
 from search.export import MAX_ID_BYTES, document_id, index_definition, search_template
 from tests.conftest import search
+from web.cli import main as cli_main
 
 
 def read_bulk(out_dir) -> list[tuple[dict, dict]]:

@@ -32,7 +32,7 @@ def test_changing_how_a_field_is_derived_changes_the_schema_version():
         dataclasses.replace(f, value=lambda d: d.title.upper()) if f.name == "title" else f for f in schema.FIELDS
     ]
     assert "\n".join(f.fingerprint() for f in changed) != before
-    assert len(schema.SCHEMA_VERSION) == 16
+    assert len(schema.schema_version()) == 16
 
 
 def test_facet_rows_are_datasette_rows_with_working_toggle_urls(engine):

@@ -29,7 +29,7 @@ BIG_FILES, BIG_RELATED = 4_500, 4  # 22,500 documents: a parallel full build tak
 
 def cli(*args: str | Path, wait: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_BUILD_PROCS": "2"}
-    cmd = [sys.executable, "-m", "search.cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "web.cli", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=wait)
 
 
@@ -83,7 +83,7 @@ def test_kill_9_of_a_parallel_full_build_leaves_no_orphan_workers_and_the_next_i
     # at 2 s the seed-parsing pool runs, at 5 s Whoosh's writer processes; then the next run must
     # get the lock: plain `index` (would say "already running"), then `index --wait` (would hang)
     for delay, next_run in ((2.0, ["index"]), (5.0, ["index", "--wait"])):
-        cmd = [sys.executable, "-m", "search.cli", "--index", str(index), "--seeds", str(big_corpus)]
+        cmd = [sys.executable, "-m", "web.cli", "--index", str(index), "--seeds", str(big_corpus)]
         # a session of its own: the build and every worker it forks share a process group to look for
         build = subprocess.Popen([*cmd, "index", "--full", "--quiet"], env=env, start_new_session=True)
         try:

@@ -7,8 +7,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from search.cli import main as cli_main
 from web import create_app
+from web.cli import main as cli_main
 from web.pages import hit_view
 
 

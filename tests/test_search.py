@@ -128,7 +128,7 @@ def test_field_queries_and_date_ranges(engine):
 def test_double_dash_ends_options_so_leading_minus_is_a_query(tmp_path, seeds_index):
     from click.testing import CliRunner
 
-    from search.cli import main
+    from web.cli import main
 
     out = CliRunner().invoke(main, ["--index", str(seeds_index), "query", "--json", "--", "-microsoft", "police"])
     assert out.exit_code == 0, out.output

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from search import terminal
+from web import terminal
 from tests.test_cli import run
 
 # ESC (colour, OSC window title, OSC-8 link), CSI as one C1 byte, BEL, and a right-to-left override

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def cli(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "search.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        [sys.executable, "-m", "web.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
 
 

@@ -9,8 +9,8 @@ from html import escape
 
 import pytest
 
-from search.cli import main as cli_main
 from web import create_app
+from web.cli import main as cli_main
 
 XSS = "<script>alert(1)</script>"
 

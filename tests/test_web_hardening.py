@@ -74,7 +74,7 @@ def served(tmp_path) -> Iterator[tuple[int, Path]]:
         port = s.getsockname()[1]
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "search.cli", "--index", str(index), "serve", "--port", str(port), "--no-analytics"],
+        [sys.executable, "-m", "web.cli", "--index", str(index), "serve", "--port", str(port), "--no-analytics"],
         env={**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_BASE_URL": "https://news.example.org"},
         stdout=log,
         stderr=log,

@@ -1,0 +1,101 @@
+"""``search-cli index``: bring the index in line with the seed folder, once or as files change."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .terminal import echo, fail, json_text
+
+if TYPE_CHECKING:
+    from indexer.build import BuildReport
+
+EXIT_OK, EXIT_SKIPPED = 0, 3
+
+# ---------------------------------------------------------------------------
+# index
+
+
+def run_index(seeds: Path, index: Path, *, full: bool, wait: bool, quiet: bool) -> BuildReport:
+    """Build or update the index, with a progress bar on a terminal; raises on fatal errors."""
+    from indexer import build, generations
+
+    if not seeds.is_dir():
+        raise click.ClickException(f"seed folder {seeds} does not exist")
+    show_bar = not quiet and sys.stderr.isatty()
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not show_bar:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, leave=False)
+        bar.update(1)
+
+    try:
+        with generations.writer_lock(index, wait=wait):
+            if full:
+                return build.full_build(seeds, index, progress)
+            return build.update(seeds, index, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _print_report(report: BuildReport, seeds: Path, as_json: bool) -> None:
+    for problem in report.problems:
+        echo(f"skipped {seeds / problem.path}: {problem.reason}", err=True)
+    for path, warning in report.warnings:
+        echo(f"warning {seeds / path}: {warning}" if path else f"warning: {warning}", err=True)
+    if as_json:
+        data = {k: v for k, v in vars(report).items() if k not in ("problems", "warnings")}
+        data["skipped"] = [{"path": p.path, "reason": p.reason} for p in report.problems]
+        click.echo(json_text(data))
+    else:
+        echo(report.summary())
+
+
+@click.command("index")
+@click.option("--full", is_flag=True, help="Rebuild everything into a fresh generation.")
+@click.option("--wait", is_flag=True, help="Wait for a running update instead of failing.")
+@click.option("--watch", is_flag=True, help="Keep running and update the index whenever seed files change.")
+@click.option("--debounce", default=1.0, show_default=True, type=float, help="With --watch: seconds of quiet first.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def index_command(obj: Any, full: bool, wait: bool, watch: bool, debounce: float, quiet: bool, as_json: bool) -> None:
+    """Bring the index in line with the seed folder (only changed files unless --full).
+
+    Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
+    """
+    from indexer.generations import IndexBusy
+
+    def run_once(full: bool, wait: bool) -> BuildReport | None:
+        try:
+            report = run_index(obj.seeds, obj.index, full=full, wait=wait, quiet=quiet or watch)
+        except IndexBusy as exc:
+            fail(str(exc))
+        except OSError as exc:
+            if not watch:
+                fail(f"{exc.strerror or exc}: {exc.filename or obj.index}; the previous index is unchanged")
+            echo(f"error: {exc}; the previous index is unchanged", err=True)
+            return None
+        _print_report(report, obj.seeds, as_json)
+        return report
+
+    report = run_once(full, wait)
+    if watch:
+        from indexer.watch import watch as watch_folder
+
+        echo(f"watching {obj.seeds} for changes (Ctrl+C to stop)", err=True)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a watch ends
+            watch_folder(obj.seeds, lambda: run_once(False, True), debounce=debounce)
+        sys.exit(EXIT_OK)
+    sys.exit(EXIT_SKIPPED if report and report.problems else EXIT_OK)

@@ -1,0 +1,107 @@
+"""``search-cli serve``: the web UI and JSON API on a production WSGI server."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .cli_index import run_index
+from .terminal import echo, fail
+
+# ---------------------------------------------------------------------------
+# serve
+
+
+@click.command("serve")
+@click.option(
+    "--host", envvar="SEARCH_HOST", default="127.0.0.1", show_default=True, help="Address to bind (env SEARCH_HOST)."
+)
+@click.option("--port", envvar="SEARCH_PORT", default=8000, show_default=True, type=int, help="Port (env SEARCH_PORT).")
+@click.option("--threads", envvar="SEARCH_THREADS", default=4, show_default=True, type=int, help="Worker threads.")
+@click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+@click.option(
+    "--analytics/--no-analytics",
+    envvar="SEARCH_ANALYTICS",
+    default=True,
+    show_default=True,
+    help="Record normalized queries and opened results beside the index (env SEARCH_ANALYTICS=off opts out).",
+)
+@click.option(
+    "--base-url",
+    envvar="SEARCH_BASE_URL",
+    default="",
+    help="Public URL of the site, for absolute links in feeds (env SEARCH_BASE_URL; default: relative links).",
+)
+@click.option(
+    "--thumbnails/--no-thumbnails",
+    envvar="SEARCH_THUMBNAILS",
+    default=True,
+    show_default=True,
+    help="Show the items' images beside results; readers' browsers fetch them from the publishers "
+    "(env SEARCH_THUMBNAILS=off turns them off).",
+)
+@click.option(
+    "--analytics-days",
+    envvar="SEARCH_ANALYTICS_DAYS",
+    default=90,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Delete analytics older than this (env SEARCH_ANALYTICS_DAYS).",
+)
+@click.option(
+    "--analytics-max-mb",
+    envvar="SEARCH_ANALYTICS_MAX_MB",
+    default=50.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Size cap of the analytics file: the oldest hours go first (env SEARCH_ANALYTICS_MAX_MB).",
+)
+@click.pass_obj
+def serve_command(
+    obj: Any,
+    host: str,
+    port: int,
+    threads: int,
+    no_access_log: bool,
+    analytics: bool,
+    base_url: str,
+    thumbnails: bool,
+    analytics_days: int,
+    analytics_max_mb: float,
+) -> None:
+    """Serve the web UI and JSON API with waitress; builds the index first if there is none."""
+    import logging
+
+    from indexer import generations
+    from indexer.generations import IndexBusy, IndexMissing
+
+    from . import create_app
+    from .server import create_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" chatter under load
+    try:
+        generations.current_generation(obj.index)
+    except IndexMissing:
+        echo(f"no index at {obj.index}: building it from {obj.seeds}", err=True)
+        try:
+            report = run_index(obj.seeds, obj.index, full=True, wait=True, quiet=False)
+        except (IndexBusy, OSError) as exc:
+            fail(str(exc))
+        for problem in report.problems:
+            echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
+        echo(report.summary(), err=True)
+    config = {"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics}
+    config.update(ANALYTICS_DAYS=analytics_days, ANALYTICS_MAX_MB=analytics_max_mb, THUMBNAILS=thumbnails)
+    try:
+        app = create_app({**config, "BASE_URL": base_url})
+    except ValueError as exc:  # a malformed --base-url / SEARCH_BASE_URL
+        fail(str(exc))
+    echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    # waitress's own error replies (400, 431, ...) carry the security headers too: web.server
+    server = create_server(
+        app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True
+    )
+    server.run()

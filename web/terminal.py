@@ -1,0 +1,158 @@
+r"""Text for a terminal: answers formatted to read, and nothing a seed file, a query or a file name holds may drive it.
+
+A title with ESC or CSI (U+009B) in it could recolour the screen, set the window title or
+plant an OSC-8 link; a right-to-left override could make a line read differently than it
+is. Every string the command line prints passes through here, so those characters arrive
+as visible escapes (``\x1b``, ``\u202e``) instead of being obeyed.
+
+>>> printable("ok\x1b]0;owned\x07 \x9b31m")
+'ok\\x1b]0;owned\\x07 \\x9b31m'
+>>> json_text({"t": "a\x9bb"})
+'{\n  "t": "a\\u009bb"\n}'
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+# C0 controls but tab and newline, DEL, C1 controls, and the invisible marks that reorder or hide text
+_UNSAFE = [
+    *(c for c in range(0x20) if c not in (0x09, 0x0A)),
+    *range(0x7F, 0xA0),
+    *range(0x200B, 0x2010),  # zero-width spaces and joiners, LRM, RLM
+    *range(0x202A, 0x202F),  # bidi embeddings and overrides
+    *range(0x2066, 0x206A),  # bidi isolates
+    0xFEFF,
+]
+_VISIBLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
+_JSON = {c: f"\\u{c:04x}" for c in _UNSAFE if c >= 0x20}  # json.dumps already escapes C0
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    """Print a line whose text may come from seed files, queries or file names."""
+    import click
+
+    click.echo(printable(text), err=err)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print ``error: message`` to standard error and exit with ``code`` (1: fatal; 2: fix the input)."""
+    echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or reordering character written as a visible escape."""
+    return text.translate(_VISIBLE)
+
+
+def clean(value: Any) -> Any:
+    """``value`` (a JSON-like answer) with ``printable`` applied to every string in it."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    r"""Indented JSON for a terminal: the same data, with unsafe characters as ``\uXXXX`` escapes."""
+    return json.dumps(value, ensure_ascii=False, indent=2).translate(_JSON)
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """'1 search', '2 searches'."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> str:
+    """Readable text for a terminal: ranked hits, then facet counts."""
+    from search import highlight
+    bold = ("\x1b[1m", "\x1b[0m") if color else ("", "")
+    dim = ("\x1b[2m", "\x1b[0m") if color else ("", "")
+    lines: list[str] = []
+    total, page, limit = result["total"], result["page"], result["limit"]
+    first = (page - 1) * limit + 1
+    if result.get("corrected"):
+        lines.append(f"Showing results for: {result['corrected']} (--no-typos searches for {result['query']!r})")
+    elif result.get("suggestion"):
+        lines.append(f"Did you mean: {result['suggestion']}?")
+    if result.get("relaxed"):
+        lines.append("No item has all the words; showing items with most of them.")
+    elif result.get("partial"):
+        full = result["total"] - result["partial"]
+        lines.append(f"{full} with every word, then {result['partial']} with some of them.")
+    if not total:
+        lines.append(f"No results for {result['query']!r}.")
+    else:
+        last = first + len(result["hits"]) - 1
+        stories = f" in {result['stories']} stories" if result.get("group") and result.get("stories") != total else ""
+        lines.append(f"{total} results{stories}" + (f", showing {first}-{last}" if result["hits"] else ""))
+    for rank, hit in enumerate(result["hits"], start=first):
+        excerpt = highlight.to_text(hit["highlight"]["excerpt"], *bold)
+        date = (hit["published"] or "")[:10]
+        partial = "some of the words" if hit.get("partial") else ""
+        meta = " · ".join(x for x in (hit["provider"], date, hit["kind"], partial) if x)
+        lines.append("")
+        lines.append(f"{rank:>3}. {bold[0]}{hit['title']}{bold[1]}")
+        lines.append(f"     {dim[0]}{meta}{dim[1]}")
+        lines.append(f"     {hit['url']}")
+        if excerpt:
+            lines.extend(textwrap.wrap(excerpt, width=width, initial_indent="     ", subsequent_indent="     "))
+        if hit.get("explain"):
+            lines.extend(
+                textwrap.wrap(
+                    explain_line(hit["explain"]),
+                    width=width,
+                    initial_indent="     why: ",
+                    subsequent_indent="          ",
+                )
+            )
+        for other in hit.get("more_items", []):
+            source = " · ".join(x for x in (other["provider"], (other["published"] or "")[:10]) if x)
+            lines.append(f"       + {other['title']} {dim[0]}({source}){dim[1]}")
+        if hit.get("more", 0) > len(hit.get("more_items", [])):
+            lines.append(f"       + {hit['more'] - len(hit['more_items'])} more in this story")
+    if total:
+        lines.append("")
+        for field, entries in result["facets"].items():
+            if not entries:
+                continue
+            shown = ", ".join(f"{'*' if e['selected'] else ''}{e['value']} ({e['count']})" for e in entries[:10])
+            lines.append(f"{field}: {shown}")
+        coverage = result.get("timeline") or {}
+        if coverage.get("buckets"):
+            lines.append(f"coverage by {coverage['interval']}: {sparkline(coverage)}")
+    return "\n".join(lines)
+
+
+def explain_line(explain: dict[str, Any]) -> str:
+    """'bm25 8.47 (facial@title 3.89, ...) x coordination 1 + title 7.02 x prior 1.22 + story 3.1 = 18.03'."""
+    parts, previous = [], 0.0
+    for rule in explain["rules"]:
+        if rule["rule"] == "bm25":
+            terms = ", ".join(f"{t['term']}@{t['field']} {t['value']:.2f}" for t in rule["terms"])
+            parts.append(f"bm25 {rule['value']:.2f}" + (f" ({terms})" if terms else ""))
+        elif "factor" in rule:
+            parts.append(f"x {rule['rule']} {rule['factor']:.3g}")
+        else:
+            parts.append(f"+ {rule['rule']} {rule['value'] - previous:.2f}")
+        previous = rule["value"]
+    return " ".join(parts) + f" = {explain['score']:.2f}"
+
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(coverage: dict[str, Any]) -> str:
+    """'Apr 2020 ▂ █    ▃ Jan 2021': the coverage timeline in one line of text."""
+    from search.timeline import bucket_label
+    buckets = coverage["buckets"]
+    peak = max(b["count"] for b in buckets) or 1
+    bars = "".join(BLOCKS[0 if not b["count"] else max(1, round(8 * b["count"] / peak))] for b in buckets)
+    first, last = bucket_label(buckets[0], coverage["interval"]), bucket_label(buckets[-1], coverage["interval"])
+    return f"{first} {bars} {last}"
