@@ -18,7 +18,7 @@ def start_server(index: Path, env: dict[str, str] | None = None) -> tuple[subpro
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "search.cli", "--index", str(index), "serve", "--port", str(port), "--no-access-log"],
+        [sys.executable, "-m", "web.cli", "--index", str(index), "serve", "--port", str(port), "--no-access-log"],
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

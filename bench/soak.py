@@ -53,7 +53,7 @@ QUERIES = [
 
 def cli(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "search.cli", *args], env=env, **kwargs)
+    return subprocess.Popen([sys.executable, "-m", "web.cli", *args], env=env, **kwargs)
 
 
 def rss_mib(pid: int) -> float:

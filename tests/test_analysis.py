@@ -1,0 +1,41 @@
+"""The analyzer: NLTK's tokenizer and the query-time pattern agree, and known words need no NLTK import."""
+
+from __future__ import annotations
+
+import doctest
+import subprocess
+import sys
+from pathlib import Path
+
+from nltk.tokenize import RegexpTokenizer
+
+from indexer import analysis
+from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_query_time_pattern_tokenizes_exactly_as_nltks_regexp_tokenizer():
+    nltk = RegexpTokenizer(analysis.WORD_PATTERN)
+    texts = [p.read_text(encoding="utf-8") for folder in (SEEDS, AI_CORPUS, POWER_APPS) for p in folder.rglob("*.*")]
+    texts += ["won't Microsoft’s Lézard naïve 2020-06 Wi-Fi _x_ ''quoted'' a’b’c", "", "   "]
+    assert len(texts) > 100
+    for text in texts:
+        assert list(analysis._regex_spans(text)) == list(nltk.span_tokenize(text))
+
+
+def test_analysis_doctests():
+    assert doctest.testmod(analysis).failed == 0
+
+
+def test_a_query_of_indexed_words_loads_no_nltk(seeds_index):
+    probe = (
+        "import sys; from search.engine import SearchEngine; from search.request import build_request;"
+        f"e = SearchEngine({str(seeds_index)!r}); r = e.search(build_request('facial recognition police'));"
+        "assert r['total'] > 0; print('nltk' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
+    unseen = probe.replace("facial recognition police", "facial recognition policemanship")
+    out = subprocess.run([sys.executable, "-c", unseen], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "True"  # a word no item holds is stemmed by NLTK itself
