@@ -161,3 +161,12 @@ def test_any_query_from_the_grammar_answers_or_is_refused_in_time(client, q):
     else:
         assert body["query"] == q and isinstance(body["total"], int)
     assert elapsed < TIME_BOUND, (q, elapsed)
+
+
+def test_a_phrase_too_common_to_check_in_time_is_refused_and_a_rare_one_matches(wide, monkeypatch):
+    from search import evaluate
+
+    assert wide.search(build_request('"aaword0x0"', group=False))["total"] >= 1
+    monkeypatch.setattr(evaluate, "PHRASE_SECONDS_PER_ITEM", 10.0)  # as if each item took 10 s to check
+    with pytest.raises(QueryTooBroad, match="word order"):
+        wide.search(build_request('"aaword0x0 bbword0x1"', group=False))
