@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from web import terminal
 from tests.test_cli import run
+from web import terminal
 
 # ESC (colour, OSC window title, OSC-8 link), CSI as one C1 byte, BEL, and a right-to-left override
 HOSTILE = "\x1b[31mRED\x1b[0m \x1b]0;owned\x07 \x1b]8;;https://evil.example\x07link\x1b]8;;\x07 \x9b2J \u202etxet"
