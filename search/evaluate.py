@@ -22,7 +22,7 @@ from indexer.schema import TEXT_FIELDS
 from indexer.text import canonical_url
 
 from . import timeline
-from .expansion import expand
+from .expansion import Alternative, expand
 from .generation import Generation
 from .query import ParsedQuery, QueryTooBroad, parse, words_only
 from .words import WordScores
@@ -83,9 +83,18 @@ def _plan_words(parsed: ParsedQuery, gen: Generation, relaxed: bool, *, prefix_l
     Each word also matches its alternatives (``search.expansion``): the last word's completions
     when ``prefix_last``, a misspelt word's close spellings when ``typos``.
     """
-    policy = gen.policy
     vocabulary = gen.vocabulary() if prefix_last or typos else None
-    groups = expand(parsed.words, vocabulary, policy, prefix_last=prefix_last, typos=typos)
+    groups = expand(parsed.words, vocabulary, gen.policy, prefix_last=prefix_last, typos=typos)
+    return plan_groups(parsed, groups, gen, relaxed)
+
+
+def plan_groups(parsed: ParsedQuery, groups: list[list[Alternative]], gen: Generation, relaxed: bool) -> Plan:
+    """Match and score words, each a group of alternatives (typed words, or an item's words for "similar").
+
+    Matching follows the policy's minimum-should-match (``relaxed``: any word); scores are
+    BM25F x coordination + title bonuses, the parts kept for explain.
+    """
+    policy = gen.policy
     groups = list({g[0].term: g for g in groups}.values())  # a repeated word counts once
     if not groups:
         return Plan(parsed, np.zeros(gen.doc_count, dtype=bool), np.zeros(gen.doc_count), relaxed)

@@ -14,14 +14,13 @@ from whoosh import query as wq
 from indexer.analysis import analyze
 from indexer.text import canonical_url
 
-from .evaluate import Plan, plan
+from .evaluate import plan, plan_groups
 from .expansion import Alternative
 from .facets import fold
 from .generation import Generation
 from .hits import page_of_hits
 from .query import ParsedQuery
 from .request import SearchRequest
-from .words import WordScores
 
 SIMILAR_TERMS = 12  # distinctive words of an item used to find similar ones
 SUGGEST_EDITS = 2  # a did-you-mean word is at most this many edits from the typed one
@@ -73,11 +72,10 @@ def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None
         for term in analyze(text):
             weights[term] = weights.get(term, 0.0) + factor * gen.scoring.idf("excerpt", term)
     terms = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
-    words = WordScores.of([[Alternative(t, 1.0, "exact", t)] for t in terms], gen)
-    mask = (words.matched > 0) & gen.live
+    # scored as a search for those words (any of them), by the same path and policy as every query
+    parsed = ParsedQuery(" ".join(terms), wq.NullQuery, [], plain=True)
+    found = plan_groups(parsed, [[Alternative(t, 1.0, "exact", t)] for t in terms], gen, relaxed=True)
+    mask = found.mask.copy()
     mask[docnum] = False
-    scores = words.scores * words.matched / max(1, len(terms))
-    parsed = ParsedQuery(" ".join(terms), wq.NullQuery, [], plain=False)
-    found_plan = Plan(parsed, mask, scores, terms=frozenset(terms))
-    hits, _ = page_of_hits(found_plan, SearchRequest(limit=limit, group=False), gen, mask)
+    hits, _ = page_of_hits(found, SearchRequest(limit=limit, group=False), gen, mask)
     return {"url": source.get("url", url), "title": source.get("title", ""), "terms": terms, "hits": hits}
