@@ -55,3 +55,39 @@ def search(engine: SearchEngine, q: str = "", **kwargs) -> dict:
     """Run one request through the same path the CLI and the API use."""
     filters = kwargs.pop("filters", ())
     return engine.search(build_request(q, filters=filters, **kwargs))
+
+
+def serve_config(monkeypatch, *cli_args: str) -> dict:
+    """The config ``search-cli ... serve`` hands to the app factory (the server is never started)."""
+    from click.testing import CliRunner
+
+    import web
+    from web.cli import main
+
+    seen: dict = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_create_app(config):
+        seen.update(config)
+        raise Stop
+
+    monkeypatch.setattr(web, "create_app", fake_create_app)
+    result = CliRunner().invoke(main, list(cli_args))
+    assert isinstance(result.exception, Stop), result.output
+    return seen
+
+
+@pytest.fixture(scope="module")
+def seeds_app(seeds_index):
+    """The real app over the seeds index (no analytics, no access log)."""
+    from web import create_app
+
+    return create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "ANALYTICS": False, "TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def seeds_client(seeds_app):
+    """A test client of ``seeds_app``."""
+    return seeds_app.test_client()

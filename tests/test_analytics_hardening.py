@@ -9,14 +9,13 @@ import sqlite3
 import time
 
 import pytest
-from click.testing import CliRunner
 
 import search.analytics as analytics
 from search.analytics import FILE_NAME, Recorder
 from search.engine import SearchEngine
 from search.request import build_request
+from tests.conftest import serve_config
 from web import create_app
-from web.cli import main as cli_main
 from web.events import RateLimiter, client_key
 
 NOW = dt.datetime(2024, 6, 1, 12, 30, tzinfo=dt.timezone.utc)
@@ -259,20 +258,6 @@ def test_limits_come_from_config_then_environment(seeds_index, tmp_path, monkeyp
 
 
 def test_serve_passes_its_analytics_flags_to_the_app(seeds_index, monkeypatch):
-    import web
-
-    seen = {}
-
-    class Stop(Exception):
-        pass
-
-    def fake_create_app(config):
-        seen.update(config)
-        raise Stop
-
-    monkeypatch.setattr(web, "create_app", fake_create_app)
     monkeypatch.setenv("SEARCH_ANALYTICS_MAX_MB", "12")
-    args = ["--index", str(seeds_index), "serve", "--analytics-days", "14"]
-    result = CliRunner().invoke(cli_main, args)
-    assert isinstance(result.exception, Stop), result.output
+    seen = serve_config(monkeypatch, "--index", str(seeds_index), "serve", "--analytics-days", "14")
     assert seen["ANALYTICS_DAYS"] == 14 and seen["ANALYTICS_MAX_MB"] == 12.0

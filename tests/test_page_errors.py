@@ -15,16 +15,6 @@ REUTERS = (
 )
 
 
-@pytest.fixture(scope="module")
-def app(seeds_index):
-    return create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "ANALYTICS": False, "TESTING": True})
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
-
-
 class Outline(HTMLParser):
     """Which elements hold which: enough to check landmarks, the form and the headings."""
 
@@ -83,9 +73,9 @@ def outline(html: str) -> Outline:
     ],
 )
 def test_error_pages_use_the_page_layout_with_the_search_box_and_keep_status_and_headers(
-    client, method, path, status, heading, sentence
+    seeds_client, method, path, status, heading, sentence
 ):
-    response = getattr(client, method)(path)
+    response = getattr(seeds_client, method)(path)
     assert response.status_code == status
     assert {k: response.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
     assert response.headers["Cache-Control"] == "no-store" and "ETag" not in response.headers
@@ -114,20 +104,20 @@ def test_an_unexpected_error_page_has_the_layout_and_only_a_reference(seeds_inde
     assert "(reference ref-123)" in page.main_text and "secret" not in page.main_text
 
 
-def test_a_page_past_the_last_says_so_and_links_to_the_last_page(client):
-    last = client.get("/api/search?group=0").get_json()["pages"]
+def test_a_page_past_the_last_says_so_and_links_to_the_last_page(seeds_client):
+    last = seeds_client.get("/api/search?group=0").get_json()["pages"]
     assert last > 1
-    response = client.get(f"/?group=0&page={last + 2}")
+    response = seeds_client.get(f"/?group=0&page={last + 2}")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f"<h2>There is no page {last + 2}</h2>" in html
     assert f'<a href="?group=0&amp;page={last}" data-nav>Go to the last page (page {last})</a>' in html
     assert '<li class="hit"' not in html and 'aria-label="Pages"' not in html
-    assert f"There is no page {last}<" not in client.get(f"/?group=0&page={last}").get_data(as_text=True)
+    assert f"There is no page {last}<" not in seeds_client.get(f"/?group=0&page={last}").get_data(as_text=True)
 
 
-def test_the_similar_items_page_has_the_search_box_and_one_h1(client):
-    response = client.get("/similar", query_string={"url": REUTERS})
+def test_the_similar_items_page_has_the_search_box_and_one_h1(seeds_client):
+    response = seeds_client.get("/similar", query_string={"url": REUTERS})
     page = outline(response.get_data(as_text=True))
     assert response.status_code == 200
     assert page.search_box == [["html", "body", "header", "form"]] and page.landmarks_in_form == 0
@@ -135,14 +125,14 @@ def test_the_similar_items_page_has_the_search_box_and_one_h1(client):
 
 
 @pytest.mark.parametrize("path", ["/", "/?q=police", "/?q=zzxxqqy", "/?q=police&filter=provider:Reuters"])
-def test_search_pages_have_one_h1_in_main_and_no_landmark_inside_the_form(client, path):
-    page = outline(client.get(path).get_data(as_text=True))
+def test_search_pages_have_one_h1_in_main_and_no_landmark_inside_the_form(seeds_client, path):
+    page = outline(seeds_client.get(path).get_data(as_text=True))
     assert len(page.h1) == 1 and "main" in page.h1[0]
     assert page.landmarks_in_form == 0 and page.search_box == [["html", "body", "header", "form"]]
 
 
-def test_facet_checkboxes_belong_to_the_search_form_from_outside_it(client):
-    html = client.get("/?q=police").get_data(as_text=True)
+def test_facet_checkboxes_belong_to_the_search_form_from_outside_it(seeds_client):
+    html = seeds_client.get("/?q=police").get_data(as_text=True)
     boxes = re.findall(r'<input type="checkbox"[^>]*name="filter"[^>]*>', html)
     assert boxes and all('form="search-form"' in box for box in boxes)
     assert re.search(r'<button type="submit" form="search-form" class="apply no-js-only">Apply filters</button>', html)

@@ -7,80 +7,69 @@ import re
 import pytest
 from markupsafe import escape
 
-from web import create_app
 from web.pages import FACET_SHOWN, period_label
-
-
-@pytest.fixture(scope="module")
-def app(seeds_index):
-    return create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "ANALYTICS": False, "TESTING": True})
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
 
 
 def facet_html(html: str, legend: str) -> str:
     return re.search(rf"<legend>{legend}</legend>(.*?)</fieldset>", html, re.S).group(1)
 
 
-def test_a_facet_lists_ten_values_and_holds_the_rest_in_a_details_element(client):
-    providers = client.get("/api/search").get_json()["facets"]["provider"]
+def test_a_facet_lists_ten_values_and_holds_the_rest_in_a_details_element(seeds_client):
+    providers = seeds_client.get("/api/search").get_json()["facets"]["provider"]
     assert len(providers) > FACET_SHOWN == 10
-    source = facet_html(client.get("/").get_data(as_text=True), "Source")
+    source = facet_html(seeds_client.get("/").get_data(as_text=True), "Source")
     shown, _, rest = source.partition('<details class="more" id="more-provider">')
     assert rest, "the values past the tenth sit in a <details> (no script needed to open it)"
     assert re.findall(r'value="provider:([^"]+)"', shown) == [escape(p["value"]) for p in providers[:10]]
     assert re.findall(r'value="provider:([^"]+)"', rest) == [escape(p["value"]) for p in providers[10:]]
     assert f"<summary>Show {len(providers) - 10} more" in rest
-    topics = facet_html(client.get("/").get_data(as_text=True), "Topics")
+    topics = facet_html(seeds_client.get("/").get_data(as_text=True), "Topics")
     assert "<details" not in topics  # four values: nothing to fold
 
 
-def test_the_rest_opens_by_itself_when_one_of_its_values_is_selected(client):
-    providers = client.get("/api/search").get_json()["facets"]["provider"]
+def test_the_rest_opens_by_itself_when_one_of_its_values_is_selected(seeds_client):
+    providers = seeds_client.get("/api/search").get_json()["facets"]["provider"]
     late = providers[-1]["value"]
-    html = client.get("/", query_string={"filter": f"provider:{late}"}).get_data(as_text=True)
+    html = seeds_client.get("/", query_string={"filter": f"provider:{late}"}).get_data(as_text=True)
     assert '<details class="more" id="more-provider" open>' in facet_html(html, "Source")
-    early = client.get("/", query_string={"filter": f"provider:{providers[0]['value']}"}).get_data(as_text=True)
+    early = seeds_client.get("/", query_string={"filter": f"provider:{providers[0]['value']}"}).get_data(as_text=True)
     assert '<details class="more" id="more-provider">' in facet_html(early, "Source")
 
 
-def test_kinds_read_as_words_in_the_facet_and_the_chip(client):
-    html = client.get("/?q=police").get_data(as_text=True)
+def test_kinds_read_as_words_in_the_facet_and_the_chip(seeds_client):
+    html = seeds_client.get("/?q=police").get_data(as_text=True)
     kind = facet_html(html, "Kind")
     assert re.search(r'value="kind:related"[^>]*>\s*<label[^>]*><span class="value">Related coverage</span>', kind)
     assert re.search(r'value="kind:article"[^>]*>\s*<label[^>]*><span class="value">Articles</span>', kind)
-    chip = client.get("/?q=police&filter=kind:article").get_data(as_text=True)
+    chip = seeds_client.get("/?q=police&filter=kind:article").get_data(as_text=True)
     assert 'aria-label="Remove filter Kind: Articles">Kind: Articles <span' in chip
 
 
-def test_a_story_chip_shows_the_lead_title_even_when_the_lead_is_not_on_the_page(client):
-    top = client.get("/api/search?q=police").get_json()["hits"][0]
+def test_a_story_chip_shows_the_lead_title_even_when_the_lead_is_not_on_the_page(seeds_client):
+    top = seeds_client.get("/api/search?q=police").get_json()["hits"][0]
     story = top["story"]
-    lead = client.get("/api/search", query_string={"filter": [f"story:{story}", "kind:article"]}).get_json()
+    lead = seeds_client.get("/api/search", query_string={"filter": [f"story:{story}", "kind:article"]}).get_json()
     title = next(h["title"] for h in lead["hits"] if h["key"] == story)
     # a search inside the story that the lead article does not match: its title must be looked up
-    inside = client.get("/api/search", query_string={"q": "reuters", "filter": f"story:{story}", "group": "0"})
+    inside = seeds_client.get("/api/search", query_string={"q": "reuters", "filter": f"story:{story}", "group": "0"})
     assert inside.get_json()["total"] and story not in [h["key"] for h in inside.get_json()["hits"]]
-    html = client.get("/", query_string={"q": "reuters", "filter": f"story:{story}", "group": "0"})
+    html = seeds_client.get("/", query_string={"q": "reuters", "filter": f"story:{story}", "group": "0"})
     assert f'aria-label="Remove filter Story: {escape(title)}">Story: {escape(title)} <span' in html.get_data(True)
     assert f"Story: {story}" not in html.get_data(as_text=True)
     # and when it is on the page, the same title (from the hits, no lookup)
-    listing = client.get("/", query_string={"filter": f"story:{story}", "group": "0"}).get_data(as_text=True)
+    listing = seeds_client.get("/", query_string={"filter": f"story:{story}", "group": "0"}).get_data(as_text=True)
     assert f">Story: {escape(title)} <span" in listing
 
 
-def test_an_unknown_story_chip_falls_back_to_its_key(client):
-    html = client.get("/", query_string={"filter": "story:nope.example/<b>x</b>"}).get_data(as_text=True)
+def test_an_unknown_story_chip_falls_back_to_its_key(seeds_client):
+    html = seeds_client.get("/", query_string={"filter": "story:nope.example/<b>x</b>"}).get_data(as_text=True)
     assert ">Story: nope.example/&lt;b&gt;x&lt;/b&gt; <span" in html and "<b>x</b>" not in html
 
 
-def test_period_chips_name_the_period(client):
-    html = client.get("/", query_string={"filter": "date:2020-06-08..2020-06-14"}).get_data(as_text=True)
+def test_period_chips_name_the_period(seeds_client):
+    html = seeds_client.get("/", query_string={"filter": "date:2020-06-08..2020-06-14"}).get_data(as_text=True)
     assert 'aria-label="Remove filter Period: week of Jun 8, 2020">Period: week of Jun 8, 2020 <span' in html
-    month = client.get("/", query_string={"filter": ["date:2020-06-01..2020-06-30", "month:2021-03"]})
+    month = seeds_client.get("/", query_string={"filter": ["date:2020-06-01..2020-06-30", "month:2021-03"]})
     assert ">Period: Jun 2020 <span" in month.get_data(as_text=True)
     assert ">Month: Mar 2021 <span" in month.get_data(as_text=True)
 

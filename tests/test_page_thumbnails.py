@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from click.testing import CliRunner
 
+from tests.conftest import serve_config
 from web import create_app
-from web.cli import main as cli_main
 from web.pages import hit_view
 
 
@@ -92,24 +91,11 @@ def test_the_setting_turns_thumbnails_off(seeds_index, monkeypatch, env, config,
     ("args", "env", "expected"), [([], None, True), (["--no-thumbnails"], None, False), ([], "off", False)]
 )
 def test_serve_passes_its_thumbnails_setting_to_the_app(seeds_index, monkeypatch, args, env, expected):
-    import web
-
-    seen = {}
-
-    class Stop(Exception):
-        pass
-
-    def fake_create_app(config):
-        seen.update(config)
-        raise Stop
-
-    monkeypatch.setattr(web, "create_app", fake_create_app)
     if env is None:
         monkeypatch.delenv("SEARCH_THUMBNAILS", raising=False)
     else:
         monkeypatch.setenv("SEARCH_THUMBNAILS", env)
-    result = CliRunner().invoke(cli_main, ["--index", str(seeds_index), "serve", *args])
-    assert isinstance(result.exception, Stop), result.output
+    seen = serve_config(monkeypatch, "--index", str(seeds_index), "serve", *args)
     assert seen["THUMBNAILS"] is expected
 
 
