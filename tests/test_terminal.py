@@ -65,3 +65,16 @@ def test_no_control_character_from_data_reaches_the_terminal(hostile_folder, tmp
     assert "\\x9b2J \\u202etxet" in outputs["query"]
     hit = json.loads(outputs["query --json"])["hits"][0]
     assert "\x9b2J \u202etxet" in hit["title"]  # JSON keeps the text exact, as \u escapes
+
+
+def test_a_recorded_query_with_escape_sequences_prints_escaped_in_the_analytics_report(tmp_path):
+    from search.analytics import FILE_NAME, Recorder
+
+    recorder = Recorder(tmp_path / FILE_NAME)
+    for _ in range(3):
+        recorder.search("police \x1b]0;owned\x07 \x9b2J \u202eevil", (), 0, "api")
+    recorder.flush()
+    out = run("--index", str(tmp_path), "analytics")
+    assert out.returncode == 0, out.stderr
+    assert not RAW.search(out.stdout + out.stderr), out.stdout
+    assert "\\x9b2j" in out.stdout.lower() and "\\u202e" in out.stdout  # still shown, as visible escapes
