@@ -26,10 +26,10 @@ from datasketch import MinHash
 
 WINDOW_DAYS = 7.0
 THRESHOLD = 0.4  # chosen on the tuning half of eval/data/event_pairs.jsonl (docs/relevance.md)
-RELATED_THRESHOLD = 0.15
+RELATED_THRESHOLD = 0.35  # a related: list lowers the bar a little: lower, it chained events (tuning half)
 TITLE_WEIGHT = 0.8
 AVERAGE_LINK = 0.8  # two groups merge when their mean similarity is at least this x THRESHOLD
-PERMUTATIONS, BAND_ROWS = 64, 2  # 32 bands of 2 rows: pairs of Jaccard 0.4 collide with p > 0.99
+PERMUTATIONS, BAND_ROWS = 64, 2  # 32 bands of 2 rows: pairs of Jaccard 0.35 collide with p > 0.98
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,14 @@ def stories(items: Iterable[EventItem]) -> dict[str, str]:
             n = group[n]
         return n
 
-    for _, ka, kb in edges:
+    for negative, ka, kb in edges:
         ra, rb = find(position[ka]), find(position[kb])
         if ra == rb:
             continue
         left, right = members[ra], members[rb]
         mean = sum(similarity(items[x], items[y]) for x in left for y in right) / (len(left) * len(right))
-        if mean < AVERAGE_LINK * THRESHOLD:
+        bar = THRESHOLD if -negative >= THRESHOLD else RELATED_THRESHOLD  # the bar this link passed
+        if mean < AVERAGE_LINK * bar:
             continue
         keep, drop = (ra, rb) if ra < rb else (rb, ra)
         group[drop] = keep
@@ -103,7 +104,7 @@ def _jaccard(x: frozenset[str], y: frozenset[str]) -> float:
 def _candidates(items: list[EventItem]) -> set[tuple[EventItem, EventItem]]:
     """Pairs sharing a MinHash band of their words or of their title words (both in key order)."""
     buckets: dict[bytes, list[int]] = defaultdict(list)
-    for words_of in (lambda i: i.words, lambda i: i.title_words):
+    for kind, words_of in enumerate((lambda i: i.words, lambda i: i.title_words)):
         sets = [sorted(words_of(item)) for item in items]
         hashes = MinHash.bulk([[w.encode() for w in s] for s in sets], num_perm=PERMUTATIONS, seed=1)
         for n, (minhash, words) in enumerate(zip(hashes, sets, strict=True)):
@@ -112,10 +113,10 @@ def _candidates(items: list[EventItem]) -> set[tuple[EventItem, EventItem]]:
             values = minhash.hashvalues
             for band in range(0, PERMUTATIONS, BAND_ROWS):
                 digest = hashlib.blake2b(values[band : band + BAND_ROWS].tobytes(), digest_size=8).digest()
-                buckets[bytes([band]) + digest].append(n)
+                buckets[bytes([kind, band]) + digest].append(n)
     pairs = set()
     for members in buckets.values():
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
-                pairs.add((items[members[x]], items[members[y]]))
+                pairs.add((items[members[x]], items[members[y]]))  # members ascend: key order
     return pairs

@@ -49,7 +49,7 @@ def test_stories_do_not_depend_on_the_order_items_come_in():
 
 def test_a_related_list_lowers_the_bar_but_never_links_unrelated_words():
     a = item("a.org/2", "Initech robot vacuum reviewed", "a long test of the new cleaner at home", days=0)
-    b = ("b.org/2", "Initech gadget roundup", "the robot vacuum and other gadgets tested this week")  # 0.31 alike
+    b = ("b.org/2", "Gadget roundup", "Initech robot vacuum cleaner among gadgets tested this week")  # 0.385 alike
     c = ("c.org/2", "Hooli opens an office in Lisbon", "fifty jobs", 1)
     assert stories([a, item(*b, days=1)])["b.org/2"] == "b.org/2"  # words agree too little on their own
     listed = stories([a, item(*b, days=1, lists=("a.org/2",)), item(*c[:3], days=1, lists=("a.org/2",))])
