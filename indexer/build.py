@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import analysis, generations, storage
+from . import analysis, generations, persisted, storage
+from .derive import derive
 from .documents import Document, build_documents, group_by_key, merge_records
 from .schema import build_schema, document_fields, schema_version
 from .seeds import (
@@ -178,15 +179,20 @@ def merge_by_tier(writer, segments: list) -> list:
     return [segment for segment in segments if segment not in chosen]
 
 
-def write_stems(gen: Path) -> None:
-    """Every indexed word's stem, beside the index: a query with known words needs no stemmer.
+def write_derived(gen: Path) -> None:
+    """Write beside the index what searchers read besides Whoosh's files.
+
+    Every indexed word's stem (a query with known words needs no stemmer), and the arrays every
+    searcher would otherwise derive when it opens the generation (``indexer.derive``).
 
     Written anew (not in place: an update's directory shares files with the live one by hard links).
     """
-    words = [word for word, _ in storage.Store(gen).words("vocabulary")]
+    store = storage.Store(gen)
+    words = [word for word, _ in store.words("vocabulary")]
     tmp = gen / (generations.STEMS + ".tmp")
     tmp.write_text(json.dumps(analysis.stems_of(words), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, gen / generations.STEMS)
+    persisted.save(gen, derive(store))
 
 
 def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
@@ -202,7 +208,7 @@ def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = Non
     docs = build_documents(r for s in seeds.values() for r in s.records)
     gen = generations.new_generation(index_dir)
     _write_documents(gen, docs, create=True)
-    write_stems(gen)
+    write_derived(gen)
     report.docs_added = report.documents = len(docs)
     generations.publish(index_dir, gen, _manifest(entries, report.problems, len(docs), "full"))
     report.generation = gen.name
@@ -319,7 +325,7 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     gen = generations.new_generation(index_dir)
     _hardlink_copy(live, gen)
     _write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
-    write_stems(gen)
+    write_derived(gen)
     generations.publish(index_dir, gen, _manifest(files, report.problems, report.documents, "incremental"))
     report.generation = gen.name
     share = deleted_share(gen)

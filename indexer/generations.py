@@ -28,7 +28,7 @@ from typing import Any
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-STEMS = "stems.json"  # every indexed word's stem (indexer.build.write_stems), read by queries
+STEMS = "stems.json"  # every indexed word's stem (indexer.build.write_derived), read by queries
 PREFIX = "gen-"
 KEEP_OLD = 2  # generations kept behind the live one, for readers that still hold them
 GRACE_SECONDS = 60.0  # ... and however many were replaced less than this long ago

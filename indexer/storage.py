@@ -27,10 +27,9 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocWriter
 from whoosh.columns import NumericColumn
 from whoosh.fields import DATETIME
-from whoosh.matching.binary import AndNotMatcher
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
-from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.util.numeric import byte_to_length
 
 WHOOSH_VERSION = (3, 54, 0)  # pinned in pyproject.toml: the private layout below is this version's
 
@@ -56,36 +55,21 @@ def check_whoosh() -> None:
 
 check_whoosh()
 
+from .whoosh_fixes import (  # noqa: E402 - after the version check: they patch this version's classes
+    UPSTREAM_ADD_FIELD,
+    UPSTREAM_AND_NOT_FIND_FIRST,
+    UPSTREAM_BUFFER_FILE_INIT,
+    install_fixes,
+)
 
-# -- corrections to Whoosh ------------------------------------------------------------------
-
-UPSTREAM_AND_NOT_FIND_FIRST = AndNotMatcher._find_first
-UPSTREAM_ADD_FIELD = W3PerDocWriter.add_field
-
-
-def _and_not_find_first(self: AndNotMatcher) -> None:
-    # Upstream only looks for an excluded first document when both matchers start on the
-    # same id. When the excluded list starts earlier ("police -microsoft": microsoft in doc 0,
-    # police first in doc 1), doc 1 slipped through. _find_next already skips the excluded
-    # list forward, so always let it run.
-    if self.a.is_active() and self.b.is_active():
-        self._find_next()
-
-
-def _add_field_with_stored_length(self: W3PerDocWriter, fieldname, fieldobj, value, length) -> None:
-    # Per-document lengths are stored quantized to one byte. A new document added its exact
-    # length to the field total, a merged one its quantized length, so after an incremental
-    # update + merge the average field length (and every BM25 score) differed from a full
-    # build of the same documents. Counting the stored length everywhere makes the statistics
-    # independent of the index's merge history (quantizing is idempotent).
-    stored = byte_to_length(length_to_byte(length)) if length else length
-    UPSTREAM_ADD_FIELD(self, fieldname, fieldobj, value, stored)
-
-
-def install_fixes() -> None:
-    """Install the corrections (idempotent); every index is opened or written after this."""
-    AndNotMatcher._find_first = _and_not_find_first  # type: ignore[method-assign]
-    W3PerDocWriter.add_field = _add_field_with_stored_length  # type: ignore[method-assign]
+__all__ = [
+    "UPSTREAM_ADD_FIELD",
+    "UPSTREAM_AND_NOT_FIND_FIRST",
+    "UPSTREAM_BUFFER_FILE_INIT",
+    "Store",
+    "W3PerDocWriter",
+    "install_fixes",
+]
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -116,7 +100,11 @@ def merge_into(writer, segments: list) -> None:
 
 
 class Store:
-    """One opened generation directory, read as arrays. Thread-safe: one lock guards the reader."""
+    """One opened generation directory, read as arrays. Thread-safe: one lock guards the reader.
+
+    Opening maps the segment files and reads their tables of contents (about a millisecond: the
+    files are shared with every other process that opens them, never copied, see ``install_fixes``).
+    """
 
     def __init__(self, path: Path) -> None:
         install_fixes()

@@ -15,6 +15,7 @@ accent-folded words with their document frequencies), each with a weight below a
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,19 +37,21 @@ class Alternative:
 
 
 class Vocabulary:
-    """The generation's unstemmed words, sorted, with live document frequencies."""
+    """The generation's unstemmed words, sorted, with live document frequencies.
 
-    def __init__(self, words: list[str], frequencies: np.ndarray) -> None:
-        order = np.argsort(np.asarray(words, dtype=object), kind="stable")
-        self.words = [words[i] for i in order]
-        self.frequencies = np.asarray(frequencies, dtype=np.int64)[order]
-        self._index = {w: i for i, w in enumerate(self.words)}
+    ``words`` is the build's sorted table (``indexer.persisted.Strings``, mapped) or any sorted
+    sequence: lookups bisect it, so opening a generation builds no dictionary of its words.
+    """
+
+    def __init__(self, words: Sequence[str], frequencies: np.ndarray) -> None:
+        self.words = words
+        self.frequencies = np.asarray(frequencies)
         self.lookup = lru_cache(maxsize=4_096)(self._corrections)
 
     def frequency(self, word: str) -> int:
         """Live documents holding ``word`` (0 when none does)."""
-        i = self._index.get(word)
-        return int(self.frequencies[i]) if i is not None else 0
+        i = bisect_left(self.words, word)
+        return int(self.frequencies[i]) if i < len(self.words) and self.words[i] == word else 0
 
     def completions(self, prefix: str, limit: int) -> list[str]:
         """The ``limit`` most frequent words that start with ``prefix`` (longer than it)."""
@@ -63,7 +66,8 @@ class Vocabulary:
     def _corrections(self, word: str, max_edits: int, limit: int) -> tuple[tuple[str, int], ...]:
         from rapidfuzz import distance, process  # only when a word needs correcting
 
-        found = process.extract(word, self.words, scorer=distance.OSA.distance, score_cutoff=max_edits, limit=None)
+        words = self.words.to_list() if hasattr(self.words, "to_list") else list(self.words)
+        found = process.extract(word, words, scorer=distance.OSA.distance, score_cutoff=max_edits, limit=None)
         ranked = sorted(
             (edits, -self.frequencies[i], candidate)
             for candidate, edits, i in found

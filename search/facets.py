@@ -1,8 +1,8 @@
 """Facet counting with numpy over per-generation ordinal arrays.
 
-For each facet field the index's posting lists are read once per index generation into two
-parallel arrays (document number, value ordinal). Counting the values of any set of matching
-documents is then one ``bincount``, whatever the number of hits.
+For each facet field a build derives two parallel arrays (document number, value ordinal) from
+the index's posting lists (``indexer.derive.facet_arrays``); every process maps them. Counting
+the values of any set of matching documents is then one ``bincount``, whatever the number of hits.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from indexer.persisted import FacetArrays
 from indexer.schema import FACETS
-from indexer.storage import Store
 from indexer.text import fold_accents
 
 
@@ -32,33 +32,13 @@ class FacetTable:
     doc_ord: np.ndarray | None = None  # per-document ordinal when each document has at most one value
     _folded: dict[str, int] = field(default_factory=dict)
 
-    @classmethod
-    def from_store(cls, store: Store, fieldname: str, live: np.ndarray | None = None) -> "FacetTable":
-        """Read the field's posting lists into ordinal arrays (only ``live`` documents, when given).
+    def __post_init__(self) -> None:
+        self._folded = {fold(v): i for i, v in enumerate(self.values)}
 
-        A value held only by replaced or removed versions is left out, as a full build would.
-        """
-        values: list[str] = []
-        id_chunks: list[np.ndarray] = []
-        ord_chunks: list[np.ndarray] = []
-        for value, _frequency in store.words(fieldname):
-            ids = store.postings(fieldname, value)[0].astype(np.int32)
-            if live is not None:
-                ids = ids[live[ids]]
-            if len(ids) == 0:
-                continue
-            id_chunks.append(ids)
-            ord_chunks.append(np.full(len(ids), len(values), dtype=np.int32))
-            values.append(value)
-        doc_ids = np.concatenate(id_chunks) if id_chunks else np.zeros(0, np.int32)
-        ords = np.concatenate(ord_chunks) if ord_chunks else np.zeros(0, np.int32)
-        table = cls(fieldname, values, doc_ids, ords)
-        table._folded = {fold(v): i for i, v in enumerate(values)}
-        if len(np.unique(doc_ids)) == len(doc_ids):
-            # single-valued (provider, year, kind): counting gathers only the matching documents
-            table.doc_ord = np.full(store.doc_count, len(values), dtype=np.int32)
-            table.doc_ord[doc_ids] = ords
-        return table
+    @classmethod
+    def of(cls, fieldname: str, arrays: FacetArrays) -> "FacetTable":
+        """The table over a generation's facet arrays (``indexer.derive.facet_arrays``)."""
+        return cls(fieldname, arrays.values, arrays.doc_ids, arrays.ords, arrays.doc_ord)
 
     def resolve(self, value: str) -> str | None:
         """The stored spelling of a user-typed value ('reuters' -> 'Reuters'), or None."""

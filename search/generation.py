@@ -1,7 +1,9 @@
 """Index generations as the searcher sees them: one opened, with its arrays, and the live one over time.
 
-``Generation`` is everything derived once from one generation directory (facet tables, prior,
-dates, story ordinals, live statistics, scoring data), read through the storage adapter.
+``Generation`` is one generation directory opened: the arrays its build derived (facet ordinals,
+columns, story ordinals, live statistics, vocabulary, posting lists: ``indexer.persisted``), mapped
+read-only and shared by every process through the page cache, and the few per-process objects
+over them (the quality prior, the timeline calendar, caches).
 ``LiveGeneration`` follows an index directory: it re-checks which generation is live at most every
 ``refresh_seconds``, opens a new one beside the old (requests in flight finish on the one they
 started with) and tells whether the live one can still answer.
@@ -18,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import generations
+from indexer import generations, persisted
 from indexer.analysis import remember_stems
+from indexer.derive import derive
+from indexer.persisted import Derived
 from indexer.schema import FACET_FIELDS
 from indexer.storage import Store
 
@@ -53,44 +57,56 @@ class Generation:
     stats: LiveStats
     scoring: ScoringData
     policy: RankingPolicy
-    manifest: dict
     answers: AnswerCache  # answers computed on this generation: never stale, dropped with it
+    derived: Derived = field(repr=False)
+    mapped: bool = False  # whether the derived arrays are mapped from the build's files (else computed here)
     _vocabulary: Vocabulary | None = field(default=None, repr=False)
+    _manifest: dict | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: Path, policy: RankingPolicy, cache_entries: int) -> Generation:
-        """Open a generation directory and precompute facet arrays, priors and statistics."""
+        """Open a generation directory: map the arrays its build derived (or derive them, for an older build)."""
         store = Store(path)
         stems = path / generations.STEMS
         if stems.is_file():  # words the index has seen need no stemmer (no NLTK import) at query time
             remember_stems(json.loads(stems.read_text(encoding="utf-8")))
-        n = store.doc_count
-        deleted = store.deleted()
-        live = np.ones(n, dtype=bool)
-        live[deleted] = False
-        quality, tiebreak, published = store.column("quality"), store.column("tiebreak"), store.column("published")
-        stats = LiveStats.from_store(store, deleted)
+        derived = persisted.load(path)
+        mapped = derived is not None
+        if derived is None:
+            # built before the derived files existed: compute them here, as every open used to
+            log.warning("%s has no derived files: computing them (run 'search-cli index --full' to persist)", path)
+            derived = derive(store, postings=False)
+        stats = LiveStats(derived.live_count, derived.field_lengths, derived)
+        scoring = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, policy, derived.postings)
         # the tie-break factor is far below any real score difference but orders exact ties by URL
-        prior = policy.quality_prior(quality) * (1.0 + 1e-9 * tiebreak / 2**31)
+        prior = policy.quality_prior(derived.quality) * (1.0 + 1e-9 * derived.tiebreak / 2**31)
         return cls(
             name=path.name,
             path=path,
             store=store,
-            doc_count=n,
-            facets={f: FacetTable.from_store(store, f, live) for f in FACET_FIELDS},
+            doc_count=derived.doc_count,
+            facets={f: FacetTable.of(f, derived.facets[f]) for f in FACET_FIELDS},
             prior=prior,
-            tiebreak=tiebreak,
-            published=published,
-            quality=quality,
-            live=live,
-            story=_story_ordinals(store),
-            calendar=timeline.Calendar.of(published),
+            tiebreak=derived.tiebreak,
+            published=derived.published,
+            quality=derived.quality,
+            live=derived.live,
+            story=derived.story,
+            calendar=timeline.Calendar.of(derived.published),
             stats=stats,
-            scoring=ScoringData.build(store, live, stats, policy),
+            scoring=scoring,
             policy=policy,
-            manifest=generations.read_manifest(path),
             answers=AnswerCache(cache_entries),
+            derived=derived,
+            mapped=mapped,
         )
+
+    @property
+    def manifest(self) -> dict:
+        """The generation's manifest (read on first use: at 100k documents it is megabytes of JSON)."""
+        if self._manifest is None:
+            self._manifest = generations.read_manifest(self.path)
+        return self._manifest
 
     def resolve(self, field: str, value: str) -> str | None:
         """Canonical spelling of a facet value, or None when no document has it."""
@@ -98,11 +114,9 @@ class Generation:
         return table.resolve(value) if table else value
 
     def vocabulary(self) -> Vocabulary:
-        """The unstemmed words of live documents with their frequencies (read on first use)."""
+        """The unstemmed words of the index with their live document frequencies."""
         if self._vocabulary is None:
-            deleted = self.stats.deleted_df
-            pairs = [(w, df - deleted.get(("vocabulary", w), 0)) for w, df in self.store.words("vocabulary")]
-            self._vocabulary = Vocabulary([w for w, _ in pairs], np.asarray([df for _, df in pairs]))
+            self._vocabulary = Vocabulary(self.derived.vocabulary, self.derived.vocabulary_df)
         return self._vocabulary
 
     def stored(self, docnum: int) -> dict:
@@ -116,14 +130,6 @@ class Generation:
         except OSError:
             return True
         return not names or any(not any(n.startswith(s + ".") for n in names) for s in self.store.segment_ids())
-
-
-def _story_ordinals(store: Store) -> np.ndarray:
-    """Per-document story ordinal from the story hash column (each item alone in older indexes)."""
-    if "story_hash" not in store.field_names():
-        return np.arange(store.doc_count, dtype=np.int32)
-    _, ordinals = np.unique(store.column("story_hash"), return_inverse=True)
-    return ordinals.astype(np.int32)
 
 
 class LiveGeneration:

@@ -1,22 +1,23 @@
 """Vectorized ranking over per-generation posting arrays.
 
-Whoosh stores and matches; this module scores. For each (field, term) of a query the
-posting list is read once per index generation into numpy arrays (document numbers, term
-frequencies), and BM25F is computed for every matching document at once with the same
-formula Whoosh uses (``whoosh.scoring.bm25``), on live collection statistics
-(``LiveStats``). Top-k, sorting and facets then are array operations, so a query costs
-about the same whether it matches ten documents or sixty thousand.
+Whoosh stores and matches; this module scores. For each (field, term) of a query the posting
+list of live documents is a slice of the arrays the build wrote (``indexer.persisted``, mapped:
+no read, no copy), or for other fields read once per generation from Whoosh, and BM25F is
+computed for every matching document at once with the same formula Whoosh uses
+(``whoosh.scoring.bm25``), on live collection statistics (``LiveStats``). Top-k, sorting and
+facets then are array operations, so a query costs about the same whether it matches ten
+documents or sixty thousand.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.schema import TEXT_FIELDS
+from indexer.persisted import PostingTable
 from indexer.storage import Store
 
 from .livestats import LiveStats
@@ -27,24 +28,19 @@ POSTINGS_CACHE_ENTRIES = 4_096
 
 @dataclass
 class ScoringData:
-    """Per-generation arrays: document lengths, live mask, statistics, and a postings cache."""
+    """Per-generation arrays: document lengths, live mask, statistics, posting lists and a cache."""
 
     store: Store
     doc_count: int
     live: np.ndarray
     lengths: dict[str, np.ndarray]
     stats: LiveStats
-    lock: threading.RLock
     policy: RankingPolicy
+    mapped: dict[str, PostingTable] = field(default_factory=dict)  # the build's live posting lists, by field
 
     def __post_init__(self) -> None:
+        self.lock = threading.RLock()
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = OrderedDict()
-
-    @classmethod
-    def build(cls, store: Store, live: np.ndarray, stats: LiveStats, policy: RankingPolicy) -> "ScoringData":
-        """Read document lengths of every scored field."""
-        lengths = {field: store.lengths(field) for field in TEXT_FIELDS}
-        return cls(store, len(live), live, lengths, stats, threading.RLock(), policy)
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(live document numbers, term frequencies) of a term, cached for this generation."""
@@ -61,10 +57,16 @@ class ScoringData:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-            ids, tfs = self.store.postings(field, term)
-            df = self.stats.doc_frequency(self.store, field, term)
-            keep = self.live[ids]
-            entry = (ids[keep], tfs[keep], self.policy.idf(self.stats.doc_count, df))
+            table = self.mapped.get(field)
+            if table is not None:
+                # views of mapped, live-only lists: nothing read from Whoosh, nothing copied; df is their length
+                ids, tfs = table.get(term)
+                entry = (ids, tfs, self.policy.idf(self.stats.doc_count, len(ids)))
+            else:
+                ids, tfs = self.store.postings(field, term)
+                df = self.stats.doc_frequency(self.store, field, term)
+                keep = self.live[ids]
+                entry = (ids[keep], tfs[keep], self.policy.idf(self.stats.doc_count, df))
             self._cache[key] = entry
             if len(self._cache) > POSTINGS_CACHE_ENTRIES:
                 self._cache.popitem(last=False)
@@ -72,6 +74,9 @@ class ScoringData:
 
     def doc_frequency(self, field: str, term: str) -> int:
         """Live documents holding a term (for did-you-mean)."""
+        table = self.mapped.get(field)
+        if table is not None:
+            return len(table.get(term)[0])
         return self.stats.doc_frequency(self.store, field, term)
 
     def add_bm25(self, scores: np.ndarray, field: str, term: str, boost: float) -> np.ndarray:

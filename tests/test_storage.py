@@ -11,9 +11,11 @@ from whoosh import query as wq
 from whoosh import scoring
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.filedb.filestore import RamStorage
+from whoosh.filedb.structfile import BufferFile
 from whoosh.matching.binary import AndNotMatcher
 
 from indexer import storage
+from indexer.derive import derive
 from search.livestats import LiveStats
 from search.ranking import POLICY
 from search.scorer import ScoringData
@@ -30,9 +32,9 @@ def test_numpy_bm25_equals_whoosh_bm25f_on_real_postings(seeds_index):
     """With Whoosh's idf, the adapter's arrays and the policy's formula give Whoosh's own scores."""
     store = storage.Store(next(p for p in seeds_index.iterdir() if p.name.startswith("gen-")))
     policy = dataclasses.replace(POLICY, idf_formula="whoosh")
-    live = np.ones(store.doc_count, dtype=bool)
-    live[store.deleted()] = False
-    scoring_data = ScoringData.build(store, live, LiveStats.from_store(store, store.deleted()), policy)
+    derived = derive(store)
+    stats = LiveStats(derived.live_count, derived.field_lengths, derived)
+    scoring_data = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, policy, derived.postings)
     weighting = scoring.BM25F(K1=policy.k1, **{f"{f}_B": b for f, b in policy.b.items()})
     compared = 0
     with store.index.searcher(weighting=weighting) as searcher:
@@ -83,6 +85,17 @@ def upstream(monkeypatch):
     """Whoosh as released: the real upstream functions, saved by the adapter before it corrects them."""
     monkeypatch.setattr(AndNotMatcher, "_find_first", storage.UPSTREAM_AND_NOT_FIND_FIRST)
     monkeypatch.setattr(storage.W3PerDocWriter, "add_field", storage.UPSTREAM_ADD_FIELD)
+    monkeypatch.setattr(BufferFile, "__init__", storage.UPSTREAM_BUFFER_FILE_INIT)
+
+
+def reads_its_source() -> bool:
+    """Whether a BufferFile over a memoryview (a compound segment's mapped sub-file) reads it, or a private copy."""
+    source = bytearray(b"old bytes")
+    opened = BufferFile(memoryview(source), name="sub-file")
+    source[:3] = b"new"  # a copy would not see this
+    seen = opened.file.read(3)
+    opened.close()
+    return seen == b"new"
 
 
 def test_upstream_and_not_still_lets_an_excluded_first_match_through(upstream):
@@ -95,7 +108,13 @@ def test_upstream_field_lengths_still_depend_on_merge_history(upstream):
     assert field_length_after(merge=True) != field_length_after(merge=False)
 
 
-def test_the_installed_corrections_fix_both():
+def test_upstream_buffer_files_still_copy_the_mapped_segment(upstream):
+    """Fails the day Whoosh stops copying: then drop _buffer_file_init from install_fixes."""
+    assert not reads_its_source()
+
+
+def test_the_installed_corrections_fix_them():
     storage.install_fixes()
+    assert reads_its_source()
     assert excluded_first_ids() == [2]
     assert field_length_after(merge=True) == field_length_after(merge=False)

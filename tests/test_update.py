@@ -14,6 +14,7 @@ from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import POWER_APPS
 from tests.test_documents import seed
+from tests.test_persisted import assert_persisted_equal
 
 QUERIES = [
     "",
@@ -75,6 +76,7 @@ def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path) -> None:
     for key, answer in rebuilt["answers"].items():
         assert incremental["answers"][key] == answer, key
     assert incremental == rebuilt
+    assert_persisted_equal(index, full)  # the mapped arrays too, not only what they answer
 
 
 def apply_update(folder: Path, update: Path) -> None:

@@ -1,0 +1,141 @@
+"""Derived arrays persisted by the build: mapped at open, equal to what a searcher would compute, safe on update."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from indexer import build, generations, persisted
+from indexer.derive import derive
+from indexer.schema import TEXT_FIELDS
+from indexer.storage import Store
+from search.engine import SearchEngine
+from search.request import build_request
+from tests.test_documents import seed
+
+
+def derived_by_key(gen: Path) -> dict:
+    """A generation's persisted data with document numbers replaced by keys (builds order documents differently)."""
+    data = persisted.load(gen)
+    assert data is not None, f"{gen} has no derived files"
+    store = Store(gen)
+    keys = {d: store.stored(d)["key"] for d in np.flatnonzero(np.asarray(data.live)).tolist()}
+    stories: dict[int, set[str]] = {}
+    for d, key in keys.items():
+        stories.setdefault(int(data.story[d]), set()).add(key)
+    docs = {
+        key: (
+            int(data.quality[d]),
+            int(data.tiebreak[d]),
+            int(data.published[d]),
+            tuple(float(data.lengths[f][d]) for f in TEXT_FIELDS),
+            frozenset(stories[int(data.story[d])]),
+        )
+        for d, key in keys.items()
+    }
+    facets = {
+        field: sorted((keys[int(d)], t.values[int(o)]) for d, o in zip(t.doc_ids, t.ords, strict=True))
+        for field, t in data.facets.items()
+    }
+    singles = {field: t.doc_ord is not None for field, t in data.facets.items()}
+    vocabulary = {w: int(df) for w, df in zip(data.vocabulary, data.vocabulary_df, strict=True) if df > 0}
+    postings = {
+        field: {
+            term: sorted((keys[int(d)], float(tf)) for d, tf in zip(*table.get(term), strict=True))
+            for term in table.terms
+        }
+        for field, table in data.postings.items()
+    }
+    return {
+        "live": len(keys),
+        "docs": docs,
+        "field_lengths": data.field_lengths,
+        "facets": facets,
+        "single_valued": singles,
+        "vocabulary": vocabulary,
+        "postings": postings,
+    }
+
+
+def assert_persisted_equal(incremental: Path, full: Path) -> None:
+    """Two indexes' live generations persisted the same data (by document key)."""
+    ours = derived_by_key(generations.current_generation(incremental))
+    theirs = derived_by_key(generations.current_generation(full))
+    for part in theirs:
+        assert ours[part] == theirs[part], part
+
+
+def snapshot_of_arrays(data: persisted.Derived) -> dict:
+    arrays = {name: np.asarray(getattr(data, name)).tolist() for name in ("live", "quality", "tiebreak", "published")}
+    arrays["story"] = np.asarray(data.story).tolist()
+    arrays["lengths"] = {f: np.asarray(v).tolist() for f, v in data.lengths.items()}
+    arrays["facets"] = {
+        f: (t.values, np.asarray(t.doc_ids).tolist(), np.asarray(t.ords).tolist(), t.doc_ord is not None)
+        for f, t in data.facets.items()
+    }
+    arrays["vocabulary"] = list(zip(data.vocabulary, np.asarray(data.vocabulary_df).tolist(), strict=True))
+    arrays["deleted"] = list(zip(data.deleted_terms, np.asarray(data.deleted_counts).tolist(), strict=True))
+    arrays["field_lengths"] = data.field_lengths
+    return arrays
+
+
+def test_the_mapped_arrays_equal_what_an_open_would_compute(all_engine):
+    gen = all_engine.generation()
+    assert gen.mapped and isinstance(gen.live, np.memmap) and isinstance(gen.facets["topics"].doc_ids, np.memmap)
+    computed = derive(Store(gen.path))
+    assert snapshot_of_arrays(gen.derived) == snapshot_of_arrays(computed)
+    for field in TEXT_FIELDS:
+        for term in list(computed.postings[field].terms)[:200]:
+            ids, tfs = gen.scoring.postings(field, term)
+            assert isinstance(ids, np.memmap)  # a view of the mapped file: no copy per process
+            theirs = computed.postings[field].get(term)
+            assert ids.tolist() == theirs[0].tolist() and tfs.tolist() == theirs[1].tolist()
+
+
+def folder_with(tmp_path: Path, count: int) -> Path:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for i in range(count):
+        (seeds / f"2021-01-{i:03d}.md").write_text(
+            seed(f"Story {i} about cloud data", f"https://a.org/{i}", topics=("Cloud",) if i % 2 else ("AI", "Data"))
+        )
+    return seeds
+
+
+def file_digests(folder: Path) -> dict[str, tuple[int, str]]:
+    return {p.name: (p.stat().st_ino, hashlib.sha256(p.read_bytes()).hexdigest()) for p in sorted(folder.iterdir())}
+
+
+def test_an_update_writes_new_derived_files_and_never_touches_the_live_ones(tmp_path):
+    seeds = folder_with(tmp_path, 30)
+    index = tmp_path / "index"
+    build.full_build(seeds, index)
+    live = generations.current_generation(index)
+    before = file_digests(live / persisted.DIRECTORY)
+    (seeds / "2021-01-003.md").write_text(seed("Story 3 revised: quantum", "https://a.org/3", topics=("Quantum",)))
+    build.update(seeds, index)
+    fresh = generations.current_generation(index)
+    assert fresh != live
+    assert file_digests(live / persisted.DIRECTORY) == before  # the generation being served is untouched
+    for path in (fresh / persisted.DIRECTORY).iterdir():
+        assert path.stat().st_nlink == 1, f"{path.name} is shared with another generation"
+    assert SearchEngine(index).search(build_request("quantum"))["total"] == 1
+
+
+def test_an_index_built_without_derived_files_opens_and_answers_the_same(tmp_path):
+    seeds = folder_with(tmp_path, 30)
+    index = tmp_path / "index"
+    build.full_build(seeds, index)
+    variants = ({}, {"filters": ["topics=AI"]})
+    requests = [build_request(q, **kw) for q in ("", "cloud", "story dat", "clod") for kw in variants]
+    mapped = SearchEngine(index, cache_entries=0)
+    assert mapped.generation().mapped
+    expected = [mapped.search(r) for r in requests]
+    shutil.rmtree(generations.current_generation(index) / persisted.DIRECTORY)
+    older = SearchEngine(index, cache_entries=0)
+    assert not older.generation().mapped  # computed in memory, as every open used to
+    for request, answer in zip(requests, expected, strict=True):
+        assert {**older.search(request), "took_ms": 0} == {**answer, "took_ms": 0}
