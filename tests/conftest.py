@@ -74,6 +74,7 @@ def serve_config(monkeypatch, *cli_args: str) -> dict:
         raise Stop
 
     monkeypatch.setattr(web, "create_app", fake_create_app)
+    monkeypatch.setenv("SEARCH_WORKERS", "1")  # waitress: the app is made in this process
     result = CliRunner().invoke(main, list(cli_args))
     assert isinstance(result.exception, Stop), result.output
     return seen

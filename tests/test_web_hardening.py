@@ -21,6 +21,7 @@ from tests.conftest import ROOT, SEEDS
 from web import SECURITY_HEADERS, create_app
 
 A = "{http://www.w3.org/2005/Atom}"
+CLI = [sys.executable, "-m", "web.cli"]
 UNAVAILABLE = "The search index is missing or being rebuilt; please try again in a minute."
 REUTERS = (
     "https://www.reuters.com/article/us-microsoft-facial-recognition/"
@@ -74,7 +75,7 @@ def served(tmp_path) -> Iterator[tuple[int, Path]]:
         port = s.getsockname()[1]
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "--index", str(index), "serve", "--port", str(port), "--no-analytics"],
+        [*CLI, "--index", str(index), "serve", "--port", str(port), "--no-analytics", "--workers", "1"],
         env={**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_BASE_URL": "https://news.example.org"},
         stdout=log,
         stderr=log,

@@ -1,7 +1,8 @@
-"""``search-cli serve``: the web UI and JSON API on a production WSGI server."""
+"""``search-cli serve``: the web UI and JSON API on a production WSGI server (gunicorn workers, or waitress)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -19,7 +20,17 @@ from .terminal import echo, fail
     "--host", envvar="SEARCH_HOST", default="127.0.0.1", show_default=True, help="Address to bind (env SEARCH_HOST)."
 )
 @click.option("--port", envvar="SEARCH_PORT", default=8000, show_default=True, type=int, help="Port (env SEARCH_PORT).")
-@click.option("--threads", envvar="SEARCH_THREADS", default=4, show_default=True, type=int, help="Worker threads.")
+@click.option(
+    "--workers",
+    envvar="SEARCH_WORKERS",
+    default=os.cpu_count() or 1,
+    show_default="number of CPUs",
+    type=click.IntRange(min=1),
+    help="Processes answering requests (env SEARCH_WORKERS): more than 1 runs gunicorn (POSIX), 1 runs waitress.",
+)
+@click.option(
+    "--threads", envvar="SEARCH_THREADS", default=4, show_default=True, type=int, help="Threads per worker process."
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
 @click.option(
     "--analytics/--no-analytics",
@@ -63,6 +74,7 @@ def serve_command(
     obj: Any,
     host: str,
     port: int,
+    workers: int,
     threads: int,
     no_access_log: bool,
     analytics: bool,
@@ -71,13 +83,14 @@ def serve_command(
     analytics_days: int,
     analytics_max_mb: float,
 ) -> None:
-    """Serve the web UI and JSON API with waitress; builds the index first if there is none."""
+    """Serve the web UI and JSON API (gunicorn workers, waitress for one); builds the index first if needed."""
     import logging
 
     from indexer import generations
     from indexer.generations import IndexBusy, IndexMissing
 
     from . import create_app
+    from .policy import base_url as base_url_setting
     from .server import create_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -96,9 +109,17 @@ def serve_command(
     config = {"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics}
     config.update(ANALYTICS_DAYS=analytics_days, ANALYTICS_MAX_MB=analytics_max_mb, THUMBNAILS=thumbnails)
     try:
-        app = create_app({**config, "BASE_URL": base_url})
+        base_url_setting(base_url)
     except ValueError as exc:  # a malformed --base-url / SEARCH_BASE_URL
         fail(str(exc))
+    config["BASE_URL"] = base_url
+    if workers > 1 and os.name == "posix":
+        from .prefork import serve
+
+        echo(f"serving {obj.index} on http://{host}:{port}/ with {workers} workers (Ctrl+C to stop)", err=True)
+        serve(config, host=host, port=port, workers=workers, threads=threads, access_log=not no_access_log)
+        return
+    app = create_app(config)
     echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     # waitress's own error replies (400, 431, ...) carry the security headers too: web.server
     server = create_server(

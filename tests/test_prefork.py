@@ -1,0 +1,145 @@
+"""``serve --workers N`` (gunicorn): workers share the mapped generation, die and come back, follow updates."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indexer import build, generations, persisted
+from tests.conftest import ROOT, SEEDS
+from tests.test_web_hardening import fetch, raw_exchange, wait_for
+from web import SECURITY_HEADERS
+
+WORKERS = 2
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (gunicorn's workers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(p) for p in text]
+    return sorted(found)
+
+
+def mapped_derived(pid: int) -> set[tuple[str, int]]:
+    """(generation, inode) of every derived array file the process has mapped."""
+    found = set()
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        parts = line.split(maxsplit=5)
+        if len(parts) == 6 and f"/{persisted.DIRECTORY}/" in parts[5] and parts[5].endswith(".npy"):
+            path = Path(parts[5])
+            found.add((path.parent.parent.name, int(parts[4])))
+    return found
+
+
+def generations_mapped(pid: int) -> set[str]:
+    return {gen for gen, _ in mapped_derived(pid)}
+
+
+@pytest.fixture()
+def prefork(tmp_path) -> Iterator[tuple[subprocess.Popen, int, Path, Path]]:
+    """``search-cli serve --workers 2`` over a copy of the seeds: (master, port, seeds, index)."""
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(SEEDS, seeds)
+    build.full_build(seeds, index)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "server.log").open("wb")
+    command = [sys.executable, "-m", "web.cli", "--index", str(index), "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--workers", str(WORKERS), "--no-analytics", "--no-access-log"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        ready = wait_for(lambda: len(children(proc.pid)) == WORKERS and fetch(port, "/healthz")[0] == 200, 30)
+        assert ready, (tmp_path / "server.log").read_text()
+        yield proc, port, seeds, index
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+
+
+def test_workers_map_the_same_generation_files(prefork):
+    proc, _, _, index = prefork
+    live = generations.current_generation(index)
+    expected = {(live.name, p.stat().st_ino) for p in persisted.files(live)}
+    assert len(expected) > 20
+    workers = children(proc.pid)
+    shared = wait_for(lambda: all(mapped_derived(w) == expected for w in workers), 10)
+    assert shared, [mapped_derived(w) for w in workers]
+
+
+def test_a_killed_worker_is_replaced_and_requests_keep_succeeding(prefork):
+    proc, port, _, _ = prefork
+    victim = children(proc.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    assert wait_for(lambda: victim not in children(proc.pid) and len(children(proc.pid)) == WORKERS, 20)
+    replacement = next(w for w in children(proc.pid) if w != victim)
+    assert wait_for(lambda: generations_mapped(replacement), 10)  # it opened the generation
+    assert all(fetch(port, "/api/search?q=police")[0] == 200 for _ in range(10))
+
+
+def test_a_new_generation_reaches_every_worker(prefork):
+    proc, port, seeds, index = prefork
+    old = generations.current_generation(index).name
+    first = sorted(seeds.iterdir())[0]
+    first.write_text(first.read_text().replace("title:", "title: Zanzibarian", 1))
+    build.update(seeds, index)
+    new = generations.current_generation(index).name
+    assert new != old
+    workers = children(proc.pid)
+    assert wait_for(lambda: all(new in generations_mapped(w) for w in workers), 10)
+    status, _, body = fetch(port, "/api/search?q=zanzibarian")
+    assert status == 200 and json.loads(body)["total"] >= 1 and json.loads(body)["generation"] == new
+
+
+def test_gunicorn_own_error_replies_carry_the_security_headers(prefork):
+    _, port, _, _ = prefork
+    expected = {name.lower(): value for name, value in SECURITY_HEADERS.items()} | {"cache-control": "no-store"}
+    status, headers, body = raw_exchange(port, b"NOT A REQUEST LINE\r\n\r\n")
+    assert status == 400 and b"Invalid Request Line" in body  # gunicorn answered, not the app
+    assert {k: headers.get(k) for k in expected} == expected
+    too_long = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"  # over gunicorn's limit_request_line
+    status, headers, _ = raw_exchange(port, too_long)
+    assert status == 414 and {k: headers.get(k) for k in expected} == expected
+
+
+def test_the_command_line_answers_from_the_mapped_files_as_the_server_does(prefork):
+    _, port, _, index = prefork
+    from web.cli import _open_engine
+
+    assert _open_engine(index).generation().mapped  # what `query` opens: the build's files, not recomputed
+    for args, query in (
+        (["police"], "q=police"),
+        (
+            ["--no-group", "--limit", "5", "--sort", "newest", "facial", "recognit"],
+            "q=facial+recognit&group=0&limit=5&sort=newest",
+        ),
+        (["--filter", "kind=article", "microsoft"], "q=microsoft&filter=kind:article"),
+    ):
+        cli = subprocess.run(
+            [sys.executable, "-m", "web.cli", "--index", str(index), "query", "--json", *args],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        status, _, body = fetch(port, f"/api/search?{query}")
+        served, printed = json.loads(body), json.loads(cli.stdout)
+        assert status == 200 and served["total"] > 0
+        served.pop("took_ms"), printed.pop("took_ms")
+        assert printed == served

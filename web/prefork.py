@@ -1,0 +1,121 @@
+"""``search-cli serve --workers N``: the app in N pre-forked processes (gunicorn), for more than one core.
+
+One process answers uncached searches on one core (the GIL); N workers use N. Each worker makes
+its own app (no preloading: every worker runs its own analytics writer thread and its own
+background generation loader, and threads do not survive a fork), and opens the live generation
+itself: the generation's arrays are files mapped read-only (``indexer.persisted``), so opening
+takes milliseconds and every worker shares the same pages through the page cache. Each worker
+notices a new generation on its own (``search.generation.LiveGeneration``) and keeps answering
+from the old one until the new one is open. gunicorn's master replaces a worker that dies.
+
+gunicorn writes some error replies itself, without calling the app (a request line it cannot
+parse, headers over its limits); ``HeaderedThreadWorker`` gives those the app's security headers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn import util
+from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
+
+from .policy import with_defaults
+
+
+def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """Write gunicorn's own error reply (``gunicorn.util.write_error``), with the security headers and ``no-store``."""
+    body = (
+        f"<!doctype html><title>{html.escape(reason)}</title><h1>{html.escape(reason)}</h1><p>{html.escape(mesg)}</p>\n"
+    ).encode()
+    headers = with_defaults([("Connection", "close"), ("Content-Type", "text/html; charset=utf-8")])
+    head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    head += f"Content-Length: {len(body)}\r\n\r\n"
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class HeaderedThreadWorker(ThreadWorker):
+    """gunicorn's threaded worker whose own error replies carry the security headers."""
+
+    def init_process(self) -> None:
+        """Route gunicorn's error replies through ``write_error`` in this worker process, then serve."""
+        # gunicorn builds those replies in one module function called from Worker.handle_error; this
+        # process is a worker of ours, so replacing it here changes nothing else
+        util.write_error = write_error
+        super().init_process()
+
+
+class PreforkServer(BaseApplication):
+    """gunicorn serving the app ``factory()`` makes in each worker (gunicorn ``options``: workers, threads...)."""
+
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Hand the options to gunicorn's settings (unknown names fail loudly)."""
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Any:
+        """Each worker's own app (called after the fork)."""
+        return self.factory()
+
+
+def search_app(config: dict[str, Any]) -> Any:
+    """The search app of one worker, its generation open before the first request and followed from then on."""
+    from . import create_app
+
+    app = create_app(config)
+    follow_generations(app.extensions["search_engine"], float(app.config["REFRESH_SECONDS"]))
+    return app
+
+
+def follow_generations(engine: Any, seconds: float) -> threading.Thread:
+    """Open the live generation now, then look for a new one every ``seconds`` in a daemon thread.
+
+    Requests alone would make an idle worker notice a new generation only when one reaches it,
+    and then answer it (and the next ones) from the old generation while the new one opens.
+    """
+
+    def follow() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # no index yet, or it vanished: requests say so; keep looking
+                engine.generation()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=follow, name="follow-generations", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(config: dict[str, Any], *, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+    """Run the search app on gunicorn until it is stopped (SIGTERM or SIGINT: graceful)."""
+    app_config = {**config, "ACCESS_LOG": access_log}
+    PreforkServer(functools.partial(search_app, app_config), options(host, port, workers, threads)).run()
+
+
+def options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """The gunicorn settings of this product (bench/ serves its FTS5 anchor with the same)."""
+    return {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "web.prefork.HeaderedThreadWorker",
+        "preload_app": False,
+        "timeout": 60,  # a worker silent this long is killed and replaced
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "proc_name": "news-search",
+        "control_socket_disable": True,  # one fixed path per user: a second server would fight over it
+        "accesslog": None,  # the app logs one line per request itself (ACCESS_LOG)
+        "errorlog": "-",
+        "forwarded_allow_ips": "",  # like waitress's clear_untrusted_proxy_headers: trust no proxy headers
+    }
