@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from indexer.analysis import use_nltk  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.query import QUERY_REFUSALS  # noqa: E402
 from search.request import build_request  # noqa: E402
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=Path("/tmp/news-bench/index20k"))
     args = parser.parse_args()
     engine = SearchEngine(args.index, cache_entries=0)
+    use_nltk()  # as a server has it loaded (web.app loads the stemmer at start): time the queries, not the import
     print(f"index: {int(engine.generation().live.sum()):,} documents")
     worst = 0.0
     for q, filters in QUERIES:

@@ -15,12 +15,13 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from whoosh import query as wq
 from whoosh.query.qcore import QueryError
 
+from indexer.analysis import analyze
 from indexer.schema import TEXT_FIELDS
 from indexer.text import canonical_url
 
+from . import qtree as qt
 from . import timeline
 from .expansion import Alternative, expand
 from .generation import Generation
@@ -56,18 +57,17 @@ class Plan:
 
 
 def plan(text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool = False, typos: bool = False) -> Plan:
-    """Match and score ``text``: plain words in numpy (``_plan_words``), query syntax by ``tree_mask``."""
+    """Match and score ``text``: plain words by the words path, query syntax by ``walk``."""
     parsed = parse(text, gen.store.schema, gen.resolve, relaxed=relaxed, any_from=gen.policy.long_query_words)
     if not parsed.text:  # browsing: every item, best quality first
         return Plan(parsed, gen.live.copy(), np.ones(gen.doc_count), relaxed)
-    if parsed.plain and not parsed.fallback:
-        return _plan_words(parsed, gen, relaxed, prefix_last=prefix_last, typos=typos)
+    if isinstance(parsed.tree, qt.Words):
+        return _plan_words(parsed, gen, relaxed or parsed.tree.any_word, prefix_last=prefix_last, typos=typos)
     try:
-        mask = tree_mask(parsed.query, gen, time.perf_counter() + MATCH_BUDGET_SECONDS)
-    except QueryError:  # some problems only show when the query meets the index
-        parsed = words_only(parsed)
-        mask = tree_mask(parsed.query, gen, time.perf_counter() + MATCH_BUDGET_SECONDS)
-    scoring_terms = _scoring_terms(parsed.query, gen)
+        mask, scoring_terms = walk(parsed.tree, gen, time.perf_counter() + MATCH_BUDGET_SECONDS)
+        scoring_terms = list(dict.fromkeys(scoring_terms))  # a term named twice scores once
+    except QueryError:  # some problems only show when the query meets the index: search the words
+        return plan_groups(words_only(parsed), _exact(parsed.words), gen, relaxed=True)
     # with nothing to score (filters, dates, `*`), items rank by the quality prior alone
     scores = np.zeros(gen.doc_count) if scoring_terms else np.ones(gen.doc_count)
     scored = tuple((field, term, gen.policy.boosts.get(field, 1.0)) for field, term in scoring_terms)
@@ -75,6 +75,10 @@ def plan(text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool
         gen.scoring.add_bm25(scores, field, term, boost)
     terms = frozenset(term for _, term in scoring_terms)
     return Plan(parsed, mask, scores, relaxed, terms, scored=scored, parts={"bm25": scores})
+
+
+def _exact(words: list[str]) -> list[list[Alternative]]:
+    return [[Alternative(term, 1.0, "exact", word)] for word in words for term in analyze(word)[:1]]
 
 
 def _plan_words(parsed: ParsedQuery, gen: Generation, relaxed: bool, *, prefix_last: bool, typos: bool) -> Plan:
@@ -125,68 +129,100 @@ def plan_groups(parsed: ParsedQuery, groups: list[list[Alternative]], gen: Gener
     return Plan(parsed, mask, scores, relaxed, marked, partial, tuple(groups), parts, corrections)
 
 
-def tree_mask(q: wq.Query, gen: Generation, deadline: float = math.inf) -> np.ndarray:
-    """Documents matching a parsed query, evaluated in numpy where possible.
+Scoring = list[tuple[str, str]]
+
+
+def walk(node: qt.Node, gen: Generation, deadline: float = math.inf) -> tuple[np.ndarray, Scoring]:
+    """The documents a query tree matches, and the (field, term) pairs that score them.
 
     Boolean structure, terms (cached posting arrays) and date ranges (the per-generation
-    ``published`` array) are array operations; so are words a pattern or range expands to
-    (capped at ``MAX_WILDCARD_TERMS``). Only phrases are left to Whoosh. Past ``deadline``
-    (``time.perf_counter()``) the query is refused as too expensive: no query shape may
-    hold the generation for long.
+    ``published`` array) are array operations; so are the words a pattern or range expands to
+    (capped at ``MAX_WILDCARD_TERMS``, its first ``MAX_EXPANSIONS`` scoring). Only a phrase's word
+    order is read by Whoosh. Past ``deadline`` (``time.perf_counter()``) the query is refused as
+    too expensive: no query shape may hold the generation for long. Negated parts never score.
     """
     if time.perf_counter() > deadline:
         raise QueryTooBroad("this query would take too long to match; use fewer or more specific parts")
-    if isinstance(q, wq.Every):
-        return gen.live.copy()
-    if isinstance(q, type(wq.NullQuery)):
-        return np.zeros(gen.doc_count, dtype=bool)
-    if isinstance(q, wq.Term):
-        text = q.text.decode("utf-8") if isinstance(q.text, bytes) else q.text
-        return gen.scoring.mask_of(q.fieldname, text)
-    if isinstance(q, wq.NumericRange) and q.fieldname == "published":
-        mask = gen.live & (gen.published >= 0)
-        if q.start is not None:
-            mask &= gen.published > q.start if q.startexcl else gen.published >= q.start
-        if q.end is not None:
-            mask &= gen.published < q.end if q.endexcl else gen.published <= q.end
-        return mask
-    if isinstance(q, wq.AndNot):
-        return tree_mask(q.a, gen, deadline) & ~tree_mask(q.b, gen, deadline)
-    if isinstance(q, wq.AndMaybe):
-        return tree_mask(q.a, gen, deadline)
-    if isinstance(q, wq.Not):
-        return gen.live & ~tree_mask(q.query, gen, deadline)
-    if isinstance(q, (wq.And, wq.Or)) and type(q) in (wq.And, wq.Or):
-        masks = [tree_mask(child, gen, deadline) for child in q.children()]
-        if not masks:
-            return np.zeros(gen.doc_count, dtype=bool)
-        return np.logical_and.reduce(masks) if isinstance(q, wq.And) else np.logical_or.reduce(masks)
+    match node:
+        case qt.Everything():
+            return gen.live.copy(), []
+        case qt.Nothing():
+            return np.zeros(gen.doc_count, dtype=bool), []
+        case qt.Words(words=words):  # plain words inside query syntax: all of them, in any text field
+            return walk(qt.All(tuple(_any_field(w) for w in words for _ in analyze(w)[:1])), gen, deadline)
+        case qt.Term(field=field, text=text):
+            return gen.scoring.mask_of(field, text), _scoring(field, [text])
+        case qt.Dates():
+            return _dates(node, gen), []
+        case qt.Without(keep=keep, drop=drop):
+            mask, terms = walk(keep, gen, deadline)
+            return mask & ~walk(drop, gen, deadline)[0], terms
+        case qt.Maybe(keep=keep, extra=extra):
+            mask, terms = walk(keep, gen, deadline)
+            return mask, terms + walk(extra, gen, deadline)[1]
+        case qt.Not(child=child):
+            return gen.live & ~walk(child, gen, deadline)[0], []
+        case qt.All(children=children) | qt.Any_(children=children):
+            parts = [walk(child, gen, deadline) for child in children]
+            if not parts:
+                return np.zeros(gen.doc_count, dtype=bool), []
+            combine = np.logical_and.reduce if isinstance(node, qt.All) else np.logical_or.reduce
+            return combine([mask for mask, _ in parts]), [t for _, terms in parts for t in terms]
+        case qt.Expand():
+            return _expand(node, gen, deadline)
+        case qt.Phrase():
+            return _phrase(node, gen, deadline), _scoring(node.field, list(node.words))
+    raise QueryError(f"unknown query part {node!r}")
+
+
+def _any_field(word: str) -> qt.Node:
+    term = analyze(word)[0]
+    return qt.Any_(tuple(qt.Term(field, term) for field in TEXT_FIELDS))
+
+
+def _scoring(field: str, terms: list[str]) -> Scoring:
+    return [(field, t) for t in terms] if field in TEXT_FIELDS else []  # facet values filter, never score
+
+
+def _dates(node: qt.Dates, gen: Generation) -> np.ndarray:
+    published = gen.published
+    mask = gen.live & (published >= 0)
+    if node.start is not None:
+        mask &= published > node.start if node.start_excluded else published >= node.start
+    if node.end is not None:
+        mask &= published < node.end if node.end_excluded else published <= node.end
+    return mask
+
+
+def _expand(node: qt.Expand, gen: Generation, deadline: float) -> tuple[np.ndarray, Scoring]:
+    # wildcards, prefixes, fuzzy terms and term ranges: the union of the expanded words' posting
+    # arrays. Whoosh would OR every word of a range ([a TO zy] is the whole vocabulary) under the
+    # reader lock; here the words are capped and the time is bounded.
+    words = [w.decode("utf-8") for w in gen.store.expand(node.source, MAX_WILDCARD_TERMS + 1)]
+    if len(words) > MAX_WILDCARD_TERMS:
+        raise QueryTooBroad(
+            f"'{_clip(node)}' matches more than {MAX_WILDCARD_TERMS:,} different words; type more letters"
+        )
     mask = np.zeros(gen.doc_count, dtype=bool)
-    if isinstance(q, wq.MultiTerm):
-        # wildcards, prefixes, fuzzy terms and term ranges: the union of the expanded words'
-        # posting arrays. Whoosh would OR every word of a range ([a TO zy] is the whole
-        # vocabulary) under the reader lock; here the words are capped and the time is bounded.
-        words = gen.store.expand(q, MAX_WILDCARD_TERMS + 1)
-        if len(words) > MAX_WILDCARD_TERMS:
-            raise QueryTooBroad(
-                f"'{_clip(q)}' matches more than {MAX_WILDCARD_TERMS:,} different words; type more letters"
-            )
-        for word in words:
-            mask[gen.scoring.postings(q.fieldname, word.decode("utf-8"))[0]] = True
-            if time.perf_counter() > deadline:
-                raise QueryTooBroad(f"'{_clip(q)}' would take too long to match; narrow it")
-        return mask
-    if isinstance(q, wq.Phrase):
-        # only items holding every word can hold the phrase; checking word order reads positions in
-        # Python (~25 us an item), so a phrase too common to check within the budget is refused
-        candidates = np.logical_and.reduce([gen.scoring.mask_of(q.fieldname, str(w)) for w in q.words])
-        if not candidates.any():
-            return candidates
-        if time.perf_counter() + PHRASE_SECONDS_PER_ITEM * int(candidates.sum()) > deadline:
-            raise QueryTooBroad(
-                f"'{_clip(q)}' is in too many items to check the word order in time; add a word or a filter"
-            )
-    mask[gen.store.match(q)] = True  # phrases: Whoosh's matchers read the positions
+    for word in words:
+        mask[gen.scoring.postings(node.field, word)[0]] = True
+        if time.perf_counter() > deadline:
+            raise QueryTooBroad(f"'{_clip(node)}' would take too long to match; narrow it")
+    return mask, _scoring(node.field, words[:MAX_EXPANSIONS])
+
+
+def _phrase(node: qt.Phrase, gen: Generation, deadline: float) -> np.ndarray:
+    # only items holding every word can hold the phrase; checking word order reads positions in
+    # Python (~25 us an item), so a phrase too common to check within the budget is refused
+    candidates = np.logical_and.reduce([gen.scoring.mask_of(node.field, w) for w in node.words])
+    if not candidates.any():
+        return candidates
+    if time.perf_counter() + PHRASE_SECONDS_PER_ITEM * int(candidates.sum()) > deadline:
+        raise QueryTooBroad(
+            f"'{_clip(node)}' is in too many items to check the word order in time; add a word or a filter"
+        )
+    mask = np.zeros(gen.doc_count, dtype=bool)
+    mask[gen.store.match_phrase(node.field, node.words)] = True
     return mask & gen.live
 
 
@@ -202,35 +238,7 @@ def filter_mask(gen: Generation, field: str, values: list[str]) -> np.ndarray:
     return gen.facets[field].mask(values, gen.doc_count)
 
 
-def _scoring_terms(q: wq.Query, gen: Generation) -> list[tuple[str, str]]:
-    """(field, text) of the positive text terms of a query, wildcards expanded, in a stable order."""
-    found: dict[tuple[str, str], None] = {}
-
-    def walk(node: wq.Query) -> None:
-        if isinstance(node, wq.Not):
-            return
-        if isinstance(node, wq.AndNot):
-            walk(node.a)
-            return
-        if node.is_leaf():
-            if getattr(node, "fieldname", None) not in TEXT_FIELDS:
-                return  # facet values, dates and numbers filter; they do not score
-            try:  # a pattern's first expansions only: never a whole range's words just to keep a few
-                terms = gen.store.scoring_terms(node, MAX_EXPANSIONS)
-            except Exception:  # noqa: BLE001 - leaves without terms do not score
-                return
-            for field, text in terms:
-                if field in TEXT_FIELDS:
-                    found[(field, text)] = None
-            return
-        for child in node.children():
-            walk(child)
-
-    walk(q)
-    return list(found)
-
-
-def _clip(q: wq.Query, size: int = 40) -> str:
+def _clip(node: qt.Expand | qt.Phrase, size: int = 40) -> str:
     """A query part as the user might recognise it, short enough for a message."""
-    text = str(q)
+    text = node.label if isinstance(node, qt.Expand) else f'{node.field}:"{" ".join(node.words)}"'
     return text if len(text) <= size else text[: size - 1] + "…"

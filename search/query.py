@@ -22,6 +22,8 @@ from indexer.analysis import analyze
 from indexer.schema import ALIASES, FACET_FIELDS, TEXT_FIELDS
 from indexer.text import clean_text
 
+from .qtree import Node, Nothing, Words, from_whoosh
+
 MAX_QUERY_CHARS = 1_000
 MAX_TERMS = 64
 MIN_WILDCARD_PREFIX = 2
@@ -49,7 +51,7 @@ class ParsedQuery:
     """A parsed query and what is known about it."""
 
     text: str
-    query: wq.Query
+    tree: Node  # what the query means (search.qtree)
     words: list[str]  # the plain words typed (for did-you-mean)
     plain: bool  # True when the text is only words, no operators or fields
     fallback: bool = False  # True when the syntax was malformed and words were used instead
@@ -138,28 +140,27 @@ def parse(
     content_words = [w for w in words if analyze(w)]
     group = OrGroup.factory(0.9) if relaxed or len(content_words) >= any_from else AndGroup
     if not text:
-        return ParsedQuery(text, wq.NullQuery, [], plain=True)
+        return ParsedQuery(text, Nothing(), [], plain=True)
     if len(words) > MAX_TERMS:
         # thousands of terms would cost thousands of posting lists: keep the first ones
-        words = words[:MAX_TERMS]
-        return ParsedQuery(text, _words_query(words, OrGroup), words, plain=True, fallback=True)
+        return words_only(ParsedQuery(text, Nothing(), words[:MAX_TERMS], plain=True))
     if plain:
-        # plain words are matched and scored from their analyzed terms (search.engine): no parse
-        return ParsedQuery(text, _words_query(words, group), words, plain=True)
+        # plain words are matched and scored from their analyzed terms (search.words): no parse
+        return ParsedQuery(text, Words(tuple(words), any_word=group is not AndGroup), words, plain=True)
     try:
         q = _parser(schema, group).parse(syntax, debug=False)
         q = _bounded(q, resolve_value)
         q = q.normalize()
         if _count_terms(q) > MAX_TERMS:
             raise ValueError("too many terms")
-        fallback = False
         if q is wq.NullQuery and content_words:
             raise ValueError("syntax left no query")
+        tree = from_whoosh(q)
     except Exception:  # noqa: BLE001 - Whoosh raises bare Exception (e.g. unparseable dates): use the words
-        q, fallback = _words_query(words, group if group is AndGroup else OrGroup), True
-    return ParsedQuery(text, q, words, plain=plain, fallback=fallback)
+        return ParsedQuery(text, Words(tuple(words), any_word=group is not AndGroup), words, plain=True, fallback=True)
+    return ParsedQuery(text, tree, words, plain=plain)
 
 
 def words_only(parsed: ParsedQuery) -> ParsedQuery:
-    """The same text searched as plain words (when its syntax cannot run against the index)."""
-    return ParsedQuery(parsed.text, _words_query(parsed.words, OrGroup), parsed.words, plain=True, fallback=True)
+    """The same text searched as plain words, any of them (when its syntax cannot run against the index)."""
+    return ParsedQuery(parsed.text, Words(tuple(parsed.words), any_word=True), parsed.words, plain=True, fallback=True)

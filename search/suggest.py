@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from whoosh import query as wq
 
 from indexer.analysis import analyze
 from indexer.text import canonical_url
@@ -19,6 +18,7 @@ from .expansion import Alternative
 from .facets import fold
 from .generation import Generation
 from .hits import page_of_hits
+from .qtree import Words
 from .query import ParsedQuery
 from .request import SearchRequest
 
@@ -73,7 +73,7 @@ def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None
             weights[term] = weights.get(term, 0.0) + factor * gen.scoring.idf("excerpt", term)
     terms = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
     # scored as a search for those words (any of them), by the same path and policy as every query
-    parsed = ParsedQuery(" ".join(terms), wq.NullQuery, [], plain=True)
+    parsed = ParsedQuery(" ".join(terms), Words(tuple(terms), any_word=True), [], plain=True)
     found = plan_groups(parsed, [[Alternative(t, 1.0, "exact", t)] for t in terms], gen, relaxed=True)
     mask = found.mask.copy()
     mask[docnum] = False

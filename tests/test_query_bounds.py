@@ -17,9 +17,10 @@ from whoosh import query as wq
 from whoosh.util.times import datetime_to_long
 
 from indexer import build
+from search import qtree as qt
 from search import timeline
 from search.engine import SearchEngine
-from search.evaluate import tree_mask
+from search.evaluate import walk
 from search.query import QueryTooBroad
 from search.request import build_request
 from tests.test_documents import seed
@@ -80,8 +81,10 @@ def test_an_expensive_query_is_refused_when_its_time_budget_runs_out(wide):
     """The budget is checked between the expanded words: a past deadline refuses, however small the query."""
     gen = wide.generation()
     with pytest.raises(QueryTooBroad, match="too long"):
-        tree_mask(wq.Prefix("title", "aa"), gen, deadline=time.perf_counter() - 1)
-    assert tree_mask(wq.Prefix("title", "aa"), gen, deadline=time.perf_counter() + 5).any()
+        walk(qt.Expand("title", wq.Prefix("title", "aa"), "title:aa*"), gen, deadline=time.perf_counter() - 1)
+    assert walk(qt.Expand("title", wq.Prefix("title", "aa"), "title:aa*"), gen, deadline=time.perf_counter() + 5)[
+        0
+    ].any()
 
 
 def test_range_queries_do_not_stall_other_requests(client):

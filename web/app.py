@@ -15,6 +15,7 @@ from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from indexer.analysis import load_stemmer_in_background
 from search.analytics import FILE_NAME, Recorder
 from search.engine import SearchEngine
 
@@ -80,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     version_static_urls(app)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
+    load_stemmer_in_background()  # half a second of NLTK import, off the first request's path
     app.extensions["search_engine"] = SearchEngine(
         Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"], app.config["RESULT_CACHE"]
     )
