@@ -123,6 +123,11 @@ class NltkTokenizer(Tokenizer):
             yield token
 
 
+def spans(text: str) -> Iterable[tuple[int, int]]:
+    """(start, end) of every word of ``text``, as the analyzers' tokenizer splits it."""
+    return _span_tokenize(text)
+
+
 def news_analyzer() -> Analyzer:
     """Tokenize, lower-case, fold accents, drop stop words, stem: for title and excerpt."""
     return (

@@ -325,6 +325,8 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     gen = generations.new_generation(index_dir)
     _hardlink_copy(live, gen)
     _write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
+    # posting tables of the segments that survived the update are shared, not recomputed
+    persisted.link_segment_tables(live, gen, {segment_id for segment_id, _ in storage.Store(gen).segments()})
     write_derived(gen)
     generations.publish(index_dir, gen, _manifest(files, report.problems, report.documents, "incremental"))
     report.generation = gen.name

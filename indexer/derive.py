@@ -16,13 +16,19 @@ from collections import Counter
 
 import numpy as np
 
-from .persisted import Derived, FacetArrays, PostingTable, Strings
+from . import persisted
+from .persisted import Derived, FacetArrays
 from .schema import FACET_FIELDS, TEXT_FIELDS, analyzed_texts
 from .storage import Store
+from .tables import PostingTable, Strings
 
 
 def derive(store: Store, *, postings: bool = True) -> Derived:
-    """Compute a generation's derived data from its Whoosh files (``postings``: also the scored fields' lists)."""
+    """Compute a generation's derived data from its Whoosh files.
+
+    With ``postings`` (a build), also the scored fields' posting lists, keeping each new segment's
+    table in the generation directory for the next builds (see ``posting_tables``).
+    """
     n = store.doc_count
     deleted = store.deleted()
     live = np.ones(n, dtype=bool)
@@ -44,7 +50,7 @@ def derive(store: Store, *, postings: bool = True) -> Derived:
         facets={field: facet_arrays(store, field, live) for field in FACET_FIELDS},
         vocabulary=Strings.of(w for w, _ in words),
         vocabulary_df=np.asarray([df - deleted_df.get(("vocabulary", w), 0) for w, df in words], dtype=np.int64),
-        postings={field: posting_table(store, field, live) for field in TEXT_FIELDS} if postings else {},
+        postings=posting_tables(store, live) if postings else {},
     )
 
 
@@ -94,26 +100,50 @@ def facet_arrays(store: Store, field: str, live: np.ndarray) -> FacetArrays:
         values.append(value)
     doc_ids = np.concatenate(id_chunks) if id_chunks else np.zeros(0, np.int32)
     ords = np.concatenate(ord_chunks) if ord_chunks else np.zeros(0, np.int32)
-    doc_ord = None
-    if len(np.unique(doc_ids)) == len(doc_ids):
-        # single-valued (provider, year, kind): counting gathers only the matching documents
-        doc_ord = np.full(store.doc_count, len(values), dtype=np.int32)
-        doc_ord[doc_ids] = ords
-    return FacetArrays(values, doc_ids, ords, doc_ord)
+    return FacetArrays(values, doc_ids, ords, facet_layers(doc_ids, ords, store.doc_count, len(values)))
 
 
-def posting_table(store: Store, field: str, live: np.ndarray) -> PostingTable:
-    """Every term's posting list of live documents, one after another (terms without any left out)."""
+def facet_layers(doc_ids: np.ndarray, ords: np.ndarray, doc_count: int, none: int) -> np.ndarray:
+    """Per-document value ordinals in layers: row k holds each document's k-th value (``none``: no k-th).
+
+    Counting the values of some documents is then one gather and ``bincount`` per row (one row for
+    single-valued fields, a few for topics), instead of a gather over every (document, value) pair.
+    """
+    order = np.lexsort((ords, doc_ids))
+    docs = doc_ids[order]
+    rank = np.arange(len(docs)) - np.searchsorted(docs, docs, side="left")  # the value's place in its document
+    layers = np.full((int(rank.max()) + 1 if len(rank) else 1, doc_count), none, dtype=np.int32)
+    layers[rank, docs] = ords[order]
+    return layers
+
+
+def posting_tables(store: Store, live: np.ndarray) -> dict[str, PostingTable]:
+    """Every scored field's posting lists of live documents, from each segment's table.
+
+    A segment's table is kept beside the generation (``indexer.persisted.save_segment_table``) and
+    reused by the next builds while the segment lives, so an update reads only its new segments.
+    """
+    tables: dict[str, PostingTable] = {}
+    segments = store.segments()
+    for field in TEXT_FIELDS:
+        parts = []
+        for position, (segment_id, offset) in enumerate(segments):
+            table = persisted.load_segment_table(store.path, segment_id, field)
+            if table is None:
+                table = segment_table(store, position, field)
+                persisted.save_segment_table(store.path, segment_id, field, table)
+            parts.append((offset, table))
+        tables[field] = merge_live(parts, live)
+    return tables
+
+
+def segment_table(store: Store, position: int, field: str) -> PostingTable:
+    """One segment's posting lists of a field, deleted documents included."""
     terms: list[str] = []
     starts = [0]
     id_chunks: list[np.ndarray] = []
     tf_chunks: list[np.ndarray] = []
-    for term, _frequency in store.words(field):
-        ids, tfs = store.postings(field, term)
-        keep = live[ids]
-        ids, tfs = ids[keep], tfs[keep]
-        if len(ids) == 0:
-            continue
+    for term, ids, tfs in store.segment_postings(position, field):
         terms.append(term)
         id_chunks.append(ids.astype(np.int32))
         tf_chunks.append(tfs.astype(np.float64))
@@ -124,3 +154,32 @@ def posting_table(store: Store, field: str, live: np.ndarray) -> PostingTable:
         np.concatenate(id_chunks) if id_chunks else np.zeros(0, np.int32),
         np.concatenate(tf_chunks) if tf_chunks else np.zeros(0),
     )
+
+
+def merge_live(parts: list[tuple[int, PostingTable]], live: np.ndarray) -> PostingTable:
+    """One table of live documents from segments' tables (each with its first document number).
+
+    Postings are grouped by term with a stable sort: segments come in document order and each
+    segment's list is ascending, so every merged list is ascending too. A term left with no live
+    document is dropped, as a full build of the live documents would never have had it.
+    """
+    terms = sorted(set().union(*(table.terms.to_list() for _, table in parts)))  # str order = UTF-8 byte order
+    ordinal = {term: i for i, term in enumerate(terms)}
+    term_parts, id_parts, tf_parts = [], [], []
+    for offset, table in parts:
+        ordinals = np.fromiter((ordinal[t] for t in table.terms.to_list()), dtype=np.int64, count=len(table.terms))
+        term_parts.append(np.repeat(ordinals, np.diff(table.starts)))
+        id_parts.append(np.asarray(table.ids, dtype=np.int64) + offset)
+        tf_parts.append(np.asarray(table.tfs))
+    term_of = np.concatenate(term_parts) if term_parts else np.zeros(0, np.int64)
+    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
+    tfs = np.concatenate(tf_parts) if tf_parts else np.zeros(0)
+    keep = live[ids]
+    order = np.argsort(term_of[keep], kind="stable")
+    term_of, ids, tfs = term_of[keep][order], ids[keep][order], tfs[keep][order]
+    counts = np.bincount(term_of, minlength=len(terms))
+    present = counts > 0
+    starts = np.zeros(int(present.sum()) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(counts[present])
+    kept = [term for term, there in zip(terms, present.tolist(), strict=True) if there]
+    return PostingTable(Strings.of(kept), starts, ids.astype(np.int32), tfs.astype(np.float64))

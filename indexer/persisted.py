@@ -14,97 +14,20 @@ shares files with the live one by hard links, so nothing is ever rewritten in pl
 
 from __future__ import annotations
 
-import itertools
 import json
+import mmap
 import os
-from bisect import bisect_left
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .tables import PostingTable, Strings
+
 DIRECTORY = "derived"
 META = "meta.json"
-FORMAT = 1  # bump when the layout or any derivation changes: older directories are then ignored
-
-
-class Strings:
-    """Sorted strings as one UTF-8 blob and offsets: bisectable, indexable, never a Python list."""
-
-    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
-        self.blob = blob
-        self.offsets = offsets
-        self._bytes = memoryview(blob).cast("B") if blob.size else memoryview(b"")
-        self._list: list[str] | None = None
-
-    @classmethod
-    def of(cls, words: Iterable[str]) -> Strings:
-        """From strings already sorted by their UTF-8 bytes (Whoosh's term order)."""
-        encoded = [w.encode("utf-8") for w in words]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([len(e) for e in encoded], dtype=np.int64)
-        return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def raw(self, i: int) -> bytes:
-        """The i-th string's bytes."""
-        return bytes(self._bytes[int(self.offsets[i]) : int(self.offsets[i + 1])])
-
-    def __getitem__(self, i: int) -> str:
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self.raw(i).decode("utf-8")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_list())
-
-    def find(self, word: str) -> int:
-        """Position of ``word``, or -1."""
-        key = word.encode("utf-8")
-        lo, hi = 0, len(self)
-        while lo < hi:  # bisection on the bytes: no list of the strings is ever built
-            mid = (lo + hi) // 2
-            if self.raw(mid) < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo if lo < len(self) and self.raw(lo) == key else -1
-
-    def bisect(self, word: str) -> int:
-        """Where ``word`` would go (``bisect_left`` in string order, which equals UTF-8 byte order)."""
-        return bisect_left(self, word)
-
-    def to_list(self) -> list[str]:
-        """Every string, decoded once and kept (for code that needs a real list, e.g. rapidfuzz)."""
-        if self._list is None:
-            data, offsets = bytes(self._bytes), self.offsets.tolist()
-            self._list = [data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
-        return self._list
-
-
-@dataclass
-class PostingTable:
-    """Live posting lists of one field: term i's documents are ``ids[starts[i]:starts[i+1]]``."""
-
-    terms: Strings
-    starts: np.ndarray  # int64, len(terms) + 1
-    ids: np.ndarray  # int32 document numbers, ascending within a term
-    tfs: np.ndarray  # float64 term frequencies (Whoosh's weights)
-
-    def get(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(live document numbers, term frequencies); empty when no live document has the term."""
-        i = self.terms.find(term)
-        if i < 0:
-            return self.ids[:0], self.tfs[:0]
-        a, b = int(self.starts[i]), int(self.starts[i + 1])
-        return self.ids[a:b], self.tfs[a:b]
+FORMAT = 2  # bump when the layout or any derivation changes: older directories are then ignored
 
 
 @dataclass
@@ -114,7 +37,7 @@ class FacetArrays:
     values: list[str]
     doc_ids: np.ndarray  # int32
     ords: np.ndarray  # int32
-    doc_ord: np.ndarray | None  # per-document ordinal (len(values) = none) when single-valued
+    layers: np.ndarray  # int32 (k, documents): each document's k-th value ordinal (len(values): none)
 
 
 @dataclass
@@ -177,8 +100,7 @@ def save(gen: Path, derived: Derived) -> None:
     for field, table in derived.facets.items():
         _save(folder, f"facet.{field}.ids", table.doc_ids)
         _save(folder, f"facet.{field}.ords", table.ords)
-        if table.doc_ord is not None:
-            _save(folder, f"facet.{field}.doc_ord", table.doc_ord)
+        _save(folder, f"facet.{field}.layers", table.layers)
     _save_strings(folder, "vocabulary", derived.vocabulary)
     _save(folder, "vocabulary.df", derived.vocabulary_df)
     for field, postings in derived.postings.items():
@@ -191,7 +113,7 @@ def save(gen: Path, derived: Derived) -> None:
         "doc_count": derived.doc_count,
         "lengths": sorted(derived.lengths),
         "field_lengths": derived.field_lengths,
-        "facets": {f: {"values": t.values, "single": t.doc_ord is not None} for f, t in derived.facets.items()},
+        "facets": {f: {"values": t.values} for f, t in derived.facets.items()},
         "postings": sorted(derived.postings),
     }
     tmp = folder / (META + ".tmp")
@@ -213,9 +135,19 @@ def save(gen: Path, derived: Derived) -> None:
 def _load(folder: Path, name: str) -> np.ndarray:
     path = folder / f"{name}.npy"
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError:  # an empty array cannot be mapped: read it (a few bytes)
         return np.load(path, allow_pickle=False)
+    # a plain array over the same mapping: numpy.memmap's Python-level __getitem__ cost 2.7 ms a request
+    return mapped.view(np.ndarray)
+
+
+def is_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` reads a mapped file (rather than memory of this process)."""
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    return base is not None
 
 
 def _load_strings(folder: Path, name: str) -> Strings:
@@ -236,7 +168,7 @@ def load(gen: Path) -> Derived | None:
             info["values"],
             _load(folder, f"facet.{field}.ids"),
             _load(folder, f"facet.{field}.ords"),
-            _load(folder, f"facet.{field}.doc_ord") if info["single"] else None,
+            _load(folder, f"facet.{field}.layers"),
         )
         for field, info in meta["facets"].items()
     }
@@ -267,7 +199,57 @@ def load(gen: Path) -> Derived | None:
     )
 
 
-def files(gen: Path) -> list[Path]:
-    """The derived files of a generation (for checks that every process maps the same ones)."""
+# -- posting tables of one segment -------------------------------------------------------------
+#
+# A segment's files never change (only which of its documents are deleted), so neither does its
+# table of posting lists: computed once when the segment appears, then hard-linked into every
+# later generation that still has the segment (``link_segment_tables``), and merged with the live
+# mask into the generation's own tables (``indexer.derive.merge_live``).
+
+
+def _segment_name(segment_id: str, field: str) -> str:
+    return f"segment.{segment_id}.{field}"
+
+
+def save_segment_table(gen: Path, segment_id: str, field: str, table: PostingTable) -> None:
+    """Keep one segment's posting lists of ``field`` (document numbers within the segment)."""
     folder = gen / DIRECTORY
-    return sorted(folder.glob("*.npy")) if folder.is_dir() else []
+    folder.mkdir(exist_ok=True)
+    name = _segment_name(segment_id, field)
+    _save_strings(folder, f"{name}.terms", table.terms)
+    _save(folder, f"{name}.starts", table.starts)
+    _save(folder, f"{name}.ids", table.ids)
+    _save(folder, f"{name}.tfs", table.tfs)
+
+
+def load_segment_table(gen: Path, segment_id: str, field: str) -> PostingTable | None:
+    """A segment's posting lists of ``field`` kept by an earlier build, or None."""
+    folder, name = gen / DIRECTORY, _segment_name(segment_id, field)
+    if not (folder / f"{name}.tfs.npy").is_file():  # written last
+        return None
+    return PostingTable(
+        _load_strings(folder, f"{name}.terms"),
+        _load(folder, f"{name}.starts"),
+        _load(folder, f"{name}.ids"),
+        _load(folder, f"{name}.tfs"),
+    )
+
+
+def link_segment_tables(live: Path, gen: Path, segment_ids: set[str]) -> None:
+    """Share the live generation's tables of the segments ``gen`` still has (hard links: they never change)."""
+    source = live / DIRECTORY
+    if not source.is_dir():
+        return
+    (gen / DIRECTORY).mkdir(exist_ok=True)
+    for path in source.glob("segment.*.npy"):
+        if path.name.split(".")[1] in segment_ids and not (gen / DIRECTORY / path.name).exists():
+            try:
+                os.link(path, gen / DIRECTORY / path.name)
+            except OSError:
+                return  # no hard links here (another file system): the build computes them again
+
+
+def files(gen: Path) -> list[Path]:
+    """The derived files a searcher maps (segments' own tables are for builds only)."""
+    folder = gen / DIRECTORY
+    return sorted(p for p in folder.glob("*.npy") if not p.name.startswith("segment.")) if folder.is_dir() else []

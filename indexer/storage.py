@@ -201,24 +201,32 @@ class Store:
         with self.lock:
             return list(islice(q._btexts(self.reader), limit))
 
-    def scoring_terms(self, leaf: wq.Query, limit: int) -> list[tuple[str, str]]:
-        """(field, word) a query leaf scores with: a phrase's words, or a pattern's first expansions."""
-        if isinstance(leaf, wq.MultiTerm):
-            return [(leaf.fieldname, t.decode("utf-8")) for t in self.expand(leaf, limit)]
+    def match_phrase(self, field: str, words: tuple[str, ...]) -> np.ndarray:
+        """Documents holding ``words`` next to each other in ``field`` (Whoosh reads the positions)."""
         with self.lock:
-            terms = list(leaf.existing_terms(self.reader, phrases=True, expand=False))[:limit]
-        return [(f, t.decode("utf-8") if isinstance(t, bytes) else t) for f, t in terms]
-
-    def match(self, q: wq.Query) -> np.ndarray:
-        """Documents a query matches, by Whoosh's own matchers (phrases: they need positions)."""
-        with self.lock:
-            return np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64)
+            return np.fromiter(self.searcher.docs_for_query(wq.Phrase(field, list(words))), dtype=np.int64)
 
     def close_words(self, field: str, word: str, limit: int, maxdist: int) -> list[str]:
         """Words of a field within ``maxdist`` edits of ``word`` (sharing its first letter)."""
         with self.lock:
             corrector = self.searcher.corrector(field)
             return list(corrector.suggest(word, limit=limit, maxdist=maxdist, prefix=1))
+
+    def segments(self) -> list[tuple[str, int]]:
+        """(segment id, number of its first document) of every segment, in document order."""
+        with self.lock:
+            return [(sub.segment().segment_id(), offset) for sub, offset in self.reader.leaf_readers()]
+
+    def segment_postings(self, position: int, field: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(term, document numbers within the segment, term frequencies) of every term of a field, in order.
+
+        Deleted documents included: a segment's files never change, only which of its documents are live.
+        """
+        with self.lock:
+            sub, _offset = self.reader.leaf_readers()[position]
+            for term, _info in sub.iter_field(field):
+                ids, tfs = _leaf_postings(sub.postings(field, term))
+                yield term.decode("utf-8"), ids, tfs
 
     def segment_ids(self) -> list[str]:
         """The ids of the segments the open reader reads (their files start with them)."""

@@ -10,7 +10,6 @@ one policy (``ranking``). ``public_answer`` turns an answer into the JSON the AP
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import re
 import time
@@ -29,7 +28,7 @@ from .facets import fold
 from .generation import Generation, LiveGeneration
 from .hits import iso_utc, page_of_hits
 from .ranking import POLICY, RankingPolicy
-from .request import FILTER_FIELDS, SearchRequest, toggle_filter
+from .request import FILTER_FIELDS, SearchRequest, toggler
 
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer hits than this
 RESULT_CACHE_ENTRIES = 1_024
@@ -93,10 +92,13 @@ class SearchEngine:
 
         # disjunctive: each facet, and the timeline, is counted under every filter except its own
         facets, facet_meta = {}, {}
-        toggle = functools.partial(toggle_filter, request)
+        toggle = toggler(request)
+        final_docs = np.flatnonzero(final)  # what every facet without a filter of its own counts
         for field in FACET_FIELDS:
             table = gen.facets[field]
-            counts = table.counts(_narrowed(found.mask, fmasks, field))
+            counts = table.counts(
+                np.flatnonzero(_narrowed(found.mask, fmasks, field)) if field in fmasks else final_docs
+            )
             facets[field], truncated = table.summarize(counts, request.filter_values(field), toggle)
             facet_meta[field] = {"label": FACETS[field].label, "truncated": truncated}
         histogram = gen.calendar.histogram(_narrowed(found.mask, fmasks, "date"))

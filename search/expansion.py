@@ -39,7 +39,7 @@ class Alternative:
 class Vocabulary:
     """The generation's unstemmed words, sorted, with live document frequencies.
 
-    ``words`` is the build's sorted table (``indexer.persisted.Strings``, mapped) or any sorted
+    ``words`` is the build's sorted table (``indexer.tables.Strings``, mapped) or any sorted
     sequence: lookups bisect it, so opening a generation builds no dictionary of its words.
     """
 

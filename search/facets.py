@@ -29,7 +29,7 @@ class FacetTable:
     values: list[str]
     doc_ids: np.ndarray
     ords: np.ndarray
-    doc_ord: np.ndarray | None = None  # per-document ordinal when each document has at most one value
+    layers: np.ndarray  # (k, documents): each document's k-th value ordinal, len(values) for none
     _folded: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -38,18 +38,25 @@ class FacetTable:
     @classmethod
     def of(cls, fieldname: str, arrays: FacetArrays) -> "FacetTable":
         """The table over a generation's facet arrays (``indexer.derive.facet_arrays``)."""
-        return cls(fieldname, arrays.values, arrays.doc_ids, arrays.ords, arrays.doc_ord)
+        return cls(fieldname, arrays.values, arrays.doc_ids, arrays.ords, arrays.layers)
+
+    @property
+    def doc_ord(self) -> np.ndarray | None:
+        """Per-document ordinal when each document has at most one value (else None)."""
+        return self.layers[0] if len(self.layers) == 1 else None
 
     def resolve(self, value: str) -> str | None:
         """The stored spelling of a user-typed value ('reuters' -> 'Reuters'), or None."""
         ordinal = self._folded.get(fold(value))
         return None if ordinal is None else self.values[ordinal]
 
-    def counts(self, mask: np.ndarray) -> np.ndarray:
-        """How many documents selected by ``mask`` carry each value."""
-        if self.doc_ord is not None:
-            return np.bincount(self.doc_ord[mask], minlength=len(self.values) + 1)[: len(self.values)]
-        return np.bincount(self.ords[mask[self.doc_ids]], minlength=len(self.values))
+    def counts(self, selected: np.ndarray) -> np.ndarray:
+        """How many of the ``selected`` documents (a mask, or document numbers) carry each value."""
+        docs = np.flatnonzero(selected) if selected.dtype == bool else selected
+        total = np.zeros(len(self.values) + 1, dtype=np.int64)
+        for layer in self.layers:  # gathering the selected documents' values beats masking every pair
+            total += np.bincount(layer[docs], minlength=len(self.values) + 1)
+        return total[: len(self.values)]
 
     def mask(self, selected: list[str], doc_count: int) -> np.ndarray:
         """Documents carrying any of the ``selected`` values (values OR together)."""

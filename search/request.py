@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from indexer.schema import FACET_FIELDS, FACETS
 
@@ -155,6 +156,30 @@ def query_string(req: SearchRequest, **changes) -> str:
     if page != 1:
         pairs.append(("page", str(page)))
     return "?" + urlencode(pairs) if pairs else "?"
+
+
+def toggler(req: SearchRequest) -> Callable[[str, str], str]:
+    """``toggle_filter`` for one request, made for the many facet rows of one answer.
+
+    Adding a value only inserts one ``filter=`` pair after the request's own filters, so the
+    encoded parts before and after it are encoded once (urlencode per row was a sixth of an
+    uncached request); a selected value, which removes a pair, takes ``toggle_filter``.
+    """
+    head = urlencode([*([("q", req.q)] if req.q else []), *(("filter", f"{f}:{v}") for f, v in req.filters)])
+    tail = query_string(req, q="", filters=())[1:]
+    chosen = {(f, v.casefold()) for f, v in req.filters}
+
+    def toggle(field: str, value: str) -> str:
+        if (field, value.casefold()) in chosen:
+            return toggle_filter(req, field, value)
+        return "?" + "&".join(part for part in (head, _filter_pair(field, value), tail) if part)
+
+    return toggle
+
+
+@functools.lru_cache(maxsize=8_192)  # facet values repeat from one answer to the next
+def _filter_pair(field: str, value: str) -> str:
+    return "filter=" + quote_plus(f"{field}:{value}")
 
 
 def toggle_filter(req: SearchRequest, field: str, value: str) -> str:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.persisted import PostingTable
 from indexer.storage import Store
+from indexer.tables import PostingTable
 
 from .livestats import LiveStats
 from .ranking import RankingPolicy

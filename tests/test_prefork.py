@@ -103,8 +103,16 @@ def test_a_new_generation_reaches_every_worker(prefork):
     assert new != old
     workers = children(proc.pid)
     assert wait_for(lambda: all(new in generations_mapped(w) for w in workers), 10)
-    status, _, body = fetch(port, "/api/search?q=zanzibarian")
-    assert status == 200 and json.loads(body)["total"] >= 1 and json.loads(body)["generation"] == new
+    # and each worker lets go of the old one (no generation stays mapped for the life of a worker)
+    assert wait_for(lambda: all(generations_mapped(w) == {new} for w in workers), 10)
+
+    def answered_from_new() -> bool:
+        answers = [fetch(port, "/api/search?q=zanzibarian") for _ in range(10)]
+        return all(
+            s == 200 and json.loads(b)["generation"] == new and json.loads(b)["total"] >= 1 for s, _, b in answers
+        )
+
+    assert wait_for(answered_from_new, 10)
 
 
 def test_gunicorn_own_error_replies_carry_the_security_headers(prefork):

@@ -1,0 +1,87 @@
+"""Sorted strings and posting lists as flat arrays: what derived data is made of, mapped or in memory."""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class Strings:
+    """Sorted strings as one UTF-8 blob and offsets: bisectable, indexable, never a Python list."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob = blob
+        self.offsets = offsets
+        self._bytes = memoryview(blob).cast("B") if blob.size else memoryview(b"")
+        self._list: list[str] | None = None
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> Strings:
+        """From strings already sorted by their UTF-8 bytes (Whoosh's term order)."""
+        encoded = [w.encode("utf-8") for w in words]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+        return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def raw(self, i: int) -> bytes:
+        """The i-th string's bytes."""
+        return bytes(self._bytes[int(self.offsets[i]) : int(self.offsets[i + 1])])
+
+    def __getitem__(self, i: int) -> str:
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self.raw(i).decode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_list())
+
+    def find(self, word: str) -> int:
+        """Position of ``word``, or -1."""
+        key = word.encode("utf-8")
+        lo, hi = 0, len(self)
+        while lo < hi:  # bisection on the bytes: no list of the strings is ever built
+            mid = (lo + hi) // 2
+            if self.raw(mid) < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo if lo < len(self) and self.raw(lo) == key else -1
+
+    def bisect(self, word: str) -> int:
+        """Where ``word`` would go (``bisect_left`` in string order, which equals UTF-8 byte order)."""
+        return bisect_left(self, word)
+
+    def to_list(self) -> list[str]:
+        """Every string, decoded once and kept (for code that needs a real list, e.g. rapidfuzz)."""
+        if self._list is None:
+            data, offsets = bytes(self._bytes), self.offsets.tolist()
+            self._list = [data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
+        return self._list
+
+
+@dataclass
+class PostingTable:
+    """Live posting lists of one field: term i's documents are ``ids[starts[i]:starts[i+1]]``."""
+
+    terms: Strings
+    starts: np.ndarray  # int64, len(terms) + 1
+    ids: np.ndarray  # int32 document numbers, ascending within a term
+    tfs: np.ndarray  # float64 term frequencies (Whoosh's weights)
+
+    def get(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(live document numbers, term frequencies); empty when no live document has the term."""
+        i = self.terms.find(term)
+        if i < 0:
+            return self.ids[:0], self.tfs[:0]
+        a, b = int(self.starts[i]), int(self.starts[i + 1])
+        return self.ids[a:b], self.tfs[a:b]
