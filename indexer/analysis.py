@@ -65,6 +65,13 @@ def _stemmer() -> Callable[[str], str]:
     return _snowball
 
 
+def load_stemmer_in_background() -> None:
+    """Load NLTK's stemmer in a thread: a server's first unseen word then does not wait for the import."""
+    import threading
+
+    threading.Thread(target=_stemmer, name="load-stemmer", daemon=True).start()
+
+
 def stem(word: str) -> str:
     """Snowball (Porter2) stem of a lower-cased word; remembered because news vocabularies repeat."""
     found = _STEMS.get(word)
