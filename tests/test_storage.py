@@ -118,3 +118,21 @@ def test_the_installed_corrections_fix_them():
     assert reads_its_source()
     assert excluded_first_ids() == [2]
     assert field_length_after(merge=True) == field_length_after(merge=False)
+
+
+def test_words_read_segment_by_segment_equal_whoosh_multi_segment_reader(tmp_path):
+    from indexer import build, generations
+    from tests.test_documents import seed
+    from tests.test_persisted import folder_with
+
+    seeds = folder_with(tmp_path, 12)
+    index = tmp_path / "index"
+    build.full_build(seeds, index)
+    for i in range(3):  # each update adds a segment and deletes the old versions
+        (seeds / f"2021-01-{i:03d}.md").write_text(seed(f"Story {i} revised: zeta {i}", f"https://a.org/{i}"))
+        build.update(seeds, index)
+    store = storage.Store(generations.current_generation(index))
+    assert len(store.segments()) >= 3
+    for field in ("vocabulary", "title", "topics", "key"):
+        theirs = [(term.decode("utf-8"), info.doc_frequency()) for term, info in store.reader.iter_field(field)]
+        assert list(store.words(field)) == theirs, field
