@@ -286,7 +286,10 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     report.files_changed = len(changed) - report.files_added
     report.files_removed = len(removed)
 
-    if not changed and not removed and set(old_problems) == set(problems):
+    # a generation written before its derived data existed (or in another format) gets a new
+    # generation with the same documents and current derived data: seconds, not a full build
+    derived_current = persisted.is_current(live)
+    if not changed and not removed and set(old_problems) == set(problems) and derived_current:
         if files != old_files:  # only modification times moved: remember them, no new generation
             generations.rewrite_manifest(
                 live, _manifest(files, report.problems, manifest.get("documents", 0), manifest.get("mode", ""))

@@ -154,6 +154,14 @@ def _load_strings(folder: Path, name: str) -> Strings:
     return Strings(_load(folder, f"{name}.blob"), _load(folder, f"{name}.offsets"))
 
 
+def is_current(gen: Path) -> bool:
+    """Whether the generation has derived data in this ``FORMAT``."""
+    try:
+        return json.loads((gen / DIRECTORY / META).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError):
+        return False
+
+
 def load(gen: Path) -> Derived | None:
     """The generation's derived data, mapped read-only; None when it has none (an older build)."""
     folder = gen / DIRECTORY

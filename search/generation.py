@@ -71,10 +71,10 @@ class Generation:
         if stems.is_file():  # words the index has seen need no stemmer (no NLTK import) at query time
             remember_stems(json.loads(stems.read_text(encoding="utf-8")))
         derived = persisted.load(path)
-        mapped = derived is not None
+        mapped, gen = derived is not None, path.name
         if derived is None:
             # built before the derived files existed: compute them here, as every open used to
-            log.warning("%s has no derived files: computing them (run 'search-cli index --full' to persist)", path)
+            log.warning("%s has no derived files of this version: computing them ('search-cli index' writes them)", gen)
             derived = derive(store, postings=False)
         stats = LiveStats(derived.live_count, derived.field_lengths, derived)
         scoring = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, policy, derived.postings)

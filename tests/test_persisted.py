@@ -148,3 +148,12 @@ def test_an_index_built_without_derived_files_opens_and_answers_the_same(tmp_pat
     assert not older.generation().mapped  # computed in memory, as every open used to
     for request, answer in zip(requests, expected, strict=True):
         assert {**older.search(request), "took_ms": 0} == {**answer, "took_ms": 0}
+    # and a plain `index` run writes them (a new generation of the same documents), no full build
+    report = build.update(seeds, index)
+    assert report.mode == "incremental" and report.docs_added == report.docs_updated == report.docs_removed == 0
+    upgraded = SearchEngine(index, cache_entries=0)
+    assert upgraded.generation().mapped
+    for request, answer in zip(requests, expected, strict=True):
+        volatile = {"took_ms": 0, "generation": ""}
+        assert {**upgraded.search(request), **volatile} == {**answer, **volatile}
+    assert build.update(seeds, index).mode == "unchanged"

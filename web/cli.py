@@ -12,11 +12,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
+# Before numpy loads: nothing here multiplies matrices, and OpenBLAS's default thread pool (one
+# spinning thread per core) cost a query 50 ms of wall time and every server worker a core's share
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-from .cli_index import index_command
-from .cli_serve import serve_command
-from .terminal import clean, echo, fail, format_result, json_text, plural
+import click  # noqa: E402
+
+from .cli_index import index_command  # noqa: E402
+from .cli_serve import serve_command  # noqa: E402
+from .terminal import clean, echo, fail, format_result, json_text, plural  # noqa: E402
 
 if TYPE_CHECKING:
     pass
