@@ -101,7 +101,9 @@ class SearchEngine:
             )
             facets[field], truncated = table.summarize(counts, request.filter_values(field), toggle)
             facet_meta[field] = {"label": FACETS[field].label, "truncated": truncated}
-        histogram = gen.calendar.histogram(_narrowed(found.mask, fmasks, "date"))
+        histogram = gen.calendar.histogram(
+            np.flatnonzero(_narrowed(found.mask, fmasks, "date")) if "date" in fmasks else final_docs
+        )
         selected = set(request.filter_values("date"))
         for bucket in histogram["buckets"]:
             bucket["selected"] = timeline.bucket_period(bucket) in selected

@@ -52,16 +52,10 @@ def segments(text: str, terms: set[str]) -> Segments:
 
 def snippet(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> Segments:
     """The part of ``text`` around its first match, at most about ``width`` characters."""
-    parts = segments(text, terms)
     if len(text) <= width:
-        return parts
-    offset = 0
-    first = 0
-    for piece, matched in parts:
-        if matched:
-            first = offset
-            break
-        offset += len(piece)
+        return segments(text, terms)
+    # where the first match starts (0: none); the window is then segmented on its own
+    first = next((start for start, end in spans(text) if term_of(text[start:end]) in terms), 0)
     start = max(0, min(first - width // 4, len(text) - width))
     if start:
         start = text.find(" ", start) + 1 or start

@@ -74,11 +74,16 @@ class Calendar:
     def histogram(self, mask: np.ndarray | None = None) -> dict:
         """Counts per period over the span of the selected documents' dates, empty periods included.
 
+        ``mask`` selects documents (a boolean mask, or document numbers in ascending order).
+
         The interval follows the span: weeks (from Monday) up to ~4 months, months up to ten
         years, years beyond. Returns ``{"interval", "buckets": [{start, end, count}], "undated"}``.
         """
-        selected = self.dated if mask is None else mask & self.dated
-        chosen = len(self.dated) if mask is None else int(mask.sum())
+        if mask is not None and mask.dtype != bool:  # document numbers: gather only those
+            chosen, selected = len(mask), mask[self.dated[mask]]
+        else:
+            selected = self.dated if mask is None else mask & self.dated
+            chosen = len(self.dated) if mask is None else int(mask.sum())
         days = self.days[selected]
         result: dict = {"interval": None, "buckets": [], "undated": chosen - len(days)}
         if len(days) == 0:

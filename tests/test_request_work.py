@@ -51,3 +51,53 @@ def test_facet_toggle_urls_equal_toggle_filter():
     ]
     for request, (field, value) in itertools.product(requests, values):
         assert toggler(request)(field, value) == toggle_filter(request, field, value), (request, field, value)
+
+
+def test_the_timeline_of_document_numbers_equals_the_timeline_of_their_mask():
+    import numpy as np
+
+    from search.timeline import DAY_US, EPOCH_US, Calendar
+
+    rng = np.random.default_rng(7)
+    published = EPOCH_US + rng.integers(0, 20_000, 5_000) * DAY_US
+    published[rng.random(5_000) < 0.1] = -1  # undated items
+    calendar = Calendar.of(published)
+    for share in (0.0, 0.001, 0.02, 0.5, 1.0):
+        mask = rng.random(5_000) < share
+        assert calendar.histogram(np.flatnonzero(mask)) == calendar.histogram(mask), share
+
+
+def analyzer_snippet(text: str, terms: set[str], width: int) -> highlight.Segments:
+    """``highlight.snippet`` as it was: the first match found in the whole text's segments."""
+    parts = analyzer_segments(text, terms)
+    if len(text) <= width:
+        return parts
+    offset = first = 0
+    for piece, matched in parts:
+        if matched:
+            first = offset
+            break
+        offset += len(piece)
+    start = max(0, min(first - width // 4, len(text) - width))
+    if start:
+        start = text.find(" ", start) + 1 or start
+    end = start + width
+    if end < len(text):
+        end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
+    window = analyzer_segments(text[start:end], terms)
+    if start:
+        window.insert(0, ("…", False))
+    if end < len(text):
+        window.append(("…", False))
+    return window
+
+
+def test_snippets_equal_the_whole_text_way(engine):
+    texts = [d.get("excerpt", "") for d in engine.stored_documents()]
+    compared = 0
+    for i, text in enumerate(texts):
+        terms = set(analyze(text)[i % 7 :: 5])
+        for width in (40, 120, 320):
+            assert highlight.snippet(text, terms, width) == analyzer_snippet(text, terms, width), (text, width)
+            compared += len(text) > width
+    assert compared > 50
