@@ -151,3 +151,24 @@ def test_the_command_line_answers_from_the_mapped_files_as_the_server_does(prefo
         assert status == 200 and served["total"] > 0
         served.pop("took_ms"), printed.pop("took_ms")
         assert printed == served
+
+
+def test_workers_come_from_the_flag_else_search_workers_else_the_cpus(monkeypatch, seeds_index):
+    from click.testing import CliRunner
+
+    import web.prefork
+    from web.cli import main
+
+    seen: list[int] = []
+    monkeypatch.setattr(web.prefork, "serve", lambda config, **kw: seen.append(kw["workers"]))
+    monkeypatch.delenv("SEARCH_WORKERS", raising=False)
+    for env, args, expected in (
+        ({}, [], os.cpu_count() or 1),
+        ({"SEARCH_WORKERS": "3"}, [], 3),
+        ({"SEARCH_WORKERS": "3"}, ["--workers", "5"], 5),
+    ):
+        if (os.cpu_count() or 1) == 1 and expected == 1:
+            continue  # one CPU: waitress serves, gunicorn is not started
+        result = CliRunner().invoke(main, ["--index", str(seeds_index), "serve", *args], env=env)
+        assert result.exit_code == 0, result.output
+        assert seen.pop() == expected
