@@ -12,15 +12,20 @@ document's terms are re-analyzed from its stored text and subtracted, see ``live
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import numpy as np
+from whoosh.util.times import datetime_to_long
 
 from . import persisted
 from .persisted import Derived, FacetArrays
 from .schema import FACET_FIELDS, TEXT_FIELDS, analyzed_texts
 from .storage import Store
 from .tables import PostingTable, Strings
+
+EPOCH_US = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh's long for 1970-01-01
+DAY_US = 86_400 * 1_000_000
 
 
 def derive(store: Store, *, postings: bool = True) -> Derived:
@@ -36,12 +41,16 @@ def derive(store: Store, *, postings: bool = True) -> Derived:
     field_lengths, deleted_df = live_statistics(store, deleted)
     keys = sorted(f"{field}\x00{term}" for field, term in deleted_df)
     words = list(store.words("vocabulary"))
+    published = store.column("published")
+    days, months = calendar(published)
     return Derived(
         doc_count=n,
         live=live,
         quality=store.column("quality"),
         tiebreak=store.column("tiebreak"),
-        published=store.column("published"),
+        published=published,
+        days=days,
+        months=months,
         story=story_ordinals(store),
         lengths={field: store.lengths(field) for field in TEXT_FIELDS},
         field_lengths=field_lengths,
@@ -52,6 +61,18 @@ def derive(store: Store, *, postings: bool = True) -> Derived:
         vocabulary_df=np.asarray([df - deleted_df.get(("vocabulary", w), 0) for w, df in words], dtype=np.int64),
         postings=posting_tables(store, live) if postings else {},
     )
+
+
+def calendar(published: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-document days since 1970-01-01 and months since 1970-01 (0 where undated: ``published`` < 0).
+
+    ``published`` holds Whoosh datetime longs (microseconds since 0001-01-01); the coverage
+    timeline counts these numbers (``search.timeline.Calendar``).
+    """
+    dated = published >= 0
+    days = np.where(dated, (published - EPOCH_US) // DAY_US, 0)
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return days, months
 
 
 def live_statistics(store: Store, deleted: np.ndarray) -> tuple[dict[str, int], Counter]:

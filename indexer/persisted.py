@@ -27,7 +27,7 @@ from .tables import PostingTable, Strings
 
 DIRECTORY = "derived"
 META = "meta.json"
-FORMAT = 2  # bump when the layout or any derivation changes: older directories are then ignored
+FORMAT = 3  # bump when the layout or any derivation changes: older directories are then ignored
 
 
 @dataclass
@@ -49,6 +49,8 @@ class Derived:
     quality: np.ndarray  # int64 (-1: none)
     tiebreak: np.ndarray  # int64
     published: np.ndarray  # int64 Whoosh datetime longs (negative: none)
+    days: np.ndarray  # int64 days since 1970-01-01 (0: none), for the timeline
+    months: np.ndarray  # int64 months since 1970-01 (0: none)
     story: np.ndarray  # int32 story ordinals
     lengths: dict[str, np.ndarray]  # float64 per-document field lengths (at least 1) of the scored fields
     field_lengths: dict[str, int]  # live totals of every scorable field
@@ -91,7 +93,7 @@ def save(gen: Path, derived: Derived) -> None:
     """Write ``derived`` into ``gen/derived/`` (arrays first, ``meta.json`` last)."""
     folder = gen / DIRECTORY
     folder.mkdir(exist_ok=True)
-    for name in ("live", "quality", "tiebreak", "published", "story"):
+    for name in ("live", "quality", "tiebreak", "published", "days", "months", "story"):
         _save(folder, name, getattr(derived, name))
     for field, lengths in derived.lengths.items():
         _save(folder, f"length.{field}", lengths)
@@ -195,6 +197,8 @@ def load(gen: Path) -> Derived | None:
         quality=_load(folder, "quality"),
         tiebreak=_load(folder, "tiebreak"),
         published=_load(folder, "published"),
+        days=_load(folder, "days"),
+        months=_load(folder, "months"),
         story=_load(folder, "story"),
         lengths={field: _load(folder, f"length.{field}") for field in meta["lengths"]},
         field_lengths=meta["field_lengths"],

@@ -92,7 +92,7 @@ class Generation:
             quality=derived.quality,
             live=derived.live,
             story=derived.story,
-            calendar=timeline.Calendar.of(derived.published),
+            calendar=timeline.Calendar.of(derived.published, (derived.days, derived.months)),
             stats=stats,
             scoring=scoring,
             policy=policy,

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
-EPOCH_US = datetime_to_long(dt.datetime(1970, 1, 1))
-DAY_US = 86_400 * 1_000_000
+from indexer.derive import DAY_US, EPOCH_US, calendar
+
+__all__ = ["DAY_US", "EPOCH_US", "Calendar", "PeriodError"]
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 WEEKLY_UP_TO_DAYS = 120  # about 17 weekly bars; longer spans are shown by month
 MONTHLY_UP_TO_MONTHS = 120  # ten years by month; longer spans by year
@@ -64,12 +65,14 @@ class Calendar:
     months: np.ndarray  # months since 1970-01
 
     @classmethod
-    def of(cls, published: np.ndarray) -> "Calendar":
-        """From Whoosh ``published`` longs (negative when an item has no date)."""
-        dated = published >= 0
-        days = np.where(dated, (published - EPOCH_US) // DAY_US, 0)
-        months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-        return cls(dated, days, months)
+    def of(cls, published: np.ndarray, days_months: tuple[np.ndarray, np.ndarray] | None = None) -> "Calendar":
+        """From Whoosh ``published`` longs (negative when an item has no date).
+
+        ``days_months``: their day and month numbers, when a build derived them already
+        (``indexer.derive.calendar``).
+        """
+        days, months = days_months if days_months is not None else calendar(published)
+        return cls(published >= 0, days, months)
 
     def histogram(self, mask: np.ndarray | None = None) -> dict:
         """Counts per period over the span of the selected documents' dates, empty periods included.

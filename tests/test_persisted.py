@@ -31,6 +31,8 @@ def derived_by_key(gen: Path) -> dict:
             int(data.quality[d]),
             int(data.tiebreak[d]),
             int(data.published[d]),
+            int(data.days[d]),
+            int(data.months[d]),
             tuple(float(data.lengths[f][d]) for f in TEXT_FIELDS),
             frozenset(stories[int(data.story[d])]),
         )
@@ -75,7 +77,8 @@ def assert_persisted_equal(incremental: Path, full: Path) -> None:
 
 
 def snapshot_of_arrays(data: persisted.Derived) -> dict:
-    arrays = {name: np.asarray(getattr(data, name)).tolist() for name in ("live", "quality", "tiebreak", "published")}
+    names = ("live", "quality", "tiebreak", "published", "days", "months")
+    arrays = {name: np.asarray(getattr(data, name)).tolist() for name in names}
     arrays["story"] = np.asarray(data.story).tolist()
     arrays["lengths"] = {f: np.asarray(v).tolist() for f, v in data.lengths.items()}
     arrays["facets"] = {
