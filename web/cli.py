@@ -7,6 +7,7 @@ loads no web framework.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -269,5 +270,19 @@ def stats_command(obj: Context, as_json: bool) -> None:
 main.add_command(index_command)
 main.add_command(serve_command)
 
+
+def run() -> None:
+    """The ``search-cli`` program: ``main``, then an exit that skips the final garbage collection.
+
+    At exit the interpreter collects every object the imports and the index made: 70 ms of a
+    0.45 s query. Freezing them first (``gc.freeze``) leaves that to the operating system; atexit
+    handlers still run. Only the program does this, never ``main`` as tests call it.
+    """
+    try:
+        main()
+    finally:
+        gc.freeze()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()
