@@ -250,7 +250,7 @@ def load_segment_table(gen: Path, segment_id: str, field: str) -> PostingTable |
 def link_segment_tables(live: Path, gen: Path, segment_ids: set[str]) -> None:
     """Share the live generation's tables of the segments ``gen`` still has (hard links: they never change)."""
     source = live / DIRECTORY
-    if not source.is_dir():
+    if not is_current(live):  # tables written by another format's code are computed again
         return
     (gen / DIRECTORY).mkdir(exist_ok=True)
     for path in source.glob("segment.*.npy"):

@@ -71,6 +71,8 @@ class Generation:
         if stems.is_file():  # words the index has seen need no stemmer (no NLTK import) at query time
             remember_stems(json.loads(stems.read_text(encoding="utf-8")))
         derived = persisted.load(path)
+        if derived is not None and derived.doc_count != store.doc_count:
+            derived = None  # not this reader's segments (the directory was rebuilt meanwhile): never mix them
         mapped, gen = derived is not None, path.name
         if derived is None:
             # built before the derived files existed: compute them here, as every open used to
