@@ -72,6 +72,7 @@ def plural(n: int, one: str, many: str) -> str:
 def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> str:
     """Readable text for a terminal: ranked hits, then facet counts."""
     from search import highlight
+
     bold = ("\x1b[1m", "\x1b[0m") if color else ("", "")
     dim = ("\x1b[2m", "\x1b[0m") if color else ("", "")
     lines: list[str] = []
@@ -151,6 +152,7 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 def sparkline(coverage: dict[str, Any]) -> str:
     """'Apr 2020 ▂ █    ▃ Jan 2021': the coverage timeline in one line of text."""
     from search.timeline import bucket_label
+
     buckets = coverage["buckets"]
     peak = max(b["count"] for b in buckets) or 1
     bars = "".join(BLOCKS[0 if not b["count"] else max(1, round(8 * b["count"] / peak))] for b in buckets)
