@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import re
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -58,12 +59,39 @@ def memory(pid: int) -> tuple[float, float]:
     return rss, pss
 
 
-def wrk(port: int, script: list[str], seconds: int) -> dict:
-    """One wrk run (2 threads, 8 connections): requests/s, latency percentiles, errors."""
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def tree_ticks(pid: int) -> int:
+    """CPU ticks (user + system) used so far by ``pid`` and its children."""
+    ticks = 0
+    for p in process_tree(pid):
+        after_name = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()  # from field 3 (state) on
+        ticks += int(after_name[11]) + int(after_name[12])  # fields 14 and 15: utime, stime
+    return ticks
+
+
+def wrk(port: int, script: list[str], seconds: int, server: int | None = None) -> dict:
+    """One wrk run (2 threads, 8 connections): requests/s, latency percentiles, errors.
+
+    With ``server`` (its pid), also the share of the machine's CPU that neither the server nor
+    wrk used meanwhile: another session's load on these 2 cores shows up there, not in idle.
+    """
     url = f"http://127.0.0.1:{port}/api/search?q=warm"
+    busy, total = machine_ticks()
+    served = tree_ticks(server) if server else 0
+    load = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", *script, url], capture_output=True, text=True
     ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy2, total2 = machine_ticks()
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    wrk_ticks = (after.ru_utime + after.ru_stime - load.ru_utime - load.ru_stime) * ticks_per_s
+    others = (busy2 - busy) - (tree_ticks(server) - served if server else 0) - wrk_ticks
 
     def ms(label: str) -> float:
         found = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out)
@@ -77,6 +105,7 @@ def wrk(port: int, script: list[str], seconds: int) -> dict:
         if found:
             print(f"  port {port}: {found.group(0)}")
     return {
+        "others_cpu": max(0.0, others / max(1, total2 - total)) if server else float("nan"),
         "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50_ms": ms("50%"),
         "p99_ms": ms("99%"),
@@ -154,7 +183,7 @@ def main() -> None:
         wait_until_serving(fts_port)
         for name, server_port, proc in (("SQLite FTS5", fts_port, fts), ("engine", port, ours)):
             wrk(server_port, script, 3)  # warm up: first reads of every query's pages
-            rows[name] = wrk(server_port, script, args.seconds)
+            rows[name] = wrk(server_port, script, args.seconds, proc.pid)
             rows[name]["rss_mib"], rows[name]["pss_mib"] = memory(proc.pid)
         swap = swap_under_load(port, script, args.index, args.seeds, args.seconds)
         rows["engine"]["rss_mib"], rows["engine"]["pss_mib"] = memory(ours.pid)
@@ -163,12 +192,14 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=20)
     print("errors: non-2xx answers and wrk's socket errors (a request over wrk's 2 s timeout is one)")
-    print(f"{'':14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'peak RSS MiB':>14}{'PSS MiB':>9}")
+    print("others' CPU: the share of the 2 cores used by neither the server nor wrk during the run")
+    header = f"{'':14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'peak RSS MiB':>14}{'PSS MiB':>9}"
+    print(header + f"{'others CPU':>12}")
     for name, row in rows.items():
         errors = row["errors"] + row["socket_errors"]
         print(
             f"{name:14}{row['requests_per_s']:9.1f}{row['p50_ms']:9.1f}{row['p99_ms']:9.1f}{errors:8d}"
-            f"{row['rss_mib']:14.0f}{row['pss_mib']:9.0f}"
+            f"{row['rss_mib']:14.0f}{row['pss_mib']:9.0f}{row['others_cpu']:12.0%}"
         )
     a, b = rows["engine"], rows["SQLite FTS5"]
     print(

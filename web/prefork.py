@@ -69,11 +69,16 @@ class PreforkServer(BaseApplication):
         return self.factory()
 
 
+FOLLOW_SECONDS = 0.25
+
+
 def search_app(config: dict[str, Any]) -> Any:
     """The search app of one worker, its generation open before the first request and followed from then on."""
     from . import create_app
 
-    app = create_app(config)
+    # CURRENT is re-read 4 times a second (a 12-byte file): a new generation is served well within
+    # a second of `index` finishing, by every worker, whatever the requests
+    app = create_app({"REFRESH_SECONDS": FOLLOW_SECONDS, **config})
     follow_generations(app.extensions["search_engine"], float(app.config["REFRESH_SECONDS"]))
     return app
 
