@@ -148,8 +148,6 @@ def walk(node: qt.Node, gen: Generation, deadline: float = math.inf) -> tuple[np
             return gen.live.copy(), []
         case qt.Nothing():
             return np.zeros(gen.doc_count, dtype=bool), []
-        case qt.Words(words=words):  # plain words inside query syntax: all of them, in any text field
-            return walk(qt.All(tuple(_any_field(w) for w in words for _ in analyze(w)[:1])), gen, deadline)
         case qt.Term(field=field, text=text):
             return gen.scoring.mask_of(field, text), _scoring(field, [text])
         case qt.Dates():
@@ -173,11 +171,6 @@ def walk(node: qt.Node, gen: Generation, deadline: float = math.inf) -> tuple[np
         case qt.Phrase():
             return _phrase(node, gen, deadline), _scoring(node.field, list(node.words))
     raise QueryError(f"unknown query part {node!r}")
-
-
-def _any_field(word: str) -> qt.Node:
-    term = analyze(word)[0]
-    return qt.Any_(tuple(qt.Term(field, term) for field in TEXT_FIELDS))
 
 
 def _scoring(field: str, terms: list[str]) -> Scoring:

@@ -101,3 +101,11 @@ def test_a_second_writer_is_told_who_holds_the_lock(tmp_path):
     assert out.returncode == 1
     assert f"an index update is already running (process {os.getpid()})" in out.stderr
     assert "--wait" in out.stderr
+
+
+def test_the_query_commands_sorts_are_the_requests_sorts():
+    """web/cli.py keeps its own copy so --help imports nothing heavy: it must not drift."""
+    from search.request import SORTS
+    from web.cli import SORTS as CLI_SORTS
+
+    assert CLI_SORTS == SORTS
