@@ -135,6 +135,11 @@ def spans(text: str) -> Iterable[tuple[int, int]]:
     return _span_tokenize(text)
 
 
+def words(text: str) -> list[str]:
+    """The words of ``text`` as the analyzers' tokenizer finds them (its pattern, in C: for bulk builds)."""
+    return _WORDS.findall(text)
+
+
 def news_analyzer() -> Analyzer:
     """Tokenize, lower-case, fold accents, drop stop words, stem: for title and excerpt."""
     return (

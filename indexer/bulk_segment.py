@@ -1,0 +1,253 @@
+"""Bulk writing: one ordinary Whoosh segment from many documents at once (part of the storage adapter).
+
+Whoosh's writer analyzes document by document through its filter chain, pools every posting as a
+Python tuple and sorts the pool: about 500 documents/s per core. Here the text fields are analyzed
+in batches (``indexer.batch_analysis``: each distinct word through the field's own analyzer once),
+postings are assembled and sorted as numpy arrays, and the segment is written through Whoosh's own
+codec objects: its per-document writer (stored fields, lengths, columns: the calls ``add_document``
+makes, in its order) and its field writer, whose posting writer receives whole blocks instead of
+one posting at a time. The result is the segment Whoosh would have written for the same documents
+in one writer, byte for byte (tests/test_bulk.py compares the files), and Whoosh's reader opens it.
+
+Like ``indexer.storage``, this module names Whoosh internals (``check_whoosh`` guards the version).
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from array import array
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from whoosh import formats
+from whoosh.codec import default_codec
+from whoosh.codec.whoosh3 import W3PostingsWriter, W3Segment
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC
+from whoosh.index import open_dir as whoosh_open_dir
+from whoosh.system import pack_uint
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from . import storage
+from .batch_analysis import FieldTerms, batchable
+
+INDEX_NAME = "MAIN"  # Whoosh's default index name (whoosh.index._DEF_INDEX_NAME)
+BATCH_DOCS = 5_000  # documents analyzed per batch: bounds the word lists held at once
+# (term bytes, document numbers, weights, encoded values or None, posting lengths)
+Postings = tuple[bytes, list[int], list[float], list[bytes] | None, list[int]]
+
+
+def new_segment_id() -> str:
+    """A fresh segment id (Whoosh's own generator); taken in the parent, so forked workers never share one."""
+    return W3Segment._random_id()
+
+
+def write_segment(path: Path, schema, documents: Sequence[Mapping[str, Any]], segment_id: str) -> W3Segment:
+    """Write ``documents`` (``add_document`` keyword arguments) as one segment of the index at ``path``.
+
+    The segment is not listed in the index until ``publish`` names it.
+    """
+    storage.install_fixes()  # the stored-length correction applies to these writers too
+    random.seed()  # Whoosh names temporary files randomly; forked workers must not share the sequence
+    store = FileStorage(str(path))
+    codec = default_codec()
+    segment = W3Segment(codec, INDEX_NAME, segid=segment_id)
+    for fields in documents:
+        extra = [name for name in fields if name.startswith("_") and not name.startswith("_stored_")]
+        if extra:
+            raise ValueError(f"bulk segments take no boosts ({extra})")
+    indexed = [name for name in sorted(schema.names()) if schema[name].indexed]
+    postings: dict[str, Iterator[Postings] | None] = {}
+    lengths: dict[str, np.ndarray] = {}
+    for name in indexed:
+        field = schema[name]
+        if field.vector or field.separate_spelling():
+            raise ValueError(f"bulk segments write no vectors or spelling words ({name})")
+        if batchable(field.analyzer) and type(field.format) in (formats.Positions, formats.Frequency):
+            postings[name], lengths[name] = _text_postings(field, [d.get(name) for d in documents])
+        else:
+            postings[name], lengths[name] = _value_postings(field, [d.get(name) for d in documents])
+    _write_per_document(codec, store, segment, schema, documents, lengths)
+    writer = codec.field_writer(store, segment)
+    for name in indexed:
+        field = schema[name]
+        length_of = _posting_lengths(lengths[name]) if field.scorable else None
+        started = False
+        for btext, ids, weights, values, _ in postings[name]:
+            if not started:
+                writer.start_field(name, field)
+                started = True
+            writer.start_term(btext)
+            doc_lengths = [length_of[i] for i in ids] if length_of is not None else [0] * len(ids)
+            _add_block_postings(writer._postwriter, ids, weights, values, doc_lengths)
+            writer.finish_term()
+        if started:
+            writer.finish_field()
+    writer.close()
+    segment.set_doc_count(len(documents))
+    if segment.should_assemble():
+        segment.create_compound_file(store)
+    return segment
+
+
+def publish(path: Path, schema, segments: list[W3Segment]) -> None:
+    """List ``segments`` in the index at ``path`` (a new table of contents, as a writer's commit does)."""
+    store = FileStorage(str(path))
+    generation = whoosh_open_dir(str(path)).latest_generation() + 1
+    TOC(schema, segments, generation).write(store, INDEX_NAME)
+    shutil.rmtree(Path(path) / f"{INDEX_NAME}.tmp", ignore_errors=True)  # the per-document writers' scratch
+
+
+def _write_per_document(codec, store, segment, schema, documents, lengths: dict[str, np.ndarray]) -> None:
+    """Stored fields, length bytes and columns: the per-document writer's calls in add_document's order."""
+    writer = codec.per_document_writer(store, segment)
+    scorable = {name: lengths[name].tolist() for name in lengths if schema[name].scorable}
+    fieldobjs = {name: schema[name] for name in schema.names()}
+    for docnum, fields in enumerate(documents):
+        writer.start_doc(docnum)
+        for name in sorted(n for n in fields if not n.startswith("_")):
+            value = fields[name]
+            if value is None:
+                continue
+            field = fieldobjs[name]
+            custom = fields.get(f"_stored_{name}", value)
+            length = scorable[name][docnum] if name in scorable else 0
+            writer.add_field(name, field, custom if field.stored else None, length)
+            column = field.column_type
+            if column and custom is not None:
+                writer.add_column_value(name, column, field.to_column_value(custom))
+        writer.finish_doc()
+    writer.close()
+
+
+def _posting_lengths(lengths: np.ndarray) -> list[int]:
+    """Each document's field length as a posting carries it: the stored byte, decoded (0 when absent)."""
+    out = []
+    for length in lengths.tolist():
+        byte = length_to_byte(byte_to_length(length_to_byte(length))) if length else 0  # stored as W3 stores it
+        out.append(byte_to_length(byte) if byte else 0)
+    return out
+
+
+def _text_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray]:
+    """Postings of an analyzed text field, assembled and sorted as arrays."""
+    terms = FieldTerms(field.analyzer)
+    parts = []
+    for start in range(0, len(values), BATCH_DOCS):
+        texts = values[start : start + BATCH_DOCS]
+        if any(v is not None and not isinstance(v, str) for v in texts):
+            raise ValueError(f"field {field!r} takes text in a bulk segment")
+        batch = terms.analyze([v or "" for v in texts])
+        parts.append((batch.docs + start, batch.positions, batch.terms, batch.lengths))
+    if not parts:
+        empty = np.zeros(0, np.int32)
+        parts.append((empty, empty, empty, np.zeros(0, np.int64)))
+    docs, positions, term_ids, lengths = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return _sorted_postings(field, terms.terms, docs, positions, term_ids), lengths
+
+
+def _sorted_postings(field, terms: list[str], docs, positions, term_ids) -> Iterator[Postings]:
+    btexts = [t.encode("utf-8") for t in terms]
+    rank = np.empty(len(btexts), dtype=np.int64)
+    rank[sorted(range(len(btexts)), key=btexts.__getitem__)] = np.arange(len(btexts))  # byte order, as Whoosh
+    by_term = rank[term_ids] if len(term_ids) else np.zeros(0, np.int64)
+    order = np.argsort(by_term, kind="stable")  # rows are in (document, position) order already
+    keys, docs, positions = by_term[order], docs[order], positions[order]
+    if not len(keys):
+        return iter(())
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
+    starts = np.flatnonzero(new)  # one posting per (term, document)
+    freqs = np.diff(np.append(starts, len(keys)))
+    post_keys, post_docs = keys[starts], docs[starts]
+    fmt = field.format
+    weights = (freqs.astype(np.float64) * fmt.field_boost).tolist()
+    if isinstance(fmt, formats.Positions):
+        table = np.array([None] + [fmt.encode([p]) for p in range(int(positions.max()) + 1)], dtype=object)[1:]
+        values = table[positions[starts]]
+        cache: dict[tuple[int, ...], bytes] = {}
+        for j in np.flatnonzero(freqs > 1).tolist():
+            run = tuple(positions[starts[j] : starts[j] + freqs[j]].tolist())
+            found = cache.get(run)
+            if found is None:
+                found = cache[run] = fmt.encode(list(run))
+            values[j] = found
+    else:  # Frequency: the frequency, packed
+        table = np.array([None] + [pack_uint(f) for f in range(1, int(freqs.max()) + 1)], dtype=object)
+        values = table[freqs]
+    values_list, docs_list = values.tolist(), post_docs.tolist()
+    term_starts = [*np.flatnonzero(np.diff(post_keys, prepend=-1)).tolist(), len(post_keys)]
+    sorted_btexts = [btexts[i] for i in np.argsort(rank).tolist()]
+    return (
+        (sorted_btexts[post_keys[a]], docs_list[a:b], weights[a:b], values_list[a:b], [])
+        for a, b in pairwise(term_starts)
+    )
+
+
+def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray]:
+    """Postings of any other indexed field, from the field's own ``index`` (remembered per value)."""
+    found: dict[bytes, list] = defaultdict(list)
+    lengths = np.zeros(len(values), dtype=np.int64)
+    seen: dict[Any, list] = {}
+    for docnum, value in enumerate(values):
+        if value is None:
+            continue
+        try:
+            items = seen.get(value)
+        except TypeError:  # a list of values: not hashable, not remembered
+            items = None
+        if items is None:
+            items = list(field.index(value))
+            if not isinstance(value, list):
+                seen[value] = items
+        for btext, freq, weight, vbytes in items:
+            found[btext].append((docnum, weight * 1.0, vbytes))  # add_document multiplies by the field boost
+            if field.scorable:
+                lengths[docnum] += freq
+
+    def rows() -> Iterator[Postings]:
+        for btext in sorted(found):
+            docs, weights, vals = zip(*found[btext], strict=True)
+            yield btext, list(docs), list(weights), list(vals), []
+
+    return rows(), lengths
+
+
+def _add_block_postings(
+    writer: W3PostingsWriter, ids: list[int], weights: list[float], values: list | None, lengths: list[int]
+) -> None:
+    """Hand a term's postings to Whoosh's posting writer a block at a time (what add_posting buffers)."""
+    limit = writer._blocklimit
+    for start in range(0, len(ids), limit):
+        if start:
+            writer._write_block()
+        end = start + limit
+        block_weights = weights[start:end]
+        block_lengths = [n for n in lengths[start:end] if n]
+        writer._ids = array("I", ids[start:end])
+        writer._weights = array("f", block_weights)
+        writer._values = _distinct([v for v in values[start:end] if v]) if values else []
+        writer._minlength = min(block_lengths) if block_lengths else None
+        writer._maxlength = max(block_lengths, default=0)
+        heaviest = max(block_weights)
+        writer._maxweight = heaviest if heaviest > 0 else 0
+
+
+def _distinct(values: list[bytes]) -> list[bytes]:
+    """The values as separate objects: pickle writes a repeated object as a back-reference, and the
+    per-document writer never repeats one, so shared cache entries would change the block bytes."""
+    if len(values) < 2:
+        return values
+    seen: set[int] = set()
+    out = []
+    for value in values:
+        if id(value) in seen:
+            value = bytes(bytearray(value))
+        seen.add(id(value))
+        out.append(value)
+    return out
