@@ -15,6 +15,7 @@ finds its stems in that map, and only an unseen word loads the stemmer.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -156,9 +157,38 @@ def vocabulary_analyzer() -> Analyzer:
     return NltkTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
 
 
+@functools.cache
+def _news() -> Analyzer:
+    return news_analyzer()
+
+
+def term_of_word(analyzer: Analyzer, word: str) -> str:
+    """The term ``analyzer`` makes of one word of the tokenizer's pattern ("" for a stop word).
+
+    The analyzers are the tokenizer and per-token filters, so a word's term does not depend on the
+    words around it: callers may remember it per word (tests/test_bulk.py checks whole corpora).
+    """
+    found = [t.text for t in analyzer(word, mode="index")]
+    if len(found) > 1:  # a word of the tokenizer's pattern is one token; never index wrongly
+        raise ValueError(f"{word!r} analyzed into {len(found)} terms")
+    return found[0] if found else ""
+
+
+_TERMS: dict[str, str] = {}  # word -> the news analyzer's term for it ("" for a stop word)
+
+
 def analyze(text: str) -> list[str]:
-    """The index terms of ``text`` (handy for tests and query planning)."""
-    return [t.text for t in news_analyzer()(text)]
+    """The index terms of ``text`` (the news analyzer's, each word's term remembered: titles repeat words)."""
+    terms = []
+    for word in words(text):
+        term = _TERMS.get(word)
+        if term is None:
+            term = term_of_word(_news(), word)
+            if len(_TERMS) < _MAX_STEMS:
+                _TERMS[word] = term
+        if term:
+            terms.append(term)
+    return terms
 
 
 def title_signature(title: str) -> str:

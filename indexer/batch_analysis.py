@@ -38,6 +38,18 @@ def batchable(analyzer: object) -> bool:
     )
 
 
+_WORDS_BY_ANALYZER: list[tuple[object, dict[str, str]]] = []  # equal analyzers share what they learned
+
+
+def _shared_words(analyzer: object) -> dict[str, str]:
+    """The term of each word seen ("" for a stop word), shared by every analyzer equal to ``analyzer``."""
+    for known, words in _WORDS_BY_ANALYZER:
+        if known == analyzer:
+            return words
+    _WORDS_BY_ANALYZER.append((analyzer, {}))
+    return _WORDS_BY_ANALYZER[-1][1]
+
+
 @dataclass
 class Batch:
     """One field of a batch of documents, analyzed: one row per indexed token, in document order."""
@@ -61,15 +73,16 @@ class FieldTerms:
         self._word_ids: dict[str, int] = {}
 
     def _learn(self, word: str) -> int:
-        out = [t.text for t in self.analyzer(word, positions=True, mode="index")]
-        if len(out) > 1:  # cannot happen for a word of the tokenizer's pattern; never index wrongly
-            raise ValueError(f"{word!r} analyzed into {len(out)} terms")
+        words = _shared_words(self.analyzer)
+        term = words.get(word)
+        if term is None:
+            term = words[word] = analysis.term_of_word(self.analyzer, word)
         term_id = -1
-        if out:
-            term_id = self._term_ids.get(out[0], -1)
+        if term:
+            term_id = self._term_ids.get(term, -1)
             if term_id < 0:
-                term_id = self._term_ids[out[0]] = len(self.terms)
-                self.terms.append(out[0])
+                term_id = self._term_ids[term] = len(self.terms)
+                self.terms.append(term)
         self._word_ids[word] = term_id
         return term_id
 

@@ -38,8 +38,8 @@ from .batch_analysis import FieldTerms, batchable
 
 INDEX_NAME = "MAIN"  # Whoosh's default index name (whoosh.index._DEF_INDEX_NAME)
 BATCH_DOCS = 5_000  # documents analyzed per batch: bounds the word lists held at once
-# (term bytes, document numbers, weights, encoded values or None, posting lengths)
-Postings = tuple[bytes, list[int], list[float], list[bytes] | None, list[int]]
+# (term bytes, document numbers, weights, encoded values: None when every value is empty)
+Postings = tuple[bytes, list[int], list[float], list[bytes] | None]
 
 
 def new_segment_id() -> str:
@@ -78,13 +78,12 @@ def write_segment(path: Path, schema, documents: Sequence[Mapping[str, Any]], se
         field = schema[name]
         length_of = _posting_lengths(lengths[name]) if field.scorable else None
         started = False
-        for btext, ids, weights, values, _ in postings[name]:
+        for btext, ids, weights, values in postings[name]:
             if not started:
                 writer.start_field(name, field)
                 started = True
             writer.start_term(btext)
-            doc_lengths = [length_of[i] for i in ids] if length_of is not None else [0] * len(ids)
-            _add_block_postings(writer._postwriter, ids, weights, values, doc_lengths)
+            _add_block_postings(writer._postwriter, ids, weights, values, length_of)
             writer.finish_term()
         if started:
             writer.finish_field()
@@ -180,12 +179,14 @@ def _sorted_postings(field, terms: list[str], docs, positions, term_ids) -> Iter
     else:  # Frequency: the frequency, packed
         table = np.array([None] + [pack_uint(f) for f in range(1, int(freqs.max()) + 1)], dtype=object)
         values = table[freqs]
-    values_list, docs_list = values.tolist(), post_docs.tolist()
+    # one object per posting, as the per-document writer has: pickle writes a repeated object as a
+    # back-reference, so values shared through the tables above would change the block bytes
+    values_list = list(map(bytes, map(bytearray, values.tolist())))
+    docs_list = post_docs.tolist()
     term_starts = [*np.flatnonzero(np.diff(post_keys, prepend=-1)).tolist(), len(post_keys)]
     sorted_btexts = [btexts[i] for i in np.argsort(rank).tolist()]
     return (
-        (sorted_btexts[post_keys[a]], docs_list[a:b], weights[a:b], values_list[a:b], [])
-        for a, b in pairwise(term_starts)
+        (sorted_btexts[post_keys[a]], docs_list[a:b], weights[a:b], values_list[a:b]) for a, b in pairwise(term_starts)
     )
 
 
@@ -213,41 +214,34 @@ def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray
     def rows() -> Iterator[Postings]:
         for btext in sorted(found):
             docs, weights, vals = zip(*found[btext], strict=True)
-            yield btext, list(docs), list(weights), list(vals), []
+            if any(vals) and not all(vals):  # blocks would not line up with their values; no format does this
+                raise ValueError(f"{field!r} gave empty and non-empty posting values")
+            yield btext, list(docs), list(weights), list(vals) if any(vals) else None
 
     return rows(), lengths
 
 
 def _add_block_postings(
-    writer: W3PostingsWriter, ids: list[int], weights: list[float], values: list | None, lengths: list[int]
+    writer: W3PostingsWriter, ids: list[int], weights: list[float], values: list | None, length_of: list[int] | None
 ) -> None:
-    """Hand a term's postings to Whoosh's posting writer a block at a time (what add_posting buffers)."""
+    """Hand a term's postings to Whoosh's posting writer a block at a time (what add_posting buffers).
+
+    ``length_of``: each document's field length as the posting carries it (None: the field has none).
+    """
     limit = writer._blocklimit
     for start in range(0, len(ids), limit):
         if start:
             writer._write_block()
-        end = start + limit
-        block_weights = weights[start:end]
-        block_lengths = [n for n in lengths[start:end] if n]
-        writer._ids = array("I", ids[start:end])
+        block_ids = ids[start : start + limit] if len(ids) > limit else ids
+        block_weights = weights[start : start + limit] if len(ids) > limit else weights
+        writer._ids = array("I", block_ids)
         writer._weights = array("f", block_weights)
-        writer._values = _distinct([v for v in values[start:end] if v]) if values else []
-        writer._minlength = min(block_lengths) if block_lengths else None
-        writer._maxlength = max(block_lengths, default=0)
+        if values is not None:  # every value of these formats is non-empty (add_posting keeps non-empty ones)
+            writer._values = values[start : start + limit] if len(ids) > limit else values
+        if length_of is not None:
+            block_lengths = [length_of[i] for i in block_ids]
+            shortest = min(block_lengths)
+            writer._maxlength = max(block_lengths)
+            writer._minlength = shortest if shortest else (min([n for n in block_lengths if n], default=None))
         heaviest = max(block_weights)
         writer._maxweight = heaviest if heaviest > 0 else 0
-
-
-def _distinct(values: list[bytes]) -> list[bytes]:
-    """The values as separate objects: pickle writes a repeated object as a back-reference, and the
-    per-document writer never repeats one, so shared cache entries would change the block bytes."""
-    if len(values) < 2:
-        return values
-    seen: set[int] = set()
-    out = []
-    for value in values:
-        if id(value) in seen:
-            value = bytes(bytearray(value))
-        seen.add(id(value))
-        out.append(value)
-    return out
