@@ -137,8 +137,12 @@ def spans(text: str) -> Iterable[tuple[int, int]]:
 
 
 def words(text: str) -> list[str]:
-    """The words of ``text`` as the analyzers' tokenizer finds them (its pattern, in C: for bulk builds)."""
-    return _WORDS.findall(text)
+    """The words of ``text`` exactly as the analyzers' tokenizer splits them (NLTK's once ``use_nltk()`` ran).
+
+    Not ``re`` alone in builds: NLTK's pattern engine differs from ``re`` on a few characters
+    (superscript digits, combining accents), and a build must index what the analyzer would.
+    """
+    return [text[start:end] for start, end in _span_tokenize(text)]
 
 
 def news_analyzer() -> Analyzer:

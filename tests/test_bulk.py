@@ -1,0 +1,173 @@
+"""The bulk writer (full builds) against the per-document writer: same bytes, same answers, Whoosh opens it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.qparser import QueryParser
+
+from indexer import analysis, build, generations
+from indexer.batch_analysis import FieldTerms, batchable
+from indexer.documents import build_documents
+from indexer.schema import build_schema, document_fields
+from indexer.seeds import SeedFile, discover, iter_seed_files
+from search.engine import SearchEngine
+from search.request import build_request
+from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS
+from tests.test_persisted import assert_persisted_equal
+from tests.test_update import snapshot
+
+EVAL_DATA = Path(__file__).resolve().parent.parent / "eval" / "data"
+EVAL_SETS = ("graded_queries", "known_item", "typo", "hand", "story")
+TRICKY_TEXTS = [
+    "The the THE of a an",  # stop words only
+    "won’t won't o'neil ’quoted’ l'été '",  # apostrophes inside and around words
+    "İstanbul ǅemal STRASSE straße ﬁnance Ⅻ ²³ 東京 ١٢٣ snake_case __init__",  # case and script oddities
+    "café cafe\u0301 naïve Æsir Øresund résumé",  # precomposed and combining accents
+    "a " * 300 + "end",  # positions far from the start after many stop words
+    "",
+]
+
+
+def full_build_with(writer: str, seeds: Path, index: Path, procs: int | None = None) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(build.WRITER_ENV, writer)
+        if procs:
+            patch.setenv("SEARCH_BUILD_PROCS", str(procs))
+        build.full_build(seeds, index)
+
+
+def documents_of(folder: Path) -> list:
+    paths, _ = discover(folder)
+    records = [r for item in iter_seed_files(folder, paths) if isinstance(item, SeedFile) for r in item.records]
+    return build_documents(records)
+
+
+def segment_files(index: Path) -> tuple[dict[str, bytes], list]:
+    """Every file inside each segment's compound file (segment ids blanked), and each segment's counts."""
+    ix = whoosh_index.open_dir(str(generations.current_generation(index)))
+    files, counts = {}, []
+    for number, segment in enumerate(ix._segments()):
+        compound = segment.open_compound_file(ix.storage)
+        for name in compound.list():
+            files[f"{number}:{name.replace(segment.segment_id(), 'SEG')}"] = bytes(compound.open_file(name).read())
+        counts.append((segment.doc_count_all(), dict(segment._fieldlengths)))
+    return files, counts
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory) -> Path:
+    """The evaluation collection: seeds, AI news, Power Apps base (as eval/graded.py indexes it)."""
+    folder = tmp_path_factory.mktemp("bulk-collection")
+    shutil.copytree(SEEDS, folder / "seeds")
+    shutil.copytree(AI_CORPUS, folder / "ai", ignore=shutil.ignore_patterns("SOURCE.md"))
+    shutil.copytree(POWER_APPS / "base", folder / "power-apps")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(collection, tmp_path_factory) -> dict[str, Path]:
+    """The collection built by each writer, in two processes (two segments each)."""
+    indexes = {}
+    for writer in ("document", "bulk"):
+        indexes[writer] = tmp_path_factory.mktemp(f"collection-{writer}")
+        full_build_with(writer, collection, indexes[writer], procs=2)
+    return indexes
+
+
+@pytest.mark.parametrize("corpus", [POWER_APPS / "base", AI_CORPUS], ids=["power-apps", "ai"])
+def test_a_bulk_segment_is_byte_for_byte_the_per_document_writers(corpus, tmp_path):
+    full_build_with("document", corpus, tmp_path / "document", procs=1)
+    full_build_with("bulk", corpus, tmp_path / "bulk", procs=1)
+    expected, expected_counts = segment_files(tmp_path / "document")
+    written, counts = segment_files(tmp_path / "bulk")
+    assert counts == expected_counts and counts[0][0] > 100
+    assert sorted(written) == sorted(expected)
+    for name, data in expected.items():
+        assert written[name] == data, name  # postings, terms, stored fields, lengths, columns
+
+
+def test_whooshs_own_reader_and_searcher_open_a_bulk_index(collection, built):
+    docs = {d.key: d for d in documents_of(collection)}
+    bulk = whoosh_index.open_dir(str(generations.current_generation(built["bulk"])))
+    per_document = whoosh_index.open_dir(str(generations.current_generation(built["document"])))
+    assert len(bulk._segments()) == 2  # one per worker process
+    with bulk.searcher() as searcher, per_document.searcher() as reference:
+        assert searcher.doc_count() == len(docs)
+        stored = {fields["key"]: fields for fields in searcher.all_stored_fields()}
+        assert stored == {fields["key"]: fields for fields in reference.all_stored_fields()}
+        assert set(stored) == set(docs)
+        for field in ("title", "excerpt", "vocabulary", "provider_text", "topics", "key", "published"):
+            assert searcher.field_length(field) == reference.field_length(field), field
+            assert list(searcher.lexicon(field)) == list(reference.lexicon(field)), field
+        for text in ("power apps", '"power platform"', "facial recognition -police", "microsoft", "topics:AI"):
+            for field in ("title", "excerpt"):
+                query = QueryParser(field, bulk.schema).parse(text)
+                found = {h["key"]: round(h.score, 9) for h in searcher.search(query, limit=None)}
+                expected = {h["key"]: round(h.score, 9) for h in reference.search(query, limit=None)}
+                assert found == expected and (found or field == "excerpt" or text.startswith("topics")), text
+
+
+def test_a_bulk_index_answers_like_a_per_document_index(built):
+    # every stored document and the 90 replay answers of tests/test_update.py
+    assert snapshot(built["bulk"]) == snapshot(built["document"])
+    assert_persisted_equal(built["bulk"], built["document"])
+    # every query of the evaluation sets, flat and grouped
+    bulk, per_document = SearchEngine(built["bulk"]), SearchEngine(built["document"])
+    queries = [
+        json.loads(line)["query"]
+        for name in EVAL_SETS
+        for line in (EVAL_DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(queries) > 400
+    for query in queries:
+        for group in (False, True):
+            ours = bulk.search(build_request(query[:1000], limit=10, group=group))
+            theirs = per_document.search(build_request(query[:1000], limit=10, group=group))
+            for volatile in ("took_ms", "generation"):
+                ours.pop(volatile), theirs.pop(volatile)
+            assert ours == theirs, query
+
+
+def test_batch_analysis_gives_the_analyzers_terms_and_positions(collection):
+    """Every text field of every document: FieldTerms equals the field's analyzer run on the whole text."""
+    schema = build_schema()
+    docs = [document_fields(d) for d in documents_of(collection)]
+    checked = 0
+    for name in schema.names():
+        field = schema[name]
+        if not field.indexed or not batchable(field.analyzer):
+            continue
+        texts = [d.get(name) or "" for d in docs] + TRICKY_TEXTS
+        analyzed = FieldTerms(field.analyzer)
+        batch, terms = analyzed.analyze(texts), analyzed.terms
+        got: list[list[tuple[str, int]]] = [[] for _ in texts]
+        for doc, pos, term in zip(batch.docs.tolist(), batch.positions.tolist(), batch.terms.tolist(), strict=True):
+            got[doc].append((terms[term], pos))
+        for i, text in enumerate(texts):
+            expected = [(t.text, t.pos) for t in field.analyzer(text, positions=True, mode="index")]
+            assert got[i] == expected, (name, text)
+            assert batch.lengths[i] == len(expected)
+            checked += len(expected)
+    assert checked > 40_000
+
+
+def test_analyze_remembers_words_without_changing_terms(collection):
+    analyzer = analysis.news_analyzer()
+    for doc in documents_of(collection):
+        for text in (doc.title, doc.excerpt, "The Won’t Can't CAFÉ's na\u00efve"):
+            assert analysis.analyze(text) == [t.text for t in analyzer(text)], text
+
+
+def test_the_writer_is_chosen_by_the_environment(monkeypatch):
+    monkeypatch.delenv(build.WRITER_ENV, raising=False)
+    assert build.bulk_writer_chosen()
+    monkeypatch.setenv(build.WRITER_ENV, "document")
+    assert not build.bulk_writer_chosen()
+    monkeypatch.setenv(build.WRITER_ENV, "fast")
+    with pytest.raises(ValueError, match="bulk"):
+        build.bulk_writer_chosen()
