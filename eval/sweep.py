@@ -31,15 +31,15 @@ SWEEPS = [
 ]
 
 
-def policy_variant(name: str, raw: str) -> RankingPolicy:
-    """The current policy with one field set from text ('story_boost', '0.1'; 'boosts.title', '2')."""
+def policy_variant(name: str, raw: str, base: RankingPolicy = POLICY) -> RankingPolicy:
+    """``base`` (the current policy) with one field set from text ('story_boost', '0.1'; 'boosts.title', '2')."""
     field, _, key = name.partition(".")
-    old = getattr(POLICY, field)
+    old = getattr(base, field)
     if key:  # one entry of a mapping field
         value = MappingProxyType({**old, key: float(raw)})
     else:
         value = raw if isinstance(old, str) else type(old)(float(raw))
-    return dataclasses.replace(POLICY, **{field: value})
+    return dataclasses.replace(base, **{field: value})
 
 
 def main(specs: list[str]) -> None:

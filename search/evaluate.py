@@ -24,9 +24,10 @@ from indexer.text import canonical_url
 from . import qtree as qt
 from . import timeline
 from .expansion import Alternative, expand
+from .feedback import feedback_words
 from .generation import Generation
 from .query import ParsedQuery, QueryTooBroad, parse, words_only
-from .words import WordScores
+from .words import WordScores, alternative_scores
 
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
 MAX_WILDCARD_TERMS = 1_000  # words a wildcard or range may match at all: bounds the posting lists it reads
@@ -89,14 +90,21 @@ def _plan_words(parsed: ParsedQuery, gen: Generation, relaxed: bool, *, prefix_l
     """
     vocabulary = gen.vocabulary() if prefix_last or typos else None
     groups = expand(parsed.words, vocabulary, gen.policy, prefix_last=prefix_last, typos=typos)
-    return plan_groups(parsed, groups, gen, relaxed)
+    return plan_groups(parsed, groups, gen, relaxed, feedback=True)
 
 
-def plan_groups(parsed: ParsedQuery, groups: list[list[Alternative]], gen: Generation, relaxed: bool) -> Plan:
+def plan_groups(
+    parsed: ParsedQuery,
+    groups: list[list[Alternative]],
+    gen: Generation,
+    relaxed: bool,
+    feedback: bool = False,
+) -> Plan:
     """Match and score words, each a group of alternatives (typed words, or an item's words for "similar").
 
     Matching follows the policy's minimum-should-match (``relaxed``: any word); scores are
-    BM25F x coordination + title bonuses, the parts kept for explain.
+    BM25F x coordination + title bonuses, the parts kept for explain. With ``feedback``, a typed
+    query may also score the words its first ranking's best items share (``search.feedback``).
     """
     policy = gen.policy
     groups = list({g[0].term: g for g in groups}.values())  # a repeated word counts once
@@ -114,6 +122,9 @@ def plan_groups(parsed: ParsedQuery, groups: list[list[Alternative]], gen: Gener
         partial = (words.matched >= 1) & gen.live & ~mask
         relaxed = relaxed or not mask.any()
         mask |= partial
+    if policy.all_words_first and 1 < needed < len(terms) and (mask & (words.matched == len(terms))).any():
+        # items holding every word first; those lacking one follow as partial matches (policy.all_words_first)
+        partial = mask & (words.matched < len(terms))
     coordination = words.coordination(policy)  # items with more of the query rank higher
     title = np.zeros(gen.doc_count)
     if len(terms) >= 2:
@@ -123,8 +134,15 @@ def plan_groups(parsed: ParsedQuery, groups: list[list[Alternative]], gen: Gener
         exact = gen.scoring.postings("title_exact", " ".join(terms))[0]
         title[exact] += policy.exact_title_boost * len(terms)
     scores = bm25 * coordination + title
+    marked = frozenset(a.term for g in groups for a in g)  # feedback words are scored, never marked
+    if feedback and policy.feedback_from and len(terms) >= policy.feedback_from:
+        # feedback words add to an item's BM25 but never make it match, and coordination ignores them
+        extra = feedback_words(scores * gen.prior, mask, partial, gen, terms)
+        if extra:
+            bm25 = bm25 + sum(alternative_scores(g[0], gen)[0] for g in extra)
+            scores = bm25 * coordination + title
+            groups = [*groups, *extra]
     parts = {"bm25": bm25, "coordination": coordination, "title": title}
-    marked = frozenset(a.term for g in groups for a in g)
     corrections = {g[0].word: next(a.word for a in g if a.kind == "typo") for g in groups if g[-1].kind == "typo"}
     return Plan(parsed, mask, scores, relaxed, marked, partial, tuple(groups), parts, corrections)
 

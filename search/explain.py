@@ -27,10 +27,22 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
         else:  # (field, term, boost) of a query tree
             field, term, boost = entry
             terms += _term_lines(gen, docnum, term, 1.0, None, {field: boost})
-    rules: list[dict[str, Any]] = [
+    rules: list[dict[str, Any]] = []
+    if plan.partial is not None:
+        rules.append(
+            {
+                "rule": "words",
+                "description": "items holding the words the query requires rank first (3-4 words: every word, "
+                "when some item holds them all); the score orders each tier",
+                "all_words": not bool(plan.partial[docnum]),
+                "value": 0.0,
+            }
+        )
+    rules += [
         {
             "rule": "bm25",
             "description": "BM25F: idf x saturated term frequency per term and field, times the field's boost"
+            " (feedback words: x their weight)"
             if plan.scored
             else "no words to score: every match counts the same",
             "value": bm25,

@@ -27,6 +27,7 @@ BULK_DOCS = 5_000  # per file: a few MB, a comfortable bulk request
 MAPPING_FILE = "index.json"
 TEMPLATE_FILE = "search_template.json"
 TEXT_ANALYZER = "news_text"
+ALL_WORDS_TIER = 1e6  # the all-words tier's constant: above any BM25 sum, so the tier decides first
 
 
 def document_id(key: str) -> str:
@@ -120,6 +121,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
                             {"match_phrase": {"title": {"query": "{{q}}", "boost": policy.title_all_words_boost}}},
                             # the engine adds this per query word; a template cannot count the words
                             {"term": {"title.exact": {"value": "{{q}}", "boost": policy.exact_title_boost}}},
+                            *_all_words_first(policy, fields),
                         ],
                     }
                 },
@@ -143,6 +145,26 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
         "highlight": {"fields": {"title": {"number_of_fragments": 0}, "excerpt": {"fragment_size": 240}}},
     }
     return {"script": {"lang": "mustache", "source": source}}
+
+
+def _all_words_first(policy: RankingPolicy, fields: list[str]) -> list[dict[str, Any]]:
+    """The policy's all-words tier: a constant far above any score for items holding every word.
+
+    "N<1" requires every word up to N words and one beyond, so from ``long_query_words`` on every
+    match gets the constant and nothing is reordered, as in the engine. (Pseudo-relevance feedback
+    has no counterpart in a template: with ``feedback_from`` on, the export ranks without it.)
+    """
+    if not policy.all_words_first:
+        return []
+    every_word = {
+        "multi_match": {
+            "query": "{{q}}",
+            "fields": fields,
+            "type": "cross_fields",
+            "minimum_should_match": f"{policy.long_query_words - 1}<1",
+        }
+    }
+    return [{"constant_score": {"filter": every_word, "boost": ALL_WORDS_TIER}}]
 
 
 def _document(stored: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import json
 import pytest
 
 from search import export
+from search.engine import SearchEngine
+from search.evaluate import plan
 from search.ranking import POLICY, RULES
 from search.request import build_request
 from tests.conftest import FIXTURES, search
@@ -36,7 +38,7 @@ def test_explain_adds_up_to_each_hits_score_rule_by_rule(ai_engine, q):
         assert explain["score"] == pytest.approx(hit["score"], abs=1e-6)
         rules = [r["rule"] for r in explain["rules"]]
         assert rules == [r for r in RULES if r in rules]  # the policy's order
-        bm25 = explain["rules"][0]
+        bm25 = _bm25(explain)
         assert sum(t["value"] for t in bm25["terms"]) == pytest.approx(bm25["value"], rel=1e-9)
         value = 0.0
         for rule in explain["rules"]:
@@ -66,6 +68,10 @@ def test_the_export_translates_the_same_policy(tmp_path):
     expected = [n if n <= 2 else (n - 1 if n <= 5 else 1) for n in range(1, 10)]
     assert [policy.minimum_should_match(n) for n in range(1, 10)] == expected
     assert f'"boost": {policy.title_all_words_boost}' in template
+    # the all-words tier: every word up to 5 words (long_query_words 6), one beyond, so no reordering there
+    assert '"minimum_should_match": "5<1"' in template and '"constant_score"' in template
+    untiered = json.dumps(export.search_template(dataclasses.replace(policy, all_words_first=False)))
+    assert '"constant_score"' not in untiered
 
 
 def test_exact_words_rank_above_completions_and_corrections(engine):
@@ -89,10 +95,59 @@ def test_a_one_letter_prefix_expands_to_a_bounded_number_of_words(all_engine):
     vocabulary = gen.vocabulary()
     assert vocabulary.frequency("pr") == 0 and len(vocabulary.completions("pr", 1000)) > POLICY.prefix_short_terms
     result = all_engine.search(build_request("pr", explain=True, group=False, limit=100))
-    words = {t["word"] for h in result["hits"] for t in h["explain"]["rules"][0]["terms"]}
+    words = {t["word"] for h in result["hits"] for t in _bm25(h["explain"])["terms"]}
     assert result["total"] > 0 and len(words) <= POLICY.prefix_short_terms
     # a one- or two-letter word that exists ("AI") was typed whole: no completions
     assert (
         all_engine.search(build_request("ai", explain=True, group=False))["total"]
         == search(all_engine, "ai ", group=False)["total"]
     )
+
+
+def _bm25(explain: dict) -> dict:
+    return next(rule for rule in explain["rules"] if rule["rule"] == "bm25")
+
+
+def test_items_holding_every_word_rank_before_items_lacking_one(all_engine):
+    """Known item: three copies of a press release hold 3 of the 4 words in their titles; the item
+    holding all 4 (in its text) ranked 4th by score alone. With 3-4 words, every word ranks first."""
+    query = "reply agreement signed manufacturing"
+    wanted = "helpnetsecurity.com/2021/01/19/reply-aws"
+    result = all_engine.search(build_request(query, explain=True, group=False, limit=10))
+    hits = result["hits"]
+    assert hits[0]["key"] == wanted
+    assert not hits[0]["partial"] and all(h["partial"] for h in hits[1:])
+    assert result["partial"] == result["total"] - 1
+    tiers = [next(r for r in h["explain"]["rules"] if r["rule"] == "words")["all_words"] for h in hits]
+    assert tiers == [True] + [False] * (len(hits) - 1)
+    assert hits[1]["score"] > hits[0]["score"]  # the tier decides, not the score
+    by_score = SearchEngine(all_engine.index_dir, policy=dataclasses.replace(POLICY, all_words_first=False))
+    assert [h["key"] for h in search(by_score, query, group=False)["hits"]].index(wanted) == 3
+
+
+def test_two_words_and_five_or_more_are_not_tiered(all_engine):
+    assert search(all_engine, "facial recognition", group=False)["partial"] == 0  # both words required anyway
+    long = search(all_engine, "is Clearview being used by the Australian federal police", group=False)
+    assert long["partial"] == 0 and long["total"] > 10  # any word matches; coordination orders them
+
+
+def test_feedback_words_reorder_what_matched_and_never_make_an_item_match(all_engine):
+    query = "covid hospital capacity forecasting"
+    policy = dataclasses.replace(POLICY, feedback_from=3)
+    fed = SearchEngine(all_engine.index_dir, policy=policy, cache_entries=0)
+    plain = search(all_engine, query, group=False, limit=100)
+    result = fed.search(build_request(query, explain=True, group=False, limit=100))
+    with_words, without = plan(query, fed.generation()), plan(query, all_engine.generation())
+    assert (with_words.mask == without.mask).all() and (with_words.partial == without.partial).all()
+    assert not (with_words.scores == without.scores).all()
+    extra = {t["term"] for h in result["hits"] for t in _bm25(h["explain"])["terms"] if t["kind"] == "feedback"}
+    assert 0 < len(extra) <= policy.feedback_terms and "demand" in extra  # the top item's "bed and ventilator demand"
+    for hit in result["hits"][:10]:
+        assert hit["explain"]["score"] == pytest.approx(hit["score"], abs=1e-6)
+        bm25 = _bm25(hit["explain"])
+        assert sum(t["value"] for t in bm25["terms"]) == pytest.approx(bm25["value"], rel=1e-9)
+        marked = {text.lower() for part in hit["highlight"].values() for text, on in part if on}
+        assert "demand" not in marked  # scored, never highlighted
+    trial = "Coronavirus: AI trial hopes to help hospitals plan bed and ventilator demand"
+    rank = [h["title"] for h in result["hits"]].index(trial)
+    assert rank < [h["title"] for h in plain["hits"]].index(trial)

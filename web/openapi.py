@@ -68,7 +68,11 @@ _HIT = {
                 },
             },
         },
-        "partial": {"type": "boolean", "description": "holds only some of the words (fills a short page)"},
+        "partial": {
+            "type": "boolean",
+            "description": "lacks some of the words: ranked after the items holding every word (3-4 words) "
+            "or filling a short page",
+        },
     },
 }
 _ERROR = {

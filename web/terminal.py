@@ -135,6 +135,9 @@ def explain_line(explain: dict[str, Any]) -> str:
     """'bm25 8.47 (facial@title 3.89, ...) x coordination 1 + title 7.02 x prior 1.22 + story 3.1 = 18.03'."""
     parts, previous = [], 0.0
     for rule in explain["rules"]:
+        if rule["rule"] == "words":  # a tier, not a score
+            parts.append("[every word]" if rule["all_words"] else "[lacks a word]")
+            continue
         if rule["rule"] == "bm25":
             terms = ", ".join(f"{t['term']}@{t['field']} {t['value']:.2f}" for t in rule["terms"])
             parts.append(f"bm25 {rule['value']:.2f}" + (f" ({terms})" if terms else ""))
