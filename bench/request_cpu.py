@@ -25,6 +25,7 @@ from urllib.parse import quote_plus
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # PYTHONPATH first: it picks the checkout measured
 
+import search  # noqa: E402 - which checkout answered
 from bench.query import query_mix  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from web.app import create_app  # noqa: E402
@@ -56,7 +57,7 @@ def main() -> None:
         assert client.get(url).status_code == 200, url
     means = []
     for round_ in range(args.rounds):
-        profiler = cProfile.Profile() if args.profile and round_ == args.rounds - 1 else None
+        profiler = cProfile.Profile(time.process_time) if args.profile and round_ == args.rounds - 1 else None
         if profiler:
             profiler.enable()
         started = time.process_time()
@@ -66,8 +67,6 @@ def main() -> None:
         if profiler:
             profiler.disable()
             profiler.dump_stats(args.profile)
-    import search  # noqa: PLC0415 - which checkout answered
-
     print(
         f"{Path(search.__file__).parent.parent}: {len(urls)} distinct queries, {args.path}, "
         f"CPU ms/request median {statistics.median(means):.2f} (rounds: {', '.join(f'{m:.2f}' for m in means)})"

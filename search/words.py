@@ -68,7 +68,7 @@ def _dense_of(groups: list[list[Alternative]], gen) -> WordScores:
         matched += holds
         in_title += titled
         idf = _word_idf(group, gen)
-        matched_idf[holds] += idf
+        np.add(matched_idf, idf, out=matched_idf, where=holds)  # matched_idf[holds] += idf, without the copies
         total_idf += idf
     return WordScores(np.arange(n), scores, title_scores, matched, in_title, matched_idf, total_idf, len(groups))
 
@@ -133,14 +133,14 @@ def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, 
     """
     boosts = gen.policy.boosts
     fields = [(f, b) for f, b in boosts.items() if f != "title" and b] + [("title", 1.0)]
-    postings = [(field, boost, *gen.scoring.postings(field, alt.term)) for field, boost in fields]
+    postings = [(field, boost, *gen.scoring.term_bm25(field, alt.term)) for field, boost in fields]
     ids = _union([field_ids for _, _, field_ids, _ in postings], gen.doc_count)
     slots = _Slots(ids, gen.doc_count)
     scores, title, holds = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids), dtype=bool)
-    for field, boost, field_ids, tf in postings:
+    for field, boost, field_ids, bm25 in postings:
         if len(field_ids):
             target, slot = title if field == "title" else scores, slots.of(field_ids)
-            target[slot] += boost * gen.scoring.bm25(field, alt.term, field_ids, tf)
+            target[slot] += boost * bm25
             holds[slot] = True
     scores += boosts["title"] * title
     if alt.weight != 1.0:
@@ -223,9 +223,8 @@ def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.nd
     for field, boost in gen.policy.boosts.items():
         if not boost:
             continue
-        ids, tf = gen.scoring.postings(field, alt.term)
+        ids, bm25 = gen.scoring.term_bm25(field, alt.term)
         if len(ids):
-            bm25 = gen.scoring.bm25(field, alt.term, ids, tf)
             parts_ids.append(ids)
             parts_scores.append(boost * bm25)
             parts_title.append(bm25 if field == "title" else np.zeros(len(ids)))
