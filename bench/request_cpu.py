@@ -1,7 +1,7 @@
 """CPU time per uncached /api/search request, in one process: the development metric of serving work.
 
     PYTHONPATH=. python bench/request_cpu.py --index /tmp/nb/index20k [--queries 250] [--rounds 3]
-        [--path /api/search] [--profile out.prof]
+        [--path /api/search] [--profile out.prof] [--plan]
 
 Wall-clock throughput on a shared machine moves with the neighbours' load; the CPU time a
 request costs (``time.process_time``) moves far less. This sends the throughput bench's
@@ -27,6 +27,7 @@ sys.path.append(str(ROOT))  # PYTHONPATH first: it picks the checkout measured
 
 import search  # noqa: E402 - which checkout answered
 from bench.query import query_mix  # noqa: E402
+from search import evaluate  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from web.app import create_app  # noqa: E402
 
@@ -37,10 +38,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=250)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--path", default="/api/search", help="/api/search (JSON) or / (the page)")
-    parser.add_argument("--profile", type=Path, help="write a cProfile of the last round here")
+    parser.add_argument("--profile", type=Path, help="write a cProfile (CPU time) of the last round here")
+    parser.add_argument("--plan", action="store_true", help="time only matching and scoring (evaluate.plan)")
     args = parser.parse_args()
     engine = SearchEngine(args.index, cache_entries=0)
     queries = list(dict.fromkeys(query_mix(engine, args.queries * 2)))[: args.queries]
+    if args.plan:
+        plan_only(engine, queries, args.rounds)
+        return
     del engine
     scratch = Path(tempfile.mkdtemp(prefix="request-cpu-"))
     app = create_app(
@@ -69,7 +74,25 @@ def main() -> None:
             profiler.dump_stats(args.profile)
     print(
         f"{Path(search.__file__).parent.parent}: {len(urls)} distinct queries, {args.path}, "
-        f"CPU ms/request median {statistics.median(means):.2f}, best {min(means):.2f} (rounds: {', '.join(f'{m:.2f}' for m in means)})"
+        f"CPU ms/request median {statistics.median(means):.2f}, best {min(means):.2f}"
+        f" (rounds: {', '.join(f'{m:.2f}' for m in means)})"
+    )
+
+
+def plan_only(engine: SearchEngine, queries: list[str], rounds: int) -> None:
+    """CPU ms per query of ``evaluate.plan`` alone, as /api/search calls it (last word a prefix, typos on)."""
+    gen = engine.generation()
+    per_query = {q: [] for q in queries}
+    for _ in range(rounds + 1):  # the first round warms the pages and caches
+        for q in queries:
+            started = time.process_time()
+            evaluate.plan(q, gen, prefix_last=True, typos=True)
+            per_query[q].append((time.process_time() - started) * 1000)
+    best = sorted(min(times[1:]) for times in per_query.values())
+    print(
+        f"{Path(search.__file__).parent.parent}: evaluate.plan, {len(queries)} distinct queries, CPU ms (best of "
+        f"{rounds} each): mean {statistics.fmean(best):.2f}, p50 {best[len(best) // 2]:.2f}, "
+        f"p90 {best[int(len(best) * 0.9)]:.2f}, max {best[-1]:.2f}"
     )
 
 
