@@ -111,40 +111,66 @@ def plan_groups(
     if not groups:
         return Plan(parsed, np.zeros(gen.doc_count, dtype=bool), np.zeros(gen.doc_count), relaxed)
     terms = [g[0].term for g in groups]
-    words = WordScores.of(groups, gen)
-    bm25 = words.scores
+    words = WordScores.of(groups, gen)  # over the documents holding some word (``words.ids``), not all
+    ids, bm25 = words.ids, words.scores
+    live = gen.live if len(ids) == gen.doc_count else gen.live[ids]
     needed = 1 if relaxed else policy.minimum_should_match(len(terms))
-    mask = (words.matched >= needed) & gen.live
+    held = (words.matched >= needed) & live
     partial = None
-    if needed > 1 and int(mask.sum()) < policy.fill_below:
+    if needed > 1 and int(held.sum()) < policy.fill_below:
         # a short page is filled with items holding some of the words, after every full match
         # (hand-judged nDCG@10 0.945 -> 0.962, docs/relevance.md); none full: the notice says so
-        partial = (words.matched >= 1) & gen.live & ~mask
-        relaxed = relaxed or not mask.any()
-        mask |= partial
-    if policy.all_words_first and 1 < needed < len(terms) and (mask & (words.matched == len(terms))).any():
+        partial = (words.matched >= 1) & live & ~held
+        relaxed = relaxed or not held.any()
+        held |= partial
+    if policy.all_words_first and 1 < needed < len(terms) and (held & (words.matched == len(terms))).any():
         # items holding every word first; those lacking one follow as partial matches (policy.all_words_first)
-        partial = mask & (words.matched < len(terms))
+        partial = held & (words.matched < len(terms))
     coordination = words.coordination(policy)  # items with more of the query rank higher
-    title = np.zeros(gen.doc_count)
+    title = np.zeros(len(ids))
     if len(terms) >= 2:
         # a title holding every word is about the query; one equal to it is the item looked for
         whole = words.in_title == len(terms)
         title[whole] += policy.title_all_words_boost * words.title_scores[whole]
-        exact = gen.scoring.postings("title_exact", " ".join(terms))[0]
+        exact = _positions(ids, gen.scoring.postings("title_exact", " ".join(terms))[0])
         title[exact] += policy.exact_title_boost * len(terms)
     scores = bm25 * coordination + title
+    # the plan's arrays cover every document (what the page, facets and explain index); outside
+    # ``ids`` an item matches nothing and scores 0, as summing over every document gave
+    n = gen.doc_count
+    mask, scores = _spread(ids, held, n), _spread(ids, scores, n)
+    partial = None if partial is None else _spread(ids, partial, n)
+    parts = {
+        "bm25": _spread(ids, bm25, n),
+        "coordination": _spread(ids, coordination, n),
+        "title": _spread(ids, title, n),
+    }
     marked = frozenset(a.term for g in groups for a in g)  # feedback words are scored, never marked
     if feedback and policy.feedback_from and len(terms) >= policy.feedback_from:
         # feedback words add to an item's BM25 but never make it match, and coordination ignores them
         extra = feedback_words(scores * gen.prior, mask, partial, gen, terms)
         if extra:
-            bm25 = bm25 + sum(alternative_scores(g[0], gen)[0] for g in extra)
-            scores = bm25 * coordination + title
+            parts["bm25"] = parts["bm25"] + sum(alternative_scores(g[0], gen)[0] for g in extra)
+            scores = parts["bm25"] * parts["coordination"] + parts["title"]
             groups = [*groups, *extra]
-    parts = {"bm25": bm25, "coordination": coordination, "title": title}
     corrections = {g[0].word: next(a.word for a in g if a.kind == "typo") for g in groups if g[-1].kind == "typo"}
     return Plan(parsed, mask, scores, relaxed, marked, partial, tuple(groups), parts, corrections)
+
+
+def _spread(ids: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """A per-document array of ``n`` from values at ``ids`` (zero, or False, elsewhere)."""
+    if len(ids) == n:  # scored over every document already
+        return values
+    out = np.zeros(n, dtype=values.dtype)
+    out[ids] = values
+    return out
+
+
+def _positions(ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Where ``docs`` sit in the ascending ``ids``, for those of them it holds."""
+    where = np.searchsorted(ids, docs)
+    inside = where < len(ids)
+    return where[inside][ids[where[inside]] == docs[inside]]
 
 
 Scoring = list[tuple[str, str]]

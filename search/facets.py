@@ -53,10 +53,18 @@ class FacetTable:
     def counts(self, selected: np.ndarray) -> np.ndarray:
         """How many of the ``selected`` documents (a mask, or document numbers) carry each value."""
         docs = np.flatnonzero(selected) if selected.dtype == bool else selected
-        total = np.zeros(len(self.values) + 1, dtype=np.int64)
+        none = len(self.values)
+        total = np.zeros(none + 1, dtype=np.int64)
         for layer in self.layers:  # gathering the selected documents' values beats masking every pair
-            total += np.bincount(layer[docs], minlength=len(self.values) + 1)
-        return total[: len(self.values)]
+            found = layer[docs]
+            total += np.bincount(found, minlength=none + 1)
+            if len(self.layers) > 1:
+                # rows are packed (a document's values fill rows 0, 1, ...): one without a value in
+                # this row has none in the next, so only the others are read again
+                docs = docs[found != none]
+                if not len(docs):
+                    break
+        return total[:none]
 
     def mask(self, selected: list[str], doc_count: int) -> np.ndarray:
         """Documents carrying any of the ``selected`` values (values OR together)."""

@@ -39,11 +39,13 @@ def segments(text: str, terms: set[str]) -> Segments:
         return [(text, False)]
     out: Segments = []
     last = 0
+    known = _TERMS.get  # most words were seen before: no call to term_of for them
     for start, end in spans(text):
-        if term_of(text[start:end]) in terms:
+        word = text[start:end]
+        if (known(word) or term_of(word)) in terms:
             if start > last:
                 out.append((text[last:start], False))
-            out.append((text[start:end], True))
+            out.append((word, True))
             last = end
     if last < len(text):
         out.append((text[last:], False))

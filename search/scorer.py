@@ -24,6 +24,10 @@ from .livestats import LiveStats
 from .ranking import RankingPolicy
 
 POSTINGS_CACHE_ENTRIES = 4_096
+# a term's BM25 over all its postings, kept per generation: a common word's (tens of thousands of
+# postings, a gather and five array operations) is then computed once, not on every query holding it
+BM25_CACHE_BYTES = 16 * 2**20
+BM25_CACHE_FROM = 256  # postings: shorter lists are cheaper to score again than to keep
 
 
 @dataclass
@@ -41,6 +45,8 @@ class ScoringData:
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = OrderedDict()
+        self._bm25: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._bm25_bytes = 0
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(live document numbers, term frequencies) of a term, cached for this generation."""
@@ -81,11 +87,32 @@ class ScoringData:
 
     def add_bm25(self, scores: np.ndarray, field: str, term: str, boost: float) -> np.ndarray:
         """Add one (field, term)'s boosted BM25 to ``scores``; return the documents it matched."""
-        ids, tf = self.postings(field, term)
+        ids, bm25 = self.term_bm25(field, term)
         if len(ids) == 0:
             return ids
-        scores[ids] += boost * self.bm25(field, term, ids, tf)
+        scores[ids] += boost * bm25
         return ids
+
+    def term_bm25(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(live documents holding a term, their unboosted BM25): ``bm25`` over all its postings, cached."""
+        ids, tf = self.postings(field, term)
+        if len(ids) < BM25_CACHE_FROM:
+            return ids, self.bm25(field, term, ids, tf)
+        key = (field, term)
+        with self.lock:
+            hit = self._bm25.get(key)
+            if hit is not None:
+                self._bm25.move_to_end(key)
+                return ids, hit
+        values = self.bm25(field, term, ids, tf)
+        values.flags.writeable = False  # shared by every request that scores the term
+        with self.lock:
+            if key not in self._bm25 and values.nbytes <= BM25_CACHE_BYTES:
+                self._bm25[key] = values
+                self._bm25_bytes += values.nbytes
+                while self._bm25_bytes > BM25_CACHE_BYTES:
+                    self._bm25_bytes -= self._bm25.popitem(last=False)[1].nbytes
+        return ids, values
 
     def bm25(self, field: str, term: str, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
         """Unboosted BM25 of a term for some of its postings (``ids`` and their ``tf``)."""

@@ -1,4 +1,4 @@
-"""Plain words scored for every document at once: BM25F per word, its completions and corrections.
+"""Plain words scored over their posting lists: BM25F per word, its completions and corrections.
 
 Each query word is a group of alternatives (``search.expansion``): the word itself, and for the
 last word its completions, for a misspelt word its close spellings, each with a weight below 1.
@@ -15,11 +15,20 @@ import numpy as np
 
 from .expansion import Alternative
 
+DENSE_SHARE = 0.75  # postings (summed over words, forms and fields) from which arrays over every document are cheaper
+
 
 @dataclass
 class WordScores:
-    """Per-document arrays for a query's words (each a group of alternatives)."""
+    """A query's words (each a group of alternatives), scored over the documents holding any of them.
 
+    Every array is aligned with ``ids`` (ascending): the documents holding at least one of the
+    words, so that a query costs what its posting lists hold, not the size of the collection; or,
+    for words held by much of the collection, every document. A document outside ``ids`` holds
+    none of the words and would score 0 in every array.
+    """
+
+    ids: np.ndarray  # the documents the arrays cover: those holding some word (in some form, in some field), or all
     scores: np.ndarray  # boosted BM25 summed over words (each word: its best alternative)
     title_scores: np.ndarray  # unboosted title BM25 summed over words
     matched: np.ndarray  # how many of the words each document holds (in some form, in some field)
@@ -29,28 +38,39 @@ class WordScores:
     words: int  # how many words were scored
 
     @classmethod
-    def of(cls, groups: list[list[Alternative]], gen) -> WordScores:
-        """Score every group of alternatives for every document of the generation."""
-        n = gen.doc_count
-        scores, title_scores, matched_idf = np.zeros(n), np.zeros(n), np.zeros(n)
-        matched, in_title = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
-        total_idf = 0.0
-        for group in groups:
-            word_scores, word_title, holds, titled = _group_scores(group, gen)
-            scores += word_scores
-            title_scores += word_title
-            matched += holds
-            in_title += titled
-            idf = _word_idf(group, gen)
-            matched_idf[holds] += idf
-            total_idf += idf
-        return cls(scores, title_scores, matched, in_title, matched_idf, total_idf, len(groups))
+    def of(cls, groups: list[list[Alternative]], gen, dense: bool | None = None) -> WordScores:
+        """Score every group of alternatives for every document holding one of them.
+
+        Over those documents only, unless their postings hold ``DENSE_SHARE`` of the collection
+        (or ``dense``): arrays over every document are then cheaper than finding each posting's place.
+        """
+        if dense is None:
+            dense = _postings_held(groups, gen) >= DENSE_SHARE * gen.doc_count
+        return _dense_of(groups, gen) if dense else _sparse_of(groups, gen)
 
     def coordination(self, policy) -> np.ndarray:
-        """Per document, the share of the query it holds: of the words, or of their idf."""
+        """Per document of ``ids``, the share of the query it holds: of the words, or of their idf."""
         if policy.coordination == "idf":
             return policy.coordination_factor(self.matched_idf, self.total_idf)
         return policy.coordination_factor(self.matched.astype(np.float64), float(self.words))
+
+
+def _dense_of(groups: list[list[Alternative]], gen) -> WordScores:
+    """``WordScores`` with arrays over every document of the generation (``ids``: all of them)."""
+    n = gen.doc_count
+    scores, title_scores, matched_idf = np.zeros(n), np.zeros(n), np.zeros(n)
+    matched, in_title = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+    total_idf = 0.0
+    for group in groups:
+        word_scores, word_title, holds, titled = _group_scores(group, gen)
+        scores += word_scores
+        title_scores += word_title
+        matched += holds
+        in_title += titled
+        idf = _word_idf(group, gen)
+        np.add(matched_idf, idf, out=matched_idf, where=holds)  # matched_idf[holds] += idf, without the copies
+        total_idf += idf
+    return WordScores(np.arange(n), scores, title_scores, matched, in_title, matched_idf, total_idf, len(groups))
 
 
 def alternative_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,15 +104,127 @@ def _group_scores(group: list[Alternative], gen) -> tuple[np.ndarray, np.ndarray
     return scores, title, holds, titled
 
 
+def _sparse_of(groups: list[list[Alternative]], gen) -> WordScores:
+    """``WordScores`` over the documents holding some word: the same floats as ``_dense_of`` there."""
+    scored = [_sparse_group(group, gen) for group in groups]
+    ids = _union([group_ids for group_ids, *_ in scored], gen.doc_count)
+    slots, m = _Slots(ids, gen.doc_count), len(ids)
+    scores, title_scores, matched_idf = np.zeros(m), np.zeros(m), np.zeros(m)
+    matched, in_title = np.zeros(m, dtype=np.int32), np.zeros(m, dtype=np.int32)
+    total_idf = 0.0
+    for group, (group_ids, word_scores, word_title, holds, titled) in zip(groups, scored, strict=True):
+        # in the order of the words, as summing over every document did: the same floats
+        slot = slots.of(group_ids)
+        scores[slot] += word_scores
+        title_scores[slot] += word_title
+        matched[slot[holds]] += 1
+        in_title[slot[titled]] += 1
+        idf = _word_idf(group, gen)
+        matched_idf[slot[holds]] += idf
+        total_idf += idf
+    return WordScores(ids, scores, title_scores, matched, in_title, matched_idf, total_idf, len(groups))
+
+
+def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(documents scored, their weighted boosted BM25 over the fields, weighted title BM25, which hold ``alt``).
+
+    Summed field by field in the order the policy lists its boosts, the title last, as the
+    per-document arrays were: exact words score the same floats as before.
+    """
+    boosts = gen.policy.boosts
+    fields = [(f, b) for f, b in boosts.items() if f != "title" and b] + [("title", 1.0)]
+    postings = [(field, boost, *gen.scoring.term_bm25(field, alt.term)) for field, boost in fields]
+    ids = _union([field_ids for _, _, field_ids, _ in postings], gen.doc_count)
+    slots = _Slots(ids, gen.doc_count)
+    scores, title, holds = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids), dtype=bool)
+    for field, boost, field_ids, bm25 in postings:
+        if len(field_ids):
+            target, slot = title if field == "title" else scores, slots.of(field_ids)
+            target[slot] += boost * bm25
+            holds[slot] = True
+    scores += boosts["title"] * title
+    if alt.weight != 1.0:
+        scores *= alt.weight
+        title *= alt.weight
+    return ids, scores, title, holds
+
+
+def _sparse_group(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
+    """(documents scored, best form's scores and title scores, which hold a form, which hold one in the title)."""
+    first = _sparse_alternative(group[0], gen)
+    # completions and corrections are scored over their own postings only
+    others = [_sparse_scores(alt, gen) for alt in group[1:]]
+    if not others:
+        return *first, first[2] > 0
+    ids = _union([first[0], *(alt_ids for alt_ids, _, _ in others)], gen.doc_count)
+    slots, m = _Slots(ids, gen.doc_count), len(ids)
+    scores, title = np.zeros(m), np.zeros(m)
+    holds, titled = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
+    slot = slots.of(first[0])
+    scores[slot], title[slot], holds[slot], titled[slot] = first[1], first[2], first[3], first[2] > 0
+    for alt_ids, alt_scores, alt_title in others:
+        slot = slots.of(alt_ids)
+        better = alt_scores > scores[slot]
+        scores[slot[better]] = alt_scores[better]
+        title[slot[better]] = alt_title[better]
+        holds[slot] = True
+        titled[slot[alt_title > 0]] = True
+    return ids, scores, title, holds, titled
+
+
+def _postings_held(groups: list[list[Alternative]], gen) -> int:
+    """How many postings the words' alternatives hold over the scored fields (documents counted per field)."""
+    fields = [f for f, b in gen.policy.boosts.items() if b or f == "title"]
+    return sum(len(gen.scoring.postings(f, alt.term)[0]) for group in groups for alt in group for f in fields)
+
+
+def _union(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """The distinct document numbers (ascending) of several ascending arrays of them, out of ``n``."""
+    parts = [p for p in parts if len(p)]
+    total = sum(len(p) for p in parts)
+    if len(parts) <= 1:
+        return parts[0].astype(np.int64) if parts else np.zeros(0, np.int64)
+    if total * 16 < n:  # few: sort them (np.unique's hashing is far slower here)
+        docs = np.sort(np.concatenate(parts)).astype(np.int64)
+        distinct = np.empty(len(docs), dtype=bool)
+        distinct[0] = True
+        np.not_equal(docs[1:], docs[:-1], out=distinct[1:])
+        return docs[distinct]
+    mark = np.zeros(n, dtype=bool)  # many: mark them among all documents
+    for part in parts:
+        mark[part] = True
+    return np.flatnonzero(mark)
+
+
+class _Slots:
+    """Where document numbers sit in ``ids`` (ascending, distinct): a binary search, or a table for many."""
+
+    def __init__(self, ids: np.ndarray, n: int) -> None:
+        self.ids, self.n = ids, n
+        self._table: np.ndarray | None = None
+
+    def of(self, docs: np.ndarray) -> np.ndarray:
+        """The positions in ``ids`` of ``docs`` (ascending, all of them in ``ids``)."""
+        if len(self.ids) == self.n:  # every document: its number is its place
+            return docs
+        if len(docs) == len(self.ids):  # all of them
+            return np.arange(len(docs))
+        if len(docs) * 16 < len(self.ids):
+            return np.searchsorted(self.ids, docs)
+        if self._table is None:
+            self._table = np.empty(self.n, dtype=np.int64)
+            self._table[self.ids] = np.arange(len(self.ids))
+        return self._table[docs]
+
+
 def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(documents holding ``alt``, their weighted boosted BM25, their weighted title BM25), sparse."""
     parts_ids, parts_scores, parts_title = [], [], []
     for field, boost in gen.policy.boosts.items():
         if not boost:
             continue
-        ids, tf = gen.scoring.postings(field, alt.term)
+        ids, bm25 = gen.scoring.term_bm25(field, alt.term)
         if len(ids):
-            bm25 = gen.scoring.bm25(field, alt.term, ids, tf)
             parts_ids.append(ids)
             parts_scores.append(boost * bm25)
             parts_title.append(bm25 if field == "title" else np.zeros(len(ids)))
