@@ -35,7 +35,6 @@ from .seeds import (
 from .textfiles import read_regular_file
 
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
-BULK_PART_MIN_DOCS = 250  # a bulk build forks a writer per this many documents (up to build_procs())
 TIER_FANIN = 10  # segments of one size tier that trigger their merge
 ADVISE_COMPACT_SHARE = 0.05  # above this share of deleted versions, the report suggests `index --full`
 REBUILD_SHARE = 0.25  # above this, an update rebuilds (in parallel) instead of adding a segment
@@ -156,7 +155,7 @@ def _write_bulk(gen: Path, docs: list[Document]) -> None:
     global _BULK_DOCS
     schema = build_schema()
     storage.open_for_writing(gen, schema).close()
-    parts = max(1, min(build_procs(), len(docs) // BULK_PART_MIN_DOCS)) if docs else 0
+    parts = (build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1) if docs else 0
     bounds = [len(docs) * i // parts for i in range(parts + 1)] if parts else []
     ids = [bulk_segment.new_segment_id() for _ in range(parts)]
     jobs = [(str(gen), bounds[i], bounds[i + 1], ids[i]) for i in range(parts)]

@@ -38,6 +38,7 @@ def full_build_with(writer: str, seeds: Path, index: Path, procs: int | None = N
         patch.setenv(build.WRITER_ENV, writer)
         if procs:
             patch.setenv("SEARCH_BUILD_PROCS", str(procs))
+            patch.setattr(build, "PARALLEL_WRITE_MIN_DOCS", 100)  # these small corpora in `procs` processes too
         build.full_build(seeds, index)
 
 
