@@ -7,6 +7,7 @@ scores, rankings and facet counts are identical whichever path built the index.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -246,6 +247,13 @@ def write_derived(gen: Path) -> None:
     persisted.save(gen, derive(store))
 
 
+def _remember_stems(gen: Path) -> None:
+    """Load the stems a generation wrote (stems.json), so writing the next one stems only new words."""
+    # an older generation without the file: the stemmer does every word, as before
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        analysis.remember_stems(json.loads((gen / generations.STEMS).read_text(encoding="utf-8")))
+
+
 def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Read every seed file and build a fresh generation; the old one stays live until the switch."""
     analysis.use_nltk()
@@ -287,7 +295,6 @@ def _hardlink_copy(src: Path, dst: Path) -> None:
 
 def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
-    analysis.use_nltk()
     try:
         live = generations.current_generation(index_dir)
         manifest = generations.read_manifest(live)
@@ -378,6 +385,8 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     report.documents = manifest.get("documents", 0) + report.docs_added - report.docs_removed
     gen = generations.new_generation(index_dir)
     _hardlink_copy(live, gen)
+    analysis.use_nltk()  # only now: an update with nothing to write never imports NLTK (half a second)
+    _remember_stems(live)  # a word's stem never changes: only new words need the stemmer
     _write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
     # posting tables of the segments that survived the update are shared, not recomputed
     persisted.link_segment_tables(live, gen, {segment_id for segment_id, _ in storage.Store(gen).segments()})

@@ -261,6 +261,25 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
     assert report.mode == "unchanged" and (index / "CURRENT").read_text() == live
 
 
+def test_an_update_with_nothing_to_write_never_imports_nltk(folder, tmp_path):
+    import subprocess
+    import sys
+
+    index = build_index(folder, tmp_path)
+    code = (
+        "import sys; from pathlib import Path; from indexer import build;"
+        f"report = build.update(Path({str(folder)!r}), Path({str(index)!r}));"
+        "print(report.mode, 'nltk' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["unchanged", "False"], out.stderr
+    (folder / "new.md").write_text(seed("A new item", "https://n.org/1"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["incremental", "True"], out.stderr  # writing analyzes with NLTK, as builds do
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
 def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
     index = build_index(folder, tmp_path)
     engine = SearchEngine(index, refresh_seconds=0)
