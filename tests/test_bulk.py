@@ -37,7 +37,8 @@ def full_build_with(writer: str, seeds: Path, index: Path, procs: int | None = N
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(build.WRITER_ENV, writer)
         if procs:
-            patch.setenv("SEARCH_BUILD_PROCS", str(procs))
+            # exactly `procs` processes, even where an earlier test left a thread running (build_procs then says 1)
+            patch.setattr(build, "build_procs", lambda: procs)
             patch.setattr(build, "PARALLEL_WRITE_MIN_DOCS", 100)  # these small corpora in `procs` processes too
         build.full_build(seeds, index)
 
