@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer import build  # noqa: E402
+from indexer import build, bulk_build  # noqa: E402
 
 STEPS = {"read": "_read_all", "merge": "build_documents", "write": "_write_documents", "derive": "write_derived"}
 
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--writer", default="bulk", choices=("bulk", "document"))
     args = parser.parse_args()
-    os.environ[build.WRITER_ENV] = args.writer
+    os.environ[bulk_build.WRITER_ENV] = args.writer
     shutil.rmtree(args.index, ignore_errors=True)
     times: dict[str, tuple[float, float]] = {}
 

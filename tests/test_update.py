@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import build, generations
+from indexer import build, bulk_build, generations
 from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import POWER_APPS
@@ -69,7 +69,7 @@ def snapshot(index: Path) -> dict:
 def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path, writer: str = "bulk") -> None:
     full = tmp_path / f"full-{len(list(tmp_path.iterdir()))}"
     with pytest.MonkeyPatch.context() as patch:  # full builds write with the bulk writer unless told otherwise
-        patch.setenv(build.WRITER_ENV, writer)
+        patch.setenv(bulk_build.WRITER_ENV, writer)
         build.full_build(seeds, full)
     incremental, rebuilt = snapshot(index), snapshot(full)
     assert incremental["count"] == rebuilt["count"]
