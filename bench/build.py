@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,8 @@ def timed_build(corpus: Path, index: Path, writer: str) -> dict[str, str]:
     env = {**os.environ, "SEARCH_BUILD_WRITER": writer, "PYTHONPATH": str(ROOT)}
     command = ["/usr/bin/time", "-v", str(CLI), "--index", str(index), "--seeds", str(corpus), "index", "--full", "-q"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    fields = dict(re.findall(r"^\s*([^:\n]+): (.+)$", done.stderr, flags=re.M))
+    # "Elapsed (wall clock) time (h:mm:ss or m:ss): 4:29.73": keys hold colons, never ": "
+    fields = dict(line.strip().split(": ", 1) for line in done.stderr.splitlines() if ": " in line)
     return {
         "summary": done.stdout.strip(),
         "wall": fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"],
