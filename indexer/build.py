@@ -7,18 +7,17 @@ scores, rankings and facet counts are identical whichever path built the index.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing
 import os
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import analysis, bulk_segment, generations, persisted, storage
+from . import analysis, bulk_build, generations, persisted, storage
 from .derive import derive
 from .documents import Document, build_documents, group_by_key, merge_records
 from .schema import build_schema, document_fields, schema_version
@@ -35,14 +34,10 @@ from .seeds import (
 from .textfiles import read_regular_file
 
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
-BULK_PART_MIN_DOCS = 250  # a bulk build forks a writer per this many documents (up to build_procs())
 TIER_FANIN = 10  # segments of one size tier that trigger their merge
 ADVISE_COMPACT_SHARE = 0.05  # above this share of deleted versions, the report suggests `index --full`
 REBUILD_SHARE = 0.25  # above this, an update rebuilds (in parallel) instead of adding a segment
 Progress = Callable[[int, int], None]  # (files done, files total)
-# "bulk" (default): full builds write whole segments from arrays (indexer.bulk_segment);
-# "document": Whoosh's per-document writer, as updates use (kept for comparison and as a fallback)
-WRITER_ENV = "SEARCH_BUILD_WRITER"
 
 
 @dataclass
@@ -132,53 +127,10 @@ def _manifest(files: dict[str, dict], problems: list[SeedProblem], documents: in
     }
 
 
-def bulk_writer_chosen() -> bool:
-    """Whether full builds use the bulk writer (env SEARCH_BUILD_WRITER: "bulk", the default, or "document")."""
-    chosen = os.environ.get(WRITER_ENV, "bulk").strip().lower() or "bulk"
-    if chosen not in ("bulk", "document"):
-        raise ValueError(f"{WRITER_ENV} must be 'bulk' or 'document', not {chosen!r}")
-    return chosen == "bulk"
-
-
-_BULK_DOCS: list[Document] = []  # the documents a bulk build's forked workers read (inherited, never pickled)
-
-
-def _bulk_part(gen: str, start: int, end: int, segment_id: str):
-    fields = [document_fields(doc) for doc in _BULK_DOCS[start:end]]
-    return bulk_segment.write_segment(Path(gen), build_schema(), fields, segment_id)
-
-
-def _write_bulk(gen: Path, docs: list[Document]) -> None:
-    """A new index of ``docs``: one segment per worker process, each written whole from arrays.
-
-    Scores do not depend on segments (live statistics), so the split only decides who writes what.
-    """
-    global _BULK_DOCS
-    schema = build_schema()
-    storage.open_for_writing(gen, schema).close()
-    parts = max(1, min(build_procs(), len(docs) // BULK_PART_MIN_DOCS)) if docs else 0
-    bounds = [len(docs) * i // parts for i in range(parts + 1)] if parts else []
-    ids = [bulk_segment.new_segment_id() for _ in range(parts)]
-    jobs = [(str(gen), bounds[i], bounds[i + 1], ids[i]) for i in range(parts)]
-    _BULK_DOCS = docs
-    try:
-        if parts <= 1:
-            segments = [_bulk_part(*job) for job in jobs]
-        else:
-            with (
-                generations.workers_die_with_parent(),
-                ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("fork")) as pool,
-            ):
-                segments = list(pool.map(_bulk_part, *zip(*jobs, strict=True)))
-    finally:
-        _BULK_DOCS = []
-    bulk_segment.publish(gen, schema, segments)
-
-
 def _write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delete_keys: Iterable[str] = ()) -> None:
     docs, delete_keys = list(docs), list(delete_keys)
-    if create and bulk_writer_chosen():
-        _write_bulk(gen, docs)
+    if create and bulk_build.bulk_writer_chosen():
+        bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
         return
     if not create and not docs and not delete_keys:
         return  # only the manifest changes (e.g. a broken file appeared or vanished)
@@ -247,6 +199,13 @@ def write_derived(gen: Path) -> None:
     persisted.save(gen, derive(store))
 
 
+def _remember_stems(gen: Path) -> None:
+    """Load the stems a generation wrote (stems.json), so writing the next one stems only new words."""
+    # an older generation without the file: the stemmer does every word, as before
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        analysis.remember_stems(json.loads((gen / generations.STEMS).read_text(encoding="utf-8")))
+
+
 def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Read every seed file and build a fresh generation; the old one stays live until the switch."""
     analysis.use_nltk()
@@ -288,7 +247,6 @@ def _hardlink_copy(src: Path, dst: Path) -> None:
 
 def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
-    analysis.use_nltk()
     try:
         live = generations.current_generation(index_dir)
         manifest = generations.read_manifest(live)
@@ -379,6 +337,8 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     report.documents = manifest.get("documents", 0) + report.docs_added - report.docs_removed
     gen = generations.new_generation(index_dir)
     _hardlink_copy(live, gen)
+    analysis.use_nltk()  # only now: an update with nothing to write never imports NLTK (half a second)
+    _remember_stems(live)  # a word's stem never changes: only new words need the stemmer
     _write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
     # posting tables of the segments that survived the update are shared, not recomputed
     persisted.link_segment_tables(live, gen, {segment_id for segment_id, _ in storage.Store(gen).segments()})

@@ -151,6 +151,10 @@ def _text_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray]
 
 
 def _sorted_postings(field, terms: list[str], docs, positions, term_ids) -> Iterator[Postings]:
+    """A field's postings in Whoosh's order (term bytes, then document), built as the field is written.
+
+    A generator: the per-posting lists of one field are held at a time, never every field's at once.
+    """
     btexts = [t.encode("utf-8") for t in terms]
     rank = np.empty(len(btexts), dtype=np.int64)
     rank[sorted(range(len(btexts)), key=btexts.__getitem__)] = np.arange(len(btexts))  # byte order, as Whoosh
@@ -158,7 +162,7 @@ def _sorted_postings(field, terms: list[str], docs, positions, term_ids) -> Iter
     order = np.argsort(by_term, kind="stable")  # rows are in (document, position) order already
     keys, docs, positions = by_term[order], docs[order], positions[order]
     if not len(keys):
-        return iter(())
+        return
     new = np.ones(len(keys), dtype=bool)
     new[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
     starts = np.flatnonzero(new)  # one posting per (term, document)
@@ -185,9 +189,8 @@ def _sorted_postings(field, terms: list[str], docs, positions, term_ids) -> Iter
     docs_list = post_docs.tolist()
     term_starts = [*np.flatnonzero(np.diff(post_keys, prepend=-1)).tolist(), len(post_keys)]
     sorted_btexts = [btexts[i] for i in np.argsort(rank).tolist()]
-    return (
-        (sorted_btexts[post_keys[a]], docs_list[a:b], weights[a:b], values_list[a:b]) for a, b in pairwise(term_starts)
-    )
+    for a, b in pairwise(term_starts):
+        yield sorted_btexts[post_keys[a]], docs_list[a:b], weights[a:b], values_list[a:b]
 
 
 def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray]:

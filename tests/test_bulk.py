@@ -10,7 +10,7 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.qparser import QueryParser
 
-from indexer import analysis, build, generations
+from indexer import analysis, build, bulk_build, generations
 from indexer.batch_analysis import FieldTerms, batchable
 from indexer.documents import build_documents
 from indexer.schema import build_schema, document_fields
@@ -35,9 +35,11 @@ TRICKY_TEXTS = [
 
 def full_build_with(writer: str, seeds: Path, index: Path, procs: int | None = None) -> None:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(build.WRITER_ENV, writer)
+        patch.setenv(bulk_build.WRITER_ENV, writer)
         if procs:
-            patch.setenv("SEARCH_BUILD_PROCS", str(procs))
+            # exactly `procs` processes, even where an earlier test left a thread running (build_procs then says 1)
+            patch.setattr(build, "build_procs", lambda: procs)
+            patch.setattr(build, "PARALLEL_WRITE_MIN_DOCS", 100)  # these small corpora in `procs` processes too
         build.full_build(seeds, index)
 
 
@@ -164,10 +166,10 @@ def test_analyze_remembers_words_without_changing_terms(collection):
 
 
 def test_the_writer_is_chosen_by_the_environment(monkeypatch):
-    monkeypatch.delenv(build.WRITER_ENV, raising=False)
-    assert build.bulk_writer_chosen()
-    monkeypatch.setenv(build.WRITER_ENV, "document")
-    assert not build.bulk_writer_chosen()
-    monkeypatch.setenv(build.WRITER_ENV, "fast")
+    monkeypatch.delenv(bulk_build.WRITER_ENV, raising=False)
+    assert bulk_build.bulk_writer_chosen()
+    monkeypatch.setenv(bulk_build.WRITER_ENV, "document")
+    assert not bulk_build.bulk_writer_chosen()
+    monkeypatch.setenv(bulk_build.WRITER_ENV, "fast")
     with pytest.raises(ValueError, match="bulk"):
-        build.bulk_writer_chosen()
+        bulk_build.bulk_writer_chosen()

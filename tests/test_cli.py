@@ -73,6 +73,17 @@ def test_json_output_has_the_documented_shape(tmp_path):
     assert all(h["kind"] == "related" for h in result["hits"])
 
 
+def test_a_progress_bar_with_rate_and_time_left_when_asked(tmp_path):
+    quiet = run("--index", str(tmp_path / "ix"), "--seeds", str(SEEDS), "index", "--full")
+    assert quiet.returncode == 0 and "file/s" not in quiet.stderr  # stderr is no terminal here
+    shown = run("--index", str(tmp_path / "ix"), "--seeds", str(SEEDS), "index", "--full", "--progress")
+    assert shown.returncode == 0, shown.stderr
+    assert "indexing" in shown.stderr and "file/s" in shown.stderr  # the rate
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d", shown.stderr)  # time spent < time left
+    asked_but_quiet = run("--index", str(tmp_path / "ix"), "--seeds", str(SEEDS), "index", "--full", "--progress", "-q")
+    assert "file/s" not in asked_but_quiet.stderr
+
+
 def test_broken_file_exits_3_names_it_and_indexes_everything_else(tmp_path, seeds_with_broken_file):
     ix = str(tmp_path / "ix")
     out = run("--index", ix, "--seeds", str(seeds_with_broken_file), "index")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import build, generations
+from indexer import build, bulk_build, generations
 from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import POWER_APPS
@@ -66,9 +66,11 @@ def snapshot(index: Path) -> dict:
     }
 
 
-def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path) -> None:
+def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path, writer: str = "bulk") -> None:
     full = tmp_path / f"full-{len(list(tmp_path.iterdir()))}"
-    build.full_build(seeds, full)
+    with pytest.MonkeyPatch.context() as patch:  # full builds write with the bulk writer unless told otherwise
+        patch.setenv(bulk_build.WRITER_ENV, writer)
+        build.full_build(seeds, full)
     incremental, rebuilt = snapshot(index), snapshot(full)
     assert incremental["count"] == rebuilt["count"]
     assert [d["key"] for d in incremental["documents"]] == [d["key"] for d in rebuilt["documents"]]
@@ -93,7 +95,7 @@ def apply_update(folder: Path, update: Path) -> None:
 def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path):
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(POWER_APPS / "base", seeds)
-    build.full_build(seeds, index)
+    build.full_build(seeds, index)  # the bulk writer; updates then add per-document segments to it
     updates = sorted((POWER_APPS / "updates").iterdir())
     assert len(updates) == 40
     compared = tmp_path / "compared"
@@ -105,8 +107,8 @@ def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path):
         assert report.mode == "incremental"
         assert report.files_added + report.files_changed == len(changes)
         assert report.files_read == len(changes)  # only the changed files were parsed
-        if number % 10 == 0:
-            assert_same_as_full_build(seeds, index, compared)
+        if number % 10 == 0:  # against both writers' full builds
+            assert_same_as_full_build(seeds, index, compared, "bulk" if number % 20 else "document")
     assert build.update(seeds, index).mode == "unchanged"
 
 
@@ -257,6 +259,25 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
         os.utime(path)
     report = build.update(folder, index)
     assert report.mode == "unchanged" and (index / "CURRENT").read_text() == live
+
+
+def test_an_update_with_nothing_to_write_never_imports_nltk(folder, tmp_path):
+    import subprocess
+    import sys
+
+    index = build_index(folder, tmp_path)
+    code = (
+        "import sys; from pathlib import Path; from indexer import build;"
+        f"report = build.update(Path({str(folder)!r}), Path({str(index)!r}));"
+        "print(report.mode, 'nltk' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["unchanged", "False"], out.stderr
+    (folder / "new.md").write_text(seed("A new item", "https://n.org/1"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["incremental", "True"], out.stderr  # writing analyzes with NLTK, as builds do
+    assert_same_as_full_build(folder, index, tmp_path)
 
 
 def test_cached_answers_never_outlive_their_generation(folder, tmp_path):

@@ -20,13 +20,19 @@ EXIT_OK, EXIT_SKIPPED = 0, 3
 # index
 
 
-def run_index(seeds: Path, index: Path, *, full: bool, wait: bool, quiet: bool) -> BuildReport:
-    """Build or update the index, with a progress bar on a terminal; raises on fatal errors."""
+def run_index(
+    seeds: Path, index: Path, *, full: bool, wait: bool, quiet: bool, progress_bar: bool = False
+) -> BuildReport:
+    """Build or update the index; raises on fatal errors.
+
+    A progress bar (files read, rate, time left) goes to stderr on a terminal, or when asked
+    (``progress_bar``), never with ``quiet``.
+    """
     from indexer import build, generations
 
     if not seeds.is_dir():
         raise click.ClickException(f"seed folder {seeds} does not exist")
-    show_bar = not quiet and sys.stderr.isatty()
+    show_bar = not quiet and (progress_bar or sys.stderr.isatty())
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -36,8 +42,10 @@ def run_index(seeds: Path, index: Path, *, full: bool, wait: bool, quiet: bool) 
         if bar is None:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, leave=False)
+            bar = tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, leave=False, mininterval=0.5)
         bar.update(1)
+        if done == total:  # reading is the long part; say what the remaining seconds are for
+            bar.set_postfix_str("writing the index", refresh=True)
 
     try:
         with generations.writer_lock(index, wait=wait):
@@ -68,9 +76,12 @@ def _print_report(report: BuildReport, seeds: Path, as_json: bool) -> None:
 @click.option("--watch", is_flag=True, help="Keep running and update the index whenever seed files change.")
 @click.option("--debounce", default=1.0, show_default=True, type=float, help="With --watch: seconds of quiet first.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--progress", "progress_bar", is_flag=True, help="A progress bar even when stderr is not a terminal.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
-def index_command(obj: Any, full: bool, wait: bool, watch: bool, debounce: float, quiet: bool, as_json: bool) -> None:
+def index_command(
+    obj: Any, full: bool, wait: bool, watch: bool, debounce: float, quiet: bool, progress_bar: bool, as_json: bool
+) -> None:
     """Bring the index in line with the seed folder (only changed files unless --full).
 
     Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
@@ -79,7 +90,9 @@ def index_command(obj: Any, full: bool, wait: bool, watch: bool, debounce: float
 
     def run_once(full: bool, wait: bool) -> BuildReport | None:
         try:
-            report = run_index(obj.seeds, obj.index, full=full, wait=wait, quiet=quiet or watch)
+            report = run_index(
+                obj.seeds, obj.index, full=full, wait=wait, quiet=quiet or watch, progress_bar=progress_bar
+            )
         except IndexBusy as exc:
             fail(str(exc))
         except OSError as exc:
