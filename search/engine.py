@@ -147,10 +147,18 @@ class SearchEngine:
         return [hit["title"] for hit in result["hits"]]
 
     def stored_documents(self) -> Iterator[dict[str, Any]]:
-        """The stored fields of every live document of the live generation, in index order."""
+        """The stored fields of every live document of the live generation, in index order.
+
+        With its event story: ``story``, the key of the story's earliest item.
+        """
         gen = self.generation()
+        keys: dict[int, str] = {}
         for docnum in np.flatnonzero(gen.live).tolist():
-            yield gen.stored(docnum)
+            stored = gen.stored(docnum)
+            leader = int(gen.story[docnum])
+            if leader not in keys:
+                keys[leader] = stored["key"] if leader == docnum else gen.stored(leader)["key"]
+            yield {**stored, "story": keys[leader]}
 
     def stats(self) -> dict[str, Any]:
         """Size and freshness of the live generation."""
