@@ -68,8 +68,8 @@ class Field:
         return f"{self.name}|{type(kind).__name__}|{kind.stored}|{steps}|{inspect.getsource(self.value).strip()}"
 
 
-def _multi_value_field() -> KEYWORD:
-    keyword = KEYWORD(stored=True)
+def _multi_value_field(stored: bool = True) -> KEYWORD:
+    keyword = KEYWORD(stored=stored)
     keyword.analyzer = RegexTokenizer(r"[^\x1f]+")
     return keyword
 
@@ -153,6 +153,13 @@ FIELDS: tuple[Field, ...] = (
     Field("image", STORED, lambda d: d.image, "images[0].url"),
     Field("sources", STORED, lambda d: list(d.sources), "the seed files that mention the URL"),
     Field("parents", STORED, lambda d: list(d.parents), "the articles whose related: lists name it"),
+    # searchable too: an article's similar page shows its publisher's related: list ("Related coverage")
+    Field(
+        "listed_by",
+        lambda: _multi_value_field(stored=False),
+        lambda d: VALUE_SEPARATOR.join(d.parents),
+        "the articles whose related: lists name it",
+    ),
     # read by event clustering (indexer.events): a tie-break that is the same in every build, and the
     # first related: list naming the item (a signal, never a rule); stories themselves are derived data
     Field("key_hash", lambda: COLUMN(NumericColumn("Q")), lambda d: key_hash(d.key), "the canonical URL"),

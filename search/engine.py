@@ -135,6 +135,18 @@ class SearchEngine:
         """Items most like the one at ``url``; None if no item has that URL."""
         return suggest.similar(self.generation(), url, limit)
 
+    def item(self, key: str) -> dict[str, Any] | None:
+        """The stored fields of the live item at this address (or key), or None."""
+        gen = self.generation()
+        try:
+            key = canonical_url(key)
+        except ValueError:
+            return None
+        for doc in gen.store.postings("key", key)[0].tolist():
+            if gen.live[doc]:
+                return gen.stored(doc)
+        return None
+
     def suggest_titles(self, prefix: str, limit: int = 8) -> list[str]:
         """Titles for autocomplete: items whose title has words starting like ``prefix``."""
         prefix = prefix.strip()

@@ -78,7 +78,7 @@ def page_of_hits(plan: Plan, request: SearchRequest, gen: Generation, final: np.
             hit["explain"] = explain(plan, gen, int(docs[p]), float(best[story[p]]) if best is not None else None)
     for hit, others, shown in zip(hits, members, more_stored, strict=False):
         hit["more"] = len(others)
-        hit["more_items"] = [_member(fields) for fields in shown]
+        hit["more_items"] = [member(fields) for fields in shown]
     for hit, p in zip(hits, page, strict=True):
         hit.update(story_card(gen, int(docs[p]), hit["key"]))
     return hits, stories
@@ -106,7 +106,7 @@ def _datetime(value: int) -> dt.datetime:
     return dt.datetime(1, 1, 1) + dt.timedelta(microseconds=value)
 
 
-def _member(stored: dict) -> dict:
+def member(stored: dict) -> dict:
     """The short form of a story's other item: enough to show and link it."""
     return {
         "url": stored.get("url", ""),
