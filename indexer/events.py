@@ -22,8 +22,9 @@ its changed items were in or now link to (``recluster``), and keeps every other 
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,8 @@ WINDOW_US = int(WINDOW_DAYS * 86_400 * 1_000_000)  # published dates are Whoosh 
 WORDS_BAR = RELATED_THRESHOLD  # no pair links below this on its words ...
 TITLE_BAR = RELATED_THRESHOLD / TITLE_WEIGHT  # ... or on its titles
 _EPSILON = 1e-9  # ceil(0.35 * 20) is 8 in floating point: round the needed overlap down, never up
+CHUNK_PAIRS = 2_000_000  # candidate pairs checked at a time: memory stays bounded however many there are
+NUMPY_MEAN = 256  # groups with more cross pairs than this are compared in numpy
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,15 @@ class Sets:
 
     def sizes(self) -> np.ndarray:
         return np.diff(self.starts)
+
+    @functools.cached_property
+    def width(self) -> int:
+        return int(self.ids.max()) + 1 if len(self.ids) else 1
+
+    @functools.cached_property
+    def codes(self) -> np.ndarray:
+        """``item * width + term`` of every entry: ascending, so membership is one ``searchsorted``."""
+        return np.repeat(np.arange(len(self.starts) - 1, dtype=np.int64), self.sizes()) * self.width + self.ids
 
     def row(self, i: int) -> np.ndarray:
         return self.ids[self.starts[i] : self.starts[i + 1]]
@@ -126,21 +138,31 @@ def key_hash(key: str) -> int:
 def _links(items: Items, scope: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first, second, similarity) of every linked pair among ``scope`` (dated items), first < second."""
     n = len(items)
-    codes = np.union1d(
-        _candidates(items.words, scope, items.published, WORDS_BAR, n),
-        _candidates(items.title_words, scope, items.published, TITLE_BAR, n),
+    words, titles = items.words.sizes(), items.title_words.sizes()
+    found_codes, found_scores = [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
+    chunks = (
+        *_candidates(items.words, scope, items.published, WORDS_BAR, n),
+        *_candidates(items.title_words, scope, items.published, TITLE_BAR, n),
     )
-    a, b = codes // n, codes % n
-    close = np.abs(items.published[a] - items.published[b]) <= WINDOW_US
-    a, b = a[close], b[close]
-    score = similarities(items, a, b)
-    together = (
-        (items.list_hash[a] == items.list_hash[b])
-        | (items.list_hash[a] == items.key_hash[b])
-        | (items.key_hash[a] == items.list_hash[b])
-    )
-    linked = (score >= THRESHOLD) | (together & (score >= RELATED_THRESHOLD))
-    return a[linked], b[linked], score[linked]
+    for codes in chunks:
+        a, b = codes // n, codes % n
+        # close in time, and sizes that allow the bar (Jaccard <= smaller / larger)
+        keep = np.abs(items.published[a] - items.published[b]) <= WINDOW_US
+        keep &= (np.minimum(words[a], words[b]) >= WORDS_BAR * np.maximum(words[a], words[b]) - _EPSILON) | (
+            np.minimum(titles[a], titles[b]) >= TITLE_BAR * np.maximum(titles[a], titles[b]) - _EPSILON
+        )
+        a, b, codes = a[keep], b[keep], codes[keep]
+        score = similarities(items, a, b)
+        together = (
+            (items.list_hash[a] == items.list_hash[b])
+            | (items.list_hash[a] == items.key_hash[b])
+            | (items.key_hash[a] == items.list_hash[b])
+        )
+        linked = (score >= THRESHOLD) | (together & (score >= RELATED_THRESHOLD))
+        found_codes.append(codes[linked])
+        found_scores.append(score[linked])
+    codes, first = np.unique(np.concatenate(found_codes), return_index=True)
+    return codes // n, codes % n, np.concatenate(found_scores)[first]
 
 
 def similarities(items: Items, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -152,9 +174,7 @@ def _jaccard(sets: Sets, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     sizes = sets.sizes()
     if len(a) == 0:
         return np.zeros(0)
-    width = int(sets.ids.max()) + 1 if len(sets.ids) else 1
-    rows = np.repeat(np.arange(len(sets.starts) - 1, dtype=np.int64), sizes)
-    codes = rows * width + sets.ids  # ascending: rows in order, terms ascending within a row
+    codes, width = sets.codes, sets.width
     small = np.where(sizes[a] <= sizes[b], a, b)  # look the smaller set's terms up in the other
     other = np.where(sizes[a] <= sizes[b], b, a)
     counts = sizes[small]
@@ -175,8 +195,8 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total, dtype=np.int64)
 
 
-def _candidates(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: float, n: int) -> np.ndarray:
-    """Codes ``a * n + b`` (a < b) of pairs within the window that share a prefix term.
+def _candidates(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: float, n: int) -> Iterator[np.ndarray]:
+    """Chunks of codes ``a * n + b`` (a < b) of pairs within the window that share a prefix term.
 
     Terms are ordered rarest first (ties by number) among the scope; a pair of Jaccard >= ``bar``
     shares a term among the first ``|x| - ceil(bar |x|) + 1`` of each (prefix filtering).
@@ -184,7 +204,7 @@ def _candidates(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: float
     sizes = sets.sizes()
     scope = scope[sizes[scope] > 0]
     if len(scope) < 2:
-        return np.zeros(0, dtype=np.int64)
+        return
     counts = sizes[scope]
     item = np.repeat(scope, counts)
     terms = sets.ids[_ranges(sets.starts[scope], counts)]
@@ -203,11 +223,17 @@ def _candidates(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: float
     key, item = key[order], item[order]
     end = np.searchsorted(key, key + WINDOW_US // 60_000_000 + 1, side="left")
     later = end - np.arange(len(key)) - 1
-    first = np.repeat(np.arange(len(key)), later)
-    second = _ranges(np.arange(len(key)) + 1, later)
-    x, y = item[first], item[second]
-    codes = np.minimum(x, y) * n + np.maximum(x, y)
-    return np.unique(codes[x != y])
+    total = np.cumsum(later)
+    start = 0
+    while start < len(key):
+        stop = max(start + 1, int(np.searchsorted(total, (total[start] - later[start]) + CHUNK_PAIRS, side="right")))
+        positions = np.arange(start, stop)
+        first = np.repeat(positions, later[start:stop])
+        second = _ranges(positions + 1, later[start:stop])
+        x, y = item[first], item[second]
+        codes = np.minimum(x, y) * n + np.maximum(x, y)
+        yield np.unique(codes[x != y])
+        start = stop
 
 
 # -- stories: links merged strongest first, by average link -------------------------------------
@@ -243,6 +269,7 @@ def _merge(items: Items, a: np.ndarray, b: np.ndarray, score: np.ndarray, scope:
         return max(_jaccard_sets(wx, wy), TITLE_WEIGHT * _jaccard_sets(tx, ty))
 
     hashes = items.key_hash
+    refused: set[tuple[int, int, int, int, float]] = set()  # groups found too unlike: unchanged, they stay so
     for k in order.tolist():
         x, y, s = int(lo[k]), int(hi[k]), float(score[k])
         gx, gy = find(linked, x), find(linked, y)
@@ -252,9 +279,18 @@ def _merge(items: Items, a: np.ndarray, b: np.ndarray, score: np.ndarray, scope:
         if rx == ry:
             continue
         left, right = members.get(rx, [rx]), members.get(ry, [ry])
-        mean = sum(similarity(p, q) for p in left for q in right) / (len(left) * len(right))
         bar = THRESHOLD if s >= THRESHOLD else RELATED_THRESHOLD  # the bar this link passed
+        state = (rx, ry, len(left), len(right), bar)
+        if state in refused:
+            continue
+        if len(left) * len(right) <= NUMPY_MEAN:
+            mean = sum(similarity(p, q) for p in left for q in right) / (len(left) * len(right))
+        else:
+            cross_a = np.repeat(np.asarray(left, dtype=np.int64), len(right))
+            cross_b = np.tile(np.asarray(right, dtype=np.int64), len(left))
+            mean = float(similarities(items, cross_a, cross_b).sum()) / (len(left) * len(right))
         if mean < AVERAGE_LINK * bar:
+            refused.add(state)
             continue
         keep, drop = min(rx, ry), max(rx, ry)
         parent[drop] = keep

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import events
-from .analysis import analyze
+from .analysis import index_terms
 from .events import Items, Sets, Stories
 from .storage import Store
 from .tables import PostingTable
@@ -116,8 +116,8 @@ class _Texts:
     def __call__(self, doc: int) -> tuple[set[str], set[str]]:
         if doc not in self.cache:
             stored = self.store.stored(doc)
-            title = set(analyze(stored.get("title", "")))
-            self.cache[doc] = (title | set(analyze(stored.get("excerpt", ""))), title)
+            title = index_terms(stored.get("title", ""))
+            self.cache[doc] = (title | index_terms(stored.get("excerpt", "")), title)
         return self.cache[doc]
 
 
@@ -139,22 +139,27 @@ def _near(fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dic
     words) and is within the window.
     """
     title, excerpt = postings["title"], postings["excerpt"]
+    dated = [doc for doc in fresh.tolist() if published[doc] >= 0]
+    terms = sorted({t for doc in dated for t in texts(doc)[0]})
+    at = {name: table.terms.find_many(terms) for name, table in (("title", title), ("excerpt", excerpt))}
+
+    def ids(table: PostingTable, i: int) -> np.ndarray:
+        return table.ids[int(table.starts[i]) : int(table.starts[i + 1])] if i >= 0 else table.ids[:0]
+
+    lists = {
+        t: (ids(title, int(a)), ids(excerpt, int(b)))
+        for t, a, b in zip(terms, at["title"].tolist(), at["excerpt"].tolist(), strict=True)
+    }
     found = [np.zeros(0, dtype=np.int64)]
-    for doc in fresh.tolist():
+    for doc in dated:
         when = int(published[doc])
-        if when < 0:
-            continue
         words, title_words = texts(doc)
-        for terms, tables, bar in (
-            (words, (title, excerpt), events.WORDS_BAR),
-            (title_words, (title,), events.TITLE_BAR),
-        ):
-            lists = {t: [np.asarray(table.get(t)[0], dtype=np.int64) for table in tables] for t in terms}
-            rarest = sorted(terms, key=lambda t: (sum(len(ids) for ids in lists[t]), t))
-            size = len(rarest)
-            prefix = size - int(np.ceil(bar * size - events._EPSILON)) + 1
+        for chosen, fields, bar in ((words, (0, 1), events.WORDS_BAR), (title_words, (0,), events.TITLE_BAR)):
+            rarest = sorted(chosen, key=lambda t: (sum(len(lists[t][f]) for f in fields), t))
+            prefix = len(rarest) - int(np.ceil(bar * len(rarest) - events._EPSILON)) + 1
             for t in rarest[:prefix]:
-                for ids in lists[t]:
-                    found.append(ids[np.abs(published[ids] - when) <= events.WINDOW_US])
+                for f in fields:
+                    near = np.asarray(lists[t][f], dtype=np.int64)
+                    found.append(near[np.abs(published[near] - when) <= events.WINDOW_US])
     near = np.unique(np.concatenate(found))
     return near[published[near] >= 0]
