@@ -364,7 +364,7 @@ def test_thumbnails_are_lazy_fixed_size_without_referrer_and_hidden_when_broken(
     page.goto(server + "/")
     thumbs = page.locator(".hit img.thumb")
     expected = [h["image"] for h in json.loads(urlopen(server + "/api/search").read())["hits"] if h["image"]]
-    assert thumbs.count() == len(expected) == 3
+    assert thumbs.count() == len(expected) >= 3 and any("forbes" in e for e in expected)
     for i in range(thumbs.count()):
         attrs = thumbs.nth(i).evaluate(
             "img => ({src: img.getAttribute('src'), alt: img.getAttribute('alt'), loading: img.loading,"
@@ -380,9 +380,13 @@ def test_thumbnails_are_lazy_fixed_size_without_referrer_and_hidden_when_broken(
             "height": "64",
             "fit": "cover",
         }
+    for i in range(thumbs.count()):  # lazy: each loads when it comes near the screen
+        thumbs.nth(i).evaluate("img => img.closest('.hit').scrollIntoView()")
+        page.wait_for_function("img => img.complete", arg=thumbs.nth(i).element_handle())
     page.wait_for_function("() => [...document.querySelectorAll('img.thumb')].every(i => i.complete)")
     shown = [i for i in range(thumbs.count()) if thumbs.nth(i).is_visible()]
-    assert [("forbes" in expected[i]) for i in range(3)] == [i not in shown for i in range(3)]  # broken: hidden
+    everyone = range(len(expected))
+    assert [("forbes" in expected[i]) for i in everyone] == [i not in shown for i in everyone]  # broken: hidden
     for i in shown:  # a 120x80 picture drawn in the fixed 96x64 box
         box = thumbs.nth(i).bounding_box()
         assert (box["width"], box["height"]) == (96, 64)
