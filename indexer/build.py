@@ -200,7 +200,7 @@ def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable
     before = persisted.load(follows) if follows is not None else None
     previous = None
     if before is not None:
-        previous = stories.Previous(before.live, before.key_hash, before.story, before.group)
+        previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_clustered)
     changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
     persisted.save(gen, derive(store, previous=previous, changed=changed))
 

@@ -40,6 +40,11 @@ TITLE_BAR = RELATED_THRESHOLD / TITLE_WEIGHT  # ... or on its titles
 _EPSILON = 1e-9  # ceil(0.35 * 20) is 8 in floating point: round the needed overlap down, never up
 CHUNK_PAIRS = 2_000_000  # candidate pairs checked at a time: memory stays bounded however many there are
 NUMPY_MEAN = 256  # groups with more cross pairs than this are compared in numpy
+BUDGET = 200  # candidate pairs per item a full clustering may check; beyond it, stories are off (see cluster)
+
+
+class TooBroad(Exception):
+    """The collection's words are too alike for clustering to finish in a build's time."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,23 @@ class Stories:
 
     story: np.ndarray  # int32: the earliest item of its story (itself when alone)
     group: np.ndarray  # int32: the earliest item of its linked group (what an update recomputes)
+    clustered: bool = True  # False: the collection was too broad to cluster (every item alone)
 
 
-def cluster(items: Items) -> Stories:
-    """Every item's story (a full build)."""
-    a, b, score = _links(items, np.flatnonzero(items.published >= 0))
+def cluster(items: Items, budget: bool = True) -> Stories:
+    """Every item's story (a full build).
+
+    With ``budget``, a collection whose items share so many words that more than ``BUDGET``
+    candidate pairs per item would be checked (the 103k-item synthetic benchmark corpus, word salad
+    from a small vocabulary: 750 per item, 1% of same-week pairs alike enough to link) is not
+    clustered: every item stays alone and ``clustered`` says so, rather than a build taking hours.
+    """
+    scope = np.flatnonzero(items.published >= 0)
+    try:
+        a, b, score = _links(items, scope, BUDGET * len(scope) if budget else None)
+    except TooBroad:
+        alone = np.arange(len(items), dtype=np.int32)
+        return Stories(alone, alone.copy(), clustered=False)
     return _merge(items, a, b, score, np.arange(len(items)))
 
 
@@ -135,16 +152,16 @@ def key_hash(key: str) -> int:
 # -- links: every pair that can link, found exactly ---------------------------------------------
 
 
-def _links(items: Items, scope: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _links(items: Items, scope: np.ndarray, budget: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first, second, similarity) of every linked pair among ``scope`` (dated items), first < second."""
     n = len(items)
     words, titles = items.words.sizes(), items.title_words.sizes()
     found_codes, found_scores = [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
-    chunks = (
-        *_candidates(items.words, scope, items.published, WORDS_BAR, n),
-        *_candidates(items.title_words, scope, items.published, TITLE_BAR, n),
-    )
-    for codes in chunks:
+    kinds = [(items.words, WORDS_BAR), (items.title_words, TITLE_BAR)]
+    plans = [_prefix_pairs(sets, scope, items.published, bar) for sets, bar in kinds]
+    if budget is not None and sum(int(plan[2].sum()) for plan in plans if plan) > budget:
+        raise TooBroad
+    for codes in (codes for plan in plans if plan for codes in _chunks(*plan, n)):
         a, b = codes // n, codes % n
         # close in time, and sizes that allow the bar (Jaccard <= smaller / larger)
         keep = np.abs(items.published[a] - items.published[b]) <= WINDOW_US
@@ -195,8 +212,12 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total, dtype=np.int64)
 
 
-def _candidates(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: float, n: int) -> Iterator[np.ndarray]:
-    """Chunks of codes ``a * n + b`` (a < b) of pairs within the window that share a prefix term.
+def _prefix_pairs(
+    sets: Sets, scope: np.ndarray, published: np.ndarray, bar: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Prefix entries by term then time: (items, key, later entries each pairs with), or None.
+
+    ``later``: how many later entries of the same term are within the window (+1 minute) of each.
 
     Terms are ordered rarest first (ties by number) among the scope; a pair of Jaccard >= ``bar``
     shares a term among the first ``|x| - ceil(bar |x|) + 1`` of each (prefix filtering).
@@ -204,7 +225,7 @@ def _candidates(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: float
     sizes = sets.sizes()
     scope = scope[sizes[scope] > 0]
     if len(scope) < 2:
-        return
+        return None
     counts = sizes[scope]
     item = np.repeat(scope, counts)
     terms = sets.ids[_ranges(sets.starts[scope], counts)]
@@ -215,14 +236,17 @@ def _candidates(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: float
     prefix = counts - np.ceil(bar * counts - _EPSILON).astype(np.int64) + 1
     keep = place < np.repeat(prefix, counts)
     item, terms = item[keep], terms[keep]
-    # within one term, items by time; each pairs with the later ones up to a window (+1 minute) on
     minutes = (published[item] - published[scope].min()) // 60_000_000
     span = int(minutes.max()) + WINDOW_US // 60_000_000 + 2
     key = terms * span + minutes
     order = np.argsort(key, kind="stable")
     key, item = key[order], item[order]
     end = np.searchsorted(key, key + WINDOW_US // 60_000_000 + 1, side="left")
-    later = end - np.arange(len(key)) - 1
+    return item, key, end - np.arange(len(key)) - 1
+
+
+def _chunks(item: np.ndarray, key: np.ndarray, later: np.ndarray, n: int) -> Iterator[np.ndarray]:
+    """Codes ``a * n + b`` (a < b) of the candidate pairs, at most about ``CHUNK_PAIRS`` at a time."""
     total = np.cumsum(later)
     start = 0
     while start < len(key):

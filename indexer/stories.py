@@ -28,6 +28,7 @@ class Previous:
     key_hash: np.ndarray  # int64
     story: np.ndarray  # int32
     group: np.ndarray  # int32
+    clustered: bool  # False: the last full build found the collection too broad (events.cluster)
 
 
 def full(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[str, PostingTable]) -> Stories:
@@ -64,6 +65,9 @@ def update(
 ) -> Stories:
     """The stories after an update: ``changed`` holds the key hashes of every item added, changed or removed."""
     n = store.doc_count
+    if not previous.clustered:  # stories stay off until a full build finds the collection narrow enough
+        alone = np.arange(n, dtype=np.int32)
+        return Stories(alone, alone.copy(), clustered=False)
     key_hash, list_hash = store.column("key_hash"), store.column("list_hash")
     published = np.where(live, published, -1)
     # items carried over unchanged: the same key, live before and now
@@ -83,7 +87,7 @@ def update(
     texts = _Texts(store)
     near = np.union1d(fresh, _near(fresh, texts, published, postings))
     local = _items(near, texts, published, key_hash, list_hash)
-    a, b, _ = events._links(local, np.flatnonzero(local.published >= 0))
+    a, b, _ = events._links(local, np.flatnonzero(local.published >= 0))  # no budget: a neighbourhood
     fresh_local = np.isin(near, fresh)
     ends = np.concatenate([b[fresh_local[a]], a[fresh_local[b]]])
     neighbours = near[ends]
@@ -100,7 +104,7 @@ def update(
     kept = np.setdiff1d(carried, region)
     story[kept] = new_of[previous.story[old_of_new[kept]]]
     group[kept] = new_of[previous.group[old_of_new[kept]]]
-    found_stories = events.cluster(_items(region, texts, published, key_hash, list_hash))
+    found_stories = events.cluster(_items(region, texts, published, key_hash, list_hash), budget=False)
     story[region] = region[found_stories.story]
     group[region] = region[found_stories.group]
     return Stories(story, group)

@@ -360,3 +360,22 @@ def test_a_story_link_saved_before_an_update_still_opens_the_story_that_holds_it
     assert sorted(h["key"] for h in opened["hits"]) == ["a.org/1", "b.org/1", "c.org/1"]
     assert engine.search(build_request("", filters=["story=x.org/1"], group=False))["total"] == 1
     assert_stories_as_a_full_build(index)
+
+
+def test_a_collection_too_broad_to_cluster_keeps_every_item_alone_through_updates(tmp_path, monkeypatch):
+    from indexer import events
+
+    monkeypatch.setattr(events, "BUDGET", 0)  # as the 103k word-salad corpus: too many alike pairs
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    text = "Acme agreed to buy Globex for two billion dollars in cash"
+    (seeds / "b.md").write_text(event_seed("Acme buys Globex for 2 billion", "https://b.org/1", 10, "Bee", text))
+    (seeds / "c.md").write_text(event_seed("Acme to buy Globex for 2 billion", "https://c.org/1", 11, "Cee", text))
+    build.full_build(seeds, index)
+    assert persisted.load(generations.current_generation(index)).stories_clustered is False
+    (seeds / "a.md").write_text(event_seed("Acme will buy Globex for 2 billion", "https://a.org/1", 9, "Ay", text))
+    assert build.update(seeds, index).mode == "incremental"
+    data = persisted.load(generations.current_generation(index))
+    assert data.stories_clustered is False and np.array_equal(data.story, np.arange(data.doc_count))
+    assert [h["story_items"] for h in SearchEngine(index).search(build_request("globex"))["hits"]] == [1, 1, 1]
+    assert_stories_as_a_full_build(index)
