@@ -1,10 +1,11 @@
-"""Stories against the blind "same event?" labels: the related-list stories beside event clustering.
+"""Stories against the blind "same event?" labels: the old related-list stories beside the index's event stories.
 
     python eval/events.py                 # both halves of eval/data/event_pairs.jsonl
 
 Pairwise precision (of the pairs put in one story, the share that are one event) and recall (of
 the pairs that are one event, the share put in one story), each pair weighted by the pairs of the
 collection it stands for (``weight``, see eval/event_pairs.py), so the figures estimate all pairs.
+The event stories are the ones the index build persisted (``indexer.stories``), as the page groups by.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval.graded import open_collection  # noqa: E402
-from indexer import events  # noqa: E402
-from indexer.analysis import analyze  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -32,17 +31,6 @@ def load() -> list[dict]:
         labels[row["id"]] = row["same"]
     pairs = [json.loads(line) for line in (DATA / "event_pairs.jsonl").read_text(encoding="utf-8").splitlines()]
     return [{**p, "same": labels[p["id"]]} for p in pairs]
-
-
-def item(stored: dict) -> events.EventItem:
-    title, excerpt = stored.get("title", ""), stored.get("excerpt", "")
-    return events.EventItem(
-        key=stored["key"],
-        published=stored.get("published"),
-        words=frozenset(analyze(f"{title} {excerpt}")),
-        title_words=frozenset(analyze(title)),
-        lists=frozenset([*(stored.get("parents") or []), stored["key"]]),
-    )
 
 
 def score(same_story: Callable[[str, str], bool], pairs: list[dict], half: str) -> tuple[float, float]:
@@ -61,10 +49,11 @@ def main() -> None:
     engine, folder = open_collection()
     stored = {d["key"]: d for d in engine.stored_documents()}
     pairs = load()
-    clustered = events.stories(item(d) for d in stored.values())
+    clustered = {key: d["story"] for key, d in stored.items()}
+    listed = {key: (d.get("parents") or [key])[0] for key, d in stored.items()}  # the old story: the first list
     systems = {
-        "related-list stories (today)": lambda a, b: stored[a].get("story") == stored[b].get("story"),
-        "event clustering": lambda a, b: clustered[a] == clustered[b],
+        "related-list stories (old)": lambda a, b: listed[a] == listed[b],
+        "event stories (index)": lambda a, b: clustered[a] == clustered[b],
     }
     print(f"{len(pairs)} judged pairs ({sum(p['same'] for p in pairs)} same event), {len(stored)} documents")
     print(f"{'':32}{'tuning P':>10}{'R':>7}{'held-out P':>12}{'R':>7}")

@@ -96,6 +96,9 @@ def stems_of(words: Iterable[str]) -> dict[str, str]:
 class NltkTokenizer(Tokenizer):
     """Whoosh tokenizer over NLTK's RegexpTokenizer, with positions and character offsets."""
 
+    def spans(self, value: str) -> Iterable[tuple[int, int]]:
+        return _span_tokenize(value)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NltkTokenizer)
 
@@ -116,7 +119,7 @@ class NltkTokenizer(Tokenizer):
         **kwargs: Any,
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        spans = _span_tokenize(value) if tokenize else [(0, len(value))]
+        spans = self.spans(value) if tokenize else [(0, len(value))]
         for pos, (start, end) in enumerate(spans):
             token.text = value[start:end].translate(_APOSTROPHES)
             token.boost = 1.0
@@ -193,6 +196,11 @@ def analyze(text: str) -> list[str]:
         if term:
             terms.append(term)
     return terms
+
+
+def index_terms(text: str) -> set[str]:
+    """The distinct terms the news analyzer indexes for ``text`` (event clustering re-reads changed items)."""
+    return set(analyze(text))
 
 
 def title_signature(title: str) -> str:

@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import analysis, bulk_build, generations, persisted, storage
+import numpy as np
+
+from . import analysis, bulk_build, generations, persisted, storage, stories
 from .derive import derive
 from .documents import Document, build_documents, group_by_key, merge_records
+from .events import key_hash
 from .schema import build_schema, document_fields, schema_version
 from .seeds import (
     MAX_FILE_BYTES,
@@ -183,11 +186,13 @@ def merge_by_tier(writer, segments: list) -> list:
     return [segment for segment in segments if segment not in chosen]
 
 
-def write_derived(gen: Path) -> None:
+def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable[str] = ()) -> None:
     """Write beside the index what searchers read besides Whoosh's files.
 
     Every indexed word's stem (a query with known words needs no stemmer), and the arrays every
-    searcher would otherwise derive when it opens the generation (``indexer.derive``).
+    searcher would otherwise derive when it opens the generation (``indexer.derive``). An update
+    names the generation it ``follows`` and the keys it added, changed or removed: the event
+    stories of the other items are carried over (``indexer.stories``).
 
     Written anew (not in place: an update's directory shares files with the live one by hard links).
     """
@@ -196,7 +201,12 @@ def write_derived(gen: Path) -> None:
     tmp = gen / (generations.STEMS + ".tmp")
     tmp.write_text(json.dumps(analysis.stems_of(words), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, gen / generations.STEMS)
-    persisted.save(gen, derive(store))
+    before = persisted.load(follows) if follows is not None else None
+    previous = None
+    if before is not None:
+        previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_clustered)
+    changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
+    persisted.save(gen, derive(store, previous=previous, changed=changed))
 
 
 def _remember_stems(gen: Path) -> None:
@@ -342,7 +352,7 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     _write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
     # posting tables of the segments that survived the update are shared, not recomputed
     persisted.link_segment_tables(live, gen, {segment_id for segment_id, _ in storage.Store(gen).segments()})
-    write_derived(gen)
+    write_derived(gen, live, affected)
     generations.publish(index_dir, gen, _manifest(files, report.problems, report.documents, "incremental"))
     report.generation = gen.name
     share = deleted_share(gen)

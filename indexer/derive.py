@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
-from . import persisted
+from . import persisted, stories
 from .persisted import Derived, FacetArrays
 from .schema import FACET_FIELDS, TEXT_FIELDS, analyzed_texts
 from .storage import Store
@@ -28,11 +28,19 @@ EPOCH_US = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh's long for 1970-0
 DAY_US = 86_400 * 1_000_000
 
 
-def derive(store: Store, *, postings: bool = True) -> Derived:
+def derive(
+    store: Store,
+    *,
+    postings: bool = True,
+    previous: stories.Previous | None = None,
+    changed: np.ndarray | None = None,
+) -> Derived:
     """Compute a generation's derived data from its Whoosh files.
 
     With ``postings`` (a build), also the scored fields' posting lists, keeping each new segment's
-    table in the generation directory for the next builds (see ``posting_tables``).
+    table in the generation directory for the next builds (see ``posting_tables``). With
+    ``previous`` (an update), the stories of the generation it follows and ``changed`` (the key
+    hashes of the items it added, changed or removed): only their linked groups are clustered again.
     """
     n = store.doc_count
     deleted = store.deleted()
@@ -43,6 +51,8 @@ def derive(store: Store, *, postings: bool = True) -> Derived:
     words = list(store.words("vocabulary"))
     published = store.column("published")
     days, months = calendar(published)
+    tables = posting_tables(store, live) if postings else {}
+    found = event_stories(store, live, published, tables, previous, changed)
     return Derived(
         doc_count=n,
         live=live,
@@ -51,7 +61,10 @@ def derive(store: Store, *, postings: bool = True) -> Derived:
         published=published,
         days=days,
         months=months,
-        story=story_ordinals(store),
+        key_hash=found[0],
+        story=found[1].story,
+        group=found[1].group,
+        stories_clustered=found[1].clustered,
         lengths={field: store.lengths(field) for field in TEXT_FIELDS},
         field_lengths=field_lengths,
         deleted_terms=Strings.of(keys),
@@ -59,7 +72,7 @@ def derive(store: Store, *, postings: bool = True) -> Derived:
         facets={field: facet_arrays(store, field, live) for field in FACET_FIELDS},
         vocabulary=Strings.of(w for w, _ in words),
         vocabulary_df=np.asarray([df - deleted_df.get(("vocabulary", w), 0) for w, df in words], dtype=np.int64),
-        postings=posting_tables(store, live) if postings else {},
+        postings=tables,
     )
 
 
@@ -95,12 +108,28 @@ def live_statistics(store: Store, deleted: np.ndarray) -> tuple[dict[str, int], 
     return lengths, deleted_df
 
 
-def story_ordinals(store: Store) -> np.ndarray:
-    """Per-document story ordinal from the story hash column (each item alone in older indexes)."""
-    if "story_hash" not in store.field_names():
-        return np.arange(store.doc_count, dtype=np.int32)
-    _, ordinals = np.unique(store.column("story_hash"), return_inverse=True)
-    return ordinals.astype(np.int32)
+def event_stories(
+    store: Store,
+    live: np.ndarray,
+    published: np.ndarray,
+    tables: dict[str, PostingTable],
+    previous: stories.Previous | None,
+    changed: np.ndarray | None,
+) -> tuple[np.ndarray, stories.Stories]:
+    """(every item's key hash, the stories of the live items): see ``indexer.stories``."""
+    n = store.doc_count
+    if "key_hash" not in store.field_names():  # an index older than event stories: each item alone
+        alone = np.arange(n, dtype=np.int32)
+        return np.zeros(n, dtype=np.int64), stories.Stories(alone, alone)
+    if not {"title", "excerpt"} <= set(tables):  # an open without the build's tables: computed here, not kept
+        segments = list(enumerate(store.segments()))
+        tables = {
+            field: merge_live([(offset, segment_table(store, p, field)) for p, (_, offset) in segments], live)
+            for field in ("title", "excerpt")
+        }
+    if previous is not None and changed is not None:
+        return store.column("key_hash"), stories.update(store, live, published, tables, previous, changed)
+    return store.column("key_hash"), stories.full(store, live, published, tables)
 
 
 def facet_arrays(store: Store, field: str, live: np.ndarray) -> FacetArrays:

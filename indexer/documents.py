@@ -16,15 +16,6 @@ class Document(Item):
     sources: tuple[str, ...] = ()
     parents: tuple[str, ...] = ()
 
-    @property
-    def story(self) -> str:
-        """The story this item belongs to: the key of the article that lists it, or its own.
-
-        A pure function of the merged document, so an incremental update and a full build agree.
-        When several articles list an item, the first by key is its story.
-        """
-        return self.parents[0] if self.parents else self.key
-
 
 def _precedence(record: Record) -> tuple[int, str]:
     # an article's own record beats any related mention; then the path that sorts last wins

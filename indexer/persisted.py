@@ -27,7 +27,7 @@ from .tables import PostingTable, Strings
 
 DIRECTORY = "derived"
 META = "meta.json"
-FORMAT = 3  # bump when the layout or any derivation changes: older directories are then ignored
+FORMAT = 4  # bump when the layout or any derivation changes: older directories are then ignored
 
 
 @dataclass
@@ -51,7 +51,10 @@ class Derived:
     published: np.ndarray  # int64 Whoosh datetime longs (negative: none)
     days: np.ndarray  # int64 days since 1970-01-01 (0: none), for the timeline
     months: np.ndarray  # int64 months since 1970-01 (0: none)
-    story: np.ndarray  # int32 story ordinals
+    key_hash: np.ndarray  # int64 hash of each item's key (an update finds the items it carries over by it)
+    story: np.ndarray  # int32 the earliest item of each item's event story (itself when alone: indexer.events)
+    group: np.ndarray  # int32 the earliest item of its linked group (what an update clusters again)
+    stories_clustered: bool  # False: too broad to cluster at the last full build (every item alone)
     lengths: dict[str, np.ndarray]  # float64 per-document field lengths (at least 1) of the scored fields
     field_lengths: dict[str, int]  # live totals of every scorable field
     deleted_terms: Strings  # "field\x00term" of terms held by deleted documents ...
@@ -93,7 +96,7 @@ def save(gen: Path, derived: Derived) -> None:
     """Write ``derived`` into ``gen/derived/`` (arrays first, ``meta.json`` last)."""
     folder = gen / DIRECTORY
     folder.mkdir(exist_ok=True)
-    for name in ("live", "quality", "tiebreak", "published", "days", "months", "story"):
+    for name in ("live", "quality", "tiebreak", "published", "days", "months", "key_hash", "story", "group"):
         _save(folder, name, getattr(derived, name))
     for field, lengths in derived.lengths.items():
         _save(folder, f"length.{field}", lengths)
@@ -117,6 +120,7 @@ def save(gen: Path, derived: Derived) -> None:
         "field_lengths": derived.field_lengths,
         "facets": {f: {"values": t.values} for f, t in derived.facets.items()},
         "postings": sorted(derived.postings),
+        "stories_clustered": derived.stories_clustered,
     }
     tmp = folder / (META + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -199,7 +203,10 @@ def load(gen: Path) -> Derived | None:
         published=_load(folder, "published"),
         days=_load(folder, "days"),
         months=_load(folder, "months"),
+        key_hash=_load(folder, "key_hash"),
         story=_load(folder, "story"),
+        group=_load(folder, "group"),
+        stories_clustered=meta.get("stories_clustered", True),
         lengths={field: _load(folder, f"length.{field}") for field in meta["lengths"]},
         field_lengths=meta["field_lengths"],
         deleted_terms=_load_strings(folder, "deleted.terms"),

@@ -25,6 +25,7 @@ from whoosh.columns import NumericColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, FieldType, Schema
 
 from .analysis import news_analyzer, title_signature, vocabulary_analyzer
+from .events import key_hash
 
 # Multi-valued facet values are joined with this separator at index time, so values may
 # contain commas and spaces ("Microsoft AI", "Health, Science") without being split.
@@ -67,8 +68,8 @@ class Field:
         return f"{self.name}|{type(kind).__name__}|{kind.stored}|{steps}|{inspect.getsource(self.value).strip()}"
 
 
-def _multi_value_field() -> KEYWORD:
-    keyword = KEYWORD(stored=True)
+def _multi_value_field(stored: bool = True) -> KEYWORD:
+    keyword = KEYWORD(stored=stored)
     keyword.analyzer = RegexTokenizer(r"[^\x1f]+")
     return keyword
 
@@ -152,9 +153,22 @@ FIELDS: tuple[Field, ...] = (
     Field("image", STORED, lambda d: d.image, "images[0].url"),
     Field("sources", STORED, lambda d: list(d.sources), "the seed files that mention the URL"),
     Field("parents", STORED, lambda d: list(d.parents), "the articles whose related: lists name it"),
-    # the lead article's key: filterable (story:URL) and shown; the hash groups stories in numpy
-    Field("story", lambda: ID(stored=True), lambda d: d.story, "the first article listing it, or itself"),
-    Field("story_hash", lambda: COLUMN(NumericColumn("Q")), lambda d: story_hash(d.story)),
+    # searchable too: an article's similar page shows its publisher's related: list ("Related coverage")
+    Field(
+        "listed_by",
+        lambda: _multi_value_field(stored=False),
+        lambda d: VALUE_SEPARATOR.join(d.parents),
+        "the articles whose related: lists name it",
+    ),
+    # read by event clustering (indexer.events): a tie-break that is the same in every build, and the
+    # first related: list naming the item (a signal, never a rule); stories themselves are derived data
+    Field("key_hash", lambda: COLUMN(NumericColumn("Q")), lambda d: key_hash(d.key), "the canonical URL"),
+    Field(
+        "list_hash",
+        lambda: COLUMN(NumericColumn("Q")),
+        lambda d: key_hash(d.parents[0] if d.parents else d.key),
+        "the first article listing it, or itself",
+    ),
 )
 
 BY_NAME: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS})
@@ -200,11 +214,6 @@ def analyzed_texts(stored: Mapping[str, Any]) -> dict[str, str]:
 def tiebreak(key: str) -> int:
     """A stable 31-bit number per URL: orders exact score ties the same way in every build."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") >> 1
-
-
-def story_hash(story: str) -> int:
-    """A 63-bit number per story key: collisions are negligible (about 1e-10 at 100k stories)."""
-    return int.from_bytes(hashlib.blake2b(story.encode("utf-8"), digest_size=8).digest(), "big") >> 1
 
 
 @functools.cache

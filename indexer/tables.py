@@ -18,6 +18,7 @@ class Strings:
         self.offsets = offsets
         self._bytes = memoryview(blob).cast("B") if blob.size else memoryview(b"")
         self._list: list[str] | None = None
+        self._heads: np.ndarray | None = None
 
     @classmethod
     def of(cls, words: Iterable[str]) -> Strings:
@@ -56,6 +57,30 @@ class Strings:
             else:
                 hi = mid
         return lo if lo < len(self) and self.raw(lo) == key else -1
+
+    def find_many(self, words: list[str]) -> np.ndarray:
+        """Positions of many words (-1: absent): narrowed by their first 8 bytes in numpy, then bisected."""
+        if self._heads is None:  # each string's first 8 bytes as a number (zero-padded): ascending too
+            starts, lengths = self.offsets[:-1], np.diff(self.offsets)
+            heads = np.zeros(len(self), dtype=np.uint64)
+            for k in range(8):
+                byte = np.where(lengths > k, self.blob[np.minimum(starts + k, max(len(self.blob) - 1, 0))], 0)
+                heads = (heads << np.uint64(8)) | byte.astype(np.uint64)
+            self._heads = heads
+        encoded = [w.encode("utf-8") for w in words]
+        wanted = np.fromiter((int.from_bytes(e[:8].ljust(8, b"\0"), "big") for e in encoded), np.uint64, len(words))
+        lows = np.searchsorted(self._heads, wanted, side="left").tolist()
+        highs = np.searchsorted(self._heads, wanted, side="right").tolist()
+        found = []
+        for key, lo, hi in zip(encoded, lows, highs, strict=True):
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self.raw(mid) < key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            found.append(lo if lo < len(self) and self.raw(lo) == key else -1)
+        return np.asarray(found, dtype=np.int64)
 
     def bisect(self, word: str) -> int:
         """Where ``word`` would go (``bisect_left`` in string order, which equals UTF-8 byte order)."""

@@ -135,6 +135,18 @@ class SearchEngine:
         """Items most like the one at ``url``; None if no item has that URL."""
         return suggest.similar(self.generation(), url, limit)
 
+    def item(self, key: str) -> dict[str, Any] | None:
+        """The stored fields of the live item at this address (or key), or None."""
+        gen = self.generation()
+        try:
+            key = canonical_url(key)
+        except ValueError:
+            return None
+        for doc in gen.store.postings("key", key)[0].tolist():
+            if gen.live[doc]:
+                return gen.stored(doc)
+        return None
+
     def suggest_titles(self, prefix: str, limit: int = 8) -> list[str]:
         """Titles for autocomplete: items whose title has words starting like ``prefix``."""
         prefix = prefix.strip()
@@ -147,10 +159,18 @@ class SearchEngine:
         return [hit["title"] for hit in result["hits"]]
 
     def stored_documents(self) -> Iterator[dict[str, Any]]:
-        """The stored fields of every live document of the live generation, in index order."""
+        """The stored fields of every live document of the live generation, in index order.
+
+        With its event story: ``story``, the key of the story's earliest item.
+        """
         gen = self.generation()
+        keys: dict[int, str] = {}
         for docnum in np.flatnonzero(gen.live).tolist():
-            yield gen.stored(docnum)
+            stored = gen.stored(docnum)
+            leader = int(gen.story[docnum])
+            if leader not in keys:
+                keys[leader] = stored["key"] if leader == docnum else gen.stored(leader)["key"]
+            yield {**stored, "story": keys[leader]}
 
     def stats(self) -> dict[str, Any]:
         """Size and freshness of the live generation."""

@@ -266,10 +266,14 @@ def _phrase(node: qt.Phrase, gen: Generation, deadline: float) -> np.ndarray:
 def filter_mask(gen: Generation, field: str, values: list[str]) -> np.ndarray:
     """Documents selected by the values of one filter field (values OR together)."""
     if field == "story":
+        # a story is named by one of its items (its earliest when the link was made): every item of
+        # the story that now holds that item, so a link saved before an update still opens its story
         mask = np.zeros(gen.doc_count, dtype=bool)
         for value in values:
-            mask[gen.scoring.postings("story", canonical_url(value))[0]] = True
-        return mask
+            for doc in gen.store.postings("key", canonical_url(value))[0].tolist():
+                if gen.live[doc]:
+                    mask |= gen.story == gen.story[doc]
+        return mask & gen.live
     if field == "date":
         return np.logical_or.reduce([timeline.period_mask(gen.published, v) for v in values]) & gen.live
     return gen.facets[field].mask(values, gen.doc_count)

@@ -23,7 +23,10 @@ def page_of_hits(plan: Plan, request: SearchRequest, gen: Generation, final: np.
     """The page of hits, and how many stories the matches belong to.
 
     Grouped (the default), a page lists the best item of each story, with the story's
-    other matching items counted in ``more`` and the first few of them in ``more_items``.
+    other matching items counted in ``more`` and the first few of them in ``more_items``. Every
+    hit names its story (the key of the story's earliest item) and, when the story holds other
+    items, its size, its number of sources and its date span (``story_items``, ``story_sources``,
+    ``story_first``, ``story_last``), whether or not they match.
     """
     docs = np.flatnonzero(final)
     story = gen.story[docs]
@@ -75,11 +78,35 @@ def page_of_hits(plan: Plan, request: SearchRequest, gen: Generation, final: np.
             hit["explain"] = explain(plan, gen, int(docs[p]), float(best[story[p]]) if best is not None else None)
     for hit, others, shown in zip(hits, members, more_stored, strict=False):
         hit["more"] = len(others)
-        hit["more_items"] = [_member(fields) for fields in shown]
+        hit["more_items"] = [member(fields) for fields in shown]
+    for hit, p in zip(hits, page, strict=True):
+        hit.update(story_card(gen, int(docs[p]), hit["key"]))
     return hits, stories
 
 
-def _member(stored: dict) -> dict:
+def story_card(gen: Generation, doc: int, key: str) -> dict:
+    """What a card says of an item's whole story: its id, items, sources and date span."""
+    leader = int(gen.story[doc])
+    card = {"story": key if leader == doc else gen.stored(leader).get("key", key), "story_items": 1}
+    if leader == doc and int(np.count_nonzero(gen.story == leader)) == 1:  # alone: the common case
+        return card
+    items = np.flatnonzero((gen.story == leader) & gen.live)
+    providers = np.asarray(gen.derived.facets["provider"].layers[0])[items]
+    dates = np.asarray(gen.published)[items]
+    dates = dates[dates >= 0]
+    card["story_items"] = len(items)
+    card["story_sources"] = len(np.unique(providers[providers < len(gen.derived.facets["provider"].values)]))
+    if len(dates):
+        card["story_first"], card["story_last"] = (iso_utc(_datetime(int(d))) for d in (dates.min(), dates.max()))
+    return card
+
+
+def _datetime(value: int) -> dt.datetime:
+    """A Whoosh datetime long (microseconds since 0001-01-01) as a naive UTC datetime."""
+    return dt.datetime(1, 1, 1) + dt.timedelta(microseconds=value)
+
+
+def member(stored: dict) -> dict:
     """The short form of a story's other item: enough to show and link it."""
     return {
         "url": stored.get("url", ""),
@@ -109,7 +136,8 @@ def _hit(stored: dict, score: float | None, terms: set[str]) -> dict:
         "key": stored.get("key", ""),
         "parents": stored.get("parents") or [],
         "sources": stored.get("sources") or [],
-        "story": stored.get("story") or stored.get("key", ""),
+        "story": stored.get("key", ""),  # its own until story_card names the story
+        "story_items": 1,
         "more": 0,
         "more_items": [],
         "partial": False,

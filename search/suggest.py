@@ -17,7 +17,7 @@ from .evaluate import plan, plan_groups
 from .expansion import Alternative
 from .facets import fold
 from .generation import Generation
-from .hits import page_of_hits
+from .hits import member, page_of_hits
 from .qtree import Words
 from .query import ParsedQuery
 from .request import SearchRequest
@@ -78,4 +78,21 @@ def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None
     mask = found.mask.copy()
     mask[docnum] = False
     hits, _ = page_of_hits(found, SearchRequest(limit=limit, group=False), gen, mask)
-    return {"url": source.get("url", url), "title": source.get("title", ""), "terms": terms, "hits": hits}
+    return {
+        "url": source.get("url", url),
+        "title": source.get("title", ""),
+        "terms": terms,
+        "hits": hits,
+        "related": related_coverage(gen, source.get("key", key)),
+    }
+
+
+def related_coverage(gen: Generation, key: str) -> list[dict[str, Any]]:
+    """The items the publisher listed under an article (its ``related:`` list), newest first.
+
+    Stories are events (``indexer.events``), not these lists; the list stays the publisher's own.
+    """
+    listed = gen.store.postings("listed_by", key)[0] if "listed_by" in gen.store.field_names() else []
+    docs = [int(d) for d in listed if gen.live[int(d)]]
+    docs.sort(key=lambda d: (-int(gen.published[d]), int(gen.tiebreak[d])))
+    return [member(gen.stored(d)) for d in docs]

@@ -5,20 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from indexer import events
 from indexer.analysis import analyze
-from indexer.events import EventItem, stories
 
 DAY = dt.datetime(2021, 1, 10, 12, 0)
 
 
-def item(key: str, title: str, excerpt: str = "", days: float = 0.0, lists: tuple[str, ...] = ()) -> EventItem:
-    return EventItem(
-        key=key,
-        published=DAY + dt.timedelta(days=days),
-        words=frozenset(analyze(f"{title} {excerpt}")),
-        title_words=frozenset(analyze(title)),
-        lists=frozenset([*lists, key]),
-    )
+def item(key: str, title: str, excerpt: str = "", days: float = 0.0, lists: tuple[str, ...] = ()) -> tuple:
+    """A row for ``events.stories_of``: published as microseconds (what the index's dates hold)."""
+    when = (DAY + dt.timedelta(days=days) - dt.datetime(1, 1, 1)) // dt.timedelta(microseconds=1)
+    return (key, when, title, excerpt, lists[0] if lists else key)
+
+
+def stories(rows: list[tuple]) -> dict[str, str]:
+    return events.stories_of(rows, analyze)
 
 
 ITEMS = [

@@ -28,7 +28,7 @@ def test_hits_with_an_https_image_get_a_lazy_fixed_size_thumbnail_without_referr
     hits = app.test_client().get("/api/search").get_json()["hits"]
     images = [h["image"] for h in hits if h["image"]]
     tags = thumbs(app)
-    assert len(tags) == len(images) == 3
+    assert len(tags) == len(images) >= 3  # the browse page: the best item of each story
     for tag, image in zip(tags, images, strict=True):
         src = re.search(r'src="([^"]+)"', tag).group(1).replace("&amp;", "&")
         assert src == image and src.startswith("https://")

@@ -24,8 +24,10 @@ def derived_by_key(gen: Path) -> dict:
     store = Store(gen)
     keys = {d: store.stored(d)["key"] for d in np.flatnonzero(np.asarray(data.live)).tolist()}
     stories: dict[int, set[str]] = {}
+    groups: dict[int, set[str]] = {}
     for d, key in keys.items():
         stories.setdefault(int(data.story[d]), set()).add(key)
+        groups.setdefault(int(data.group[d]), set()).add(key)
     docs = {
         key: (
             int(data.quality[d]),
@@ -35,6 +37,10 @@ def derived_by_key(gen: Path) -> dict:
             int(data.months[d]),
             tuple(float(data.lengths[f][d]) for f in TEXT_FIELDS),
             frozenset(stories[int(data.story[d])]),
+            keys[int(data.story[d])],  # the story's id: its earliest item
+            frozenset(groups[int(data.group[d])]),
+            keys[int(data.group[d])],
+            int(data.key_hash[d]),
         )
         for d, key in keys.items()
     }
@@ -77,7 +83,7 @@ def assert_persisted_equal(incremental: Path, full: Path) -> None:
 
 
 def snapshot_of_arrays(data: persisted.Derived) -> dict:
-    names = ("live", "quality", "tiebreak", "published", "days", "months")
+    names = ("live", "quality", "tiebreak", "published", "days", "months", "key_hash", "group")
     arrays = {name: np.asarray(getattr(data, name)).tolist() for name in names}
     arrays["story"] = np.asarray(data.story).tolist()
     arrays["lengths"] = {f: np.asarray(v).tolist() for f, v in data.lengths.items()}

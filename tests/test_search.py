@@ -56,9 +56,14 @@ def test_every_item_is_first_for_its_exact_title(folder, tmp_path):
 
 
 def test_quality_breaks_ties_between_equally_relevant_items(engine):
-    hits = search(engine, "Microsoft, Amazon must face facial recognition data suits", limit=2)["hits"]
+    query = "Microsoft, Amazon must face facial recognition data suits"
+    hits = search(engine, query, limit=2, group=False)["hits"]
     assert [h["title"] for h in hits] == ["Microsoft, Amazon must face facial recognition data suits"] * 2
     assert hits[0]["quality"] >= hits[1]["quality"]
+    # two reports of one event: grouped, one card (the better one) holding the other
+    card = search(engine, query, limit=5)["hits"]
+    assert [h["key"] for h in card].count(hits[0]["key"]) == 1 and hits[1]["key"] not in [h["key"] for h in card]
+    assert hits[1]["key"] in [m["key"] for m in card[0]["more_items"]]
 
 
 def test_long_pasted_query_returns_best_partial_matches(engine):
@@ -248,14 +253,17 @@ def test_grouped_pages_list_each_story_once_and_account_for_every_item(ai_engine
 
 
 def test_one_story_does_not_fill_the_first_page(engine):
-    """The seeds hold one story with 30+ items about Microsoft and the police: it takes one line."""
+    """One event (Microsoft won't sell police facial recognition) reported 15+ times takes one card."""
     flat = search(engine, "facial recognition police", group=False)["hits"]
-    assert len({h["story"] for h in flat}) <= 2  # flat, the big story fills the page
+    biggest = max(sum(h["story"] == s for h in flat) for s in {h["story"] for h in flat})
+    assert biggest >= len(flat) // 2  # flat, the big story fills the page
     grouped = search(engine, "facial recognition police")
     stories = [h["story"] for h in grouped["hits"]]
-    assert len(stories) == len(set(stories)) == grouped["stories"] >= 4
+    assert len(stories) == len(set(stories)) and grouped["stories"] >= 10
     top = grouped["hits"][0]
-    assert top["url"] == flat[0]["url"] and top["more"] >= 20 and len(top["more_items"]) == 5
+    assert top["url"] == flat[0]["url"] and top["more"] >= 10 and len(top["more_items"]) == 5
+    assert top["story_items"] >= top["more"] + 1 and 1 < top["story_sources"] <= top["story_items"]
+    assert top["story_first"] <= top["published"] <= top["story_last"]
     assert all(m["title"] and m["url"] for m in top["more_items"])
     assert top["more_items"][0]["url"] == flat[1]["url"]  # the story's next best item comes first
 

@@ -7,9 +7,12 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from indexer import build, bulk_build, generations
+from indexer import build, bulk_build, generations, persisted, stories
+from indexer.derive import event_stories
+from indexer.storage import Store
 from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import POWER_APPS
@@ -92,10 +95,23 @@ def apply_update(folder: Path, update: Path) -> None:
             shutil.copyfile(update / path, target)
 
 
-def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path):
+def assert_stories_as_a_full_build(index: Path) -> None:
+    """The live generation's persisted stories equal clustering all its items anew (same numbering)."""
+    gen = generations.current_generation(index)
+    data = persisted.load(gen)
+    assert data is not None
+    live, published = np.asarray(data.live), np.asarray(data.published)
+    _, full = event_stories(Store(gen), live, published, data.postings, None, None)
+    assert np.array_equal(np.asarray(data.story), full.story)
+    assert np.array_equal(np.asarray(data.group), full.group)
+
+
+def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path, monkeypatch):
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(POWER_APPS / "base", seeds)
     build.full_build(seeds, index)  # the bulk writer; updates then add per-document segments to it
+    updated = []  # each update clusters only its neighbourhood: the full path never runs in one
+    monkeypatch.setattr(stories, "update", lambda *a, _real=stories.update: updated.append(1) or _real(*a))
     updates = sorted((POWER_APPS / "updates").iterdir())
     assert len(updates) == 40
     compared = tmp_path / "compared"
@@ -107,6 +123,8 @@ def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path):
         assert report.mode == "incremental"
         assert report.files_added + report.files_changed == len(changes)
         assert report.files_read == len(changes)  # only the changed files were parsed
+        assert len(updated) == number
+        assert_stories_as_a_full_build(index)  # after every update: the persisted stories, array for array
         if number % 10 == 0:  # against both writers' full builds
             assert_same_as_full_build(seeds, index, compared, "bulk" if number % 20 else "document")
     assert build.update(seeds, index).mode == "unchanged"
@@ -323,3 +341,62 @@ def test_identical_concurrent_requests_are_computed_once(folder, tmp_path, monke
         thread.join()
     assert len(calls) == 1
     assert len(results) == 6 and all(r["hits"] == results[0]["hits"] for r in results)
+
+
+def event_seed(title: str, url: str, day: int, provider: str, excerpt: str) -> str:
+    return "\n".join(
+        [
+            "---",
+            f'title: "{title}"',
+            f'excerpt: "{excerpt}"',
+            f'webUrl: "{url}"',
+            f"publishedDateTime: 2021-03-{day:02d}T09:00:00Z",
+            "quality: 50",
+            "provider:",
+            f"  name: {provider}",
+            "---",
+            "",
+        ]
+    )
+
+
+def test_a_story_link_saved_before_an_update_still_opens_the_story_that_holds_its_item(tmp_path):
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    text = "Acme agreed to buy Globex for two billion dollars in cash"
+    (seeds / "b.md").write_text(event_seed("Acme buys Globex for 2 billion", "https://b.org/1", 10, "Bee", text))
+    (seeds / "c.md").write_text(event_seed("Acme to buy Globex for 2 billion", "https://c.org/1", 11, "Cee", text))
+    (seeds / "x.md").write_text(event_seed("Initech opens a plant", "https://x.org/1", 10, "Ex", "Initech jobs"))
+    build.full_build(seeds, index)
+    first = SearchEngine(index).search(build_request("globex"))
+    assert [h["story"] for h in first["hits"]] == ["b.org/1"]  # one card, named by its earliest item
+    link = "story=b.org/1"  # what the page's "All items of this story" link holds
+    # an earlier report of the same event arrives: the story grows and is now named by it
+    (seeds / "a.md").write_text(event_seed("Acme will buy Globex for 2 billion", "https://a.org/1", 9, "Ay", text))
+    assert build.update(seeds, index).mode == "incremental"
+    engine = SearchEngine(index)
+    hits = engine.search(build_request("globex"))["hits"]
+    assert [(h["story"], h["story_items"], h["story_sources"]) for h in hits] == [("a.org/1", 3, 3)]
+    opened = engine.search(build_request("", filters=[link], group=False))
+    assert sorted(h["key"] for h in opened["hits"]) == ["a.org/1", "b.org/1", "c.org/1"]
+    assert engine.search(build_request("", filters=["story=x.org/1"], group=False))["total"] == 1
+    assert_stories_as_a_full_build(index)
+
+
+def test_a_collection_too_broad_to_cluster_keeps_every_item_alone_through_updates(tmp_path, monkeypatch):
+    from indexer import events
+
+    monkeypatch.setattr(events, "BUDGET", 0)  # as the 103k word-salad corpus: too many alike pairs
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    text = "Acme agreed to buy Globex for two billion dollars in cash"
+    (seeds / "b.md").write_text(event_seed("Acme buys Globex for 2 billion", "https://b.org/1", 10, "Bee", text))
+    (seeds / "c.md").write_text(event_seed("Acme to buy Globex for 2 billion", "https://c.org/1", 11, "Cee", text))
+    build.full_build(seeds, index)
+    assert persisted.load(generations.current_generation(index)).stories_clustered is False
+    (seeds / "a.md").write_text(event_seed("Acme will buy Globex for 2 billion", "https://a.org/1", 9, "Ay", text))
+    assert build.update(seeds, index).mode == "incremental"
+    data = persisted.load(generations.current_generation(index))
+    assert data.stories_clustered is False and np.array_equal(data.story, np.arange(data.doc_count))
+    assert [h["story_items"] for h in SearchEngine(index).search(build_request("globex"))["hits"]] == [1, 1, 1]
+    assert_stories_as_a_full_build(index)

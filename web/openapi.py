@@ -51,7 +51,14 @@ _HIT = {
             "description": "HTML-escaped text with matched words in <mark>",
             "properties": {"title": {"type": "string"}, "excerpt": {"type": "string"}},
         },
-        "story": {"type": "string", "description": "the story's id: the key of its lead article (filter story:ID)"},
+        "story": {
+            "type": "string",
+            "description": "the story's id: its earliest item's key (filter story:ID: the story holding that item)",
+        },
+        "story_items": {"type": "integer", "description": "items of the whole story (an event), matching or not"},
+        "story_sources": {"type": "integer", "description": "distinct sources of the story (when it has 2+ items)"},
+        "story_first": {"type": "string", "format": "date-time", "description": "the story's first item's date"},
+        "story_last": {"type": "string", "format": "date-time", "description": "the story's last item's date"},
         "more": {"type": "integer", "description": "other matching items of this story (grouped results)"},
         "more_items": {
             "type": "array",

@@ -15,7 +15,7 @@ from indexer.generations import IndexMissing
 from indexer.schema import FACETS
 from search import highlight
 from search.query import QUERY_REFUSALS
-from search.request import SORTS, RequestError, SearchRequest, build_request
+from search.request import SORTS, RequestError, SearchRequest
 from search.timeline import PeriodError, bucket_label, bucket_period, parse_period
 
 from .feed import feed_query
@@ -40,6 +40,20 @@ def _date(value: str | None) -> str:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%b %-d, %Y")
     except ValueError:
         return value[:10]
+
+
+def _span(first: str | None, last: str | None) -> str:
+    """A story's dates as a reader says them: "Jun 9, 2020", "Jun 9 – 11, 2020", "Dec 30, 2020 – Jan 2, 2021"."""
+    if not first or not last:
+        return ""
+    a, b = (dt.datetime.fromisoformat(v.replace("Z", "+00:00")) for v in (first, last))
+    if a.date() == b.date():
+        return _date(first)
+    if (a.year, a.month) == (b.year, b.month):
+        return f"{a:%b} {a.day} – {b.day}, {a.year}"
+    if a.year == b.year:
+        return f"{a:%b} {a.day} – {b:%b} {b.day}, {a.year}"
+    return f"{_date(first)} – {_date(last)}"
 
 
 def _pages(req: SearchRequest, pages_total: int) -> list[dict[str, Any]]:
@@ -72,12 +86,13 @@ def thumbnail(image: str | None) -> str | None:
 def hit_view(hit: dict[str, Any], req: SearchRequest | None = None, rank: int | None = None) -> dict[str, Any]:
     """A hit with what the hit template shows: a readable date, the highlight markup, its story's items."""
     story_url = None
-    if req is not None and hit.get("more", 0) > len(hit.get("more_items", [])):
+    if req is not None and req.group and hit.get("story_items", 1) > 1:  # a card: its whole story one click away
         story_url = query_string(req, filters=(*req.filters, ("story", hit["story"])), group=False)
     return {
         **hit,
         "more_items": [{**m, "date": _date(m["published"])} for m in hit.get("more_items", [])],
         "story_url": story_url,
+        "story_span": _span(hit.get("story_first"), hit.get("story_last")),
         "rank": rank,
         "date": _date(hit["published"]),
         "thumb": thumbnail(hit.get("image")),
@@ -149,16 +164,16 @@ def _day(day: dt.date) -> str:
 
 
 def story_title(key: str, hits: Sequence[dict[str, Any]]) -> str:
-    """The title of a story's lead article: from the hits shown when it is among them, else one lookup."""
+    """The title of the item a story is named by: from the hits shown when it is among them, else one lookup."""
     for hit in hits:
         for item in (hit, *hit.get("more_items", [])):
             if item.get("key") == key:
                 return item["title"]
     try:
-        lead = engine().search(build_request("", filters=[f"story:{key}", "kind:article"], limit=1, group="0"))
-    except (RequestError, *QUERY_REFUSALS):
+        found = engine().item(key)
+    except IndexMissing:
         return key
-    return lead["hits"][0]["title"] if lead["hits"] else key
+    return found.get("title") or key if found else key
 
 
 def value_label(field: str, value: str, hits: Sequence[dict[str, Any]] = ()) -> str:
@@ -283,5 +298,8 @@ def similar():
     if result is None:
         abort(404, description="That item is not in the index.")
     hits = [hit_view(hit) for hit in result["hits"]]
-    page = render_template("similar.html", hits=hits, source_title=result["title"], source_url=result["url"])
+    related = [{**m, "date": _date(m["published"])} for m in result.get("related", [])]
+    page = render_template(
+        "similar.html", hits=hits, related=related, source_title=result["title"], source_url=result["url"]
+    )
     return tagged(make_response(page), etag)

@@ -1,0 +1,169 @@
+"""A generation's event stories (``indexer.events``): in full, or carried over by an update.
+
+A full build reads every item's words from the live posting tables of ``title`` and ``excerpt``
+(the same terms the analyzer gave them), so no stored text is read. An update keeps every linked
+group that no changed item was in or now links to, and clusters the others again from their
+stored text: the groups are closed under links, so this is exactly what a full build gives
+(tests/test_update.py compares the two after each of 40 real updates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import events
+from .analysis import index_terms
+from .events import Items, Sets, Stories
+from .storage import Store
+from .tables import PostingTable
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What an update reads of the generation it follows."""
+
+    live: np.ndarray  # bool
+    key_hash: np.ndarray  # int64
+    story: np.ndarray  # int32
+    group: np.ndarray  # int32
+    clustered: bool  # False: the last full build found the collection too broad (events.cluster)
+
+
+def full(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[str, PostingTable]) -> Stories:
+    """Every live item's story, its words read from the posting tables."""
+    title, excerpt = postings["title"], postings["excerpt"]
+    title_terms, excerpt_terms = title.terms.to_list(), excerpt.terms.to_list()
+    number: dict[str, int] = {}
+    for term in title_terms + excerpt_terms:
+        number.setdefault(term, len(number))
+
+    def pairs(table: PostingTable, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.fromiter((number[t] for t in terms), dtype=np.int64, count=len(terms))
+        return np.asarray(table.ids, dtype=np.int64), np.repeat(ids, np.diff(np.asarray(table.starts)))
+
+    n = store.doc_count
+    (td, tt), (ed, et) = pairs(title, title_terms), pairs(excerpt, excerpt_terms)
+    items = Items(
+        published=np.where(live, published, -1),
+        key_hash=store.column("key_hash"),
+        list_hash=store.column("list_hash"),
+        words=Sets.of(np.concatenate([td, ed]), np.concatenate([tt, et]), n),
+        title_words=Sets.of(td, tt, n),
+    )
+    return events.cluster(items)
+
+
+def update(
+    store: Store,
+    live: np.ndarray,
+    published: np.ndarray,
+    postings: dict[str, PostingTable],
+    previous: Previous,
+    changed: np.ndarray,
+) -> Stories:
+    """The stories after an update: ``changed`` holds the key hashes of every item added, changed or removed."""
+    n = store.doc_count
+    if not previous.clustered:  # stories stay off until a full build finds the collection narrow enough
+        alone = np.arange(n, dtype=np.int32)
+        return Stories(alone, alone.copy(), clustered=False)
+    key_hash, list_hash = store.column("key_hash"), store.column("list_hash")
+    published = np.where(live, published, -1)
+    # items carried over unchanged: the same key, live before and now
+    before = np.flatnonzero(previous.live)
+    unchanged = before[~np.isin(previous.key_hash[before], changed)]
+    now = np.flatnonzero(live)
+    now = now[np.argsort(key_hash[now], kind="stable")]
+    at = np.minimum(np.searchsorted(key_hash[now], previous.key_hash[unchanged]), max(len(now) - 1, 0))
+    found = key_hash[now[at]] == previous.key_hash[unchanged] if len(now) else np.zeros(0, dtype=bool)
+    unchanged, new_of_old = unchanged[found], now[at[found]]
+    old_of_new = np.full(n, -1, dtype=np.int64)
+    old_of_new[new_of_old] = unchanged
+    fresh = np.flatnonzero(live & (old_of_new < 0))
+    gone = np.setdiff1d(before, unchanged)
+    touched = set(previous.group[gone].tolist())
+    # groups the fresh items now link to
+    texts = _Texts(store)
+    near = np.union1d(fresh, _near(fresh, texts, published, postings))
+    local = _items(near, texts, published, key_hash, list_hash)
+    a, b, _ = events._links(local, np.flatnonzero(local.published >= 0))  # no budget: a neighbourhood
+    fresh_local = np.isin(near, fresh)
+    ends = np.concatenate([b[fresh_local[a]], a[fresh_local[b]]])
+    neighbours = near[ends]
+    neighbours = neighbours[old_of_new[neighbours] >= 0]
+    touched.update(previous.group[old_of_new[neighbours]].tolist())
+    carried = np.flatnonzero(old_of_new >= 0)
+    again = carried[np.isin(previous.group[old_of_new[carried]], np.fromiter(touched, dtype=np.int64))]
+    region = np.union1d(fresh, again)
+    # every other item keeps its story and group (their earliest items are carried too)
+    new_of = np.full(len(previous.live), -1, dtype=np.int64)
+    new_of[unchanged] = new_of_old
+    story = np.arange(n, dtype=np.int32)
+    group = np.arange(n, dtype=np.int32)
+    kept = np.setdiff1d(carried, region)
+    story[kept] = new_of[previous.story[old_of_new[kept]]]
+    group[kept] = new_of[previous.group[old_of_new[kept]]]
+    found_stories = events.cluster(_items(region, texts, published, key_hash, list_hash), budget=False)
+    story[region] = region[found_stories.story]
+    group[region] = region[found_stories.group]
+    return Stories(story, group)
+
+
+class _Texts:
+    """Items' analyzed words from their stored title and excerpt (each read once)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.cache: dict[int, tuple[set[str], set[str]]] = {}
+
+    def __call__(self, doc: int) -> tuple[set[str], set[str]]:
+        if doc not in self.cache:
+            stored = self.store.stored(doc)
+            title = index_terms(stored.get("title", ""))
+            self.cache[doc] = (title | index_terms(stored.get("excerpt", "")), title)
+        return self.cache[doc]
+
+
+def _items(docs: np.ndarray, texts: _Texts, published, key_hash, list_hash) -> Items:
+    rows = [texts(int(d)) for d in docs]
+    return Items(
+        published=published[docs],
+        key_hash=key_hash[docs],
+        list_hash=list_hash[docs],
+        words=Sets.of_strings([r[0] for r in rows]),
+        title_words=Sets.of_strings([r[1] for r in rows]),
+    )
+
+
+def _near(fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dict[str, PostingTable]) -> np.ndarray:
+    """Every dated live item that could link to a fresh one (prefix filtering).
+
+    Such an item holds one of the fresh item's rarest ``|x| - ceil(t |x|) + 1`` words (or title
+    words) and is within the window.
+    """
+    title, excerpt = postings["title"], postings["excerpt"]
+    dated = [doc for doc in fresh.tolist() if published[doc] >= 0]
+    terms = sorted({t for doc in dated for t in texts(doc)[0]})
+    at = {name: table.terms.find_many(terms) for name, table in (("title", title), ("excerpt", excerpt))}
+
+    def ids(table: PostingTable, i: int) -> np.ndarray:
+        return table.ids[int(table.starts[i]) : int(table.starts[i + 1])] if i >= 0 else table.ids[:0]
+
+    lists = {
+        t: (ids(title, int(a)), ids(excerpt, int(b)))
+        for t, a, b in zip(terms, at["title"].tolist(), at["excerpt"].tolist(), strict=True)
+    }
+    found = [np.zeros(0, dtype=np.int64)]
+    for doc in dated:
+        when = int(published[doc])
+        words, title_words = texts(doc)
+        for chosen, fields, bar in ((words, (0, 1), events.WORDS_BAR), (title_words, (0,), events.TITLE_BAR)):
+            rarest = sorted(chosen, key=lambda t: (sum(len(lists[t][f]) for f in fields), t))
+            prefix = len(rarest) - int(np.ceil(bar * len(rarest) - events._EPSILON)) + 1
+            for t in rarest[:prefix]:
+                for f in fields:
+                    near = np.asarray(lists[t][f], dtype=np.int64)
+                    found.append(near[np.abs(published[near] - when) <= events.WINDOW_US])
+    near = np.unique(np.concatenate(found))
+    return near[published[near] >= 0]
