@@ -118,10 +118,17 @@ class Store:
         self.lock = threading.RLock()  # Whoosh readers are not safe across threads
         # stored fields read straight from each segment's per-document reader: Whoosh's own
         # ``stored_fields`` re-checks every field against the schema in Python (a third of a read)
-        leaves = self.reader.leaf_readers()
+        leaves = self._leaves()
         self._stored_from = [offset for _sub, offset in leaves]
         self._stored_readers = [sub for sub, _offset in leaves]
         self._stored_names = frozenset(self.schema.names()) if not self.schema._dyn_fields else None
+
+    def _leaves(self) -> list:
+        """(segment reader, first document number) of every segment; none for an empty index.
+
+        An index with no documents has one placeholder reader without columns or a segment.
+        """
+        return [(sub, offset) for sub, offset in self.reader.leaf_readers() if sub.segment() is not None]
 
     def field_names(self) -> list[str]:
         """Every field of the schema."""
@@ -136,7 +143,7 @@ class Store:
         with self.lock:
             found = [
                 np.fromiter(sub.deleted_docs_set, dtype=np.int64) + offset
-                for sub, offset in self.reader.leaf_readers()
+                for sub, offset in self._leaves()
                 if sub.has_deletions()
             ]
         return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
@@ -145,7 +152,7 @@ class Store:
         """(document numbers, term frequencies) of a term over every segment, deleted documents included."""
         ids_parts, tf_parts = [], []
         with self.lock:
-            for sub, offset in self.reader.leaf_readers():
+            for sub, offset in self._leaves():
                 if (field, term) in sub:
                     ids, tfs = _leaf_postings(sub.postings(field, term))
                     ids_parts.append(ids + offset)
@@ -173,7 +180,7 @@ class Store:
     def lengths(self, field: str) -> np.ndarray:
         """Every document's length of a field (as stored: one byte, decoded), at least 1."""
         with self.lock:
-            parts = [_length_bytes(sub, field) for sub, _ in self.reader.leaf_readers()]
+            parts = [_length_bytes(sub, field) for sub, _ in self._leaves()]
         raw = _BYTE_TO_LENGTH[np.concatenate(parts)] if parts else np.zeros(0)
         return np.maximum(raw, 1.0)
 
@@ -185,7 +192,7 @@ class Store:
         shift = 1 << (fieldobj.bits - 1) if signed_numeric else 0
         parts = []
         with self.lock:
-            for sub, _offset in self.reader.leaf_readers():
+            for sub, _offset in self._leaves():
                 values = _column_values(sub.column_reader(field), sub.doc_count_all())
                 if values.dtype.kind == "u" and not shift:  # unsigned: a document without a value holds the max
                     values = np.where(values >= 2**63, 0, values).astype(np.int64) - (values >= 2**63)
@@ -208,7 +215,7 @@ class Store:
         with self.lock:
             # segment by segment: Whoosh's multi-segment reader asks every segment about every word
             # (2.5 s of a 100k-document update); a word's frequency is the sum over segments
-            for sub, _offset in self.reader.leaf_readers():
+            for sub, _offset in self._leaves():
                 for term, info in sub.iter_field(field):
                     frequencies[term] = frequencies.get(term, 0) + info.doc_frequency()
         for term in sorted(frequencies):  # byte order, as Whoosh lists terms
@@ -233,7 +240,7 @@ class Store:
     def segments(self) -> list[tuple[str, int]]:
         """(segment id, number of its first document) of every segment, in document order."""
         with self.lock:
-            return [(sub.segment().segment_id(), offset) for sub, offset in self.reader.leaf_readers()]
+            return [(sub.segment().segment_id(), offset) for sub, offset in self._leaves()]
 
     def segment_postings(self, position: int, field: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         """(term, document numbers within the segment, term frequencies) of every term of a field, in order.
@@ -241,7 +248,7 @@ class Store:
         Deleted documents included: a segment's files never change, only which of its documents are live.
         """
         with self.lock:
-            sub, _offset = self.reader.leaf_readers()[position]
+            sub, _offset = self._leaves()[position]
             for term, _info in sub.iter_field(field):
                 ids, tfs = _leaf_postings(sub.postings(field, term))
                 yield term.decode("utf-8"), ids, tfs

@@ -84,6 +84,24 @@ def test_a_progress_bar_with_rate_and_time_left_when_asked(tmp_path):
     assert "file/s" not in asked_but_quiet.stderr
 
 
+def test_an_empty_seed_folder_builds_an_empty_index_that_answers_and_then_grows(tmp_path):
+    # Whoosh's reader of an index with no documents has no columns: deriving arrays from it crashed
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    env = {"SEARCH_INDEX": str(tmp_path / "ix"), "SEARCH_SEEDS": str(seeds)}
+    built = run("index", env=env)
+    assert built.returncode == 0, built.stderr
+    assert "0 in index" in built.stdout
+    out = run("query", "police", env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "No results for 'police'."
+    assert json.loads(run("stats", "--json", env=env).stdout)["documents"] == 0
+    shutil.copy(next(SEEDS.glob("*.txt")), seeds)
+    grown = run("index", env=env)
+    assert grown.returncode == 0, grown.stderr
+    assert json.loads(run("stats", "--json", env=env).stdout)["documents"] > 0
+
+
 def test_broken_file_exits_3_names_it_and_indexes_everything_else(tmp_path, seeds_with_broken_file):
     ix = str(tmp_path / "ix")
     out = run("--index", ix, "--seeds", str(seeds_with_broken_file), "index")
