@@ -3,11 +3,13 @@
 Only data-free parts of NLTK are used (RegexpTokenizer, SnowballStemmer), so nothing needs
 ``nltk.download``. The same analyzer runs at index and query time.
 
-Importing NLTK costs half a second, so it is loaded only where a command needs it: a build
-calls ``use_nltk()`` and writes every indexed word's stem beside the index (``remember_stems``);
-a query whose words the index has seen tokenizes with the same pattern through ``re`` (what
-NLTK's ``RegexpTokenizer.span_tokenize`` does; tests/test_analysis.py checks they agree) and
-finds its stems in that map, and only an unseen word loads the stemmer.
+Importing NLTK costs half a second, so it is loaded only where a command needs it: a full build
+calls ``use_nltk()`` and writes every indexed word's stem beside the index (``remember_stems``); an
+update and a query tokenize as below and load the stemmer only for a word never stemmed before;
+a query whose words the index has seen tokenizes with the same pattern through the ``regex``
+engine (what NLTK's ``RegexpTokenizer.span_tokenize`` runs, through ``nltk.redos``; stdlib ``re``
+splits superscript digits, combining accents and joiners otherwise; tests/test_analysis.py
+checks they agree) and finds its stems in that map, and only an unseen word loads the stemmer.
 
 >>> analyze("Microsoft's police-recognition tools, Lézard")
 ['microsoft', 'polic', 'recognit', 'tool', 'lezard']
@@ -16,10 +18,10 @@ finds its stems in that map, and only an unseen word loads the stemmer.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+import regex
 from whoosh.analysis import (
     Analyzer,
     CharsetFilter,
@@ -35,7 +37,7 @@ from whoosh.support.charset import accent_map
 WORD_PATTERN = r"\w+(?:['\u2019]\w+)*"
 _APOSTROPHES = str.maketrans({"\u2019": "'"})
 
-_WORDS = re.compile(WORD_PATTERN)
+_WORDS = regex.compile(WORD_PATTERN)  # NLTK's RegexpTokenizer compiles its pattern with ``regex`` too
 _STEMS: dict[str, str] = {}  # word -> stem, from builds and earlier calls: a stem never changes
 _MAX_STEMS = 2_000_000
 

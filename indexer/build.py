@@ -197,9 +197,14 @@ def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable
     Written anew (not in place: an update's directory shares files with the live one by hard links).
     """
     store = storage.Store(gen)
-    words = [word for word, _ in store.words("vocabulary")]
+    words = {word for word, _ in store.words("vocabulary")}
+    # provider names are stemmed too (provider_text) but are not in the vocabulary: their words as well
+    split = analysis.vocabulary_analyzer()
+    words.update(token.text for name, _ in store.words("provider") for token in split(name))
     tmp = gen / (generations.STEMS + ".tmp")
-    tmp.write_text(json.dumps(analysis.stems_of(words), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    tmp.write_text(
+        json.dumps(analysis.stems_of(sorted(words)), ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+    )
     os.replace(tmp, gen / generations.STEMS)
     before = persisted.load(follows) if follows is not None else None
     previous = None
@@ -347,8 +352,10 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     report.documents = manifest.get("documents", 0) + report.docs_added - report.docs_removed
     gen = generations.new_generation(index_dir)
     _hardlink_copy(live, gen)
-    analysis.use_nltk()  # only now: an update with nothing to write never imports NLTK (half a second)
-    _remember_stems(live)  # a word's stem never changes: only new words need the stemmer
+    # no NLTK import (half a second) unless a word is new: the query path's tokenizer is NLTK's pattern
+    # on NLTK's engine (tests/test_analysis.py), and a word's stem never changes, so only new words
+    # need the stemmer; the replay tests check every update against full builds made with NLTK
+    _remember_stems(live)
     _write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
     # posting tables of the segments that survived the update are shared, not recomputed
     persisted.link_segment_tables(live, gen, {segment_id for segment_id, _ in storage.Store(gen).segments()})

@@ -19,6 +19,7 @@ from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.qparser.plugins import FieldAliasPlugin
 
 from indexer.analysis import analyze
+from indexer.analysis import words as split_words
 from indexer.schema import ALIASES, FACET_FIELDS, TEXT_FIELDS
 from indexer.text import clean_text
 
@@ -30,7 +31,6 @@ MIN_WILDCARD_PREFIX = 2
 
 SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
-_WORDS = re.compile(r"\w+(?:'\w+)*")
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
 
 
@@ -105,7 +105,7 @@ def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq
             text = str(node.text)
             literal = re.split(r"[*?\[]", text, maxsplit=1)[0]
             if isinstance(node, wq.Regex) or len(literal) < MIN_WILDCARD_PREFIX:
-                words = _WORDS.findall(text)
+                words = split_words(text)
                 return _words_query(words, AndGroup) if words else wq.NullQuery
             if isinstance(node, wq.FuzzyTerm):
                 node.maxdist = min(node.maxdist, 2)
@@ -135,7 +135,7 @@ def parse(
     """
     text = normalize(text)
     syntax = _QUESTION_MARK.sub(" ", text)
-    words = _WORDS.findall(text)
+    words = split_words(text)
     plain = not _OPERATOR_CHARS.search(syntax)
     content_words = [w for w in words if analyze(w)]
     group = OrGroup.factory(0.9) if relaxed or len(content_words) >= any_from else AndGroup

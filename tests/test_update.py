@@ -279,7 +279,7 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
     assert report.mode == "unchanged" and (index / "CURRENT").read_text() == live
 
 
-def test_an_update_with_nothing_to_write_never_imports_nltk(folder, tmp_path):
+def test_an_update_imports_nltk_only_for_a_word_it_has_never_stemmed(folder, tmp_path):
     import subprocess
     import sys
 
@@ -292,9 +292,13 @@ def test_an_update_with_nothing_to_write_never_imports_nltk(folder, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.split() == ["unchanged", "False"], out.stderr
-    (folder / "new.md").write_text(seed("A new item", "https://n.org/1"))
+    (folder / "new.md").write_text(seed("Gamma story", "https://n.org/1"))  # words the index holds
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.stdout.split() == ["incremental", "True"], out.stderr  # writing analyzes with NLTK, as builds do
+    assert out.stdout.split() == ["incremental", "False"], out.stderr  # known words: stems from stems.json
+    assert_same_as_full_build(folder, index, tmp_path)
+    (folder / "newer.md").write_text(seed("Zyxqwving items", "https://n.org/2"))  # a word never stemmed
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["incremental", "True"], out.stderr  # the stemmer is NLTK's
     assert_same_as_full_build(folder, index, tmp_path)
 
 
