@@ -1,6 +1,9 @@
 """Time incremental updates of a handful of files against a full build (run on demand, not in CI).
 
-    python bench/update.py --corpus /tmp/corpus20k --index /tmp/ix20k [--files 10] [--rounds 5]
+    python bench/update.py --corpus /tmp/corpus20k --index /tmp/ix20k [--files 10] [--rounds 5] [--cli]
+
+With --cli each update is timed as a user runs it: the wall clock of a ``search-cli index``
+process, start-up included (otherwise ``build.update`` inside this process).
 
 Generates the corpus with ../shared/tools/make_corpus.py when --corpus does not exist, builds
 the index fully when --index does not exist, then runs --rounds updates that each change
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cli", action="store_true", help="time the search-cli command, start-up included")
     args = parser.parse_args()
 
     ensure_corpus(args.corpus, args.articles)
@@ -68,9 +72,14 @@ def main() -> None:
         for path in rng.sample(files, args.files):
             change_file(path, rng, round_no)
         started = time.perf_counter()
-        report = build.update(args.corpus, args.index)
+        if args.cli:
+            command = [sys.executable, "-m", "web.cli", "--index", str(args.index), "--seeds", str(args.corpus)]
+            command.append("index")
+            summary = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        else:
+            summary = build.update(args.corpus, args.index).summary()
         times.append(time.perf_counter() - started)
-        print(f"round {round_no + 1}: {report.summary()}")
+        print(f"round {round_no + 1}: {times[-1]:.2f}s wall: {summary}")
     print(f"update of {args.files} changed files: median {statistics.median(times):.2f}s, max {max(times):.2f}s")
 
     new = args.corpus / "zz-bench-added.md"

@@ -13,12 +13,13 @@ document's terms are re-analyzed from its stored text and subtracted, see ``live
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
 from . import persisted, stories
+from .batch_analysis import FieldTerms, batchable
 from .persisted import Derived, FacetArrays
 from .schema import FACET_FIELDS, TEXT_FIELDS, analyzed_texts
 from .storage import Store
@@ -93,18 +94,34 @@ def live_statistics(store: Store, deleted: np.ndarray) -> tuple[dict[str, int], 
 
     Whoosh keeps a deleted document in its segment's statistics until the segment is merged away;
     subtracting what the deleted documents contributed (re-analyzed from their stored text, by the
-    field table) gives the statistics of a full build of the live documents.
+    field table) gives the statistics of a full build of the live documents. The texts of a field
+    are analyzed as one batch, each distinct word once (``indexer.batch_analysis``): after many
+    updates there are thousands of replaced versions, and per-token analysis took seconds.
     """
     scorable = store.scorable_fields()
     lengths = {name: store.field_length(name) for name in scorable}
-    deleted_df: Counter = Counter()
+    texts: dict[str, list[str]] = defaultdict(list)
     for docnum in deleted.tolist():
         stored = store.stored(docnum)
         for name in scorable:
             lengths[name] -= store.doc_field_length(docnum, name)
         for name, text in analyzed_texts(stored).items():
-            for term in store.analyzed(name, text):
-                deleted_df[(name, term)] += 1
+            texts[name].append(text)
+    deleted_df: Counter = Counter()
+    for name, field_texts in texts.items():
+        analyzer = store.analyzer(name)
+        if not batchable(analyzer):
+            for text in field_texts:
+                deleted_df.update((name, term) for term in store.analyzed(name, text))
+            continue
+        terms = FieldTerms(analyzer)
+        batch = terms.analyze(field_texts)
+        if not len(terms.terms):
+            continue
+        held = np.unique(batch.docs.astype(np.int64) * len(terms.terms) + batch.terms)  # (text, term) once
+        counts = np.bincount(held % len(terms.terms), minlength=len(terms.terms))
+        for term_id in np.flatnonzero(counts).tolist():
+            deleted_df[(name, terms.terms[term_id])] += int(counts[term_id])
     return lengths, deleted_df
 
 

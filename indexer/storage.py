@@ -257,6 +257,10 @@ class Store:
         """The ids of the segments the open reader reads (their files start with them)."""
         return [s.segment_id() for s in self.reader.segments()]
 
+    def analyzer(self, field: str) -> Any:
+        """The analyzer of a text field (as the index ran it)."""
+        return self.schema[field].analyzer
+
     def analyzed(self, field: str, text: str) -> set[str]:
         """The distinct terms the field's analyzer makes of ``text`` (as at index time)."""
         return set(self.schema[field].process_text(text, mode="index"))
