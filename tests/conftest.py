@@ -39,13 +39,18 @@ def ai_engine(tmp_path_factory) -> SearchEngine:
     return SearchEngine(index)
 
 
-@pytest.fixture(scope="session")
-def all_engine(tmp_path_factory) -> SearchEngine:
-    """Every corpus indexed together (seeds, AI news, Power Apps base)."""
-    folder = tmp_path_factory.mktemp("all-seeds")
+def copy_collection(folder: Path) -> Path:
+    """The evaluation collection (seeds, AI news, Power Apps base, as eval/graded.py indexes it) in ``folder``."""
     shutil.copytree(SEEDS, folder / "seeds")
     shutil.copytree(AI_CORPUS, folder / "ai", ignore=shutil.ignore_patterns("SOURCE.md"))
     shutil.copytree(POWER_APPS / "base", folder / "power-apps")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def all_engine(tmp_path_factory) -> SearchEngine:
+    """Every corpus indexed together (seeds, AI news, Power Apps base)."""
+    folder = copy_collection(tmp_path_factory.mktemp("all-seeds"))
     index = tmp_path_factory.mktemp("all-index")
     build.full_build(folder, index)
     return SearchEngine(index)

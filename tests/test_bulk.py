@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from indexer.schema import build_schema, document_fields
 from indexer.seeds import SeedFile, discover, iter_seed_files
 from search.engine import SearchEngine
 from search.request import build_request
-from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS
+from tests.conftest import AI_CORPUS, POWER_APPS, copy_collection
 from tests.test_persisted import assert_persisted_equal
 from tests.test_update import snapshot
 
@@ -64,11 +63,7 @@ def segment_files(index: Path) -> tuple[dict[str, bytes], list]:
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory) -> Path:
     """The evaluation collection: seeds, AI news, Power Apps base (as eval/graded.py indexes it)."""
-    folder = tmp_path_factory.mktemp("bulk-collection")
-    shutil.copytree(SEEDS, folder / "seeds")
-    shutil.copytree(AI_CORPUS, folder / "ai", ignore=shutil.ignore_patterns("SOURCE.md"))
-    shutil.copytree(POWER_APPS / "base", folder / "power-apps")
-    return folder
+    return copy_collection(tmp_path_factory.mktemp("bulk-collection"))
 
 
 @pytest.fixture(scope="module")

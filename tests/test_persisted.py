@@ -120,6 +120,19 @@ def folder_with(tmp_path: Path, count: int) -> Path:
     return seeds
 
 
+def index_of_several_segments(tmp_path: Path) -> Path:
+    """A built index after three updates: each adds a segment and replaces an older version."""
+    from indexer import build
+
+    seeds = folder_with(tmp_path, 12)
+    index = tmp_path / "index"
+    build.full_build(seeds, index)
+    for i in range(3):
+        (seeds / f"2021-01-{i:03d}.md").write_text(seed(f"Story {i} revised: zeta {i}", f"https://a.org/{i}"))
+        build.update(seeds, index)
+    return index
+
+
 def file_digests(folder: Path) -> dict[str, tuple[int, str]]:
     return {p.name: (p.stat().st_ino, hashlib.sha256(p.read_bytes()).hexdigest()) for p in sorted(folder.iterdir())}
 

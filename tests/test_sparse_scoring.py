@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from indexer import build, generations, storage
+from indexer import generations, storage
 from indexer.analysis import analyze
 from search import evaluate, scorer, words
 from search.expansion import expand
@@ -119,15 +119,9 @@ def test_a_terms_bm25_is_computed_once_and_kept_within_its_budget(ai_engine, mon
 
 
 def test_stored_fields_read_past_whoosh_equal_its_reader_on_many_segments(tmp_path):
-    from tests.test_documents import seed
-    from tests.test_persisted import folder_with
+    from tests.test_persisted import index_of_several_segments
 
-    seeds = folder_with(tmp_path, 12)
-    index = tmp_path / "index"
-    build.full_build(seeds, index)
-    for i in range(3):  # each update adds a segment and deletes the old versions
-        (seeds / f"2021-01-{i:03d}.md").write_text(seed(f"Story {i} revised: zeta {i}", f"https://a.org/{i}"))
-        build.update(seeds, index)
+    index = index_of_several_segments(tmp_path)
     store = storage.Store(generations.current_generation(index))
     assert len(store.segments()) >= 3
     for docnum in range(store.doc_count):

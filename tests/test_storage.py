@@ -121,16 +121,10 @@ def test_the_installed_corrections_fix_them():
 
 
 def test_words_read_segment_by_segment_equal_whoosh_multi_segment_reader(tmp_path):
-    from indexer import build, generations
-    from tests.test_documents import seed
-    from tests.test_persisted import folder_with
+    from indexer import generations
+    from tests.test_persisted import index_of_several_segments
 
-    seeds = folder_with(tmp_path, 12)
-    index = tmp_path / "index"
-    build.full_build(seeds, index)
-    for i in range(3):  # each update adds a segment and deletes the old versions
-        (seeds / f"2021-01-{i:03d}.md").write_text(seed(f"Story {i} revised: zeta {i}", f"https://a.org/{i}"))
-        build.update(seeds, index)
+    index = index_of_several_segments(tmp_path)
     store = storage.Store(generations.current_generation(index))
     assert len(store.segments()) >= 3
     for field in ("vocabulary", "title", "topics", "key"):
