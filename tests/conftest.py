@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,24 @@ CORPUS = FIXTURES / "corpus"
 AI_CORPUS = CORPUS / "artificial-intelligence"
 POWER_APPS = CORPUS / "microsoft-power-apps"
 BROKEN = CORPUS / "broken"
+
+
+@contextlib.contextmanager
+def waitress_server(app) -> Iterator[str]:
+    """The real app on the real WSGI server (waitress), on a free loopback port; yields its URL."""
+    import waitress
+
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # closing the sockets from this thread races the loop's select() (EBADF in the server's
+        # thread): the loop closes them itself, finds nothing left to watch and returns
+        server.trigger.pull_trigger(lambda: [channel.close() for channel in list(server._map.values())])
+        thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,14 @@ import os
 import re
 import shutil
 import struct
-import threading
 import time
 import zlib
 from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
+
+from tests.conftest import waitress_server
 
 pytestmark = pytest.mark.browser
 
@@ -41,13 +42,8 @@ def app(seeds_index, tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(app):
     """The real app on the real WSGI server, on a free loopback port."""
-    import waitress
-
-    srv = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
+    with waitress_server(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from urllib.request import urlopen
 from indexer import build, generations
 from search.engine import SearchEngine
 from search.request import build_request
-from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS
+from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS, waitress_server
 from tests.test_update import apply_update
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,17 +80,14 @@ def test_a_second_writer_waits_with_wait(tmp_path):
 
 
 def test_a_server_answers_every_request_while_updates_run_and_then_serves_new_content(tmp_path):
-    import waitress
-
     from web import create_app
 
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(POWER_APPS / "base", seeds)
     build.full_build(seeds, index)
     app = create_app({"INDEX_DIR": str(index), "ACCESS_LOG": False, "REFRESH_SECONDS": 0.2})
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    base = f"http://127.0.0.1:{server.effective_port}"
+    server = contextlib.ExitStack()
+    base = server.enter_context(waitress_server(app))
     stop = threading.Event()
     failures: list[str] = []
     latencies: list[float] = []
