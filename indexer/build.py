@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import analysis, bulk_build, generations, persisted, storage, stories
-from .derive import derive
+from .derive import Followed, derive
 from .documents import Document, build_documents, group_by_key, merge_records
 from .events import key_hash
 from .schema import build_schema, document_fields, schema_version
@@ -197,7 +197,14 @@ def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable
     Written anew (not in place: an update's directory shares files with the live one by hard links).
     """
     store = storage.Store(gen)
-    words = {word for word, _ in store.words("vocabulary")}
+    before = persisted.load(follows) if follows is not None else None
+    previous = None
+    if before is not None:
+        previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_clustered)
+    changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
+    followed = Followed.of(storage.Store(follows).segments(), before) if before is not None else None
+    derived = derive(store, previous=previous, changed=changed, followed=followed)
+    words = {derived.vocabulary[i] for i in range(len(derived.vocabulary))}  # read once, by derive
     # provider names are stemmed too (provider_text) but are not in the vocabulary: their words as well
     split = analysis.vocabulary_analyzer()
     words.update(token.text for name, _ in store.words("provider") for token in split(name))
@@ -206,12 +213,7 @@ def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable
         json.dumps(analysis.stems_of(sorted(words)), ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
     )
     os.replace(tmp, gen / generations.STEMS)
-    before = persisted.load(follows) if follows is not None else None
-    previous = None
-    if before is not None:
-        previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_clustered)
-    changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
-    persisted.save(gen, derive(store, previous=previous, changed=changed))
+    persisted.save(gen, derived)
 
 
 def _remember_stems(gen: Path) -> None:

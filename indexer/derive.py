@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 from whoosh.util.times import datetime_to_long
@@ -35,19 +36,21 @@ def derive(
     postings: bool = True,
     previous: stories.Previous | None = None,
     changed: np.ndarray | None = None,
+    followed: Followed | None = None,
 ) -> Derived:
     """Compute a generation's derived data from its Whoosh files.
 
     With ``postings`` (a build), also the scored fields' posting lists, keeping each new segment's
     table in the generation directory for the next builds (see ``posting_tables``). With
     ``previous`` (an update), the stories of the generation it follows and ``changed`` (the key
-    hashes of the items it added, changed or removed): only their linked groups are clustered again.
+    hashes of the items it added, changed or removed): only their linked groups are clustered again;
+    with ``followed``, what that generation's deleted documents held is taken over (``live_statistics``).
     """
     n = store.doc_count
     deleted = store.deleted()
     live = np.ones(n, dtype=bool)
     live[deleted] = False
-    field_lengths, deleted_df = live_statistics(store, deleted)
+    field_lengths, deleted_df = live_statistics(store, deleted, followed)
     keys = sorted(f"{field}\x00{term}" for field, term in deleted_df)
     words = list(store.words("vocabulary"))
     published = store.column("published")
@@ -89,25 +92,50 @@ def calendar(published: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days, months
 
 
-def live_statistics(store: Store, deleted: np.ndarray) -> tuple[dict[str, int], Counter]:
+@dataclass(frozen=True)
+class Followed:
+    """What an update's generation may take over from the generation it follows."""
+
+    segments: list[tuple[str, int]]  # (segment id, first document) of its segments
+    live: np.ndarray  # its live documents
+    deleted_df: Counter  # what its deleted documents held, per (field, term)
+
+    @classmethod
+    def of(cls, segments: list[tuple[str, int]], derived: Derived) -> Followed:
+        terms, counts = derived.deleted_terms, derived.deleted_counts
+        held = Counter({tuple(terms[i].split("\x00", 1)): int(counts[i]) for i in range(len(terms))})
+        return cls(segments, np.asarray(derived.live), held)
+
+
+def live_statistics(
+    store: Store, deleted: np.ndarray, followed: Followed | None = None
+) -> tuple[dict[str, int], Counter]:
     """(live total length of each scorable field, deleted documents per (field, term)).
 
     Whoosh keeps a deleted document in its segment's statistics until the segment is merged away;
     subtracting what the deleted documents contributed (re-analyzed from their stored text, by the
     field table) gives the statistics of a full build of the live documents. The texts of a field
-    are analyzed as one batch, each distinct word once (``indexer.batch_analysis``): after many
-    updates there are thousands of replaced versions, and per-token analysis took seconds.
+    are analyzed as one batch, each distinct word once (``indexer.batch_analysis``). An update
+    whose generation kept every segment of the one it ``followed`` (no merge: their documents keep
+    their numbers, and a deletion is forever) takes over what those deleted documents held and
+    analyzes only the newly deleted ones: after many updates there are thousands of replaced
+    versions, and analyzing them all again took seconds per update.
     """
     scorable = store.scorable_fields()
     lengths = {name: store.field_length(name) for name in scorable}
-    texts: dict[str, list[str]] = defaultdict(list)
-    for docnum in deleted.tolist():
-        stored = store.stored(docnum)
-        for name in scorable:
-            lengths[name] -= store.doc_field_length(docnum, name)
-        for name, text in analyzed_texts(stored).items():
-            texts[name].append(text)
+    for name in scorable:
+        lengths[name] -= sum(store.doc_field_length(docnum, name) for docnum in deleted.tolist())
     deleted_df: Counter = Counter()
+    fresh = deleted
+    if followed is not None and store.segments()[: len(followed.segments)] == followed.segments:
+        known = np.zeros(store.doc_count, dtype=bool)
+        known[: len(followed.live)] = ~followed.live
+        fresh = deleted[~known[deleted]]
+        deleted_df.update(followed.deleted_df)
+    texts: dict[str, list[str]] = defaultdict(list)
+    for docnum in fresh.tolist():
+        for name, text in analyzed_texts(store.stored(docnum)).items():
+            texts[name].append(text)
     for name, field_texts in texts.items():
         analyzer = store.analyzer(name)
         if not batchable(analyzer):

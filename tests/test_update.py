@@ -404,3 +404,31 @@ def test_a_collection_too_broad_to_cluster_keeps_every_item_alone_through_update
     assert data.stories_clustered is False and np.array_equal(data.story, np.arange(data.doc_count))
     assert [h["story_items"] for h in SearchEngine(index).search(build_request("globex"))["hits"]] == [1, 1, 1]
     assert_stories_as_a_full_build(index)
+
+
+def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_newly_replaced(tmp_path, monkeypatch):
+    from indexer import derive
+
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(POWER_APPS / "base", seeds)
+    build.full_build(seeds, index)
+    analyzed: list[int] = []
+    real = derive.analyzed_texts
+    monkeypatch.setattr(derive, "analyzed_texts", lambda stored: analyzed.append(1) or real(stored))
+    for number, update in enumerate(sorted((POWER_APPS / "updates").iterdir())[:6], start=1):
+        before = generations.current_generation(index)
+        apply_update(seeds, update)
+        build.update(seeds, index)
+        gen = generations.current_generation(index)
+        store, data = Store(gen), persisted.load(gen)
+        deleted = np.flatnonzero(~np.asarray(data.live))
+        assert store.segments()[: len(Store(before).segments())] == Store(before).segments()  # no merge yet
+        newly = len(deleted) - int((~np.asarray(persisted.load(before).live)).sum())
+        assert len(analyzed) == newly, number  # only the versions this update replaced were read again
+        analyzed.clear()
+        lengths, held = derive.live_statistics(store, deleted)  # everything analyzed anew
+        analyzed.clear()
+        assert data.field_lengths == lengths
+        assert {data.deleted_terms[i]: int(c) for i, c in enumerate(data.deleted_counts)} == {
+            f"{field}\x00{term}": count for (field, term), count in held.items() if count
+        }
