@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from indexer import build, bulk_build  # noqa: E402
 
-STEPS = {"read": "_read_all", "merge": "build_documents", "write": "_write_documents", "derive": "write_derived"}
+STEPS = {"read": "read_seed_files", "merge": "build_documents", "write": "write_documents", "derive": "write_derived"}
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.update import change_file  # noqa: E402
-from indexer import build, generations, persisted, stories  # noqa: E402
+from indexer import generations, incremental, persisted, stories  # noqa: E402
 from indexer.storage import Store  # noqa: E402
 
 
@@ -72,7 +72,7 @@ def main() -> None:
         for path in rng.sample(files, args.files):
             change_file(path, rng, round_no)
         started = time.perf_counter()
-        report = build.update(args.corpus, args.index)
+        report = incremental.update(args.corpus, args.index)
         totals.append(time.perf_counter() - started)
         wall, cpu = clustering[-1] if clustering else (float("nan"), float("nan"))
         print(f"round {round_no + 1}: {report.summary()}; clustering {wall:.3f}s wall, {cpu:.3f}s CPU")

@@ -3,7 +3,7 @@
     python bench/update.py --corpus /tmp/corpus20k --index /tmp/ix20k [--files 10] [--rounds 5] [--cli]
 
 With --cli each update is timed as a user runs it: the wall clock of a ``search-cli index``
-process, start-up included (otherwise ``build.update`` inside this process).
+process, start-up included (otherwise ``incremental.update`` inside this process).
 
 Generates the corpus with ../shared/tools/make_corpus.py when --corpus does not exist, builds
 the index fully when --index does not exist, then runs --rounds updates that each change
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer import build  # noqa: E402
+from indexer import build, incremental  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.request import build_request  # noqa: E402
 
@@ -77,7 +77,7 @@ def main() -> None:
             command.append("index")
             summary = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip()
         else:
-            summary = build.update(args.corpus, args.index).summary()
+            summary = incremental.update(args.corpus, args.index).summary()
         times.append(time.perf_counter() - started)
         print(f"round {round_no + 1}: {times[-1]:.2f}s wall: {summary}")
     print(f"update of {args.files} changed files: median {statistics.median(times):.2f}s, max {max(times):.2f}s")
@@ -85,10 +85,10 @@ def main() -> None:
     new = args.corpus / "zz-bench-added.md"
     text = files[0].read_text(encoding="utf-8")
     new.write_text(text.replace('webUrl: "', 'webUrl: "https://bench.example/added?from=', 1), encoding="utf-8")
-    report = build.update(args.corpus, args.index)
+    report = incremental.update(args.corpus, args.index)
     print(f"add one file: {report.summary()}")
     new.unlink()
-    report = build.update(args.corpus, args.index)
+    report = incremental.update(args.corpus, args.index)
     print(f"remove one file: {report.summary()}")
     started = time.perf_counter()
     engine = SearchEngine(args.index)

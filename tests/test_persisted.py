@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import build, generations, persisted
+from indexer import build, generations, incremental, persisted
 from indexer.derive import derive
 from indexer.schema import TEXT_FIELDS
 from indexer.storage import Store
@@ -122,14 +122,12 @@ def folder_with(tmp_path: Path, count: int) -> Path:
 
 def index_of_several_segments(tmp_path: Path) -> Path:
     """A built index after three updates: each adds a segment and replaces an older version."""
-    from indexer import build
-
     seeds = folder_with(tmp_path, 12)
     index = tmp_path / "index"
     build.full_build(seeds, index)
     for i in range(3):
         (seeds / f"2021-01-{i:03d}.md").write_text(seed(f"Story {i} revised: zeta {i}", f"https://a.org/{i}"))
-        build.update(seeds, index)
+        incremental.update(seeds, index)
     return index
 
 
@@ -144,7 +142,7 @@ def test_an_update_writes_new_derived_files_and_never_touches_the_live_ones(tmp_
     live = generations.current_generation(index)
     before = file_digests(live / persisted.DIRECTORY)
     (seeds / "2021-01-003.md").write_text(seed("Story 3 revised: quantum", "https://a.org/3", topics=("Quantum",)))
-    build.update(seeds, index)
+    incremental.update(seeds, index)
     fresh = generations.current_generation(index)
     assert fresh != live
     assert file_digests(live / persisted.DIRECTORY) == before  # the generation being served is untouched
@@ -171,11 +169,11 @@ def test_an_index_built_without_derived_files_opens_and_answers_the_same(tmp_pat
     for request, answer in zip(requests, expected, strict=True):
         assert {**older.search(request), "took_ms": 0} == {**answer, "took_ms": 0}
     # and a plain `index` run writes them (a new generation of the same documents), no full build
-    report = build.update(seeds, index)
+    report = incremental.update(seeds, index)
     assert report.mode == "incremental" and report.docs_added == report.docs_updated == report.docs_removed == 0
     upgraded = SearchEngine(index, cache_entries=0)
     assert upgraded.generation().mapped
     for request, answer in zip(requests, expected, strict=True):
         volatile = {"took_ms": 0, "generation": ""}
         assert {**upgraded.search(request), **volatile} == {**answer, **volatile}
-    assert build.update(seeds, index).mode == "unchanged"
+    assert incremental.update(seeds, index).mode == "unchanged"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import build, generations, persisted
+from indexer import build, generations, incremental, persisted
 from tests.conftest import ROOT, SEEDS
 from tests.test_web_hardening import fetch, raw_exchange, wait_for
 from web import SECURITY_HEADERS
@@ -98,7 +98,7 @@ def test_a_new_generation_reaches_every_worker(prefork):
     old = generations.current_generation(index).name
     first = sorted(seeds.iterdir())[0]
     first.write_text(first.read_text().replace("title:", "title: Zanzibarian", 1))
-    build.update(seeds, index)
+    incremental.update(seeds, index)
     new = generations.current_generation(index).name
     assert new != old
     workers = children(proc.pid)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import build, bulk_build, generations, persisted, stories
+from indexer import build, bulk_build, generations, incremental, persisted, stories
 from indexer.derive import event_stories
 from indexer.storage import Store
 from search.engine import SearchEngine
@@ -119,7 +119,7 @@ def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path, monkeypatc
     for number, update in enumerate(updates, start=1):
         changes = (update / "CHANGES").read_text().splitlines()
         apply_update(seeds, update)
-        report = build.update(seeds, index)
+        report = incremental.update(seeds, index)
         assert report.mode == "incremental"
         assert report.files_added + report.files_changed == len(changes)
         assert report.files_read == len(changes)  # only the changed files were parsed
@@ -127,7 +127,7 @@ def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path, monkeypatc
         assert_stories_as_a_full_build(index)  # after every update: the persisted stories, array for array
         if number % 10 == 0:  # against both writers' full builds
             assert_same_as_full_build(seeds, index, compared, "bulk" if number % 20 else "document")
-    assert build.update(seeds, index).mode == "unchanged"
+    assert incremental.update(seeds, index).mode == "unchanged"
 
 
 @pytest.fixture()
@@ -168,7 +168,7 @@ def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_pat
     (folder / "2021-01-04-bare.md").write_text('---\ntitle: "Bare item"\nwebUrl: "https://d.org/bare"\n---\n')
     index = build_index(folder, tmp_path, 40)  # the deletion is not compacted away by a rebuild
     (folder / "2021-01-04-bare.md").unlink()
-    assert build.update(folder, index).docs_removed == 1
+    assert incremental.update(folder, index).docs_removed == 1
     assert "d.org/bare" not in docs_by_key(index)
     assert_same_as_full_build(folder, index, tmp_path)
 
@@ -181,7 +181,7 @@ def test_update_segments_merge_by_size_tier_and_answers_stay_identical(folder, t
     for round_no in range(25):
         path = folder / f"filler-{round_no:04d}.md"
         path.write_text(seed(f"Filler {round_no} revised", f"https://f.org/{round_no}"))
-        build.update(folder, index)
+        incremental.update(folder, index)
         ix = whoosh_index.open_dir(str(generations.current_generation(index)))
         counts.append(len(ix._segments()))
         ix.close()
@@ -193,13 +193,13 @@ def test_update_segments_merge_by_size_tier_and_answers_stay_identical(folder, t
 def test_piled_up_replaced_versions_are_reported_then_compacted_by_a_rebuild(folder, tmp_path):
     index = build_index(folder, tmp_path)
     (folder / "2021-01-02-b.md").write_text(seed("Beta article, revised", "https://b.org/1", topics=("AI",)))
-    first = build.update(folder, index)
-    assert first.mode == "incremental" and build.deleted_share(generations.current_generation(index)) > 0.25
+    first = incremental.update(folder, index)
+    assert first.mode == "incremental" and incremental.deleted_share(generations.current_generation(index)) > 0.25
     assert any("index --full" in warning for _, warning in first.warnings)
     (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1", topics=("Data",)))
-    second = build.update(folder, index)
+    second = incremental.update(folder, index)
     assert second.mode == "full" and any("rebuilt it to compact" in warning for _, warning in second.warnings)
-    assert build.deleted_share(generations.current_generation(index)) == 0.0
+    assert incremental.deleted_share(generations.current_generation(index)) == 0.0
     assert_same_as_full_build(folder, index, tmp_path)
 
 
@@ -207,7 +207,7 @@ def test_deleting_a_file_removes_what_only_it_mentioned(folder, tmp_path):
     index = build_index(folder, tmp_path)
     assert set(docs_by_key(index)) == {"a.org/1", "b.org/1", "c.org/1", "r.org/shared", "r.org/beta-only"}
     (folder / "2021-01-02-b.md").unlink()
-    report = build.update(folder, index)
+    report = incremental.update(folder, index)
     assert (report.files_removed, report.docs_removed, report.docs_updated) == (1, 2, 1)
     docs = docs_by_key(index)
     assert set(docs) == {"a.org/1", "c.org/1", "r.org/shared"}
@@ -219,7 +219,7 @@ def test_deleting_a_file_removes_what_only_it_mentioned(folder, tmp_path):
 def test_renaming_a_file_keeps_documents_and_updates_sources(folder, tmp_path):
     index = build_index(folder, tmp_path)
     os.rename(folder / "2021-01-03-c.md", folder / "2021-01-09-c.md")
-    report = build.update(folder, index)
+    report = incremental.update(folder, index)
     assert (report.files_added, report.files_removed, report.docs_added, report.docs_removed) == (1, 1, 0, 0)
     assert docs_by_key(index)["c.org/1"]["sources"] == ["2021-01-09-c.md"]
     assert_same_as_full_build(folder, index, tmp_path)
@@ -229,7 +229,7 @@ def test_a_url_moving_to_another_file(folder, tmp_path):
     index = build_index(folder, tmp_path)
     (folder / "2021-01-03-c.md").write_text(seed("Gamma moved on", "https://c.org/2", topics=("Data",)))
     (folder / "2021-01-04-d.md").write_text(seed("Gamma, now here", "https://c.org/1", topics=("Web",)))
-    build.update(folder, index)
+    incremental.update(folder, index)
     docs = docs_by_key(index)
     assert docs["c.org/1"]["title"] == "Gamma, now here" and docs["c.org/1"]["topics"] == ["Web"]
     assert docs["c.org/2"]["title"] == "Gamma moved on"
@@ -239,7 +239,7 @@ def test_a_url_moving_to_another_file(folder, tmp_path):
 def test_related_item_that_stops_being_mentioned_disappears(folder, tmp_path):
     index = build_index(folder, tmp_path)
     (folder / "2021-01-02-b.md").write_text(seed("Beta article", "https://b.org/1", topics=("AI",)))
-    report = build.update(folder, index)
+    report = incremental.update(folder, index)
     assert report.docs_removed == 1
     assert "r.org/beta-only" not in docs_by_key(index)
     assert SearchEngine(index).search(build_request("exclusive scoop"))["total"] == 0
@@ -250,7 +250,7 @@ def test_related_item_becoming_an_article_takes_the_article_record(folder, tmp_p
     index = build_index(folder, tmp_path)
     assert docs_by_key(index)["r.org/shared"]["kind"] == "related"
     (folder / "2020-12-31-shared.md").write_text(seed("Shared story, full article", "https://www.r.org/shared/"))
-    build.update(folder, index)
+    incremental.update(folder, index)
     shared = docs_by_key(index)["r.org/shared"]
     assert (shared["kind"], shared["title"], shared["quality"]) == ("article", "Shared story, full article", 50)
     assert shared["parents"] == ["a.org/1", "b.org/1"]
@@ -261,11 +261,11 @@ def test_a_file_that_breaks_and_is_fixed(folder, tmp_path):
     index = build_index(folder, tmp_path)
     good = (folder / "2021-01-03-c.md").read_text()
     (folder / "2021-01-03-c.md").write_text(good.replace("title:", "title: [broken"))
-    report = build.update(folder, index)
+    report = incremental.update(folder, index)
     assert [p.path for p in report.problems] == ["2021-01-03-c.md"]
     assert "c.org/1" not in docs_by_key(index)  # the file as it is now says nothing usable
     (folder / "2021-01-03-c.md").write_text(good)
-    report = build.update(folder, index)
+    report = incremental.update(folder, index)
     assert report.problems == [] and "c.org/1" in docs_by_key(index)
     assert_same_as_full_build(folder, index, tmp_path)
 
@@ -275,7 +275,7 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
     live = (index / "CURRENT").read_text()
     for path in folder.iterdir():
         os.utime(path)
-    report = build.update(folder, index)
+    report = incremental.update(folder, index)
     assert report.mode == "unchanged" and (index / "CURRENT").read_text() == live
 
 
@@ -285,8 +285,8 @@ def test_an_update_imports_nltk_only_for_a_word_it_has_never_stemmed(folder, tmp
 
     index = build_index(folder, tmp_path)
     code = (
-        "import sys; from pathlib import Path; from indexer import build;"
-        f"report = build.update(Path({str(folder)!r}), Path({str(index)!r}));"
+        "import sys; from pathlib import Path; from indexer import incremental;"
+        f"report = incremental.update(Path({str(folder)!r}), Path({str(index)!r}));"
         "print(report.mode, 'nltk' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
@@ -312,7 +312,7 @@ def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
     assert engine.search(request)["hits"] == first["hits"]
     assert answers.hits == hits_before + 1  # served from the answer cache, not recomputed
     (folder / "2021-01-03-c.md").write_text(seed("Gamma rays explained", "https://c.org/1", topics=("Data",)))
-    build.update(folder, index)
+    incremental.update(folder, index)
     deadline = time.monotonic() + 10
     while engine.generation().name == first["generation"] and time.monotonic() < deadline:
         time.sleep(0.05)  # the new generation opens in the background
@@ -377,7 +377,7 @@ def test_a_story_link_saved_before_an_update_still_opens_the_story_that_holds_it
     link = "story=b.org/1"  # what the page's "All items of this story" link holds
     # an earlier report of the same event arrives: the story grows and is now named by it
     (seeds / "a.md").write_text(event_seed("Acme will buy Globex for 2 billion", "https://a.org/1", 9, "Ay", text))
-    assert build.update(seeds, index).mode == "incremental"
+    assert incremental.update(seeds, index).mode == "incremental"
     engine = SearchEngine(index)
     hits = engine.search(build_request("globex"))["hits"]
     assert [(h["story"], h["story_items"], h["story_sources"]) for h in hits] == [("a.org/1", 3, 3)]
@@ -399,7 +399,7 @@ def test_a_collection_too_broad_to_cluster_keeps_every_item_alone_through_update
     build.full_build(seeds, index)
     assert persisted.load(generations.current_generation(index)).stories_clustered is False
     (seeds / "a.md").write_text(event_seed("Acme will buy Globex for 2 billion", "https://a.org/1", 9, "Ay", text))
-    assert build.update(seeds, index).mode == "incremental"
+    assert incremental.update(seeds, index).mode == "incremental"
     data = persisted.load(generations.current_generation(index))
     assert data.stories_clustered is False and np.array_equal(data.story, np.arange(data.doc_count))
     assert [h["story_items"] for h in SearchEngine(index).search(build_request("globex"))["hits"]] == [1, 1, 1]
@@ -418,7 +418,7 @@ def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_
     for number, update in enumerate(sorted((POWER_APPS / "updates").iterdir())[:6], start=1):
         before = generations.current_generation(index)
         apply_update(seeds, update)
-        build.update(seeds, index)
+        incremental.update(seeds, index)
         gen = generations.current_generation(index)
         store, data = Store(gen), persisted.load(gen)
         deleted = np.flatnonzero(~np.asarray(data.live))

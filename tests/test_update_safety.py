@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
-from indexer import build, generations
+from indexer import build, generations, incremental
 from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS, waitress_server
@@ -111,7 +111,7 @@ def test_a_server_answers_every_request_while_updates_run_and_then_serves_new_co
     try:
         for update in sorted((POWER_APPS / "updates").iterdir())[:12]:
             apply_update(seeds, update)
-            build.update(seeds, index)
+            incremental.update(seeds, index)
     finally:
         time.sleep(0.5)
         stop.set()

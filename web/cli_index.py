@@ -28,7 +28,7 @@ def run_index(
     A progress bar (files read, rate, time left) goes to stderr on a terminal, or when asked
     (``progress_bar``), never with ``quiet``.
     """
-    from indexer import build, generations
+    from indexer import build, generations, incremental
 
     if not seeds.is_dir():
         raise click.ClickException(f"seed folder {seeds} does not exist")
@@ -51,7 +51,7 @@ def run_index(
         with generations.writer_lock(index, wait=wait):
             if full:
                 return build.full_build(seeds, index, progress)
-            return build.update(seeds, index, progress)
+            return incremental.update(seeds, index, progress)
     finally:
         if bar is not None:
             bar.close()

@@ -1,0 +1,183 @@
+"""Incremental updates: re-read only added, changed and removed seed files, rebuild only what they touch.
+
+An update writes a new generation that shares the live one's segment files (hard links), adds a
+segment with the affected documents, deletes their old versions, and derives the generation's
+arrays taking over what it can from the one it follows. Answers are those of a full build
+(``indexer.build``) of the same folder: tests/test_update.py replays 40 real updates against full
+builds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from . import analysis, generations, persisted, storage
+from .build import (
+    BuildReport,
+    Progress,
+    full_build,
+    manifest_of,
+    read_seed_files,
+    write_derived,
+    write_documents,
+)
+from .documents import group_by_key, merge_records
+from .schema import schema_version
+from .seeds import MAX_FILE_BYTES, Record, SeedFile, SeedFileError, SeedProblem, discover, file_hash, iter_seed_files
+from .textfiles import read_regular_file
+
+ADVISE_COMPACT_SHARE = 0.05  # above this share of deleted versions, the report suggests `index --full`
+REBUILD_SHARE = 0.25  # above this, an update rebuilds (in parallel) instead of adding a segment
+
+
+def deleted_share(gen: Path) -> float:
+    """Share of a generation's stored documents that are replaced or removed versions.
+
+    Read from the segment list (no reader: opening one costs a second at 100k documents).
+    """
+    return storage.deleted_share(gen)
+
+
+def _remember_stems(gen: Path) -> None:
+    """Load the stems a generation wrote (stems.json), so writing the next one stems only new words."""
+    # an older generation without the file: the stemmer does every word, as before
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        analysis.remember_stems(json.loads((gen / generations.STEMS).read_text(encoding="utf-8")))
+
+
+def _content_hash(path: Path) -> str:
+    """The file's sha256, or '' when it cannot be read (it is then re-read for its reason)."""
+    try:
+        return file_hash(read_regular_file(path, MAX_FILE_BYTES))  # never blocks on a FIFO
+    except SeedFileError:
+        return ""
+
+
+def _hardlink_copy(src: Path, dst: Path) -> None:
+    """Share the immutable segment files of ``src`` with ``dst`` (Whoosh never rewrites a file)."""
+    for item in src.iterdir():
+        if item.is_file() and item.name != generations.MANIFEST and not item.name.endswith("WRITELOCK"):
+            try:
+                os.link(item, dst / item.name)
+            except OSError:
+                dst.joinpath(item.name).write_bytes(item.read_bytes())
+
+
+def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
+    """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
+    try:
+        live = generations.current_generation(index_dir)
+        manifest = generations.read_manifest(live)
+    except (generations.IndexMissing, ValueError, OSError):
+        return full_build(seeds_dir, index_dir, progress)
+    if manifest.get("version") != schema_version():
+        return full_build(seeds_dir, index_dir, progress)
+    deleted = deleted_share(live)
+    if deleted > REBUILD_SHARE:
+        report = full_build(seeds_dir, index_dir, progress)
+        report.warnings.append(("", f"{deleted:.0%} of the index were replaced versions: rebuilt it to compact"))
+        return report
+    start = time.perf_counter()
+    report = BuildReport(mode="incremental")
+    old_files: dict[str, dict] = manifest["files"]
+    old_problems = {p["path"]: p["reason"] for p in manifest.get("problems", [])}
+    paths, link_problems = discover(seeds_dir)
+    report.files_total = len(paths)
+
+    # 1. classify files: a stat match is trusted, otherwise the content hash decides
+    files: dict[str, dict] = {}
+    changed: dict[str, SeedFile] = {}
+    problems: dict[str, SeedProblem] = {p.path: p for p in link_problems}
+    to_read: list[str] = []
+    base = str(seeds_dir)
+    for rel in paths:
+        old = old_files.get(rel)
+        try:
+            st = os.stat(os.path.join(base, rel))
+        except OSError:
+            to_read.append(rel)
+            continue
+        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            files[rel] = old
+        elif old and old["size"] == st.st_size and _content_hash(seeds_dir / rel) == old["sha256"]:
+            files[rel] = {**old, "mtime_ns": st.st_mtime_ns}
+        else:  # new, changed, or broken last time (broken files are re-read to keep reasons current)
+            to_read.append(rel)
+    seeds, entries = read_seed_files(seeds_dir, to_read, report, progress)
+    for item in report.problems:
+        problems[item.path] = item
+    report.problems = sorted(problems.values(), key=lambda p: p.path)
+    files.update(entries)
+    changed.update(seeds)
+    removed = [rel for rel in old_files if rel not in files]
+    report.files_added = sum(1 for rel in changed if rel not in old_files)
+    report.files_changed = len(changed) - report.files_added
+    report.files_removed = len(removed)
+
+    # a generation written before its derived data existed (or in another format) gets a new
+    # generation with the same documents and current derived data: seconds, not a full build
+    derived_current = persisted.is_current(live)
+    if not changed and not removed and set(old_problems) == set(problems) and derived_current:
+        if files != old_files:  # only modification times moved: remember them, no new generation
+            generations.rewrite_manifest(
+                live, manifest_of(files, report.problems, manifest.get("documents", 0), manifest.get("mode", ""))
+            )
+        report.mode = "unchanged"
+        report.documents = manifest.get("documents", 0)
+        report.generation = live.name
+        report.seconds = time.perf_counter() - start
+        return report
+
+    # 2. every URL whose merged document may differ, and every file that still mentions it
+    affected: set[str] = set()
+    for rel in [*removed, *changed]:
+        affected.update(old_files.get(rel, {}).get("keys", ()))
+    for seed in changed.values():
+        affected.update(r.key for r in seed.records)
+    mentions: dict[str, set[str]] = defaultdict(set)
+    for rel, entry in files.items():
+        for key in entry["keys"]:
+            if key in affected:
+                mentions[key].add(rel)
+    unchanged_needed = sorted({rel for rels in mentions.values() for rel in rels} - set(changed))
+    records: list[Record] = [r for s in changed.values() for r in s.records if r.key in affected]
+    for item in iter_seed_files(seeds_dir, unchanged_needed):
+        if isinstance(item, SeedFile):
+            records.extend(r for r in item.records if r.key in affected)
+    grouped = group_by_key(records)
+    new_docs = [merge_records(grouped[k]) for k in sorted(grouped)]
+
+    # 3. write them into a new generation that shares the old one's segment files
+    old_keys = {k for entry in old_files.values() for k in entry["keys"]}
+    report.docs_added = sum(1 for d in new_docs if d.key not in old_keys)
+    report.docs_updated = len(new_docs) - report.docs_added
+    report.docs_removed = sum(1 for k in affected if k in old_keys and k not in grouped)
+    report.documents = manifest.get("documents", 0) + report.docs_added - report.docs_removed
+    gen = generations.new_generation(index_dir)
+    _hardlink_copy(live, gen)
+    # no NLTK import (half a second) unless a word is new: the query path's tokenizer is NLTK's pattern
+    # on NLTK's engine (tests/test_analysis.py), and a word's stem never changes, so only new words
+    # need the stemmer; the replay tests check every update against full builds made with NLTK
+    _remember_stems(live)
+    write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
+    # posting tables of the segments that survived the update are shared, not recomputed
+    persisted.link_segment_tables(live, gen, {segment_id for segment_id, _ in storage.Store(gen).segments()})
+    write_derived(gen, live, affected)
+    generations.publish(index_dir, gen, manifest_of(files, report.problems, report.documents, "incremental"))
+    report.generation = gen.name
+    share = deleted_share(gen)
+    if share > ADVISE_COMPACT_SHARE:
+        report.warnings.append(
+            (
+                "",
+                f"{share:.0%} of the index are replaced versions (slower to open, more memory): run"
+                f" 'search-cli index --full' in a quiet hour; updates rebuild by themselves at {REBUILD_SHARE:.0%}",
+            )
+        )
+    report.seconds = time.perf_counter() - start
+    return report
