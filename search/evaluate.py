@@ -272,7 +272,7 @@ def filter_mask(gen: Generation, field: str, values: list[str]) -> np.ndarray:
         for value in values:
             for doc in gen.store.postings("key", canonical_url(value))[0].tolist():
                 if gen.live[doc]:
-                    mask |= gen.story == gen.story[doc]
+                    mask[gen.story_items(int(gen.story[doc]))] = True
         return mask & gen.live
     if field == "date":
         return np.logical_or.reduce([timeline.period_mask(gen.published, v) for v in values]) & gen.live

@@ -62,6 +62,7 @@ class Generation:
     mapped: bool = False  # whether the derived arrays are mapped from the build's files (else computed here)
     _vocabulary: Vocabulary | None = field(default=None, repr=False)
     _manifest: dict | None = field(default=None, repr=False)
+    _story_order: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: Path, policy: RankingPolicy, cache_entries: int) -> Generation:
@@ -120,6 +121,19 @@ class Generation:
         if self._vocabulary is None:
             self._vocabulary = Vocabulary(self.derived.vocabulary, self.derived.vocabulary_df)
         return self._vocabulary
+
+    def story_items(self, leader: int) -> np.ndarray:
+        """The live items of the story named by its earliest item ``leader``, in document order.
+
+        The live items are sorted by story once per generation; a story is then one slice of them,
+        not a scan of every document for each card or story filter.
+        """
+        if self._story_order is None:
+            docs = np.flatnonzero(self.live)
+            docs = docs[np.argsort(self.story[docs], kind="stable")]
+            self._story_order = (docs, np.asarray(self.story[docs]))
+        docs, stories = self._story_order
+        return docs[np.searchsorted(stories, leader, "left") : np.searchsorted(stories, leader, "right")]
 
     def stored(self, docnum: int) -> dict:
         """The stored fields of one document."""

@@ -58,18 +58,23 @@ def snippet(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> Segments:
         return segments(text, terms)
     # where the first match starts (0: none); the window is then segmented on its own
     first = next((start for start, end in spans(text) if term_of(text[start:end]) in terms), 0)
+    return window(text, first, terms, width)
+
+
+def window(text: str, first: int, terms: set[str], width: int) -> Segments:
+    """About ``width`` characters of ``text`` around offset ``first``, cut at spaces, marked and elided."""
     start = max(0, min(first - width // 4, len(text) - width))
     if start:
         start = text.find(" ", start) + 1 or start
     end = start + width
     if end < len(text):
         end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
-    window = segments(text[start:end], terms)
+    parts = segments(text[start:end], terms)
     if start:
-        window.insert(0, ("…", False))
+        parts.insert(0, ("…", False))
     if end < len(text):
-        window.append(("…", False))
-    return window
+        parts.append(("…", False))
+    return parts
 
 
 def to_html(parts: Segments) -> Markup:

@@ -88,9 +88,9 @@ def story_card(gen: Generation, doc: int, key: str) -> dict:
     """What a card says of an item's whole story: its id, items, sources and date span."""
     leader = int(gen.story[doc])
     card = {"story": key if leader == doc else gen.stored(leader).get("key", key), "story_items": 1}
-    if leader == doc and int(np.count_nonzero(gen.story == leader)) == 1:  # alone: the common case
+    items = gen.story_items(leader)
+    if leader == doc and len(items) == 1:  # alone: the common case
         return card
-    items = np.flatnonzero((gen.story == leader) & gen.live)
     providers = np.asarray(gen.derived.facets["provider"].layers[0])[items]
     dates = np.asarray(gen.published)[items]
     dates = dates[dates >= 0]

@@ -177,3 +177,16 @@ def test_an_index_built_without_derived_files_opens_and_answers_the_same(tmp_pat
         volatile = {"took_ms": 0, "generation": ""}
         assert {**upgraded.search(request), **volatile} == {**answer, **volatile}
     assert incremental.update(seeds, index).mode == "unchanged"
+
+
+def test_a_generation_lists_a_storys_live_items_as_a_scan_of_every_document_would(tmp_path, ai_engine):
+    from search.engine import SearchEngine
+
+    # one generation with replaced versions (dead items) and one with stories of several items
+    several = SearchEngine(index_of_several_segments(tmp_path)).generation()
+    for gen in (several, ai_engine.generation()):
+        story, live = np.asarray(gen.story), np.asarray(gen.live)
+        assert not live.all() or gen is not several
+        for leader in np.unique(story[live]).tolist():
+            assert gen.story_items(leader).tolist() == np.flatnonzero((story == leader) & live).tolist(), leader
+    assert max(len(ai_engine.generation().story_items(s)) for s in np.unique(ai_engine.generation().story)) > 2

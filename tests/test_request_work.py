@@ -78,18 +78,7 @@ def analyzer_snippet(text: str, terms: set[str], width: int) -> highlight.Segmen
             first = offset
             break
         offset += len(piece)
-    start = max(0, min(first - width // 4, len(text) - width))
-    if start:
-        start = text.find(" ", start) + 1 or start
-    end = start + width
-    if end < len(text):
-        end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
-    window = analyzer_segments(text[start:end], terms)
-    if start:
-        window.insert(0, ("…", False))
-    if end < len(text):
-        window.append(("…", False))
-    return window
+    return highlight.window(text, first, terms, width)  # the first match found in the whole text's segments
 
 
 def test_snippets_equal_the_whole_text_way(engine):
