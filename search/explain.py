@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from .background import zipf
+from .words import _word_idf  # the weight coordination gives a word: explain shows the same number
+
 
 def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, Any]:
     """The breakdown of one document's relevance score under ``plan`` (in the order of ``ranking.RULES``)."""
@@ -57,9 +60,11 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
         rules.append(
             {
                 "rule": "coordination",
-                "description": f"x the share of the query's {share} the item holds",
+                "description": f"x the share of the query's {share} the item holds"
+                + (" (each word's idf x how uncommon it is in English)" if share == "idf" else ""),
                 "factor": factor,
                 "value": score,
+                "words": _coordination_words(plan, gen, docnum, terms) if share == "idf" else [],
             }
         )
     if "title" in parts:
@@ -97,6 +102,27 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
             }
         )
     return {"score": score, "rules": rules}
+
+
+def _coordination_words(plan, gen, docnum: int, terms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each typed word's weight in coordination: its idf x the policy's weight for its commonness in English."""
+    held = {line["term"] for line in terms}
+    words = []
+    for group in plan.scored:
+        if not isinstance(group, list) or group[0].kind == "feedback":  # feedback words are not coordinated
+            continue
+        idf = _word_idf(group, gen)
+        common = gen.policy.word_weight(group[0].word)
+        words.append(
+            {
+                "word": group[0].word,
+                "zipf": zipf(group[0].word),
+                "common_weight": common,
+                "weight": idf,
+                "held": any(a.term in held for a in group),
+            }
+        )
+    return words
 
 
 def _term_lines(gen, docnum: int, term: str, weight: float, alt, boosts=None) -> list[dict[str, Any]]:

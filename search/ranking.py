@@ -19,6 +19,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .background import zipf
+
 # what a hit's ``explain`` lists, in the order the rules apply
 RULES = (
     "words",  # 3-4 words: items holding every word first (a tier, not a score)
@@ -60,6 +62,11 @@ class RankingPolicy:
     # coordination: "count" (share of words matched) or "idf" (share of the words' idf matched)
     coordination: str = "idf"
     coordination_power: float = 1.0  # the share is raised to this power: 0 turns coordination off
+    # coordination weighs a word by its idf x how uncommon it is in English at large (search.background):
+    # 0 from ``common_zipf`` on ("why", "did": frequent everywhere, rare in headlines), 1 below
+    # ``content_zipf``, linear between; common_zipf 0: every word weighs its idf
+    common_zipf: float = 6.5
+    content_zipf: float = 5.5
     # words as typed (search.expansion): completions of the last word, close spellings of a misspelt one
     prefix_weight: float = 0.5  # x the score of a completion ("amaz" -> amazon), below the exact word
     prefix_terms: int = 50  # most frequent completions a prefix of 3+ letters stands for
@@ -90,6 +97,13 @@ class RankingPolicy:
         if words < self.long_query_words:
             return words - 1
         return 1
+
+    def word_weight(self, word: str) -> float:
+        """The share of a word's idf it weighs in coordination: less the more common it is in English."""
+        if not self.common_zipf:
+            return 1.0
+        z = zipf(word)
+        return min(1.0, max(0.0, (self.common_zipf - z) / (self.common_zipf - self.content_zipf)))
 
     def quality_prior(self, quality: np.ndarray) -> np.ndarray:
         """Multiplier per document from its 0-100 quality (negative: missing, counted as neutral)."""

@@ -151,3 +151,35 @@ def test_feedback_words_reorder_what_matched_and_never_make_an_item_match(all_en
     trial = "Coronavirus: AI trial hopes to help hospitals plan bed and ventilator demand"
     rank = [h["title"] for h in result["hits"]].index(trial)
     assert rank < [h["title"] for h in plain["hits"]].index(trial)
+
+
+def test_a_words_weight_in_coordination_falls_with_how_common_it_is_in_english():
+    weight = POLICY.word_weight
+    assert weight("is") == 0.0 and weight("the") == 0.0  # among the most frequent English words
+    assert 0.0 < weight("why") < 1.0 and 0.0 < weight("did") < 1.0
+    assert weight("clearview") == 1.0 and weight("ibm") == 1.0 and weight("recognition") == 1.0
+    assert weight("zzqxv") == 1.0  # a word English lists do not hold is a subject, not a question word
+    assert dataclasses.replace(POLICY, common_zipf=0.0).word_weight("is") == 1.0  # off
+
+
+def test_a_questions_common_words_do_not_outweigh_its_subject(all_engine):
+    """Judged blind (tuning half): "why", "did", "get" are rare in headlines, so their idf is high, and
+    coordination ranked an item holding "Why" and "Business" first, above every item about IBM's exit."""
+    query = "why did IBM get out of the facial recognition business"
+    first = search(all_engine, query, group=False, limit=3)["hits"]
+    assert "IBM" in first[0]["title"] and "facial recognition" in first[0]["title"].lower()
+    by_idf = SearchEngine(all_engine.index_dir, policy=dataclasses.replace(POLICY, common_zipf=0.0), cache_entries=0)
+    before = search(by_idf, query, group=False, limit=3)["hits"]
+    assert before[0]["title"].startswith("Why Maps Integration")  # the failure the rule fixes
+
+
+def test_explain_lists_each_words_weight_in_coordination(all_engine):
+    query = "why did IBM get out of the facial recognition business"
+    hits = all_engine.search(build_request(query, explain=True, group=False, limit=10))["hits"]
+    for hit in hits:
+        rule = next(r for r in hit["explain"]["rules"] if r["rule"] == "coordination")
+        words = {w["word"]: w for w in rule["words"]}
+        assert set(words) == {"why", "did", "ibm", "get", "out", "facial", "recognition", "business"}
+        assert words["ibm"]["common_weight"] == 1.0 and words["why"]["common_weight"] < 1.0
+        held = sum(w["weight"] for w in words.values() if w["held"])
+        assert rule["factor"] == pytest.approx(held / sum(w["weight"] for w in words.values()), rel=1e-9)
