@@ -237,8 +237,7 @@ def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def _word_idf(group: list[Alternative], gen) -> float:
-    """The weight of a word in coordination: its own idf, or its best-known form's when no item holds it,
-    x the policy's weight for how common the typed word is in English at large."""
+    """A word's weight in coordination: its (or its best-known form's) idf x the policy's commonness weight."""
     idf = gen.scoring.idf("excerpt", group[0].term)
     if len(group) > 1 and gen.scoring.doc_frequency("excerpt", group[0].term) <= 0:
         known = [gen.scoring.idf("excerpt", a.term) for a in group[1:] if gen.scoring.doc_frequency("excerpt", a.term)]
