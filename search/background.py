@@ -3,19 +3,41 @@
 In a news collection "why", "did" and "get" are rare (few headlines ask), so their idf is as high as
 a subject's, and coordination (the share of the query's idf an item holds) rewarded an item for
 holding them: "Why Maps Integration ... is Essential for your Business" ranked first for "why did
-IBM get out of the facial recognition business". Their frequency in general English (wordfreq's
-small English list: subtitles, Wikipedia, news, books and the web, on the Zipf scale, 7 for "the"
-and 0 for a word not listed) tells them apart from subjects without a hand-made stop list.
+IBM get out of the facial recognition business". Their frequency in general English tells them
+apart from subjects without a hand-made stop list: wordfreq's small English list (29k words from
+subtitles, Wikipedia, news, books and the web), on the Zipf scale: 7 for "the", 0 for a word it
+does not list.
+
+The list is read from the installed wordfreq package's data file (its documented cBpack format:
+bins of words, bin i at frequency 10^(-i/100)) rather than through ``import wordfreq``, whose
+language-tag and text-repair imports cost about 0.5 s: every ``search-cli query`` would pay them.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import gzip
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+WORD_LIST = "small_en.msgpack.gz"
 
 
-@lru_cache(maxsize=65_536)
+@cache
+def _zipf_table() -> dict[str, float]:
+    import msgpack  # a wordfreq dependency; C extension, ~15 ms
+
+    spec = importlib.util.find_spec("wordfreq")  # locates the package without running its imports
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("wordfreq is required (pip install wordfreq)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / WORD_LIST
+    header, *bins = msgpack.unpackb(gzip.decompress(path.read_bytes()), raw=False)
+    if header.get("format") != "cB":
+        raise ValueError(f"{path}: unexpected word-list format {header!r}")
+    # bin i holds the words of frequency 10^(-i/100); Zipf = log10(frequency per billion words)
+    return {word: round(9 - i / 100, 2) for i, words in enumerate(bins) for word in words}
+
+
 def zipf(word: str) -> float:
-    """``word``'s Zipf frequency in English (log10 of its occurrences per billion words; 0: unknown)."""
-    from wordfreq import zipf_frequency  # imported on first use: it reads its word list then
-
-    return float(zipf_frequency(word, "en", wordlist="small"))
+    """``word``'s Zipf frequency in English (log10 of its occurrences per billion words; 0: not listed)."""
+    return _zipf_table().get(word, 0.0)

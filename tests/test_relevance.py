@@ -183,3 +183,13 @@ def test_explain_lists_each_words_weight_in_coordination(all_engine):
         assert words["ibm"]["common_weight"] == 1.0 and words["why"]["common_weight"] < 1.0
         held = sum(w["weight"] for w in words.values() if w["held"])
         assert rule["factor"] == pytest.approx(held / sum(w["weight"] for w in words.values()), rel=1e-9)
+
+
+def test_the_english_word_list_reads_as_wordfreq_itself_reads_it():
+    """search.background reads wordfreq's data file without importing wordfreq (0.5 s of imports)."""
+    from wordfreq import zipf_frequency
+
+    from search.background import zipf
+
+    for word in ("the", "why", "did", "business", "police", "recognition", "ibm", "tinnitus", "zzqxv", "won't"):
+        assert zipf(word) == zipf_frequency(word, "en", wordlist="small"), word
