@@ -2,9 +2,10 @@
 
     python bench/ranking_rules.py --index /tmp/nb/index20k [--rounds 3]
 
-Three engines over one index, differing only in their policy: the all-words tier off, the
-current policy (tier on), and the current policy with pseudo-relevance feedback from 3 words.
-Each round runs the same 3-4 word queries through each engine (answer cache off) and prints the
+Engines over one index, differing only in their policy: the all-words tier off, the common-word
+weight in coordination off, the current policy, and the current policy with pseudo-relevance
+feedback from 3 words. Each round runs the same queries (3-4 words, and 5+ word questions, where
+every word's commonness is looked up) through each engine (answer cache off) and prints the
 process CPU time per query, so the ratios hold on a busy machine.
 """
 
@@ -35,9 +36,14 @@ QUERIES = (
     "wildlife monitoring deep learning",
     "self-driving street sweepers",
     "military AI market",
+    "why did IBM get out of the facial recognition business",
+    "how did small businesses use Power Apps to get through covid",
+    "is Clearview being used by the Australian federal police",
+    "what did John Oliver say about police using facial recognition",
 )
 VARIANTS = {
     "all-words tier off": dataclasses.replace(POLICY, all_words_first=False),
+    "common-word weight off": dataclasses.replace(POLICY, common_zipf=0.0),
     "current policy": POLICY,
     "current + feedback from 3 words": dataclasses.replace(POLICY, feedback_from=3),
 }
