@@ -25,7 +25,7 @@ from .background import zipf
 RULES = (
     "words",  # 3-4 words: items holding every word first (a tier, not a score)
     "bm25",  # BM25F: per term and field, idf x saturated tf, times the field's boost (and feedback words')
-    "coordination",  # x the share of the query's weight (idf) the item holds
+    "coordination",  # x the share of the query's weight (idf, less for words common in English) the item holds
     "title",  # + a bonus when the title holds every word, a strong one when it is the query
     "prior",  # x the quality prior
     "story",  # + a share of the best score in the item's story

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -13,6 +16,8 @@ from search.evaluate import plan
 from search.ranking import POLICY, RULES
 from search.request import build_request
 from tests.conftest import FIXTURES, search
+from tests.test_cli import ROOT
+from web.app import create_app
 
 RARE_WORD = [json.loads(line) for line in (FIXTURES / "graded" / "rare_word.jsonl").read_text().splitlines()]
 
@@ -193,3 +198,22 @@ def test_the_english_word_list_reads_as_wordfreq_itself_reads_it():
 
     for word in ("the", "why", "did", "business", "police", "recognition", "ibm", "tinnitus", "zzqxv", "won't"):
         assert zipf(word) == zipf_frequency(word, "en", wordlist="small"), word
+
+
+def test_the_cli_and_the_page_say_which_words_weigh_less_as_common_english(seeds_index):
+    """`search-cli query --explain` and the page's "Why this result?" name the discounted words."""
+    query = "how do police use facial recognition"
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT), "SEARCH_INDEX": str(seeds_index)}
+    out = subprocess.run(
+        [sys.executable, "-m", "web.cli", "query", query, "--explain", "--limit", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    why = " ".join(line.strip() for line in out.stdout.splitlines() if line.startswith("     "))
+    assert "(common words: how 0.26, do 0.15, use 0.69)" in why
+    app = create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "ANALYTICS": False, "EXPLAIN": True})
+    page = app.test_client().get("/", query_string={"q": query}).get_data(as_text=True)
+    assert "Why this result?" in page and "how: weight" in page and "(common in English: x0.26)" in page

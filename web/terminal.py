@@ -132,7 +132,7 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
 
 
 def explain_line(explain: dict[str, Any]) -> str:
-    """'bm25 8.47 (facial@title 3.89, ...) x coordination 1 + title 7.02 x prior 1.22 + story 3.1 = 18.03'."""
+    """'bm25 8.47 (facial@title 3.89, ...) x coordination 0.9 (common words: how 0.26) + title 7 x prior 1.2 = 18'."""
     parts, previous = [], 0.0
     for rule in explain["rules"]:
         if rule["rule"] == "words":  # a tier, not a score
@@ -142,7 +142,10 @@ def explain_line(explain: dict[str, Any]) -> str:
             terms = ", ".join(f"{t['term']}@{t['field']} {t['value']:.2f}" for t in rule["terms"])
             parts.append(f"bm25 {rule['value']:.2f}" + (f" ({terms})" if terms else ""))
         elif "factor" in rule:
-            parts.append(f"x {rule['rule']} {rule['factor']:.3g}")
+            # words common in English weigh less in coordination: say which, and how much they count
+            words = [w for w in rule.get("words", []) if w["common_weight"] < 1]
+            common = ", ".join(f"{w['word']} {w['common_weight']:.2f}" for w in words)
+            parts.append(f"x {rule['rule']} {rule['factor']:.3g}" + (f" (common words: {common})" if common else ""))
         else:
             parts.append(f"+ {rule['rule']} {rule['value'] - previous:.2f}")
         previous = rule["value"]
