@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import events
+from . import event_links, events
 from .analysis import index_terms
 from .events import Items, Sets, Stories
 from .storage import Store
@@ -28,7 +28,7 @@ class Previous:
     key_hash: np.ndarray  # int64
     story: np.ndarray  # int32
     group: np.ndarray  # int32
-    clustered: bool  # False: the last full build found the collection too broad (events.cluster)
+    mode: str  # the mode the last full build chose (events.cluster): updates keep it
 
 
 def full(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[str, PostingTable]) -> Stories:
@@ -65,9 +65,9 @@ def update(
 ) -> Stories:
     """The stories after an update: ``changed`` holds the key hashes of every item added, changed or removed."""
     n = store.doc_count
-    if not previous.clustered:  # stories stay off until a full build finds the collection narrow enough
-        alone = np.arange(n, dtype=np.int32)
-        return Stories(alone, alone.copy(), clustered=False)
+    if previous.mode == events.OFF:  # stories stay off until a full build finds the collection narrow enough
+        return events.alone(n)
+    bars = events.bars(previous.mode)
     key_hash, list_hash = store.column("key_hash"), store.column("list_hash")
     published = np.where(live, published, -1)
     # items carried over unchanged: the same key, live before and now
@@ -85,9 +85,9 @@ def update(
     touched = set(previous.group[gone].tolist())
     # groups the fresh items now link to
     texts = _Texts(store)
-    near = np.union1d(fresh, _near(fresh, texts, published, postings))
+    near = np.union1d(fresh, _near(fresh, texts, published, postings, bars))
     local = _items(near, texts, published, key_hash, list_hash)
-    a, b, _ = events._links(local, np.flatnonzero(local.published >= 0))  # no budget: a neighbourhood
+    a, b, _ = event_links.links(local, bars, event_links.plans(local, np.flatnonzero(local.published >= 0), bars))
     fresh_local = np.isin(near, fresh)
     ends = np.concatenate([b[fresh_local[a]], a[fresh_local[b]]])
     neighbours = near[ends]
@@ -104,10 +104,10 @@ def update(
     kept = np.setdiff1d(carried, region)
     story[kept] = new_of[previous.story[old_of_new[kept]]]
     group[kept] = new_of[previous.group[old_of_new[kept]]]
-    found_stories = events.cluster(_items(region, texts, published, key_hash, list_hash), budget=False)
+    found_stories = events.cluster(_items(region, texts, published, key_hash, list_hash), previous.mode)
     story[region] = region[found_stories.story]
     group[region] = region[found_stories.group]
-    return Stories(story, group)
+    return Stories(story, group, previous.mode)
 
 
 class _Texts:
@@ -136,7 +136,9 @@ def _items(docs: np.ndarray, texts: _Texts, published, key_hash, list_hash) -> I
     )
 
 
-def _near(fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dict[str, PostingTable]) -> np.ndarray:
+def _near(
+    fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dict[str, PostingTable], bars: event_links.Bars
+) -> np.ndarray:
     """Every dated live item that could link to a fresh one (prefix filtering).
 
     Such an item holds one of the fresh item's rarest ``|x| - ceil(t |x|) + 1`` words (or title
@@ -158,9 +160,9 @@ def _near(fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dic
     for doc in dated:
         when = int(published[doc])
         words, title_words = texts(doc)
-        for chosen, fields, bar in ((words, (0, 1), events.WORDS_BAR), (title_words, (0,), events.TITLE_BAR)):
+        for chosen, fields, bar in ((words, (0, 1), bars.words), (title_words, (0,), bars.titles)):
             rarest = sorted(chosen, key=lambda t: (sum(len(lists[t][f]) for f in fields), t))
-            prefix = len(rarest) - int(np.ceil(bar * len(rarest) - events._EPSILON)) + 1
+            prefix = len(rarest) - int(np.ceil(bar * len(rarest) - event_links._EPSILON)) + 1
             for t in rarest[:prefix]:
                 for f in fields:
                     near = np.asarray(lists[t][f], dtype=np.int64)

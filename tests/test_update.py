@@ -397,11 +397,11 @@ def test_a_collection_too_broad_to_cluster_keeps_every_item_alone_through_update
     (seeds / "b.md").write_text(event_seed("Acme buys Globex for 2 billion", "https://b.org/1", 10, "Bee", text))
     (seeds / "c.md").write_text(event_seed("Acme to buy Globex for 2 billion", "https://c.org/1", 11, "Cee", text))
     build.full_build(seeds, index)
-    assert persisted.load(generations.current_generation(index)).stories_clustered is False
+    assert persisted.load(generations.current_generation(index)).stories_mode == "off"
     (seeds / "a.md").write_text(event_seed("Acme will buy Globex for 2 billion", "https://a.org/1", 9, "Ay", text))
     assert incremental.update(seeds, index).mode == "incremental"
     data = persisted.load(generations.current_generation(index))
-    assert data.stories_clustered is False and np.array_equal(data.story, np.arange(data.doc_count))
+    assert data.stories_mode == "off" and np.array_equal(data.story, np.arange(data.doc_count))
     assert [h["story_items"] for h in SearchEngine(index).search(build_request("globex"))["hits"]] == [1, 1, 1]
     assert_stories_as_a_full_build(index)
 
