@@ -44,11 +44,9 @@ class Sets:
     def of(cls, items: np.ndarray, terms: np.ndarray, count: int) -> Sets:
         """From (item, term) pairs in any order, duplicates allowed."""
         items, terms = np.asarray(items, dtype=np.int64), np.asarray(terms, dtype=np.int64)
-        order = np.lexsort((terms, items))
-        items, terms = items[order], terms[order]
-        keep = np.ones(len(items), dtype=bool)
-        keep[1:] = (items[1:] != items[:-1]) | (terms[1:] != terms[:-1])
-        items, terms = items[keep], terms[keep]
+        width = int(terms.max()) + 1 if len(terms) else 1
+        codes = _distinct(items * width + terms)  # sorted by item, then term
+        items, terms = codes // width, codes % width
         starts = np.zeros(count + 1, dtype=np.int64)
         starts[1:] = np.cumsum(np.bincount(items, minlength=count))
         return cls(starts, terms)

@@ -33,6 +33,11 @@ class Previous:
 
 def full(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[str, PostingTable]) -> Stories:
     """Every live item's story, its words read from the posting tables."""
+    return events.cluster(items_of(store, live, published, postings))
+
+
+def items_of(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[str, PostingTable]) -> Items:
+    """What clustering reads of every item: its words from the posting tables, its dates and hashes."""
     title, excerpt = postings["title"], postings["excerpt"]
     title_terms, excerpt_terms = title.terms.to_list(), excerpt.terms.to_list()
     number: dict[str, int] = {}
@@ -45,14 +50,13 @@ def full(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[s
 
     n = store.doc_count
     (td, tt), (ed, et) = pairs(title, title_terms), pairs(excerpt, excerpt_terms)
-    items = Items(
+    return Items(
         published=np.where(live, published, -1),
         key_hash=store.column("key_hash"),
         list_hash=store.column("list_hash"),
         words=Sets.of(np.concatenate([td, ed]), np.concatenate([tt, et]), n),
         title_words=Sets.of(td, tt, n),
     )
-    return events.cluster(items)
 
 
 def update(
