@@ -5,8 +5,8 @@
 ``make_corpus.py`` (../shared/tools) writes word salad resampled from real text: every item
 shares words with thousands of others, the worst case for event clustering. A real archive grows
 differently: the same kinds of events come back month after month, each reported by several
-outlets within days. This tiles the real seed files (../shared/corpus/artificial-intelligence,
-the microsoft-power-apps base and ../shared/seeds) ``--copies`` times; copy ``k`` moves every
+outlets within days. This tiles the real seed files (tests/fixtures/corpus/artificial-intelligence,
+the microsoft-power-apps base and seeds/: copies of ../shared's) ``--copies`` times; copy ``k`` moves every
 ``publishedDateTime`` by ``k * --shift-days`` days (a copy's events stay together, copies of one
 event are weeks apart, so they never fall in one 7-day window) and puts ``/t<k>`` in front of
 every URL's path, so every item's key is new. 596 documents per copy: the default gives 103,108,
@@ -21,11 +21,11 @@ import datetime as dt
 import re
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (
-    ("ai", SHARED / "corpus" / "artificial-intelligence"),
-    ("pa", SHARED / "corpus" / "microsoft-power-apps" / "base"),
-    ("seeds", SHARED / "seeds"),
+    ("ai", ROOT / "tests" / "fixtures" / "corpus" / "artificial-intelligence"),
+    ("pa", ROOT / "tests" / "fixtures" / "corpus" / "microsoft-power-apps" / "base"),
+    ("seeds", ROOT / "seeds"),
 )
 DATE = re.compile(r"(publishedDateTime:\s*[\"']?)(\d{4}-\d{2}-\d{2})")
 URL = re.compile(r"(https?://[^/\s\"'#?]+)")
