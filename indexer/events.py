@@ -132,7 +132,12 @@ def _merge(items: Items, a: np.ndarray, b: np.ndarray, score: np.ndarray, bars: 
             sets[x] = (frozenset(items.words.row(x).tolist()), frozenset(items.title_words.row(x).tolist()))
         return sets[x]
 
+    known = dict(zip(zip(a.tolist(), b.tolist(), strict=True), score.tolist(), strict=True))  # a < b
+
     def similarity(x: int, y: int) -> float:
+        found = known.get((x, y) if x < y else (y, x))  # a link's score: the same number computed again
+        if found is not None:
+            return found
         (wx, tx), (wy, ty) = words(x), words(y)
         return max(_jaccard_sets(wx, wy), TITLE_WEIGHT * _jaccard_sets(tx, ty))
 
@@ -166,19 +171,17 @@ def _merge(items: Items, a: np.ndarray, b: np.ndarray, score: np.ndarray, bars: 
         parent[drop] = keep
         members[keep] = sorted(left + right, key=lambda m: int(hashes[m]))
         members.pop(drop, None)
-    for table, out in ((parent, story), (linked, group)):
-        roots: dict[int, list[int]] = {}
-        for x in table:
-            roots.setdefault(find(table, x), []).append(x)
-        for root, found in roots.items():
-            everyone = np.asarray(sorted({root, *found}), dtype=np.int64)
-            out[everyone] = _earliest(items, everyone)
+    for table, out in ((parent, story), (linked, group)):  # each named by its earliest (ties: smaller key hash)
+        if not table:
+            continue
+        held = np.fromiter(table, dtype=np.int64, count=len(table))
+        tops = np.fromiter((find(table, x) for x in held.tolist()), dtype=np.int64, count=len(held))
+        everyone, root = np.concatenate([held, tops]), np.concatenate([tops, tops])
+        order = np.lexsort((items.key_hash[everyone], items.published[everyone], root))
+        everyone, root = everyone[order], root[order]
+        first = np.flatnonzero(np.concatenate(([True], root[1:] != root[:-1])))
+        out[everyone] = np.repeat(everyone[first], np.diff(np.append(first, len(everyone))))
     return Stories(story, group, mode)
-
-
-def _earliest(items: Items, docs: np.ndarray) -> int:
-    """The earliest of some dated items (ties: the smaller key hash)."""
-    return int(docs[np.lexsort((items.key_hash[docs], items.published[docs]))[0]])
 
 
 def _jaccard_sets(x: frozenset, y: frozenset) -> float:
