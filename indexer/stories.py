@@ -183,16 +183,21 @@ def _near(
         near = np.unique(near)  # the window first: the lists of common words are long, their items in it few
         if len(near) == 0:
             continue
+        need_words = bars.words * len(words) - event_links._EPSILON
+        need_titles = bars.titles * len(title_words) - event_links._EPSILON if title_words else np.inf
         shared_words, shared_titles = np.zeros(len(near)), np.zeros(len(near))
-        for t in words:
+        left_words, left_titles = len(words), len(title_words)
+        # rarest first, dropping a candidate as soon as the words left cannot bring it to the bar
+        for t in sorted(words, key=lambda t: (len(lists[t][0]) + len(lists[t][1]), t)):
             in_title, in_excerpt = _holds(lists[t][0], near), _holds(lists[t][1], near)
             shared_words += in_title | in_excerpt
+            left_words -= 1
             if t in title_words:
                 shared_titles += in_title
-        may = shared_words >= bars.words * len(words) - event_links._EPSILON
-        if title_words:
-            may |= shared_titles >= bars.titles * len(title_words) - event_links._EPSILON
-        found.append(near[may])
+                left_titles -= 1
+            alive = (shared_words + left_words >= need_words) | (shared_titles + left_titles >= need_titles)
+            near, shared_words, shared_titles = near[alive], shared_words[alive], shared_titles[alive]
+        found.append(near)
     return np.unique(np.concatenate(found))
 
 
