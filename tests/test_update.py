@@ -391,7 +391,7 @@ def test_a_story_link_saved_before_an_update_still_opens_the_story_that_holds_it
 def test_a_collection_too_broad_to_cluster_keeps_every_item_alone_through_updates(tmp_path, monkeypatch):
     from indexer import events
 
-    monkeypatch.setattr(events, "BUDGET", 0)  # as the 103k word-salad corpus: too many alike pairs
+    monkeypatch.setattr(events, "BUDGET", 0)  # too many alike pairs even for near-duplicates
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     seeds.mkdir()
     text = "Acme agreed to buy Globex for two billion dollars in cash"
