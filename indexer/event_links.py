@@ -163,9 +163,19 @@ def _may_reach(sets: Sets, a: np.ndarray, b: np.ndarray, bar: np.ndarray) -> np.
     need = np.ceil(bar / (1 + bar) * (sa + sb) - _EPSILON)  # shared terms Jaccard >= bar needs
     at = np.flatnonzero(keep)
     bits, extra = sets.bins
-    shared = np.bitwise_count(bits[a[at]] & bits[b[at]]).sum(axis=1, dtype=np.int64)
+    shared = popcount(bits[a[at]] & bits[b[at]])
     keep[at] = shared + np.minimum(extra[a[at]], extra[b[at]]) >= need[at]
     return keep
+
+
+_BYTE_BITS = np.asarray([bin(k).count("1") for k in range(256)], dtype=np.int64)
+
+
+def popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits per row of uint64 words (numpy 2's ``bitwise_count``; numpy 1.26, which the project allows: bytes)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+    return _BYTE_BITS[np.ascontiguousarray(words).view(np.uint8)].sum(axis=1)
 
 
 def similarities(items: Items, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -147,3 +147,11 @@ def test_a_collection_too_broad_for_events_keeps_its_near_duplicates(monkeypatch
     assert found.story.tolist() == [0, 0, 2, 3]  # the two copies of the release, and no more
     monkeypatch.setattr(events, "BUDGET", near / 2 / len(rows))
     assert events.cluster(items).mode == events.OFF and events.cluster(items).story.tolist() == [0, 1, 2, 3]
+
+
+def test_popcount_counts_the_same_bits_without_numpy_2s_bitwise_count(monkeypatch):
+    words = np.random.default_rng(3).integers(0, 2**63, size=(500, 4), dtype=np.uint64) | np.uint64(2**63)
+    expected = [sum(bin(int(w)).count("1") for w in row) for row in words]
+    assert event_links.popcount(words).tolist() == expected
+    monkeypatch.delattr(np, "bitwise_count", raising=False)  # numpy 1.26 (pyproject allows it) has none
+    assert event_links.popcount(words).tolist() == expected
