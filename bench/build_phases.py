@@ -2,7 +2,8 @@
 
     python bench/build_phases.py --corpus /tmp/nb/corpus20k --index /tmp/nb/phases [--writer bulk]
 
-Wraps the steps of ``indexer.build.full_build`` with timers and prints, per step, wall seconds
+Wraps the steps of ``indexer.build.full_build`` (and event clustering, ``stories``, a part of
+deriving) with timers and prints, per step, wall seconds
 and the CPU seconds of this process (worker processes show in the children's total at the end:
 reading and the bulk writer run in forked workers).
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer import build, bulk_build  # noqa: E402
+from indexer import build, bulk_build, stories  # noqa: E402
 
 STEPS = {"read": "read_seed_files", "merge": "build_documents", "write": "write_documents", "derive": "write_derived"}
 
@@ -47,6 +48,7 @@ def main() -> None:
 
     for name, attr in STEPS.items():
         setattr(build, attr, timed(name, getattr(build, attr)))
+    stories.full = timed("stories", stories.full)  # event clustering, inside derive
     start = time.perf_counter()
     report = build.full_build(args.corpus, args.index)
     print(report.summary())

@@ -184,7 +184,7 @@ def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable
     before = persisted.load(follows) if follows is not None else None
     previous = None
     if before is not None:
-        previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_clustered)
+        previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_mode)
     changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
     followed = Followed.of(storage.Store(follows).segments(), before) if before is not None else None
     derived = derive(store, previous=previous, changed=changed, followed=followed)

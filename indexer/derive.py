@@ -68,7 +68,7 @@ def derive(
         key_hash=found[0],
         story=found[1].story,
         group=found[1].group,
-        stories_clustered=found[1].clustered,
+        stories_mode=found[1].mode,
         lengths={field: store.lengths(field) for field in TEXT_FIELDS},
         field_lengths=field_lengths,
         deleted_terms=Strings.of(keys),

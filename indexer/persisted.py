@@ -54,7 +54,7 @@ class Derived:
     key_hash: np.ndarray  # int64 hash of each item's key (an update finds the items it carries over by it)
     story: np.ndarray  # int32 the earliest item of each item's event story (itself when alone: indexer.events)
     group: np.ndarray  # int32 the earliest item of its linked group (what an update clusters again)
-    stories_clustered: bool  # False: too broad to cluster at the last full build (every item alone)
+    stories_mode: str  # events, near-duplicates or off: what the last full build chose (indexer.events)
     lengths: dict[str, np.ndarray]  # float64 per-document field lengths (at least 1) of the scored fields
     field_lengths: dict[str, int]  # live totals of every scorable field
     deleted_terms: Strings  # "field\x00term" of terms held by deleted documents ...
@@ -120,7 +120,7 @@ def save(gen: Path, derived: Derived) -> None:
         "field_lengths": derived.field_lengths,
         "facets": {f: {"values": t.values} for f, t in derived.facets.items()},
         "postings": sorted(derived.postings),
-        "stories_clustered": derived.stories_clustered,
+        "stories_mode": derived.stories_mode,
     }
     tmp = folder / (META + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -206,7 +206,7 @@ def load(gen: Path) -> Derived | None:
         key_hash=_load(folder, "key_hash"),
         story=_load(folder, "story"),
         group=_load(folder, "group"),
-        stories_clustered=meta.get("stories_clustered", True),
+        stories_mode=meta.get("stories_mode", "events" if meta.get("stories_clustered", True) else "off"),
         lengths={field: _load(folder, f"length.{field}") for field in meta["lengths"]},
         field_lengths=meta["field_lengths"],
         deleted_terms=_load_strings(folder, "deleted.terms"),

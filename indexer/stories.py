@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import events
+from . import event_links, events
 from .analysis import index_terms
 from .events import Items, Sets, Stories
 from .storage import Store
@@ -28,11 +28,16 @@ class Previous:
     key_hash: np.ndarray  # int64
     story: np.ndarray  # int32
     group: np.ndarray  # int32
-    clustered: bool  # False: the last full build found the collection too broad (events.cluster)
+    mode: str  # the mode the last full build chose (events.cluster): updates keep it
 
 
 def full(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[str, PostingTable]) -> Stories:
     """Every live item's story, its words read from the posting tables."""
+    return events.cluster(items_of(store, live, published, postings))
+
+
+def items_of(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[str, PostingTable]) -> Items:
+    """What clustering reads of every item: its words from the posting tables, its dates and hashes."""
     title, excerpt = postings["title"], postings["excerpt"]
     title_terms, excerpt_terms = title.terms.to_list(), excerpt.terms.to_list()
     number: dict[str, int] = {}
@@ -45,14 +50,13 @@ def full(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[s
 
     n = store.doc_count
     (td, tt), (ed, et) = pairs(title, title_terms), pairs(excerpt, excerpt_terms)
-    items = Items(
+    return Items(
         published=np.where(live, published, -1),
         key_hash=store.column("key_hash"),
         list_hash=store.column("list_hash"),
         words=Sets.of(np.concatenate([td, ed]), np.concatenate([tt, et]), n),
         title_words=Sets.of(td, tt, n),
     )
-    return events.cluster(items)
 
 
 def update(
@@ -65,9 +69,9 @@ def update(
 ) -> Stories:
     """The stories after an update: ``changed`` holds the key hashes of every item added, changed or removed."""
     n = store.doc_count
-    if not previous.clustered:  # stories stay off until a full build finds the collection narrow enough
-        alone = np.arange(n, dtype=np.int32)
-        return Stories(alone, alone.copy(), clustered=False)
+    if previous.mode == events.OFF:  # stories stay off until a full build finds the collection narrow enough
+        return events.alone(n)
+    bars = events.bars(previous.mode)
     key_hash, list_hash = store.column("key_hash"), store.column("list_hash")
     published = np.where(live, published, -1)
     # items carried over unchanged: the same key, live before and now
@@ -81,33 +85,39 @@ def update(
     old_of_new = np.full(n, -1, dtype=np.int64)
     old_of_new[new_of_old] = unchanged
     fresh = np.flatnonzero(live & (old_of_new < 0))
-    gone = np.setdiff1d(before, unchanged)
+    was_kept = np.zeros(len(previous.live), dtype=bool)
+    was_kept[unchanged] = True
+    gone = before[~was_kept[before]]  # masks, not setdiff1d: numpy 2 hashes 100k items in 60 ms
     touched = set(previous.group[gone].tolist())
     # groups the fresh items now link to
     texts = _Texts(store)
-    near = np.union1d(fresh, _near(fresh, texts, published, postings))
+    near = np.union1d(fresh, _near(fresh, texts, published, postings, bars))
     local = _items(near, texts, published, key_hash, list_hash)
-    a, b, _ = events._links(local, np.flatnonzero(local.published >= 0))  # no budget: a neighbourhood
+    a, b, _ = event_links.links(local, bars, event_links.plans(local, np.flatnonzero(local.published >= 0), bars))
     fresh_local = np.isin(near, fresh)
     ends = np.concatenate([b[fresh_local[a]], a[fresh_local[b]]])
     neighbours = near[ends]
     neighbours = neighbours[old_of_new[neighbours] >= 0]
     touched.update(previous.group[old_of_new[neighbours]].tolist())
     carried = np.flatnonzero(old_of_new >= 0)
-    again = carried[np.isin(previous.group[old_of_new[carried]], np.fromiter(touched, dtype=np.int64))]
+    is_touched = np.zeros(len(previous.live), dtype=bool)
+    is_touched[np.fromiter(touched, dtype=np.int64, count=len(touched))] = True
+    again = carried[is_touched[previous.group[old_of_new[carried]]]]
     region = np.union1d(fresh, again)
     # every other item keeps its story and group (their earliest items are carried too)
     new_of = np.full(len(previous.live), -1, dtype=np.int64)
     new_of[unchanged] = new_of_old
     story = np.arange(n, dtype=np.int32)
     group = np.arange(n, dtype=np.int32)
-    kept = np.setdiff1d(carried, region)
+    in_region = np.zeros(n, dtype=bool)
+    in_region[region] = True
+    kept = carried[~in_region[carried]]
     story[kept] = new_of[previous.story[old_of_new[kept]]]
     group[kept] = new_of[previous.group[old_of_new[kept]]]
-    found_stories = events.cluster(_items(region, texts, published, key_hash, list_hash), budget=False)
+    found_stories = events.cluster(_items(region, texts, published, key_hash, list_hash), previous.mode)
     story[region] = region[found_stories.story]
     group[region] = region[found_stories.group]
-    return Stories(story, group)
+    return Stories(story, group, previous.mode)
 
 
 class _Texts:
@@ -136,11 +146,16 @@ def _items(docs: np.ndarray, texts: _Texts, published, key_hash, list_hash) -> I
     )
 
 
-def _near(fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dict[str, PostingTable]) -> np.ndarray:
-    """Every dated live item that could link to a fresh one (prefix filtering).
+def _near(
+    fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dict[str, PostingTable], bars: event_links.Bars
+) -> np.ndarray:
+    """Every dated live item that may link to a fresh one, found from the posting tables alone.
 
     Such an item holds one of the fresh item's rarest ``|x| - ceil(t |x|) + 1`` words (or title
-    words) and is within the window.
+    words) and is within the window (prefix filtering). Each of those candidates' words shared
+    with the fresh item are then counted exactly from the lists of all its words (``y`` shares
+    ``x``'s word when ``y`` is in that word's list), and Jaccard is at most ``shared / |x|``:
+    only candidates that can reach the bar are read and analyzed.
     """
     title, excerpt = postings["title"], postings["excerpt"]
     dated = [doc for doc in fresh.tolist() if published[doc] >= 0]
@@ -148,7 +163,7 @@ def _near(fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dic
     at = {name: table.terms.find_many(terms) for name, table in (("title", title), ("excerpt", excerpt))}
 
     def ids(table: PostingTable, i: int) -> np.ndarray:
-        return table.ids[int(table.starts[i]) : int(table.starts[i + 1])] if i >= 0 else table.ids[:0]
+        return np.asarray(table.ids[int(table.starts[i]) : int(table.starts[i + 1])] if i >= 0 else table.ids[:0])
 
     lists = {
         t: (ids(title, int(a)), ids(excerpt, int(b)))
@@ -158,12 +173,36 @@ def _near(fresh: np.ndarray, texts: _Texts, published: np.ndarray, postings: dic
     for doc in dated:
         when = int(published[doc])
         words, title_words = texts(doc)
-        for chosen, fields, bar in ((words, (0, 1), events.WORDS_BAR), (title_words, (0,), events.TITLE_BAR)):
+        reached = [np.zeros(0, dtype=np.int64)]
+        for chosen, fields, bar in ((words, (0, 1), bars.words), (title_words, (0,), bars.titles)):
             rarest = sorted(chosen, key=lambda t: (sum(len(lists[t][f]) for f in fields), t))
-            prefix = len(rarest) - int(np.ceil(bar * len(rarest) - events._EPSILON)) + 1
-            for t in rarest[:prefix]:
-                for f in fields:
-                    near = np.asarray(lists[t][f], dtype=np.int64)
-                    found.append(near[np.abs(published[near] - when) <= events.WINDOW_US])
-    near = np.unique(np.concatenate(found))
-    return near[published[near] >= 0]
+            prefix = len(rarest) - int(np.ceil(bar * len(rarest) - event_links._EPSILON)) + 1
+            reached.extend(lists[t][f] for t in rarest[:prefix] for f in fields)
+        near = np.concatenate(reached).astype(np.int64)
+        near = near[(np.abs(published[near] - when) <= event_links.WINDOW_US) & (published[near] >= 0) & (near != doc)]
+        near = np.unique(near)  # the window first: the lists of common words are long, their items in it few
+        if len(near) == 0:
+            continue
+        need_words = bars.words * len(words) - event_links._EPSILON
+        need_titles = bars.titles * len(title_words) - event_links._EPSILON if title_words else np.inf
+        shared_words, shared_titles = np.zeros(len(near)), np.zeros(len(near))
+        left_words, left_titles = len(words), len(title_words)
+        # rarest first, dropping a candidate as soon as the words left cannot bring it to the bar
+        for t in sorted(words, key=lambda t: (len(lists[t][0]) + len(lists[t][1]), t)):
+            in_title, in_excerpt = _holds(lists[t][0], near), _holds(lists[t][1], near)
+            shared_words += in_title | in_excerpt
+            left_words -= 1
+            if t in title_words:
+                shared_titles += in_title
+                left_titles -= 1
+            alive = (shared_words + left_words >= need_words) | (shared_titles + left_titles >= need_titles)
+            near, shared_words, shared_titles = near[alive], shared_words[alive], shared_titles[alive]
+        found.append(near)
+    return np.unique(np.concatenate(found))
+
+
+def _holds(ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Whether each of ``docs`` is in the ascending ``ids``."""
+    if len(ids) == 0:
+        return np.zeros(len(docs), dtype=bool)
+    return ids[np.minimum(np.searchsorted(ids, docs), len(ids) - 1)] == docs

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from indexer import events
+import numpy as np
+import pytest
+
+from indexer import event_links, events
 from indexer.analysis import analyze
 
 DAY = dt.datetime(2021, 1, 10, 12, 0)
@@ -55,3 +58,100 @@ def test_a_related_list_lowers_the_bar_but_never_links_unrelated_words():
     listed = stories([a, item(*b, days=1, lists=("a.org/2",)), item(*c[:3], days=1, lists=("a.org/2",))])
     assert listed["b.org/2"] == "a.org/2"  # listed together and somewhat alike: one event
     assert listed["c.org/2"] == "c.org/2"  # listed together but unlike: not linked by the list alone
+
+
+def brute_force_links(items: events.Items) -> set[tuple[int, int]]:
+    """Every linked pair by checking all pairs one by one, as the module docstring states the rule."""
+    bars, found = events.bars(events.EVENTS), set()
+    words = [set(items.words.row(i).tolist()) for i in range(len(items))]
+    titles = [set(items.title_words.row(i).tolist()) for i in range(len(items))]
+
+    def jaccard(x: set, y: set) -> float:
+        return len(x & y) / len(x | y) if x and y else 0.0
+
+    for a in range(len(items)):
+        for b in range(a + 1, len(items)):
+            if abs(int(items.published[a]) - int(items.published[b])) > events.WINDOW_US:
+                continue
+            score = max(jaccard(words[a], words[b]), events.TITLE_WEIGHT * jaccard(titles[a], titles[b]))
+            # one's first related: list is the other, or one article lists both first
+            keys, lists = items.key_hash, items.list_hash
+            together = lists[a] == lists[b] or lists[a] == keys[b] or keys[a] == lists[b]
+            if score >= bars.threshold or (together and score >= bars.related):
+                found.add((a, b))
+    return found
+
+
+def alike_collection(kind: str) -> list[tuple]:
+    """400 items over 3 weeks whose words agree near the bars: many pairs for the filters to get wrong.
+
+    ``small``: words drawn from 60 (long shared prefixes); ``templates``: each item one of 30 "events"
+    of 15 words with 0-70% of them replaced from 400 (more words than the bin filter's 256 bins).
+    """
+    rng = random.Random(5)
+    vocabulary = [f"w{k}" for k in range(60 if kind == "small" else 400)]
+    templates = [rng.sample(vocabulary, 15) for _ in range(30)]
+    rows = []
+    for k in range(400):
+        if kind == "small":
+            title, excerpt = rng.sample(vocabulary[:25], rng.randint(2, 8)), rng.sample(vocabulary, rng.randint(2, 22))
+        else:
+            share = rng.uniform(0, 0.7)
+            excerpt = [w if rng.random() > share else rng.choice(vocabulary) for w in rng.choice(templates)]
+            title = excerpt[: rng.randint(3, 8)]
+        lists = (f"l{rng.randint(0, 40)}.org",) if rng.random() < 0.5 else ()
+        rows.append(item(f"k{k}.org", " ".join(title), " ".join(excerpt), days=rng.uniform(0, 21), lists=lists))
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["small", "templates"])
+def test_the_candidate_filters_never_drop_a_pair_that_links(kind):
+    rows = alike_collection(kind)
+    items = events.Items(
+        published=np.asarray([r[1] for r in rows], dtype=np.int64),
+        key_hash=np.asarray([events.key_hash(r[0]) for r in rows], dtype=np.int64),
+        list_hash=np.asarray([events.key_hash(r[4]) for r in rows], dtype=np.int64),
+        words=events.Sets.of_strings([f"{r[2]} {r[3]}".split() for r in rows]),
+        title_words=events.Sets.of_strings([r[2].split() for r in rows]),
+    )
+    bars = events.bars(events.EVENTS)
+    a, b, _ = event_links.links(items, bars, event_links.plans(items, np.arange(len(items)), bars))
+    expected = brute_force_links(items)
+    assert len(expected) > 300  # the filters have near misses to get wrong
+    assert set(zip(a.tolist(), b.tolist(), strict=True)) == expected
+
+
+def test_a_collection_too_broad_for_events_keeps_its_near_duplicates(monkeypatch):
+    rows = [
+        item("a.org/9", "Acme releases DeskSuite 2 for small offices", "press release text of the launch", days=0),
+        item("b.org/9", "Acme releases DeskSuite 2 for small offices", "press release text of the launch", days=1),
+        item("c.org/9", "Acme DeskSuite 2 reviewed for small offices", "the launch of DeskSuite 2 tested", days=1),
+        item("d.org/9", "Globex cuts prices", "Globex prices fall", days=2),
+    ]
+    assert len(set(stories(rows).values())) == 2  # events: a, b and c are one launch
+    items = events.Items(
+        published=np.asarray([r[1] for r in rows], dtype=np.int64),
+        key_hash=np.asarray([events.key_hash(r[0]) for r in rows], dtype=np.int64),
+        list_hash=np.asarray([events.key_hash(r[4]) for r in rows], dtype=np.int64),
+        words=events.Sets.of_strings([analyze(f"{r[2]} {r[3]}") for r in rows]),
+        title_words=events.Sets.of_strings([analyze(r[2]) for r in rows]),
+    )
+    scope = np.arange(len(rows))
+    wide, near = (
+        event_links.planned(event_links.plans(items, scope, events.bars(m))) for m in (events.EVENTS, events.NEAR)
+    )
+    assert near < wide
+    monkeypatch.setattr(events, "BUDGET", (near + wide) / 2 / len(rows))  # events over it, near-duplicates within
+    found = events.cluster(items)
+    assert found.mode == events.NEAR
+    assert found.story.tolist() == [0, 0, 2, 3]  # the two copies of the release, and no more
+    monkeypatch.setattr(events, "BUDGET", near / 2 / len(rows))
+    assert events.cluster(items).mode == events.OFF and events.cluster(items).story.tolist() == [0, 1, 2, 3]
+
+
+def test_popcount_counts_the_same_bits_without_numpy_2s_bitwise_count(monkeypatch):
+    words = np.random.default_rng(3).integers(0, 2**63, size=(500, 4), dtype=np.uint64) | np.uint64(2**63)
+    expected = [sum(bin(int(w)).count("1") for w in row) for row in words]
+    assert event_links.popcount(words).tolist() == expected
+    monkeypatch.delattr(np, "bitwise_count", raising=False)  # numpy 1.26 (pyproject allows it) has none
+    assert event_links.popcount(words).tolist() == expected

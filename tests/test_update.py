@@ -104,6 +104,7 @@ def assert_stories_as_a_full_build(index: Path) -> None:
     _, full = event_stories(Store(gen), live, published, data.postings, None, None)
     assert np.array_equal(np.asarray(data.story), full.story)
     assert np.array_equal(np.asarray(data.group), full.group)
+    assert data.stories_mode == full.mode
 
 
 def test_replaying_the_40_real_updates_matches_a_full_build(tmp_path, monkeypatch):
@@ -390,19 +391,77 @@ def test_a_story_link_saved_before_an_update_still_opens_the_story_that_holds_it
 def test_a_collection_too_broad_to_cluster_keeps_every_item_alone_through_updates(tmp_path, monkeypatch):
     from indexer import events
 
-    monkeypatch.setattr(events, "BUDGET", 0)  # as the 103k word-salad corpus: too many alike pairs
+    monkeypatch.setattr(events, "BUDGET", 0)  # too many alike pairs even for near-duplicates
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     seeds.mkdir()
     text = "Acme agreed to buy Globex for two billion dollars in cash"
     (seeds / "b.md").write_text(event_seed("Acme buys Globex for 2 billion", "https://b.org/1", 10, "Bee", text))
     (seeds / "c.md").write_text(event_seed("Acme to buy Globex for 2 billion", "https://c.org/1", 11, "Cee", text))
     build.full_build(seeds, index)
-    assert persisted.load(generations.current_generation(index)).stories_clustered is False
+    assert persisted.load(generations.current_generation(index)).stories_mode == "off"
     (seeds / "a.md").write_text(event_seed("Acme will buy Globex for 2 billion", "https://a.org/1", 9, "Ay", text))
     assert incremental.update(seeds, index).mode == "incremental"
     data = persisted.load(generations.current_generation(index))
-    assert data.stories_clustered is False and np.array_equal(data.story, np.arange(data.doc_count))
+    assert data.stories_mode == "off" and np.array_equal(data.story, np.arange(data.doc_count))
     assert [h["story_items"] for h in SearchEngine(index).search(build_request("globex"))["hits"]] == [1, 1, 1]
+    assert_stories_as_a_full_build(index)
+
+
+def planned_per_item(index: Path) -> dict[str, float]:
+    """Candidate pairs per dated item a full clustering of the index's items would enumerate, per mode."""
+    from indexer import event_links, events
+
+    gen = generations.current_generation(index)
+    data = persisted.load(gen)
+    items = stories.items_of(Store(gen), np.asarray(data.live), np.asarray(data.published), data.postings)
+    scope = np.flatnonzero(items.published >= 0)
+    return {
+        mode: event_links.planned(event_links.plans(items, scope, events.bars(mode))) / len(scope)
+        for mode in (events.EVENTS, events.NEAR)
+    }
+
+
+def test_a_collection_too_broad_for_events_keeps_its_near_duplicates_through_updates(tmp_path, monkeypatch):
+    from indexer import events
+
+    release = "Acme releases DeskSuite 2 for small offices with a new mail client"
+    files = {
+        "a.md": event_seed("Acme releases DeskSuite 2", "https://a.org/1", 10, "Ay", release),
+        "b.md": event_seed("Acme releases DeskSuite 2", "https://b.org/1", 11, "Bee", release),  # a repost
+        "c.md": event_seed("DeskSuite 2 tested", "https://c.org/1", 11, "Cee", "Acme DeskSuite 2 for small offices"),
+        "d.md": event_seed("Acme releases DeskSuite 2", "https://d.org/1", 12, "Dee", release),  # comes in an update
+    }
+    plans = []  # the budget: events too broad, near-duplicates within it, before and after the update
+    for count in (3, 4):
+        seeds, index = tmp_path / f"seeds{count}", tmp_path / f"index{count}"
+        seeds.mkdir()
+        for name in sorted(files)[:count]:
+            (seeds / name).write_text(files[name])
+        build.full_build(seeds, index)
+        plans.append(planned_per_item(index))
+    events_stories = {
+        h["key"]: h["story"] for h in SearchEngine(index).search(build_request("desksuite", group=False))["hits"]
+    }
+    assert set(events_stories.values()) == {"a.org/1"}  # as events (within the default budget): one launch
+    budget = max(p[events.NEAR] for p in plans)
+    assert budget < min(p[events.EVENTS] for p in plans)
+    monkeypatch.setattr(events, "BUDGET", budget)
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    for name in ("a.md", "b.md", "c.md"):
+        (seeds / name).write_text(files[name])
+    build.full_build(seeds, index)
+    assert persisted.load(generations.current_generation(index)).stories_mode == events.NEAR
+    (seeds / "d.md").write_text(files["d.md"])
+    assert incremental.update(seeds, index).mode == "incremental"
+    assert persisted.load(generations.current_generation(index)).stories_mode == events.NEAR
+    hits = SearchEngine(index).search(build_request("desksuite", group=False))["hits"]
+    assert sorted((h["key"], h["story"]) for h in hits) == [
+        ("a.org/1", "a.org/1"),
+        ("b.org/1", "a.org/1"),
+        ("c.org/1", "c.org/1"),  # the same launch in other words: an event, not a copy
+        ("d.org/1", "a.org/1"),
+    ]
     assert_stories_as_a_full_build(index)
 
 
