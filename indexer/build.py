@@ -186,7 +186,7 @@ def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable
     if before is not None:
         previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_clustered)
     changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
-    followed = Followed.of(storage.Store(follows).segments(), before) if before is not None else None
+    followed = Followed.of(storage.Store(follows), before) if before is not None else None
     derived = derive(store, previous=previous, changed=changed, followed=followed)
     words = {derived.vocabulary[i] for i in range(len(derived.vocabulary))}  # read once, by derive
     # provider names are stemmed too (provider_text) but are not in the vocabulary: their words as well

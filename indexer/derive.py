@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
-from . import persisted, stories
+from . import carry, stories
 from .batch_analysis import FieldTerms, batchable
 from .persisted import Derived, FacetArrays
 from .schema import FACET_FIELDS, TEXT_FIELDS, analyzed_texts
@@ -50,12 +50,32 @@ def derive(
     deleted = store.deleted()
     live = np.ones(n, dtype=bool)
     live[deleted] = False
+    docs = followed.doc_map(store) if followed is not None else None
     field_lengths, deleted_df = live_statistics(store, deleted, followed)
     keys = sorted(f"{field}\x00{term}" for field, term in deleted_df)
-    words = list(store.words("vocabulary"))
+    carryable = docs is not None and (not postings or set(TEXT_FIELDS) <= set(followed.derived.postings))
+    if followed is not None and docs is not None and carryable:
+        # an update: what the followed generation derived, carried over (``indexer.carry``)
+        before = followed.derived
+        delta = carry.segment_words(store, [position for position, _ in docs.added], "vocabulary")
+        delta.subtract(carry.segment_words(followed.store, docs.removed, "vocabulary"))
+        vocabulary, vocabulary_df = carry.vocabulary(
+            before.vocabulary, before.vocabulary_df, followed.deleted_df, deleted_df, delta
+        )
+        facets = {field: carried_facet(store, field, before.facets[field], docs, live) for field in FACET_FIELDS}
+        tables = {}
+        if postings:
+            for field in TEXT_FIELDS:
+                added = merge_live([(offset, segment_table(store, p, field)) for p, offset in docs.added], live)
+                tables[field] = carry.posting_table(before.postings[field], docs, live, added)
+    else:
+        words = list(store.words("vocabulary"))
+        vocabulary = Strings.of(w for w, _ in words)
+        vocabulary_df = np.asarray([df - deleted_df.get(("vocabulary", w), 0) for w, df in words], dtype=np.int64)
+        facets = {field: facet_arrays(store, field, live) for field in FACET_FIELDS}
+        tables = posting_tables(store, live) if postings else {}
     published = store.column("published")
     days, months = calendar(published)
-    tables = posting_tables(store, live) if postings else {}
     found = event_stories(store, live, published, tables, previous, changed)
     return Derived(
         doc_count=n,
@@ -73,9 +93,9 @@ def derive(
         field_lengths=field_lengths,
         deleted_terms=Strings.of(keys),
         deleted_counts=np.asarray([deleted_df[tuple(k.split("\x00", 1))] for k in keys], dtype=np.int64),
-        facets={field: facet_arrays(store, field, live) for field in FACET_FIELDS},
-        vocabulary=Strings.of(w for w, _ in words),
-        vocabulary_df=np.asarray([df - deleted_df.get(("vocabulary", w), 0) for w, df in words], dtype=np.int64),
+        facets=facets,
+        vocabulary=vocabulary,
+        vocabulary_df=vocabulary_df,
         postings=tables,
     )
 
@@ -94,17 +114,23 @@ def calendar(published: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Followed:
-    """What an update's generation may take over from the generation it follows."""
+    """The generation an update follows: its store and derived data, which the update takes over."""
 
-    segments: list[tuple[str, int]]  # (segment id, first document) of its segments
-    live: np.ndarray  # its live documents
+    store: Store
+    derived: Derived
     deleted_df: Counter  # what its deleted documents held, per (field, term)
 
     @classmethod
-    def of(cls, segments: list[tuple[str, int]], derived: Derived) -> Followed:
+    def of(cls, store: Store, derived: Derived) -> Followed:
         terms, counts = derived.deleted_terms, derived.deleted_counts
-        held = Counter({tuple(terms[i].split("\x00", 1)): int(counts[i]) for i in range(len(terms))})
-        return cls(segments, np.asarray(derived.live), held)
+        held = Counter(dict(zip((tuple(t.split("\x00", 1)) for t in terms.to_list()), counts.tolist(), strict=True)))
+        return cls(store, derived, held)
+
+    def doc_map(self, store: Store) -> carry.DocMap | None:
+        """Where its documents are in ``store``, when its segments line up (``carry.DocMap``)."""
+        if set(self.derived.facets) != set(FACET_FIELDS) or self.derived.doc_count != self.store.doc_count:
+            return None
+        return carry.DocMap.between(self.store.segments(), self.store.doc_count, store.segments(), store.doc_count)
 
 
 def live_statistics(
@@ -113,34 +139,46 @@ def live_statistics(
     """(live total length of each scorable field, deleted documents per (field, term)).
 
     Whoosh keeps a deleted document in its segment's statistics until the segment is merged away;
-    subtracting what the deleted documents contributed (re-analyzed from their stored text, by the
-    field table) gives the statistics of a full build of the live documents. The texts of a field
-    are analyzed as one batch, each distinct word once (``indexer.batch_analysis``). An update
-    whose generation kept every segment of the one it ``followed`` (no merge: their documents keep
-    their numbers, and a deletion is forever) takes over what those deleted documents held and
-    analyzes only the newly deleted ones: after many updates there are thousands of replaced
-    versions, and analyzing them all again took seconds per update.
+    subtracting what the deleted documents contributed (their stored lengths; their terms
+    re-analyzed from their stored text, by the field table) gives the statistics of a full build of
+    the live documents. The texts of a field are analyzed as one batch, each distinct word once
+    (``indexer.batch_analysis``). An update takes over what the ``followed`` generation's deleted
+    documents held (a deletion is forever, and their segments' files never change): it analyzes
+    only the documents deleted since, and subtracts those a tier merge dropped (analyzed from the
+    followed generation). After many updates there are thousands of replaced versions; analyzing
+    them all again took seconds per update.
     """
     scorable = store.scorable_fields()
-    lengths = {name: store.field_length(name) for name in scorable}
-    for name in scorable:
-        lengths[name] -= sum(store.doc_field_length(docnum, name) for docnum in deleted.tolist())
+    lengths = {name: store.field_length(name) - int(store.stored_lengths(name)[deleted].sum()) for name in scorable}
     deleted_df: Counter = Counter()
     fresh = deleted
-    if followed is not None and store.segments()[: len(followed.segments)] == followed.segments:
+    docs = followed.doc_map(store) if followed is not None else None
+    if followed is not None and docs is not None:
+        was_deleted = np.flatnonzero(~np.asarray(followed.derived.live))
+        still = docs.old_to_new[was_deleted]
         known = np.zeros(store.doc_count, dtype=bool)
-        known[: len(followed.live)] = ~followed.live
+        known[still[still >= 0]] = True
         fresh = deleted[~known[deleted]]
         deleted_df.update(followed.deleted_df)
+        dropped: Counter = Counter()  # what the deleted documents of merged-away segments held
+        _count_terms(followed.store, was_deleted[still < 0], dropped)
+        deleted_df.subtract(dropped)
+        deleted_df = +deleted_df  # drop what fell to zero, as a full count would never list it
+    _count_terms(store, fresh, deleted_df)
+    return lengths, deleted_df
+
+
+def _count_terms(store: Store, docnums: np.ndarray, into: Counter) -> None:
+    """Add to ``into`` the documents of ``docnums`` holding each (field, term), as their text was analyzed."""
     texts: dict[str, list[str]] = defaultdict(list)
-    for docnum in fresh.tolist():
+    for docnum in docnums.tolist():
         for name, text in analyzed_texts(store.stored(docnum)).items():
             texts[name].append(text)
     for name, field_texts in texts.items():
         analyzer = store.analyzer(name)
         if not batchable(analyzer):
             for text in field_texts:
-                deleted_df.update((name, term) for term in store.analyzed(name, text))
+                into.update((name, term) for term in store.analyzed(name, text))
             continue
         terms = FieldTerms(analyzer)
         batch = terms.analyze(field_texts)
@@ -149,8 +187,7 @@ def live_statistics(
         held = np.unique(batch.docs.astype(np.int64) * len(terms.terms) + batch.terms)  # (text, term) once
         counts = np.bincount(held % len(terms.terms), minlength=len(terms.terms))
         for term_id in np.flatnonzero(counts).tolist():
-            deleted_df[(name, terms.terms[term_id])] += int(counts[term_id])
-    return lengths, deleted_df
+            into[(name, terms.terms[term_id])] += int(counts[term_id])
 
 
 def event_stories(
@@ -175,6 +212,17 @@ def event_stories(
     if previous is not None and changed is not None:
         return store.column("key_hash"), stories.update(store, live, published, tables, previous, changed)
     return store.column("key_hash"), stories.full(store, live, published, tables)
+
+
+def carried_facet(store: Store, field: str, before: FacetArrays, docs: carry.DocMap, live: np.ndarray) -> FacetArrays:
+    """A facet's arrays taken over from the followed generation, with the new segments' values."""
+    added = []
+    for position, offset in docs.added:
+        for value, ids, _tfs in store.segment_postings(position, field):
+            ids = ids.astype(np.int64) + offset
+            added.append((value, ids[live[ids]]))
+    values, doc_ids, ords = carry.facet_arrays(before, docs, live, added)
+    return FacetArrays(values, doc_ids, ords, facet_layers(doc_ids, ords, store.doc_count, len(values)))
 
 
 def facet_arrays(store: Store, field: str, live: np.ndarray) -> FacetArrays:
@@ -213,23 +261,12 @@ def facet_layers(doc_ids: np.ndarray, ords: np.ndarray, doc_count: int, none: in
 
 
 def posting_tables(store: Store, live: np.ndarray) -> dict[str, PostingTable]:
-    """Every scored field's posting lists of live documents, from each segment's table.
-
-    A segment's table is kept beside the generation (``indexer.persisted.save_segment_table``) and
-    reused by the next builds while the segment lives, so an update reads only its new segments.
-    """
-    tables: dict[str, PostingTable] = {}
-    segments = store.segments()
-    for field in TEXT_FIELDS:
-        parts = []
-        for position, (segment_id, offset) in enumerate(segments):
-            table = persisted.load_segment_table(store.path, segment_id, field)
-            if table is None:
-                table = segment_table(store, position, field)
-                persisted.save_segment_table(store.path, segment_id, field, table)
-            parts.append((offset, table))
-        tables[field] = merge_live(parts, live)
-    return tables
+    """Every scored field's posting lists of live documents, merged from each segment's."""
+    segments = list(enumerate(store.segments()))
+    return {
+        field: merge_live([(offset, segment_table(store, p, field)) for p, (_, offset) in segments], live)
+        for field in TEXT_FIELDS
+    }
 
 
 def segment_table(store: Store, position: int, field: str) -> PostingTable:

@@ -165,8 +165,6 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     # need the stemmer; the replay tests check every update against full builds made with NLTK
     _remember_stems(live)
     write_documents(gen, new_docs, create=False, delete_keys=sorted(affected & old_keys))
-    # posting tables of the segments that survived the update are shared, not recomputed
-    persisted.link_segment_tables(live, gen, {segment_id for segment_id, _ in storage.Store(gen).segments()})
     write_derived(gen, live, affected)
     generations.publish(index_dir, gen, manifest_of(files, report.problems, report.documents, "incremental"))
     report.generation = gen.name
