@@ -64,6 +64,11 @@ class DocMap:
         added = [(position, offset) for position, (_, offset) in enumerate(after) if position >= len(kept)]
         return cls(old_to_new, added, removed)
 
+    @property
+    def identity(self) -> bool:
+        """Whether every followed document keeps its number (no segment was merged away)."""
+        return not self.removed
+
     def carried(self, ids: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(which of ``ids``, followed documents, are live here, their numbers here)."""
         mapped = self.old_to_new[np.asarray(ids, dtype=np.int64)]
@@ -78,6 +83,8 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     Every document of ``added`` comes after every carried one, so each term's list is its carried
     part (still ascending) followed by its added part; both are placed by one scatter, no sort.
     """
+    if docs.identity:
+        return _appended(old, live, added)
     starts = np.asarray(old.starts, dtype=np.int64)
     term_of = np.repeat(np.arange(len(old.terms), dtype=np.int64), np.diff(starts))
     keep, ids = docs.carried(old.ids, live)
@@ -113,12 +120,54 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     return PostingTable(terms if present.all() else terms.select(present), table_starts, out_ids, out_tfs)
 
 
-def facet_arrays(
-    old: FacetArrays, docs: DocMap, live: np.ndarray, added: Iterable[tuple[str, np.ndarray]]
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """A facet's (values, document ids, value ordinals), sorted by value, then document.
+def _appended(old: PostingTable, live: np.ndarray, added: PostingTable) -> PostingTable:
+    """``posting_table`` when every followed document keeps its number (no merge).
 
-    The followed generation's pairs carried here, with ``added``: (value, live documents) of the new segments.
+    The postings of documents deleted since are dropped and the added ones inserted at the end of
+    their term's list: a mask and two inserts over the arrays, nothing per posting in Python.
+    """
+    starts = np.asarray(old.starts, dtype=np.int64)
+    ids = np.asarray(old.ids)
+    keep = live[ids]
+    dropped = np.flatnonzero(~keep)
+    dropped_before = np.zeros(len(starts), dtype=np.int64)  # postings dropped before each term's list
+    dropped_before[1:] = np.cumsum(
+        np.bincount(np.searchsorted(starts, dropped, side="right") - 1, minlength=len(old.terms))
+    )
+    kept_starts = starts - dropped_before
+    words = added.terms.to_list()
+    found = old.terms.find_many(words) if words else np.zeros(0, dtype=np.int64)
+    new_words = [w for w, f in zip(words, found.tolist(), strict=True) if f < 0]
+    terms, old_place, new_place = old.terms.splice(new_words)
+    # where each added term's postings go in the kept postings: after its own list, or, for a new
+    # term, before the list of the old term it precedes
+    at = np.where(found >= 0, found + 1, 0)
+    at[found < 0] = [old.terms.bisect(w) for w in new_words]
+    added_starts = np.asarray(added.starts, dtype=np.int64)
+    lengths = np.diff(added_starts)
+    positions = np.repeat(kept_starts[at], lengths)
+    out_ids = np.insert(ids[keep], positions, np.asarray(added.ids, dtype=np.int32))
+    out_tfs = np.insert(np.asarray(old.tfs)[keep], positions, np.asarray(added.tfs, dtype=np.float64))
+    counts = np.zeros(len(terms), dtype=np.int64)
+    counts[old_place] = np.diff(kept_starts)
+    placed = np.empty(len(words), dtype=np.int64)
+    placed[found >= 0] = old_place[found[found >= 0]]
+    placed[found < 0] = new_place
+    counts[placed] += lengths
+    present = counts > 0  # a term no live document holds any more is gone, as from a full build
+    table_starts = np.zeros(int(present.sum()) + 1, dtype=np.int64)
+    table_starts[1:] = np.cumsum(counts[present])
+    return PostingTable(terms if present.all() else terms.select(present), table_starts, out_ids, out_tfs)
+
+
+def facet_arrays(
+    old: FacetArrays, docs: DocMap, live: np.ndarray, added: list[tuple[str, np.ndarray]]
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]:
+    """A facet's (values, document ids, value ordinals, layers or None), pairs sorted by value, then document.
+
+    The followed generation's pairs carried here, with ``added``: (value, live documents) of the new
+    segments. Without a merge the pairs keep their order (new documents go at the end of their
+    value's run) and the layers are the followed ones remapped; otherwise layers are None (to compute).
     """
     keep, ids = docs.carried(old.doc_ids, live)
     old_ords = np.asarray(old.ords)[keep]
@@ -126,13 +175,35 @@ def facet_arrays(
     present = {old.values[o] for o in np.unique(old_ords).tolist()} | {value for value, _ in new_values}
     values = sorted(present)
     ordinal = {value: i for i, value in enumerate(values)}
-    remap = np.asarray([ordinal.get(value, -1) for value in old.values], dtype=np.int32)
-    id_parts = [ids.astype(np.int32)] + [found.astype(np.int32) for _, found in new_values]
-    ord_parts = [remap[old_ords] if len(old_ords) else old_ords.astype(np.int32)]
-    ord_parts += [np.full(len(found), ordinal[value], dtype=np.int32) for value, found in new_values]
-    doc_ids, ords = np.concatenate(id_parts), np.concatenate(ord_parts).astype(np.int32)
-    order = np.lexsort((doc_ids, ords))
-    return values, doc_ids[order], ords[order]
+    remap = np.asarray([ordinal.get(value, len(values)) for value in old.values], dtype=np.int32)
+    ords = remap[old_ords] if len(old_ords) else old_ords.astype(np.int32)
+    added_ids = [found.astype(np.int32) for _, found in new_values]
+    added_ords = [np.full(len(found), ordinal[value], dtype=np.int32) for value, found in new_values]
+    if not docs.identity or len({value for value, _ in new_values}) < len(new_values):
+        doc_ids = np.concatenate([ids.astype(np.int32), *added_ids])
+        ords = np.concatenate([ords, *added_ords]).astype(np.int32)
+        order = np.lexsort((doc_ids, ords))
+        return values, doc_ids[order], ords[order], None
+    new_ids = np.concatenate([np.zeros(0, np.int32), *added_ids])
+    new_ords = np.concatenate([np.zeros(0, np.int32), *added_ords])
+    at = np.searchsorted(ords, new_ords, side="right")  # the end of each value's run
+    doc_ids = np.insert(ids.astype(np.int32), at, new_ids)
+    ords = np.insert(ords, at, new_ords).astype(np.int32)
+    # layers: each carried document's values are what they were (remapped); new documents' from their pairs
+    none = len(values)
+    lookup = np.append(remap, np.int32(none))  # the followed "none" (len(old.values)) stays none
+    old_layers = np.asarray(old.layers)
+    order = np.lexsort((new_ords, new_ids))
+    by_doc = new_ids[order]
+    rank = np.arange(len(by_doc)) - np.searchsorted(by_doc, by_doc, side="left")
+    rows = max(len(old_layers), int(rank.max()) + 1 if len(rank) else 1)
+    layers = np.full((rows, len(live)), none, dtype=np.int32)
+    layers[: len(old_layers), : old_layers.shape[1]] = lookup[old_layers]
+    layers[:, ~live] = none
+    layers[rank, by_doc] = new_ords[order]
+    while len(layers) > 1 and not (layers[-1] != none).any():  # a full build has no row of nothing
+        layers = layers[:-1]
+    return values, doc_ids, ords, layers
 
 
 def vocabulary(

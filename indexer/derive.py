@@ -221,8 +221,10 @@ def carried_facet(store: Store, field: str, before: FacetArrays, docs: carry.Doc
         for value, ids, _tfs in store.segment_postings(position, field):
             ids = ids.astype(np.int64) + offset
             added.append((value, ids[live[ids]]))
-    values, doc_ids, ords = carry.facet_arrays(before, docs, live, added)
-    return FacetArrays(values, doc_ids, ords, facet_layers(doc_ids, ords, store.doc_count, len(values)))
+    values, doc_ids, ords, layers = carry.facet_arrays(before, docs, live, added)
+    if layers is None:
+        layers = facet_layers(doc_ids, ords, store.doc_count, len(values))
+    return FacetArrays(values, doc_ids, ords, layers)
 
 
 def facet_arrays(store: Store, field: str, live: np.ndarray) -> FacetArrays:

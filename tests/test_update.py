@@ -434,3 +434,37 @@ def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_
         assert {data.deleted_terms[i]: int(c) for i, c in enumerate(data.deleted_counts)} == {
             f"{field}\x00{term}": count for (field, term), count in held.items() if count
         }
+
+
+def test_an_update_carries_the_followed_generations_arrays_over_exactly_as_deriving_them_anew(
+    folder, tmp_path, monkeypatch
+):
+    """Carried over (indexer.carry) through plain updates and tier merges, array for array, in order and type."""
+    from indexer import carry, derive
+    from tests.test_persisted import snapshot_of_arrays
+
+    index = build_index(folder, tmp_path, 60)
+    carried: list[bool] = []
+    real = carry.posting_table
+    monkeypatch.setattr(carry, "posting_table", lambda *a: carried.append(a[1].identity) or real(*a))
+    for round_no in range(13):
+        path = folder / f"filler-{round_no:04d}.md"
+        topics = ("AI", f"Topic {round_no % 3}") if round_no % 2 else ("Cloud",)
+        path.write_text(seed(f"Filler {round_no} revised newword{round_no}", f"https://f.org/{round_no}", topics=topics))
+        if round_no % 4 == 3:
+            (folder / f"filler-{40 + round_no:04d}.md").unlink()  # a removed item: its words and values may vanish
+        if round_no == 5:
+            (folder / "2021-01-02-b.md").unlink()  # the only AI article and its exclusive related item
+        assert incremental.update(folder, index).mode == "incremental"
+        gen = generations.current_generation(index)
+        ours = persisted.load(gen)
+        anew = derive.derive(Store(gen))
+        assert snapshot_of_arrays(ours) == snapshot_of_arrays(anew), round_no
+        for field, table in anew.postings.items():
+            theirs = ours.postings[field]
+            assert theirs.terms.to_list() == table.terms.to_list(), (round_no, field)
+            for name in ("starts", "ids", "tfs"):
+                a, b = np.asarray(getattr(theirs, name)), np.asarray(getattr(table, name))
+                assert a.dtype == b.dtype and np.array_equal(a, b), (round_no, field, name)
+    assert True in carried and False in carried  # plain updates, and at least one with a tier merge
+    assert_same_as_full_build(folder, index, tmp_path)
