@@ -32,6 +32,7 @@ from .seeds import (
 
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
 TIER_FANIN = 10  # segments of one size tier that trigger their merge
+UPDATE_MERGE_DOCS = 1_000  # an update merges a tier only of at most this many live documents (see merge_by_tier)
 Progress = Callable[[int, int], None]  # (files done, files total)
 
 
@@ -155,14 +156,24 @@ def merge_by_tier(writer, segments: list) -> list:
     """Whoosh merge policy for updates: segments of one size tier merge once there are TIER_FANIN.
 
     Tiers are powers of ten of the document count, so a merge rewrites about ten segments of
-    similar size: every ~10 updates a few hundred documents, every ~100 a few thousand. Whoosh's
-    default policy merged in cascades that made one update in ten take 4 s at 100k documents.
+    similar size: every ~10 updates a few hundred documents. Whoosh's default policy merged in
+    cascades that made one update in ten take 4 s at 100k documents. A tier of more than
+    UPDATE_MERGE_DOCS live documents is left alone: rewriting ~6,000 documents (every ~100 updates
+    at 100k) took 14 s of one update, so those segments stay as they are (one of ~600 documents per
+    ten updates) until ``index --full``, which the report suggests from 5% replaced versions, or
+    the rebuild an update does by itself at 25%.
     """
     by_tier: dict[int, list] = defaultdict(list)
     for segment in segments:
         by_tier[len(str(max(1, segment.doc_count_all())))].append(segment)
     largest = max(by_tier, default=0)
-    full = [tier for tier, members in by_tier.items() if tier < largest and len(members) >= TIER_FANIN]
+    full = [
+        tier
+        for tier, members in by_tier.items()
+        if tier < largest
+        and len(members) >= TIER_FANIN
+        and sum(segment.doc_count() for segment in members) <= UPDATE_MERGE_DOCS
+    ]
     if not full:
         return segments
     chosen = by_tier[min(full)]

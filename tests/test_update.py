@@ -450,7 +450,8 @@ def test_an_update_carries_the_followed_generations_arrays_over_exactly_as_deriv
     for round_no in range(13):
         path = folder / f"filler-{round_no:04d}.md"
         topics = ("AI", f"Topic {round_no % 3}") if round_no % 2 else ("Cloud",)
-        path.write_text(seed(f"Filler {round_no} revised newword{round_no}", f"https://f.org/{round_no}", topics=topics))
+        title = f"Filler {round_no} revised newword{round_no}"
+        path.write_text(seed(title, f"https://f.org/{round_no}", topics=topics))
         if round_no % 4 == 3:
             (folder / f"filler-{40 + round_no:04d}.md").unlink()  # a removed item: its words and values may vanish
         if round_no == 5:
@@ -467,4 +468,29 @@ def test_an_update_carries_the_followed_generations_arrays_over_exactly_as_deriv
                 a, b = np.asarray(getattr(theirs, name)), np.asarray(getattr(table, name))
                 assert a.dtype == b.dtype and np.array_equal(a, b), (round_no, field, name)
     assert True in carried and False in carried  # plain updates, and at least one with a tier merge
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_an_update_leaves_a_tier_larger_than_its_merge_budget_unmerged(folder, tmp_path, monkeypatch):
+    """No update rewrites more than UPDATE_MERGE_DOCS documents: such a tier waits for `index --full`."""
+    from whoosh import index as whoosh_index
+
+    def segment_count() -> int:
+        ix = whoosh_index.open_dir(str(generations.current_generation(index)))
+        try:
+            return len(ix._segments())
+        finally:
+            ix.close()
+
+    index = build_index(folder, tmp_path, 40)
+    monkeypatch.setattr(build, "UPDATE_MERGE_DOCS", build.TIER_FANIN - 1)  # a full tier of 1-document segments is over
+    for round_no in range(build.TIER_FANIN + 2):
+        (folder / f"filler-{round_no:04d}.md").write_text(seed(f"Filler {round_no} again", f"https://f.org/{round_no}"))
+        incremental.update(folder, index)
+    assert segment_count() == 1 + build.TIER_FANIN + 2  # the build's segment and one per update, none merged
+    assert_same_as_full_build(folder, index, tmp_path)
+    monkeypatch.setattr(build, "UPDATE_MERGE_DOCS", build.TIER_FANIN + 2)  # within budget: the next update merges
+    (folder / "filler-0030.md").write_text(seed("Filler 30 again", "https://f.org/30"))
+    incremental.update(folder, index)
+    assert segment_count() == 2
     assert_same_as_full_build(folder, index, tmp_path)
