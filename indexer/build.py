@@ -137,8 +137,10 @@ def write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delete
         with generations.workers_die_with_parent():  # Whoosh forks its writer processes lazily
             writer = ix.writer(limitmb=256, procs=procs, multisegment=True) if procs > 1 else ix.writer(limitmb=256)
             try:
-                for key in delete_keys:
-                    writer.delete_by_term("key", key)
+                if delete_keys:
+                    with writer.searcher() as searcher:  # one for every key: Whoosh opens one per call otherwise
+                        for key in delete_keys:
+                            writer.delete_by_term("key", key, searcher=searcher)
                 for doc in docs:
                     writer.add_document(**document_fields(doc))
                 # Scores do not depend on segments (search.livestats.LiveStats), so an update only adds a
