@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, bulk_build, generations, persisted, storage, stories
+from . import analysis, generations, persisted, storage, stories
 from .derive import Followed, derive
 from .documents import Document, build_documents
 from .events import key_hash
@@ -123,11 +123,26 @@ def manifest_of(files: dict[str, dict], problems: list[SeedProblem], documents: 
     }
 
 
-def write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delete_keys: Iterable[str] = ()) -> None:
+def write_documents(
+    gen: Path,
+    docs: Iterable[Document],
+    *,
+    create: bool,
+    delete_keys: Iterable[str] = (),
+    delete_docs: Iterable[int] | None = None,
+) -> None:
+    """Write ``docs`` into the generation at ``gen`` (a new index with ``create``), deleting ``delete_keys`` first.
+
+    ``delete_docs``, when known, are the document numbers of those keys' live versions (Whoosh finds
+    them by a query per key otherwise).
+    """
     docs, delete_keys = list(docs), list(delete_keys)
-    if create and bulk_build.bulk_writer_chosen():
-        bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
-        return
+    if create:
+        from . import bulk_build  # full builds only: an update's start-up does without its imports
+
+        if bulk_build.bulk_writer_chosen():
+            bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
+            return
     if not create and not docs and not delete_keys:
         return  # only the manifest changes (e.g. a broken file appeared or vanished)
     ix = storage.open_for_writing(gen, build_schema() if create else None)
@@ -137,7 +152,10 @@ def write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delete
         with generations.workers_die_with_parent():  # Whoosh forks its writer processes lazily
             writer = ix.writer(limitmb=256, procs=procs, multisegment=True) if procs > 1 else ix.writer(limitmb=256)
             try:
-                if delete_keys:
+                if delete_docs is not None:
+                    for docnum in delete_docs:
+                        writer.delete_document(docnum)
+                elif delete_keys:
                     with writer.searcher() as searcher:  # one for every key: Whoosh opens one per call otherwise
                         for key in delete_keys:
                             writer.delete_by_term("key", key, searcher=searcher)

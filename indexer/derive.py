@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,16 +165,41 @@ def live_statistics(
         _count_terms(followed.store, was_deleted[still < 0], dropped)
         deleted_df.subtract(dropped)
         deleted_df = +deleted_df  # drop what fell to zero, as a full count would never list it
+        # the newly deleted were live in the followed generation: its posting tables list their terms
+        tables = followed.derived.postings
+        listed = [name for name in scorable if name in tables]
+        old_number = np.full(store.doc_count, -1, dtype=np.int64)
+        mapped = docs.old_to_new >= 0
+        old_number[docs.old_to_new[mapped]] = np.flatnonzero(mapped)
+        was_live = old_number[fresh]
+        in_tables = was_live >= 0
+        for name in listed:
+            _count_listed(tables[name], name, was_live[in_tables], len(mapped), deleted_df)
+        _count_terms(store, fresh[in_tables], deleted_df, skip=listed)
+        fresh = fresh[~in_tables]
     _count_terms(store, fresh, deleted_df)
     return lengths, deleted_df
 
 
-def _count_terms(store: Store, docnums: np.ndarray, into: Counter) -> None:
-    """Add to ``into`` the documents of ``docnums`` holding each (field, term), as their text was analyzed."""
+def _count_listed(table: PostingTable, field: str, docnums: np.ndarray, doc_count: int, into: Counter) -> None:
+    """Add to ``into`` the documents of ``docnums`` holding each term of ``field``, from a table listing them."""
+    chosen = np.zeros(doc_count, dtype=bool)
+    chosen[docnums] = True
+    hits = np.flatnonzero(chosen[np.asarray(table.ids)])
+    terms = np.searchsorted(np.asarray(table.starts), hits, side="right") - 1
+    counts = np.bincount(terms, minlength=len(table.terms))
+    for term_id in np.flatnonzero(counts).tolist():
+        into[(field, table.terms[term_id])] += int(counts[term_id])
+
+
+def _count_terms(store: Store, docnums: np.ndarray, into: Counter, skip: Iterable[str] = ()) -> None:
+    """Add to ``into`` the documents of ``docnums`` holding each (field, term) but those of ``skip``, as analyzed."""
+    skip = frozenset(skip)
     texts: dict[str, list[str]] = defaultdict(list)
     for docnum in docnums.tolist():
         for name, text in analyzed_texts(store.stored(docnum)).items():
-            texts[name].append(text)
+            if name not in skip:
+                texts[name].append(text)
     for name, field_texts in texts.items():
         analyzer = store.analyzer(name)
         if not batchable(analyzer):
