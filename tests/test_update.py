@@ -409,14 +409,14 @@ def test_a_collection_too_broad_to_cluster_keeps_every_item_alone_through_update
 
 
 def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_newly_replaced(tmp_path, monkeypatch):
-    from indexer import derive
+    from indexer import replaced
 
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(POWER_APPS / "base", seeds)
     build.full_build(seeds, index)
     analyzed: list[int] = []
-    real = derive.analyzed_texts
-    monkeypatch.setattr(derive, "analyzed_texts", lambda stored: analyzed.append(1) or real(stored))
+    real = replaced.analyzed_texts
+    monkeypatch.setattr(replaced, "analyzed_texts", lambda stored: analyzed.append(1) or real(stored))
     for number, update in enumerate(sorted((POWER_APPS / "updates").iterdir())[:6], start=1):
         before = generations.current_generation(index)
         apply_update(seeds, update)
@@ -428,7 +428,7 @@ def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_
         newly = len(deleted) - int((~np.asarray(persisted.load(before).live)).sum())
         assert len(analyzed) == newly, number  # only the versions this update replaced were read again
         analyzed.clear()
-        lengths, held = derive.live_statistics(store, deleted)  # everything analyzed anew
+        lengths, held = replaced.live_statistics(store, deleted)  # everything analyzed anew
         analyzed.clear()
         assert data.field_lengths == lengths
         assert {data.deleted_terms[i]: int(c) for i, c in enumerate(data.deleted_counts)} == {
