@@ -47,7 +47,7 @@ class DocMap:
             return None
 
         def sizes(segments: list[tuple[str, int]], total: int) -> list[int]:
-            ends = [offset for _, offset in segments[1:]] + [total]
+            ends = [offset for _, offset in segments[1:]] + [total] if segments else []
             return [end - offset for (_, offset), end in zip(segments, ends, strict=True)]
 
         after_sizes = sizes(after, after_count)

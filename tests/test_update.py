@@ -494,3 +494,21 @@ def test_an_update_leaves_a_tier_larger_than_its_merge_budget_unmerged(folder, t
     incremental.update(folder, index)
     assert segment_count() == 2
     assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_an_empty_index_grows_by_updates_whose_carried_arrays_equal_deriving_them_anew(tmp_path):
+    from indexer import derive
+    from tests.test_persisted import snapshot_of_arrays
+
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    build.full_build(seeds, index)  # no segment at all: the first update's segment is all new
+    for round_no in range(2):
+        (seeds / f"2021-01-0{round_no}.md").write_text(seed(f"Story {round_no}", f"https://e.org/{round_no}"))
+        assert incremental.update(seeds, index).mode == "incremental"
+        gen = generations.current_generation(index)
+        ours, anew = persisted.load(gen), derive.derive(Store(gen))
+        assert snapshot_of_arrays(ours) == snapshot_of_arrays(anew)
+        assert {f: t.terms.to_list() for f, t in ours.postings.items()} == {
+            f: t.terms.to_list() for f, t in anew.postings.items()
+        }
