@@ -115,7 +115,7 @@ def read_seed_files(
 def manifest_of(files: dict[str, dict], problems: list[SeedProblem], documents: int, mode: str) -> dict:
     return {
         "version": schema_version(),  # a hash of the field table: a change rebuilds by itself
-        "files": files,
+        "files": {rel: {k: v for k, v in entry.items() if k != "keys"} for rel, entry in files.items()},  # keys.txt
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
         "documents": documents,
         "built_at": time.time(),
@@ -246,7 +246,8 @@ def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = Non
     write_documents(gen, docs, create=True)
     write_derived(gen)
     report.docs_added = report.documents = len(docs)
-    generations.publish(index_dir, gen, manifest_of(entries, report.problems, len(docs), "full"))
+    keys = {rel: entry["keys"] for rel, entry in entries.items()}
+    generations.publish(index_dir, gen, manifest_of(entries, report.problems, len(docs), "full"), keys)
     report.generation = gen.name
     report.seconds = time.perf_counter() - start
     return report

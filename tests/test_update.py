@@ -512,3 +512,28 @@ def test_an_empty_index_grows_by_updates_whose_carried_arrays_equal_deriving_the
         assert {f: t.terms.to_list() for f, t in ours.postings.items()} == {
             f: t.terms.to_list() for f, t in anew.postings.items()
         }
+
+
+def test_each_files_keys_live_beside_the_manifest_and_an_older_manifest_holding_them_still_updates(folder, tmp_path):
+    import json
+
+    index = build_index(folder, tmp_path)
+    gen = generations.current_generation(index)
+    keys = generations.read_keys(gen)
+    assert keys == {
+        "2021-01-01-a.md": ["a.org/1", "r.org/shared"],
+        "2021-01-02-b.md": ["b.org/1", "r.org/beta-only", "r.org/shared"],
+        "2021-01-03-c.md": ["c.org/1"],
+    }
+    assert all("keys" not in entry for entry in generations.read_manifest(gen)["files"].values())
+    # a generation written before keys.txt: the keys inside the manifest
+    manifest = generations.read_manifest(gen)
+    for rel, entry in manifest["files"].items():
+        entry["keys"] = keys[rel]
+    (gen / generations.MANIFEST).write_text(json.dumps(manifest))
+    (gen / generations.KEYS).unlink()
+    (folder / "2021-01-02-b.md").write_text(seed("Beta article", "https://b.org/1", topics=("AI",)))  # drops two
+    report = incremental.update(folder, index)
+    assert (report.mode, report.docs_removed, report.docs_updated) == ("incremental", 1, 2)
+    assert generations.read_keys(generations.current_generation(index))["2021-01-02-b.md"] == ["b.org/1"]
+    assert_same_as_full_build(folder, index, tmp_path)
