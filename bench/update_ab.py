@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--new", type=Path, required=True)
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--start", type=int, default=0, help="first round's number (another: other files, new words)")
     args = parser.parse_args()
 
     sides = {}
@@ -58,7 +59,7 @@ def main() -> None:
         sides[name] = (code.resolve(), corpus, index)
     names = sorted(p.relative_to(sides["old"][1]) for p in sides["old"][1].rglob("*.md"))
     results: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
-    for round_no in range(args.rounds):
+    for round_no in range(args.start, args.start + args.rounds):
         for _code, corpus, _index in sides.values():
             rng = random.Random(1000 + round_no)  # the same files, the same changes, on both sides
             for rel in rng.sample(names, args.files):
