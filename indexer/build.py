@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, bulk_build, generations, persisted, storage, stories
+from . import analysis, generations, persisted, storage, stories
 from .derive import Followed, derive
 from .documents import Document, build_documents
 from .events import key_hash
@@ -32,6 +32,7 @@ from .seeds import (
 
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
 TIER_FANIN = 10  # segments of one size tier that trigger their merge
+UPDATE_MERGE_DOCS = 1_000  # an update merges a tier only of at most this many live documents (see merge_by_tier)
 Progress = Callable[[int, int], None]  # (files done, files total)
 
 
@@ -114,7 +115,7 @@ def read_seed_files(
 def manifest_of(files: dict[str, dict], problems: list[SeedProblem], documents: int, mode: str) -> dict:
     return {
         "version": schema_version(),  # a hash of the field table: a change rebuilds by itself
-        "files": files,
+        "files": {rel: {k: v for k, v in entry.items() if k != "keys"} for rel, entry in files.items()},  # keys.txt
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
         "documents": documents,
         "built_at": time.time(),
@@ -122,11 +123,26 @@ def manifest_of(files: dict[str, dict], problems: list[SeedProblem], documents: 
     }
 
 
-def write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delete_keys: Iterable[str] = ()) -> None:
+def write_documents(
+    gen: Path,
+    docs: Iterable[Document],
+    *,
+    create: bool,
+    delete_keys: Iterable[str] = (),
+    delete_docs: Iterable[int] | None = None,
+) -> None:
+    """Write ``docs`` into the generation at ``gen`` (a new index with ``create``), deleting ``delete_keys`` first.
+
+    ``delete_docs``, when known, are the document numbers of those keys' live versions (Whoosh finds
+    them by a query per key otherwise).
+    """
     docs, delete_keys = list(docs), list(delete_keys)
-    if create and bulk_build.bulk_writer_chosen():
-        bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
-        return
+    if create:
+        from . import bulk_build  # full builds only: an update's start-up does without its imports
+
+        if bulk_build.bulk_writer_chosen():
+            bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
+            return
     if not create and not docs and not delete_keys:
         return  # only the manifest changes (e.g. a broken file appeared or vanished)
     ix = storage.open_for_writing(gen, build_schema() if create else None)
@@ -136,8 +152,13 @@ def write_documents(gen: Path, docs: Iterable[Document], *, create: bool, delete
         with generations.workers_die_with_parent():  # Whoosh forks its writer processes lazily
             writer = ix.writer(limitmb=256, procs=procs, multisegment=True) if procs > 1 else ix.writer(limitmb=256)
             try:
-                for key in delete_keys:
-                    writer.delete_by_term("key", key)
+                if delete_docs is not None:
+                    for docnum in delete_docs:
+                        writer.delete_document(docnum)
+                elif delete_keys:
+                    with writer.searcher() as searcher:  # one for every key: Whoosh opens one per call otherwise
+                        for key in delete_keys:
+                            writer.delete_by_term("key", key, searcher=searcher)
                 for doc in docs:
                     writer.add_document(**document_fields(doc))
                 # Scores do not depend on segments (search.livestats.LiveStats), so an update only adds a
@@ -155,14 +176,24 @@ def merge_by_tier(writer, segments: list) -> list:
     """Whoosh merge policy for updates: segments of one size tier merge once there are TIER_FANIN.
 
     Tiers are powers of ten of the document count, so a merge rewrites about ten segments of
-    similar size: every ~10 updates a few hundred documents, every ~100 a few thousand. Whoosh's
-    default policy merged in cascades that made one update in ten take 4 s at 100k documents.
+    similar size: every ~10 updates a few hundred documents. Whoosh's default policy merged in
+    cascades that made one update in ten take 4 s at 100k documents. A tier of more than
+    UPDATE_MERGE_DOCS live documents is left alone: rewriting ~6,000 documents (every ~100 updates
+    at 100k) took 14 s of one update, so those segments stay as they are (one of ~600 documents per
+    ten updates) until ``index --full``, which the report suggests from 5% replaced versions, or
+    the rebuild an update does by itself at 25%.
     """
     by_tier: dict[int, list] = defaultdict(list)
     for segment in segments:
         by_tier[len(str(max(1, segment.doc_count_all())))].append(segment)
     largest = max(by_tier, default=0)
-    full = [tier for tier, members in by_tier.items() if tier < largest and len(members) >= TIER_FANIN]
+    full = [
+        tier
+        for tier, members in by_tier.items()
+        if tier < largest
+        and len(members) >= TIER_FANIN
+        and sum(segment.doc_count() for segment in members) <= UPDATE_MERGE_DOCS
+    ]
     if not full:
         return segments
     chosen = by_tier[min(full)]
@@ -186,7 +217,7 @@ def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable
     if before is not None:
         previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_mode)
     changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
-    followed = Followed.of(storage.Store(follows).segments(), before) if before is not None else None
+    followed = Followed.of(storage.Store(follows), before) if before is not None else None
     derived = derive(store, previous=previous, changed=changed, followed=followed)
     words = {derived.vocabulary[i] for i in range(len(derived.vocabulary))}  # read once, by derive
     # provider names are stemmed too (provider_text) but are not in the vocabulary: their words as well
@@ -215,7 +246,8 @@ def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = Non
     write_documents(gen, docs, create=True)
     write_derived(gen)
     report.docs_added = report.documents = len(docs)
-    generations.publish(index_dir, gen, manifest_of(entries, report.problems, len(docs), "full"))
+    keys = {rel: entry["keys"] for rel, entry in entries.items()}
+    generations.publish(index_dir, gen, manifest_of(entries, report.problems, len(docs), "full"), keys)
     report.generation = gen.name
     report.seconds = time.perf_counter() - start
     return report

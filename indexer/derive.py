@@ -7,24 +7,25 @@ before that computes the same data in memory when it is opened (``derive(store, 
 What it holds is what a full build of the same documents would give, however many incremental
 updates the index has had: deleted versions count nowhere (live mask, facet ordinals, posting
 lists of live documents only), and the collection statistics BM25 reads are live ones (a deleted
-document's terms are re-analyzed from its stored text and subtracted, see ``live_statistics``).
+document's terms are re-analyzed from its stored text and subtracted, see ``indexer.replaced``).
+An update carries the generation it follows over instead of deriving it again (``indexer.carry``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
-from . import persisted, stories
-from .batch_analysis import FieldTerms, batchable
+from . import carry, stories
 from .persisted import Derived, FacetArrays
-from .schema import FACET_FIELDS, TEXT_FIELDS, analyzed_texts
+from .replaced import Followed, live_statistics
+from .schema import FACET_FIELDS, TEXT_FIELDS
 from .storage import Store
 from .tables import PostingTable, Strings
+
+__all__ = ["Followed", "derive", "live_statistics"]
 
 EPOCH_US = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh's long for 1970-01-01
 DAY_US = 86_400 * 1_000_000
@@ -50,12 +51,32 @@ def derive(
     deleted = store.deleted()
     live = np.ones(n, dtype=bool)
     live[deleted] = False
+    docs = followed.doc_map(store) if followed is not None else None
     field_lengths, deleted_df = live_statistics(store, deleted, followed)
     keys = sorted(f"{field}\x00{term}" for field, term in deleted_df)
-    words = list(store.words("vocabulary"))
+    carryable = docs is not None and (not postings or set(TEXT_FIELDS) <= set(followed.derived.postings))
+    if followed is not None and docs is not None and carryable:
+        # an update: what the followed generation derived, carried over (``indexer.carry``)
+        before = followed.derived
+        delta = carry.segment_words(store, [position for position, _ in docs.added], "vocabulary")
+        delta.subtract(carry.segment_words(followed.store, docs.removed, "vocabulary"))
+        vocabulary, vocabulary_df = carry.vocabulary(
+            before.vocabulary, before.vocabulary_df, followed.deleted_df, deleted_df, delta
+        )
+        facets = {field: carried_facet(store, field, before.facets[field], docs, live) for field in FACET_FIELDS}
+        tables = {}
+        if postings:
+            for field in TEXT_FIELDS:
+                added = merge_live([(offset, segment_table(store, p, field)) for p, offset in docs.added], live)
+                tables[field] = carry.posting_table(before.postings[field], docs, live, added)
+    else:
+        words = list(store.words("vocabulary"))
+        vocabulary = Strings.of(w for w, _ in words)
+        vocabulary_df = np.asarray([df - deleted_df.get(("vocabulary", w), 0) for w, df in words], dtype=np.int64)
+        facets = {field: facet_arrays(store, field, live) for field in FACET_FIELDS}
+        tables = posting_tables(store, live) if postings else {}
     published = store.column("published")
     days, months = calendar(published)
-    tables = posting_tables(store, live) if postings else {}
     found = event_stories(store, live, published, tables, previous, changed)
     return Derived(
         doc_count=n,
@@ -73,9 +94,9 @@ def derive(
         field_lengths=field_lengths,
         deleted_terms=Strings.of(keys),
         deleted_counts=np.asarray([deleted_df[tuple(k.split("\x00", 1))] for k in keys], dtype=np.int64),
-        facets={field: facet_arrays(store, field, live) for field in FACET_FIELDS},
-        vocabulary=Strings.of(w for w, _ in words),
-        vocabulary_df=np.asarray([df - deleted_df.get(("vocabulary", w), 0) for w, df in words], dtype=np.int64),
+        facets=facets,
+        vocabulary=vocabulary,
+        vocabulary_df=vocabulary_df,
         postings=tables,
     )
 
@@ -90,67 +111,6 @@ def calendar(published: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     days = np.where(dated, (published - EPOCH_US) // DAY_US, 0)
     months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     return days, months
-
-
-@dataclass(frozen=True)
-class Followed:
-    """What an update's generation may take over from the generation it follows."""
-
-    segments: list[tuple[str, int]]  # (segment id, first document) of its segments
-    live: np.ndarray  # its live documents
-    deleted_df: Counter  # what its deleted documents held, per (field, term)
-
-    @classmethod
-    def of(cls, segments: list[tuple[str, int]], derived: Derived) -> Followed:
-        terms, counts = derived.deleted_terms, derived.deleted_counts
-        held = Counter({tuple(terms[i].split("\x00", 1)): int(counts[i]) for i in range(len(terms))})
-        return cls(segments, np.asarray(derived.live), held)
-
-
-def live_statistics(
-    store: Store, deleted: np.ndarray, followed: Followed | None = None
-) -> tuple[dict[str, int], Counter]:
-    """(live total length of each scorable field, deleted documents per (field, term)).
-
-    Whoosh keeps a deleted document in its segment's statistics until the segment is merged away;
-    subtracting what the deleted documents contributed (re-analyzed from their stored text, by the
-    field table) gives the statistics of a full build of the live documents. The texts of a field
-    are analyzed as one batch, each distinct word once (``indexer.batch_analysis``). An update
-    whose generation kept every segment of the one it ``followed`` (no merge: their documents keep
-    their numbers, and a deletion is forever) takes over what those deleted documents held and
-    analyzes only the newly deleted ones: after many updates there are thousands of replaced
-    versions, and analyzing them all again took seconds per update.
-    """
-    scorable = store.scorable_fields()
-    lengths = {name: store.field_length(name) for name in scorable}
-    for name in scorable:
-        lengths[name] -= sum(store.doc_field_length(docnum, name) for docnum in deleted.tolist())
-    deleted_df: Counter = Counter()
-    fresh = deleted
-    if followed is not None and store.segments()[: len(followed.segments)] == followed.segments:
-        known = np.zeros(store.doc_count, dtype=bool)
-        known[: len(followed.live)] = ~followed.live
-        fresh = deleted[~known[deleted]]
-        deleted_df.update(followed.deleted_df)
-    texts: dict[str, list[str]] = defaultdict(list)
-    for docnum in fresh.tolist():
-        for name, text in analyzed_texts(store.stored(docnum)).items():
-            texts[name].append(text)
-    for name, field_texts in texts.items():
-        analyzer = store.analyzer(name)
-        if not batchable(analyzer):
-            for text in field_texts:
-                deleted_df.update((name, term) for term in store.analyzed(name, text))
-            continue
-        terms = FieldTerms(analyzer)
-        batch = terms.analyze(field_texts)
-        if not len(terms.terms):
-            continue
-        held = np.unique(batch.docs.astype(np.int64) * len(terms.terms) + batch.terms)  # (text, term) once
-        counts = np.bincount(held % len(terms.terms), minlength=len(terms.terms))
-        for term_id in np.flatnonzero(counts).tolist():
-            deleted_df[(name, terms.terms[term_id])] += int(counts[term_id])
-    return lengths, deleted_df
 
 
 def event_stories(
@@ -175,6 +135,19 @@ def event_stories(
     if previous is not None and changed is not None:
         return store.column("key_hash"), stories.update(store, live, published, tables, previous, changed)
     return store.column("key_hash"), stories.full(store, live, published, tables)
+
+
+def carried_facet(store: Store, field: str, before: FacetArrays, docs: carry.DocMap, live: np.ndarray) -> FacetArrays:
+    """A facet's arrays taken over from the followed generation, with the new segments' values."""
+    added = []
+    for position, offset in docs.added:
+        for value, ids, _tfs in store.segment_postings(position, field):
+            ids = ids.astype(np.int64) + offset
+            added.append((value, ids[live[ids]]))
+    values, doc_ids, ords, layers = carry.facet_arrays(before, docs, live, added)
+    if layers is None:
+        layers = facet_layers(doc_ids, ords, store.doc_count, len(values))
+    return FacetArrays(values, doc_ids, ords, layers)
 
 
 def facet_arrays(store: Store, field: str, live: np.ndarray) -> FacetArrays:
@@ -213,23 +186,12 @@ def facet_layers(doc_ids: np.ndarray, ords: np.ndarray, doc_count: int, none: in
 
 
 def posting_tables(store: Store, live: np.ndarray) -> dict[str, PostingTable]:
-    """Every scored field's posting lists of live documents, from each segment's table.
-
-    A segment's table is kept beside the generation (``indexer.persisted.save_segment_table``) and
-    reused by the next builds while the segment lives, so an update reads only its new segments.
-    """
-    tables: dict[str, PostingTable] = {}
-    segments = store.segments()
-    for field in TEXT_FIELDS:
-        parts = []
-        for position, (segment_id, offset) in enumerate(segments):
-            table = persisted.load_segment_table(store.path, segment_id, field)
-            if table is None:
-                table = segment_table(store, position, field)
-                persisted.save_segment_table(store.path, segment_id, field, table)
-            parts.append((offset, table))
-        tables[field] = merge_live(parts, live)
-    return tables
+    """Every scored field's posting lists of live documents, merged from each segment's."""
+    segments = list(enumerate(store.segments()))
+    return {
+        field: merge_live([(offset, segment_table(store, p, field)) for p, (_, offset) in segments], live)
+        for field in TEXT_FIELDS
+    }
 
 
 def segment_table(store: Store, position: int, field: str) -> PostingTable:

@@ -3,7 +3,7 @@
 Layout of an index directory::
 
     index/CURRENT          name of the live generation (replaced atomically)
-    index/gen-000007/      a complete Whoosh index + manifest.json + stems.json
+    index/gen-000007/      a complete Whoosh index + manifest.json + keys.txt + stems.json
     index/.lock            flock held by the process that is writing (content: its pid)
 
 A writer builds a new generation directory and only then replaces ``CURRENT``; a crash at
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 STEMS = "stems.json"  # every indexed word's stem (indexer.build.write_derived), read by queries
+KEYS = "keys.txt"  # each seed file's URL keys, one a line: a JSON list of 160k strings cost 0.2 s a run
 PREFIX = "gen-"
 KEEP_OLD = 2  # generations kept behind the live one, for readers that still hold them
 GRACE_SECONDS = 60.0  # ... and however many were replaced less than this long ago
@@ -59,6 +61,39 @@ def read_manifest(gen: Path) -> dict[str, Any]:
     return json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
 
 
+def write_keys(gen: Path, keys: Mapping[str, Sequence[str]]) -> None:
+    """Write each seed file's URL keys beside the manifest: a JSON header (paths, counts), then a key a line.
+
+    Keys are canonical URLs, which never hold a line break (``urlsplit`` drops them).
+    """
+    paths = sorted(keys)
+    flat = [key for path in paths for key in keys[path]]
+    if any("\n" in key or "\r" in key for key in flat):
+        raise ValueError("a URL key holds a line break")
+    header = json.dumps({"paths": paths, "counts": [len(keys[path]) for path in paths]}, separators=(",", ":"))
+    tmp = gen / (KEYS + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(header + "\n" + "\n".join(flat))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, gen / KEYS)
+
+
+def read_keys(gen: Path) -> dict[str, list[str]] | None:
+    """Each seed file's URL keys as ``write_keys`` wrote them; None without (an older generation) or unreadable."""
+    try:
+        header, _, body = (gen / KEYS).read_text(encoding="utf-8").partition("\n")
+        meta = json.loads(header)
+        paths, counts = meta["paths"], meta["counts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    flat = body.split("\n") if sum(counts) else []
+    if len(paths) != len(counts) or len(flat) != sum(counts):
+        return None
+    ends = list(itertools.accumulate(counts))
+    return {path: flat[end - count : end] for path, count, end in zip(paths, counts, ends, strict=True)}
+
+
 def new_generation(index_dir: Path) -> Path:
     """Create an empty directory for the next generation."""
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -76,8 +111,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def rewrite_manifest(gen: Path, manifest: dict[str, Any]) -> None:
-    """Replace a generation's manifest atomically (readers see the old or the new one)."""
+def rewrite_manifest(gen: Path, manifest: dict[str, Any], keys: Mapping[str, Sequence[str]] | None = None) -> None:
+    """Replace a generation's manifest atomically (readers see the old or the new one), its ``keys`` first."""
+    if keys is not None:
+        write_keys(gen, keys)
     tmp = gen / (MANIFEST + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(manifest, sort_keys=True, separators=(",", ":")))  # dumps: the C encoder
@@ -87,9 +124,11 @@ def rewrite_manifest(gen: Path, manifest: dict[str, Any]) -> None:
     _fsync_dir(gen)
 
 
-def publish(index_dir: Path, gen: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest, then make ``gen`` live with one atomic rename."""
-    rewrite_manifest(gen, manifest)
+def publish(
+    index_dir: Path, gen: Path, manifest: dict[str, Any], keys: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Write the manifest (and each file's keys), then make ``gen`` live with one atomic rename."""
+    rewrite_manifest(gen, manifest, keys)
     pointer = index_dir / (CURRENT + ".tmp")
     with open(pointer, "w", encoding="utf-8") as fh:
         fh.write(gen.name + "\n")

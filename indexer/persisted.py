@@ -218,57 +218,7 @@ def load(gen: Path) -> Derived | None:
     )
 
 
-# -- posting tables of one segment -------------------------------------------------------------
-#
-# A segment's files never change (only which of its documents are deleted), so neither does its
-# table of posting lists: computed once when the segment appears, then hard-linked into every
-# later generation that still has the segment (``link_segment_tables``), and merged with the live
-# mask into the generation's own tables (``indexer.derive.merge_live``).
-
-
-def _segment_name(segment_id: str, field: str) -> str:
-    return f"segment.{segment_id}.{field}"
-
-
-def save_segment_table(gen: Path, segment_id: str, field: str, table: PostingTable) -> None:
-    """Keep one segment's posting lists of ``field`` (document numbers within the segment)."""
-    folder = gen / DIRECTORY
-    folder.mkdir(exist_ok=True)
-    name = _segment_name(segment_id, field)
-    _save_strings(folder, f"{name}.terms", table.terms)
-    _save(folder, f"{name}.starts", table.starts)
-    _save(folder, f"{name}.ids", table.ids)
-    _save(folder, f"{name}.tfs", table.tfs)
-
-
-def load_segment_table(gen: Path, segment_id: str, field: str) -> PostingTable | None:
-    """A segment's posting lists of ``field`` kept by an earlier build, or None."""
-    folder, name = gen / DIRECTORY, _segment_name(segment_id, field)
-    if not (folder / f"{name}.tfs.npy").is_file():  # written last
-        return None
-    return PostingTable(
-        _load_strings(folder, f"{name}.terms"),
-        _load(folder, f"{name}.starts"),
-        _load(folder, f"{name}.ids"),
-        _load(folder, f"{name}.tfs"),
-    )
-
-
-def link_segment_tables(live: Path, gen: Path, segment_ids: set[str]) -> None:
-    """Share the live generation's tables of the segments ``gen`` still has (hard links: they never change)."""
-    source = live / DIRECTORY
-    if not is_current(live):  # tables written by another format's code are computed again
-        return
-    (gen / DIRECTORY).mkdir(exist_ok=True)
-    for path in source.glob("segment.*.npy"):
-        if path.name.split(".")[1] in segment_ids and not (gen / DIRECTORY / path.name).exists():
-            try:
-                os.link(path, gen / DIRECTORY / path.name)
-            except OSError:
-                return  # no hard links here (another file system): the build computes them again
-
-
 def files(gen: Path) -> list[Path]:
-    """The derived files a searcher maps (segments' own tables are for builds only)."""
+    """The derived files a searcher maps."""
     folder = gen / DIRECTORY
     return sorted(p for p in folder.glob("*.npy") if not p.name.startswith("segment.")) if folder.is_dir() else []

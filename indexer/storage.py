@@ -179,10 +179,16 @@ class Store:
 
     def lengths(self, field: str) -> np.ndarray:
         """Every document's length of a field (as stored: one byte, decoded), at least 1."""
+        return np.maximum(self.stored_lengths(field), 1.0)
+
+    def stored_lengths(self, field: str) -> np.ndarray:
+        """Every document's length of a field as stored (one byte, decoded; 0 without the field).
+
+        What ``doc_field_length`` gives, and what the field's total counted (``whoosh_fixes``).
+        """
         with self.lock:
             parts = [_length_bytes(sub, field) for sub, _ in self._leaves()]
-        raw = _BYTE_TO_LENGTH[np.concatenate(parts)] if parts else np.zeros(0)
-        return np.maximum(raw, 1.0)
+        return _BYTE_TO_LENGTH[np.concatenate(parts)] if parts else np.zeros(0)
 
     def column(self, field: str) -> np.ndarray:
         """A numeric column's values for every document as int64 (a document without one: -1)."""
@@ -252,6 +258,13 @@ class Store:
             for term, _info in sub.iter_field(field):
                 ids, tfs = _leaf_postings(sub.postings(field, term))
                 yield term.decode("utf-8"), ids, tfs
+
+    def segment_words(self, position: int, field: str) -> Iterator[tuple[str, int]]:
+        """(word, documents of the segment holding it, deleted ones included) of one segment's field."""
+        with self.lock:
+            sub, _offset = self._leaves()[position]
+            for term, info in sub.iter_field(field):
+                yield term.decode("utf-8"), info.doc_frequency()
 
     def segment_ids(self) -> list[str]:
         """The ids of the segments the open reader reads (their files start with them)."""

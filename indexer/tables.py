@@ -86,6 +86,39 @@ class Strings:
         """Where ``word`` would go (``bisect_left`` in string order, which equals UTF-8 byte order)."""
         return bisect_left(self, word)
 
+    def splice(self, words: list[str]) -> tuple[Strings, np.ndarray, np.ndarray]:
+        """These strings with ``words`` (sorted, none of them here yet) inserted in their places.
+
+        Returns (the strings, the new place of each old string, the place of each word); the old
+        bytes move in one numpy assignment, so a large vocabulary costs no Python loop.
+        """
+        old_places = np.arange(len(self), dtype=np.int64)
+        if not words:
+            return self, old_places, np.zeros(0, dtype=np.int64)
+        at = np.asarray([self.bisect(w) for w in words], dtype=np.int64)  # the old string each goes before
+        placed = at + np.arange(len(words))
+        old_places += np.searchsorted(at, old_places, side="right")
+        encoded = [w.encode("utf-8") for w in words]
+        old_lengths = np.diff(np.asarray(self.offsets, dtype=np.int64))
+        lengths = np.zeros(len(self) + len(words), dtype=np.int64)
+        lengths[old_places] = old_lengths
+        lengths[placed] = [len(e) for e in encoded]
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(lengths)
+        blob = np.empty(int(offsets[-1]), dtype=np.uint8)
+        shift = np.repeat(offsets[old_places] - np.asarray(self.offsets[:-1], dtype=np.int64), old_lengths)
+        blob[np.arange(len(shift)) + shift] = np.asarray(self.blob, dtype=np.uint8)
+        for data, place in zip(encoded, placed.tolist(), strict=True):
+            blob[offsets[place] : offsets[place] + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        return Strings(blob, offsets), old_places, placed
+
+    def select(self, keep: np.ndarray) -> Strings:
+        """The strings where ``keep`` (bool, one per string) is true."""
+        lengths = np.diff(np.asarray(self.offsets, dtype=np.int64))
+        offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(lengths[keep])
+        return Strings(np.asarray(self.blob, dtype=np.uint8)[np.repeat(keep, lengths)], offsets)
+
     def to_list(self) -> list[str]:
         """Every string, decoded once and kept (for code that needs a real list, e.g. rapidfuzz)."""
         if self._list is None:

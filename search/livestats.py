@@ -4,7 +4,7 @@ Whoosh keeps a deleted document in its segment's statistics until that segment i
 away. An incremental update deletes and re-adds the changed documents, so Whoosh's own
 document frequencies and average field lengths would drift from a full build's, and so
 would every score. ``LiveStats`` subtracts the deleted documents (re-analyzed from their
-still-stored text when the generation was built: ``indexer.derive.live_statistics``), which
+still-stored text when the generation was built: ``indexer.replaced.live_statistics``), which
 makes scores bit-identical to a full build of the same documents without rewriting the whole
 index on each update.
 """

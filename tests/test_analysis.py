@@ -38,6 +38,46 @@ def test_a_query_of_indexed_words_loads_no_nltk(seeds_index):
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+    stemmer_module = "from indexer import analysis; print(type(analysis._snowball.__self__).__module__)"
     unseen = probe.replace("facial recognition police", "facial recognition policemanship")
+    unseen = unseen.replace("print('nltk' in sys.modules)", stemmer_module)
     out = subprocess.run([sys.executable, "-c", unseen], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.strip() == "True"  # a word no item holds is stemmed by NLTK itself
+    assert out.stdout.strip() == "nltk.stem.snowball"  # a word no item holds is stemmed by NLTK itself
+
+
+LIGHT_THEN_FULL = """
+import sys, time
+from indexer import analysis
+started = time.perf_counter()
+stem = analysis._stemmer()
+took = time.perf_counter() - started
+light = sorted(name for name in sys.modules if name.startswith("nltk"))
+import nltk
+from nltk.stem.snowball import EnglishStemmer
+import nltk.stem.snowball
+words = sys.stdin.read().split()
+full = EnglishStemmer().stem
+print(light, "nltk.download" if hasattr(nltk, "download") else "", type(stem.__self__) is not EnglishStemmer)
+print(sum(stem(w) != full(w) for w in words), len(words))
+"""
+
+
+def test_the_stemmer_is_nltks_own_module_loaded_without_the_package_and_stems_as_nltk_does():
+    # every word of the corpora (and hostile ones), stemmed by the lightly loaded module and by the
+    # class of a full ``import nltk`` afterwards, which still works in the same process
+    words = set()
+    for folder in (SEEDS, AI_CORPUS, POWER_APPS):
+        for path in folder.rglob("*.*"):
+            words.update(w.lower() for w in analysis.words(path.read_text(encoding="utf-8")))
+    words.update(["generously", "dying", "skies", "news", "andes", "'s", "won't", "ﬁnally", "crédit", "x²"])
+    out = subprocess.run(
+        [sys.executable, "-c", LIGHT_THEN_FULL],
+        input="\n".join(sorted(words)),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    first, second = out.stdout.splitlines()
+    assert first == "[] nltk.download True", out.stderr  # nothing of NLTK left behind; the real package loads after
+    assert second == f"0 {len(words)}" and len(words) > 5000

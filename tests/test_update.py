@@ -288,18 +288,20 @@ def test_an_update_imports_nltk_only_for_a_word_it_has_never_stemmed(folder, tmp
     code = (
         "import sys; from pathlib import Path; from indexer import incremental;"
         f"report = incremental.update(Path({str(folder)!r}), Path({str(index)!r}));"
-        "print(report.mode, 'nltk' in sys.modules)"
+        "from indexer import analysis; stemmer = analysis._snowball;"
+        "print(report.mode, stemmer is not None and type(stemmer.__self__).__module__, 'nltk' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.stdout.split() == ["unchanged", "False"], out.stderr
+    assert out.stdout.split() == ["unchanged", "False", "False"], out.stderr
     (folder / "new.md").write_text(seed("Gamma story", "https://n.org/1"))  # words the index holds
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.stdout.split() == ["incremental", "False"], out.stderr  # known words: stems from stems.json
+    assert out.stdout.split() == ["incremental", "False", "False"], out.stderr  # known words: stems from stems.json
     assert_same_as_full_build(folder, index, tmp_path)
     (folder / "newer.md").write_text(seed("Zyxqwving items", "https://n.org/2"))  # a word never stemmed
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.stdout.split() == ["incremental", "True"], out.stderr  # the stemmer is NLTK's
+    # the stemmer is NLTK's own module, loaded without the package's __init__ (half a second or more)
+    assert out.stdout.split() == ["incremental", "nltk.stem.snowball", "False"], out.stderr
     assert_same_as_full_build(folder, index, tmp_path)
 
 
@@ -466,14 +468,14 @@ def test_a_collection_too_broad_for_events_keeps_its_near_duplicates_through_upd
 
 
 def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_newly_replaced(tmp_path, monkeypatch):
-    from indexer import derive
+    from indexer import replaced
 
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(POWER_APPS / "base", seeds)
     build.full_build(seeds, index)
     analyzed: list[int] = []
-    real = derive.analyzed_texts
-    monkeypatch.setattr(derive, "analyzed_texts", lambda stored: analyzed.append(1) or real(stored))
+    real = replaced.analyzed_texts
+    monkeypatch.setattr(replaced, "analyzed_texts", lambda stored: analyzed.append(1) or real(stored))
     for number, update in enumerate(sorted((POWER_APPS / "updates").iterdir())[:6], start=1):
         before = generations.current_generation(index)
         apply_update(seeds, update)
@@ -485,9 +487,112 @@ def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_
         newly = len(deleted) - int((~np.asarray(persisted.load(before).live)).sum())
         assert len(analyzed) == newly, number  # only the versions this update replaced were read again
         analyzed.clear()
-        lengths, held = derive.live_statistics(store, deleted)  # everything analyzed anew
+        lengths, held = replaced.live_statistics(store, deleted)  # everything analyzed anew
         analyzed.clear()
         assert data.field_lengths == lengths
         assert {data.deleted_terms[i]: int(c) for i, c in enumerate(data.deleted_counts)} == {
             f"{field}\x00{term}": count for (field, term), count in held.items() if count
         }
+
+
+def test_an_update_carries_the_followed_generations_arrays_over_exactly_as_deriving_them_anew(
+    folder, tmp_path, monkeypatch
+):
+    """Carried over (indexer.carry) through plain updates and tier merges, array for array, in order and type."""
+    from indexer import carry, derive
+    from tests.test_persisted import snapshot_of_arrays
+
+    index = build_index(folder, tmp_path, 60)
+    carried: list[bool] = []
+    real = carry.posting_table
+    monkeypatch.setattr(carry, "posting_table", lambda *a: carried.append(a[1].identity) or real(*a))
+    for round_no in range(13):
+        path = folder / f"filler-{round_no:04d}.md"
+        topics = ("AI", f"Topic {round_no % 3}") if round_no % 2 else ("Cloud",)
+        title = f"Filler {round_no} revised newword{round_no}"
+        path.write_text(seed(title, f"https://f.org/{round_no}", topics=topics))
+        if round_no % 4 == 3:
+            (folder / f"filler-{40 + round_no:04d}.md").unlink()  # a removed item: its words and values may vanish
+        if round_no == 5:
+            (folder / "2021-01-02-b.md").unlink()  # the only AI article and its exclusive related item
+        assert incremental.update(folder, index).mode == "incremental"
+        gen = generations.current_generation(index)
+        ours = persisted.load(gen)
+        anew = derive.derive(Store(gen))
+        assert snapshot_of_arrays(ours) == snapshot_of_arrays(anew), round_no
+        for field, table in anew.postings.items():
+            theirs = ours.postings[field]
+            assert theirs.terms.to_list() == table.terms.to_list(), (round_no, field)
+            for name in ("starts", "ids", "tfs"):
+                a, b = np.asarray(getattr(theirs, name)), np.asarray(getattr(table, name))
+                assert a.dtype == b.dtype and np.array_equal(a, b), (round_no, field, name)
+    assert True in carried and False in carried  # plain updates, and at least one with a tier merge
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_an_update_leaves_a_tier_larger_than_its_merge_budget_unmerged(folder, tmp_path, monkeypatch):
+    """No update rewrites more than UPDATE_MERGE_DOCS documents: such a tier waits for `index --full`."""
+    from whoosh import index as whoosh_index
+
+    def segment_count() -> int:
+        ix = whoosh_index.open_dir(str(generations.current_generation(index)))
+        try:
+            return len(ix._segments())
+        finally:
+            ix.close()
+
+    index = build_index(folder, tmp_path, 40)
+    monkeypatch.setattr(build, "UPDATE_MERGE_DOCS", build.TIER_FANIN - 1)  # a full tier of 1-document segments is over
+    for round_no in range(build.TIER_FANIN + 2):
+        (folder / f"filler-{round_no:04d}.md").write_text(seed(f"Filler {round_no} again", f"https://f.org/{round_no}"))
+        incremental.update(folder, index)
+    assert segment_count() == 1 + build.TIER_FANIN + 2  # the build's segment and one per update, none merged
+    assert_same_as_full_build(folder, index, tmp_path)
+    monkeypatch.setattr(build, "UPDATE_MERGE_DOCS", build.TIER_FANIN + 2)  # within budget: the next update merges
+    (folder / "filler-0030.md").write_text(seed("Filler 30 again", "https://f.org/30"))
+    incremental.update(folder, index)
+    assert segment_count() == 2
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_an_empty_index_grows_by_updates_whose_carried_arrays_equal_deriving_them_anew(tmp_path):
+    from indexer import derive
+    from tests.test_persisted import snapshot_of_arrays
+
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    build.full_build(seeds, index)  # no segment at all: the first update's segment is all new
+    for round_no in range(2):
+        (seeds / f"2021-01-0{round_no}.md").write_text(seed(f"Story {round_no}", f"https://e.org/{round_no}"))
+        assert incremental.update(seeds, index).mode == "incremental"
+        gen = generations.current_generation(index)
+        ours, anew = persisted.load(gen), derive.derive(Store(gen))
+        assert snapshot_of_arrays(ours) == snapshot_of_arrays(anew)
+        assert {f: t.terms.to_list() for f, t in ours.postings.items()} == {
+            f: t.terms.to_list() for f, t in anew.postings.items()
+        }
+
+
+def test_each_files_keys_live_beside_the_manifest_and_an_older_manifest_holding_them_still_updates(folder, tmp_path):
+    import json
+
+    index = build_index(folder, tmp_path)
+    gen = generations.current_generation(index)
+    keys = generations.read_keys(gen)
+    assert keys == {
+        "2021-01-01-a.md": ["a.org/1", "r.org/shared"],
+        "2021-01-02-b.md": ["b.org/1", "r.org/beta-only", "r.org/shared"],
+        "2021-01-03-c.md": ["c.org/1"],
+    }
+    assert all("keys" not in entry for entry in generations.read_manifest(gen)["files"].values())
+    # a generation written before keys.txt: the keys inside the manifest
+    manifest = generations.read_manifest(gen)
+    for rel, entry in manifest["files"].items():
+        entry["keys"] = keys[rel]
+    (gen / generations.MANIFEST).write_text(json.dumps(manifest))
+    (gen / generations.KEYS).unlink()
+    (folder / "2021-01-02-b.md").write_text(seed("Beta article", "https://b.org/1", topics=("AI",)))  # drops two
+    report = incremental.update(folder, index)
+    assert (report.mode, report.docs_removed, report.docs_updated) == ("incremental", 1, 2)
+    assert generations.read_keys(generations.current_generation(index))["2021-01-02-b.md"] == ["b.org/1"]
+    assert_same_as_full_build(folder, index, tmp_path)
