@@ -76,7 +76,7 @@ class SearchEngine:
             for field in FILTER_FIELDS
             if (values := request.filter_values(field))
         }
-        strict_total = int(np.logical_and.reduce([found.strict, *fmasks.values()]).sum())
+        strict_total = int(np.count_nonzero(np.logical_and.reduce([found.strict, *fmasks.values()])))
         suggestion = None
         if strict_total < SUGGEST_BELOW:
             suggestion = suggest.did_you_mean(found.parsed, gen, list(fmasks.values()), strict_total)
@@ -85,7 +85,7 @@ class SearchEngine:
             found = plan(request.q, gen, relaxed=True, **_typing(request))
 
         final = _narrowed(found.mask, fmasks)
-        total = int(final.sum())
+        total = int(np.count_nonzero(final))  # a bool array's sum() converts every element first
         corrected = _corrected(request.q, found.corrections) if found.corrections and total else None
         if corrected:
             suggestion = None  # the results already come from the correction; the page says so
@@ -126,7 +126,7 @@ class SearchEngine:
             "suggestion": suggestion,
             "corrected": corrected,
             "relaxed": found.relaxed,
-            "partial": int((final & found.partial).sum()) if found.partial is not None else 0,
+            "partial": int(np.count_nonzero(final & found.partial)) if found.partial is not None else 0,
             "generation": gen.name,
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }

@@ -68,7 +68,9 @@ def _dense_of(groups: list[list[Alternative]], gen) -> WordScores:
         matched += holds
         in_title += titled
         idf = _word_idf(group, gen)
-        np.add(matched_idf, idf, out=matched_idf, where=holds)  # matched_idf[holds] += idf, without the copies
+        # matched_idf[holds] += idf: adding 0.0 elsewhere leaves those floats as they are, and a plain
+        # add over every document is ~10x cheaper than np.add(..., where=holds) (0.9 ms at 100k)
+        matched_idf += holds * idf
         total_idf += idf
     return WordScores(np.arange(n), scores, title_scores, matched, in_title, matched_idf, total_idf, len(groups))
 
@@ -227,13 +229,20 @@ def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.nd
         if len(ids):
             parts_ids.append(ids)
             parts_scores.append(boost * bm25)
-            parts_title.append(bm25 if field == "title" else np.zeros(len(ids)))
+            parts_title.append(bm25 if field == "title" else None)
     if not parts_ids:
         return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-    ids, slot = np.unique(np.concatenate(parts_ids), return_inverse=True)
-    scores = np.bincount(slot, weights=np.concatenate(parts_scores), minlength=len(ids)) * alt.weight
-    title = np.bincount(slot, weights=np.concatenate(parts_title), minlength=len(ids)) * alt.weight
-    return ids, scores, title
+    # summed from 0.0 field by field in the policy's order, as bincount over the concatenated
+    # postings did (the same floats); placing the postings costs far less than np.unique's sort
+    ids = _union(parts_ids, gen.doc_count)
+    slots = _Slots(ids, gen.doc_count)
+    scores, title = np.zeros(len(ids)), np.zeros(len(ids))
+    for field_ids, field_scores, field_title in zip(parts_ids, parts_scores, parts_title, strict=True):
+        slot = slots.of(field_ids)
+        scores[slot] += field_scores
+        if field_title is not None:  # other fields added 0.0 to the title's sum
+            title[slot] += field_title
+    return ids, scores * alt.weight, title * alt.weight
 
 
 def _word_idf(group: list[Alternative], gen) -> float:
