@@ -16,6 +16,7 @@ import numpy as np
 from .expansion import Alternative
 
 DENSE_SHARE = 0.75  # postings (summed over words, forms and fields) from which arrays over every document are cheaper
+REMEMBER_FROM = 8  # a word whose postings hold 1/8 of the collection keeps its arrays over every document
 
 
 @dataclass
@@ -92,7 +93,19 @@ def alternative_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, n
     return scores, title, holds
 
 
-def _group_scores(group: list[Alternative], gen) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _group_scores(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
+    """(best form's scores, its title scores, which documents hold a form, which hold one in the title), read-only.
+
+    A word (with its forms) held by many documents keeps these arrays for the generation
+    (``ScoringData.remembered``): a common word costs its passes over every document once.
+    """
+    if _postings_held([group], gen) * REMEMBER_FROM >= gen.doc_count:
+        key = ("dense group", *((alt.term, alt.weight) for alt in group))
+        return gen.scoring.remembered(key, lambda: _group_arrays(group, gen))
+    return _group_arrays(group, gen)
+
+
+def _group_arrays(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
     scores, title, holds = alternative_scores(group[0], gen)
     titled = title > 0
     for alt in group[1:]:
