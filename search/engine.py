@@ -94,11 +94,16 @@ class SearchEngine:
         facets, facet_meta = {}, {}
         toggle = toggler(request)
         final_docs = np.flatnonzero(final)  # what every facet without a filter of its own counts
+        # matching most live items, those are counted as all live items less the ones left out (fewer to read)
+        left_out = np.flatnonzero(gen.live & ~final) if 2 * len(final_docs) > np.count_nonzero(gen.live) else None
         for field in FACET_FIELDS:
             table = gen.facets[field]
-            counts = table.counts(
-                np.flatnonzero(_narrowed(found.mask, fmasks, field)) if field in fmasks else final_docs
-            )
+            if field in fmasks:
+                counts = table.counts(np.flatnonzero(_narrowed(found.mask, fmasks, field)))
+            elif left_out is not None:
+                counts = table.counts_but(gen.live, left_out)
+            else:
+                counts = table.counts(final_docs)
             facets[field], truncated = table.summarize(counts, request.filter_values(field), toggle)
             facet_meta[field] = {"label": FACETS[field].label, "truncated": truncated}
         histogram = gen.calendar.histogram(
