@@ -17,6 +17,7 @@ from .expansion import Alternative
 
 DENSE_SHARE = 0.75  # postings (summed over words, forms and fields) from which arrays over every document are cheaper
 REMEMBER_FROM = 8  # a word whose postings hold 1/8 of the collection keeps its arrays over every document
+REMEMBER_SPARSE_FROM = 32  # ... and from 1/32 its arrays over the documents holding it
 
 
 @dataclass
@@ -121,7 +122,7 @@ def _group_arrays(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
 
 def _sparse_of(groups: list[list[Alternative]], gen) -> WordScores:
     """``WordScores`` over the documents holding some word: the same floats as ``_dense_of`` there."""
-    scored = [_sparse_group(group, gen) for group in groups]
+    scored = [_kept_sparse_group(group, gen) for group in groups]
     ids = _union([group_ids for group_ids, *_ in scored], gen.doc_count)
     slots, m = _Slots(ids, gen.doc_count), len(ids)
     scores, title_scores, matched_idf = np.zeros(m), np.zeros(m), np.zeros(m)
@@ -162,6 +163,14 @@ def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, 
         scores *= alt.weight
         title *= alt.weight
     return ids, scores, title, holds
+
+
+def _kept_sparse_group(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
+    """``_sparse_group``, kept per generation (read-only) for a word held by many documents."""
+    if _postings_held([group], gen) * REMEMBER_SPARSE_FROM >= gen.doc_count:
+        key = ("sparse group", *((alt.term, alt.weight) for alt in group))
+        return gen.scoring.remembered(key, lambda: _sparse_group(group, gen))
+    return _sparse_group(group, gen)
 
 
 def _sparse_group(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:

@@ -9,6 +9,7 @@ tests build.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from search import evaluate, words
 from search.expansion import expand
@@ -27,15 +28,19 @@ def _answers(engine, texts: list[str]) -> list[dict]:
     return out
 
 
-def test_remembered_word_arrays_give_the_answers_computed_each_time(all_engine, monkeypatch):
+@pytest.mark.parametrize("share", [0.0, float("inf")], ids=["dense", "sparse"])
+def test_remembered_word_arrays_give_the_answers_computed_each_time(all_engine, monkeypatch, share):
     gen = all_engine.generation()
+    gen.scoring._dense.clear()
     monkeypatch.setattr(gen.answers, "get_or_compute", lambda request, compute: (compute(), False))
-    monkeypatch.setattr(words, "DENSE_SHARE", 0.0)  # every query on the path that keeps arrays
+    monkeypatch.setattr(words, "DENSE_SHARE", share)  # every query over every document, or over its postings
     texts = queries_of(all_engine, 60)
     monkeypatch.setattr(words, "REMEMBER_FROM", 0)  # never kept: the reference
+    monkeypatch.setattr(words, "REMEMBER_SPARSE_FROM", 0)
     reference = _answers(all_engine, texts)
     assert not gen.scoring._dense
     monkeypatch.setattr(words, "REMEMBER_FROM", 10**9)  # every word held by an item kept
+    monkeypatch.setattr(words, "REMEMBER_SPARSE_FROM", 10**9)
     assert _answers(all_engine, texts) == reference  # computed and kept
     assert gen.scoring._dense, "the words' arrays were kept"
     assert _answers(all_engine, texts) == reference  # read from what was kept
