@@ -31,7 +31,7 @@ BM25_CACHE_BYTES = 16 * 2**20
 BM25_CACHE_FROM = 256  # postings: shorter lists are cheaper to score again than to keep
 # a common word's arrays (search.words: over every document, 1.9 MB at 100k documents, or over those
 # holding it), kept per generation: summing its fields' and forms' postings took 1-6 ms on every query holding it
-DENSE_CACHE_BYTES = 48 * 2**20
+DENSE_CACHE_BYTES = 32 * 2**20
 
 
 @dataclass
