@@ -76,7 +76,7 @@ class SearchEngine:
             for field in FILTER_FIELDS
             if (values := request.filter_values(field))
         }
-        strict_total = int(np.logical_and.reduce([found.strict, *fmasks.values()]).sum())
+        strict_total = int(np.count_nonzero(np.logical_and.reduce([found.strict, *fmasks.values()])))
         suggestion = None
         if strict_total < SUGGEST_BELOW:
             suggestion = suggest.did_you_mean(found.parsed, gen, list(fmasks.values()), strict_total)
@@ -85,7 +85,7 @@ class SearchEngine:
             found = plan(request.q, gen, relaxed=True, **_typing(request))
 
         final = _narrowed(found.mask, fmasks)
-        total = int(final.sum())
+        total = int(np.count_nonzero(final))  # a bool array's sum() converts every element first
         corrected = _corrected(request.q, found.corrections) if found.corrections and total else None
         if corrected:
             suggestion = None  # the results already come from the correction; the page says so
@@ -94,11 +94,16 @@ class SearchEngine:
         facets, facet_meta = {}, {}
         toggle = toggler(request)
         final_docs = np.flatnonzero(final)  # what every facet without a filter of its own counts
+        # matching most live items, those are counted as all live items less the ones left out (fewer to read)
+        left_out = np.flatnonzero(gen.live & ~final) if 2 * len(final_docs) > np.count_nonzero(gen.live) else None
         for field in FACET_FIELDS:
             table = gen.facets[field]
-            counts = table.counts(
-                np.flatnonzero(_narrowed(found.mask, fmasks, field)) if field in fmasks else final_docs
-            )
+            if field in fmasks:
+                counts = table.counts(np.flatnonzero(_narrowed(found.mask, fmasks, field)))
+            elif left_out is not None:
+                counts = table.counts_but(gen.live, left_out)
+            else:
+                counts = table.counts(final_docs)
             facets[field], truncated = table.summarize(counts, request.filter_values(field), toggle)
             facet_meta[field] = {"label": FACETS[field].label, "truncated": truncated}
         histogram = gen.calendar.histogram(
@@ -126,7 +131,7 @@ class SearchEngine:
             "suggestion": suggestion,
             "corrected": corrected,
             "relaxed": found.relaxed,
-            "partial": int((final & found.partial).sum()) if found.partial is not None else 0,
+            "partial": int(np.count_nonzero(final & found.partial)) if found.partial is not None else 0,
             "generation": gen.name,
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }

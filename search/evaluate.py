@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,7 @@ class Plan:
     # what the BM25 part sums: per word, its alternatives (search.expansion); or (field, term, boost) of a tree
     scored: tuple = ()
     # the parts ``scores`` was made of, per document, for explain: bm25, coordination (factor), title (bonus)
-    parts: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    parts: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
     corrections: dict[str, str] = dataclasses.field(default_factory=dict)  # misspelt word -> its best spelling
 
     @property
@@ -140,16 +141,13 @@ def plan_groups(
     n = gen.doc_count
     mask, scores = _spread(ids, held, n), _spread(ids, scores, n)
     partial = None if partial is None else _spread(ids, partial, n)
-    parts = {
-        "bm25": _spread(ids, bm25, n),
-        "coordination": _spread(ids, coordination, n),
-        "title": _spread(ids, title, n),
-    }
+    parts: Mapping[str, np.ndarray] = _Spread(ids, {"bm25": bm25, "coordination": coordination, "title": title}, n)
     marked = frozenset(a.term for g in groups for a in g)  # feedback words are scored, never marked
     if feedback and policy.feedback_from and len(terms) >= policy.feedback_from:
         # feedback words add to an item's BM25 but never make it match, and coordination ignores them
         extra = feedback_words(scores * gen.prior, mask, partial, gen, terms)
         if extra:
+            parts = dict(parts)
             parts["bm25"] = parts["bm25"] + sum(alternative_scores(g[0], gen)[0] for g in extra)
             scores = parts["bm25"] * parts["coordination"] + parts["title"]
             groups = [*groups, *extra]
@@ -164,6 +162,29 @@ def _spread(ids: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=values.dtype)
     out[ids] = values
     return out
+
+
+class _Spread(Mapping):
+    """Per-document arrays of ``n``, each made from its values at ``ids`` when first read.
+
+    A plan's parts are read only to explain a page of hits (or to add feedback words): spreading
+    them over every document for each query cost three arrays of the collection's size.
+    """
+
+    def __init__(self, ids: np.ndarray, values: dict[str, np.ndarray], n: int) -> None:
+        self._ids, self._values, self._n = ids, values, n
+        self._spread: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._spread:
+            self._spread[name] = _spread(self._ids, self._values[name], self._n)
+        return self._spread[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 def _positions(ids: np.ndarray, docs: np.ndarray) -> np.ndarray:

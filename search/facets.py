@@ -31,6 +31,7 @@ class FacetTable:
     ords: np.ndarray
     layers: np.ndarray  # (k, documents): each document's k-th value ordinal, len(values) for none
     _folded: dict[str, int] = field(default_factory=dict)
+    _live_counts: np.ndarray | None = None  # of every live document: its generation's live mask never changes
 
     def __post_init__(self) -> None:
         self._folded = {fold(v): i for i, v in enumerate(self.values)}
@@ -65,6 +66,16 @@ class FacetTable:
                 if not len(docs):
                     break
         return total[:none]
+
+    def counts_but(self, live: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """``counts`` of the live documents that are not ``others`` (document numbers, all live).
+
+        Every live document's counts less the others': a query matching most of the collection
+        reads the few it does not match (the live counts are computed once per generation).
+        """
+        if self._live_counts is None:
+            self._live_counts = self.counts(live)
+        return self._live_counts - self.counts(others)
 
     def mask(self, selected: list[str], doc_count: int) -> np.ndarray:
         """Documents carrying any of the ``selected`` values (values OR together)."""

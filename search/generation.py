@@ -133,6 +133,8 @@ class Generation:
             docs = docs[np.argsort(self.story[docs], kind="stable")]
             self._story_order = (docs, np.asarray(self.story[docs]))
         docs, stories = self._story_order
+        # the story number in the array's own type: a Python int would make numpy cast every element (50 us)
+        leader = stories.dtype.type(leader)
         return docs[np.searchsorted(stories, leader, "left") : np.searchsorted(stories, leader, "right")]
 
     def stored(self, docnum: int) -> dict:

@@ -36,7 +36,9 @@ def page_of_hits(plan: Plan, request: SearchRequest, gen: Generation, final: np.
     best = None
     if request.sort == "relevance":
         ranked = plan.scores[docs] * gen.prior[docs]
-        if len(docs) and plan.terms:  # browsing ranks by quality alone
+        # browsing ranks by quality alone; without a story boost the best score of each story
+        # (np.maximum.at: ~1 ms at 60k matches) would add 0.0 to every score: only explain shows it
+        if len(docs) and plan.terms and (gen.policy.story_boost or request.explain):
             best = np.zeros(int(story.max()) + 1)
             np.maximum.at(best, story, ranked)
             ranked = ranked + gen.policy.story_boost * best[story]

@@ -16,6 +16,8 @@ import numpy as np
 from .expansion import Alternative
 
 DENSE_SHARE = 0.75  # postings (summed over words, forms and fields) from which arrays over every document are cheaper
+REMEMBER_FROM = 8  # a word whose postings hold 1/8 of the collection keeps its arrays over every document
+REMEMBER_SPARSE_FROM = 32  # ... and from 1/32 its arrays over the documents holding it
 
 
 @dataclass
@@ -68,7 +70,9 @@ def _dense_of(groups: list[list[Alternative]], gen) -> WordScores:
         matched += holds
         in_title += titled
         idf = _word_idf(group, gen)
-        np.add(matched_idf, idf, out=matched_idf, where=holds)  # matched_idf[holds] += idf, without the copies
+        # matched_idf[holds] += idf: adding 0.0 elsewhere leaves those floats as they are, and a plain
+        # add over every document is ~10x cheaper than np.add(..., where=holds) (0.9 ms at 100k)
+        matched_idf += holds * idf
         total_idf += idf
     return WordScores(np.arange(n), scores, title_scores, matched, in_title, matched_idf, total_idf, len(groups))
 
@@ -90,7 +94,19 @@ def alternative_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, n
     return scores, title, holds
 
 
-def _group_scores(group: list[Alternative], gen) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _group_scores(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
+    """(best form's scores, its title scores, which documents hold a form, which hold one in the title), read-only.
+
+    A word (with its forms) held by many documents keeps these arrays for the generation
+    (``ScoringData.remembered``): a common word costs its passes over every document once.
+    """
+    if _postings_held([group], gen) * REMEMBER_FROM >= gen.doc_count:
+        key = ("dense group", *((alt.term, alt.weight) for alt in group))
+        return gen.scoring.remembered(key, lambda: _group_arrays(group, gen))
+    return _group_arrays(group, gen)
+
+
+def _group_arrays(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
     scores, title, holds = alternative_scores(group[0], gen)
     titled = title > 0
     for alt in group[1:]:
@@ -106,7 +122,7 @@ def _group_scores(group: list[Alternative], gen) -> tuple[np.ndarray, np.ndarray
 
 def _sparse_of(groups: list[list[Alternative]], gen) -> WordScores:
     """``WordScores`` over the documents holding some word: the same floats as ``_dense_of`` there."""
-    scored = [_sparse_group(group, gen) for group in groups]
+    scored = [_kept_sparse_group(group, gen) for group in groups]
     ids = _union([group_ids for group_ids, *_ in scored], gen.doc_count)
     slots, m = _Slots(ids, gen.doc_count), len(ids)
     scores, title_scores, matched_idf = np.zeros(m), np.zeros(m), np.zeros(m)
@@ -147,6 +163,14 @@ def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, 
         scores *= alt.weight
         title *= alt.weight
     return ids, scores, title, holds
+
+
+def _kept_sparse_group(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
+    """``_sparse_group``, kept per generation (read-only) for a word held by many documents."""
+    if _postings_held([group], gen) * REMEMBER_SPARSE_FROM >= gen.doc_count:
+        key = ("sparse group", *((alt.term, alt.weight) for alt in group))
+        return gen.scoring.remembered(key, lambda: _sparse_group(group, gen))
+    return _sparse_group(group, gen)
 
 
 def _sparse_group(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
@@ -227,13 +251,20 @@ def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.nd
         if len(ids):
             parts_ids.append(ids)
             parts_scores.append(boost * bm25)
-            parts_title.append(bm25 if field == "title" else np.zeros(len(ids)))
+            parts_title.append(bm25 if field == "title" else None)
     if not parts_ids:
         return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-    ids, slot = np.unique(np.concatenate(parts_ids), return_inverse=True)
-    scores = np.bincount(slot, weights=np.concatenate(parts_scores), minlength=len(ids)) * alt.weight
-    title = np.bincount(slot, weights=np.concatenate(parts_title), minlength=len(ids)) * alt.weight
-    return ids, scores, title
+    # summed from 0.0 field by field in the policy's order, as bincount over the concatenated
+    # postings did (the same floats); placing the postings costs far less than np.unique's sort
+    ids = _union(parts_ids, gen.doc_count)
+    slots = _Slots(ids, gen.doc_count)
+    scores, title = np.zeros(len(ids)), np.zeros(len(ids))
+    for field_ids, field_scores, field_title in zip(parts_ids, parts_scores, parts_title, strict=True):
+        slot = slots.of(field_ids)
+        scores[slot] += field_scores
+        if field_title is not None:  # other fields added 0.0 to the title's sum
+            title[slot] += field_title
+    return ids, scores * alt.weight, title * alt.weight
 
 
 def _word_idf(group: list[Alternative], gen) -> float:

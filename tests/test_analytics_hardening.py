@@ -182,6 +182,7 @@ def test_the_bucket_refills_at_the_configured_rate_and_forgets_old_clients():
 
 def test_pruning_removes_rows_older_than_the_age_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(analytics, "PRUNE_SECONDS", 0.05)  # the writer prunes on its own, even when idle
+    monkeypatch.setattr(analytics, "LINGER_SECONDS", 0.0)  # the five batches below are written before a prune
     clock = Clock(NOW - dt.timedelta(days=40))
     recorder = Recorder(tmp_path / FILE_NAME, max_age_days=30, clock=clock)
     for days_ago in (40, 31, 29, 1, 0):
@@ -202,6 +203,23 @@ def sizes(path) -> tuple[int, int]:
     """Bytes of the database file and of its write-ahead log."""
     wal = path.with_name(path.name + "-wal")
     return path.stat().st_size, wal.stat().st_size if wal.exists() else 0
+
+
+def test_searches_queued_close_together_are_written_in_one_transaction(tmp_path, monkeypatch):
+    monkeypatch.setattr(analytics, "LINGER_SECONDS", 0.5)
+    batches: list[tuple[Recorder, int]] = []  # other tests' recorders still run their writers: kept apart
+    write = Recorder._write
+    monkeypatch.setattr(
+        Recorder, "_write", lambda self, db, rows: (batches.append((self, len(rows))), write(self, db, rows))
+    )
+    recorder = Recorder(tmp_path / FILE_NAME)
+    for n in range(50):
+        recorder.search(f"police {n}", [], 3, "api")
+        time.sleep(0.002)  # searches arriving over 0.1 s, the writer free to take each as it comes
+    recorder.flush()
+    assert [size for owner, size in batches if owner is recorder and size] == [50], "one transaction for them all"
+    with sqlite3.connect(recorder.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM searches").fetchone()[0] == 50
 
 
 def test_the_size_cap_holds_by_deleting_the_oldest_hours(tmp_path):

@@ -1,0 +1,112 @@
+"""The cheaper paths of an uncached request give what the reference computation gives, exactly.
+
+Each fast path (a common word's arrays kept per generation, facet counts taken from the items a
+query leaves out, a completion's postings placed without ``np.unique``) is compared here with
+the computation it replaces, on many queries of every shape over the real indexes the other
+tests build.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search import evaluate, words
+from search.expansion import expand
+from search.query import parse
+from tests.conftest import search
+from tests.test_sparse_scoring import queries_of
+
+
+def _answers(engine, texts: list[str]) -> list[dict]:
+    out = []
+    for text in texts:
+        for options in ({}, {"group": "0", "explain": "1"}, {"sort": "newest", "filters": ["kind=article"]}):
+            answer = search(engine, text, **options)
+            answer.pop("took_ms")
+            out.append(answer)
+    return out
+
+
+@pytest.mark.parametrize("share", [0.0, float("inf")], ids=["dense", "sparse"])
+def test_remembered_word_arrays_give_the_answers_computed_each_time(all_engine, monkeypatch, share):
+    gen = all_engine.generation()
+    gen.scoring._dense.clear()
+    monkeypatch.setattr(gen.answers, "get_or_compute", lambda request, compute: (compute(), False))
+    monkeypatch.setattr(words, "DENSE_SHARE", share)  # every query over every document, or over its postings
+    texts = queries_of(all_engine, 60)
+    monkeypatch.setattr(words, "REMEMBER_FROM", 0)  # never kept: the reference
+    monkeypatch.setattr(words, "REMEMBER_SPARSE_FROM", 0)
+    reference = _answers(all_engine, texts)
+    assert not gen.scoring._dense
+    monkeypatch.setattr(words, "REMEMBER_FROM", 10**9)  # every word held by an item kept
+    monkeypatch.setattr(words, "REMEMBER_SPARSE_FROM", 10**9)
+    assert _answers(all_engine, texts) == reference  # computed and kept
+    assert gen.scoring._dense, "the words' arrays were kept"
+    assert _answers(all_engine, texts) == reference  # read from what was kept
+    for arrays in gen.scoring._dense.values():
+        assert not any(array.flags.writeable for array in arrays), "requests share them: none may change them"
+
+
+def test_a_word_kept_with_its_completions_is_not_changed_by_the_word_alone(ai_engine, monkeypatch):
+    # "facial" alone and "faci" (facial among its completions) are two kept groups; scoring one
+    # must leave the other's arrays as computed
+    gen = ai_engine.generation()
+    monkeypatch.setattr(words, "REMEMBER_FROM", 10**9)
+    groups = expand(["faci"], gen.vocabulary(), gen.policy, prefix_last=True, typos=True)
+    assert len(groups[0]) > 1, "a prefix with completions"
+    first = [a.copy() for a in words._group_scores(groups[0], gen)]
+    words._group_scores([groups[0][0]], gen)
+    words._group_scores([next(a for a in groups[0] if a.word == "facial")], gen)
+    again = words._group_scores(groups[0], gen)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(first, words._group_arrays(groups[0], gen), strict=True))
+
+
+def test_facet_counts_from_the_items_left_out_equal_counting_the_matches(all_engine):
+    gen = all_engine.generation()
+    live_docs = np.flatnonzero(gen.live)
+    masks = [gen.live.copy(), np.zeros(gen.doc_count, dtype=bool)]
+    for text in queries_of(all_engine, 40):
+        masks.append(evaluate.plan(text, gen, prefix_last=True, typos=True).mask)
+    rng = np.random.default_rng(16)
+    for share in (0.5, 0.9, 0.99):
+        masks.append(gen.live & (rng.random(gen.doc_count) < share))
+    for mask in masks:
+        docs = np.flatnonzero(mask)
+        left_out = np.setdiff1d(live_docs, docs)
+        for field, table in gen.facets.items():
+            assert np.array_equal(table.counts_but(gen.live, left_out), table.counts(docs)), field
+
+
+def test_browsing_every_item_counts_every_live_item(all_engine):
+    gen = all_engine.generation()
+    answer = search(all_engine, "")  # matches every live item: counted from the (empty) rest
+    for field, rows in answer["facets"].items():
+        counts = gen.facets[field].counts(np.flatnonzero(gen.live))
+        table = gen.facets[field]
+        assert all(row["count"] == counts[table.values.index(row["value"])] for row in rows), field
+
+
+def test_completion_scores_equal_summing_the_concatenated_postings(all_engine):
+    # the reference: np.unique over every field's postings, then bincount in the policy's field order
+    gen = all_engine.generation()
+    compared = 0
+    for text in queries_of(all_engine, 80):
+        parsed = parse(text, gen.store.schema, gen.resolve, relaxed=False, any_from=gen.policy.long_query_words)
+        for group in expand(parsed.words, gen.vocabulary(), gen.policy, prefix_last=True, typos=True):
+            for alt in group:
+                ids, scores, title = words._sparse_scores(alt, gen)
+                parts = [(b, *gen.scoring.term_bm25(f, alt.term), f) for f, b in gen.policy.boosts.items() if b]
+                parts = [p for p in parts if len(p[1])]
+                if not parts:
+                    assert len(ids) == 0
+                    continue
+                ref_ids, slot = np.unique(np.concatenate([p[1] for p in parts]), return_inverse=True)
+                weights = np.concatenate([b * bm25 for b, _, bm25, _ in parts])
+                titles = np.concatenate([bm25 if f == "title" else np.zeros(len(bm25)) for _, _, bm25, f in parts])
+                assert np.array_equal(ids, ref_ids)
+                assert np.array_equal(scores, np.bincount(slot, weights=weights, minlength=len(ids)) * alt.weight)
+                assert np.array_equal(title, np.bincount(slot, weights=titles, minlength=len(ids)) * alt.weight)
+                compared += 1
+    assert compared > 100
