@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, generations, persisted, storage, stories
+from . import analysis, generations, persisted, storage, stories, writer_lock
 from .derive import Followed, derive
 from .documents import Document, build_documents
 from .events import key_hash
@@ -83,7 +83,7 @@ def build_procs() -> int:
 
     Workers are forked, so a process running other threads (a server, a watcher) builds in
     one process: a fork copies locks that another thread may hold. Forked workers die with
-    the build and never keep the index's writer lock (generations.workers_die_with_parent).
+    the build and never keep the index's writer lock (writer_lock.workers_die_with_parent).
     """
     if threading.active_count() > 1:
         return 1
@@ -98,7 +98,7 @@ def read_seed_files(
 ) -> tuple[dict[str, SeedFile], dict[str, dict]]:
     seeds: dict[str, SeedFile] = {}
     entries: dict[str, dict] = {}
-    with generations.workers_die_with_parent():  # the parsing pool, when there is one
+    with writer_lock.workers_die_with_parent():  # the parsing pool, when there is one
         for done, item in enumerate(iter_seed_files(root, paths, build_procs()), start=1):
             if isinstance(item, SeedProblem):
                 report.problems.append(item)
@@ -149,7 +149,7 @@ def write_documents(
     procs = build_procs() if create and len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1
     # several processes each write a segment; scores do not depend on segments (LiveStats)
     try:
-        with generations.workers_die_with_parent():  # Whoosh forks its writer processes lazily
+        with writer_lock.workers_die_with_parent():  # Whoosh forks its writer processes lazily
             writer = ix.writer(limitmb=256, procs=procs, multisegment=True) if procs > 1 else ix.writer(limitmb=256)
             try:
                 if delete_docs is not None:

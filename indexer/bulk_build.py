@@ -13,7 +13,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import bulk_segment, generations, storage
+from . import bulk_segment, storage, writer_lock
 from .documents import Document
 from .schema import build_schema, document_fields
 
@@ -52,7 +52,7 @@ def write_index(gen: Path, docs: list[Document], procs: int) -> None:
             segments = [_part(*job) for job in jobs]
         else:
             with (
-                generations.workers_die_with_parent(),  # the workers die with the build
+                writer_lock.workers_die_with_parent(),  # the workers die with the build
                 ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("fork")) as pool,
             ):
                 segments = list(pool.map(_part, *zip(*jobs, strict=True)))

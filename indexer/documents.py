@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
-from .seeds import Item, Record
+from .records import Item, Record
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ from .build import (
 )
 from .documents import group_by_key, merge_records
 from .events import key_hash
+from .records import Record
 from .schema import schema_version
-from .seeds import MAX_FILE_BYTES, Record, SeedFile, SeedFileError, SeedProblem, discover, file_hash, iter_seed_files
+from .seeds import MAX_FILE_BYTES, SeedFile, SeedFileError, SeedProblem, discover, file_hash, iter_seed_files
 from .textfiles import read_regular_file
 
 ADVISE_COMPACT_SHARE = 0.05  # above this share of deleted versions, the report suggests `index --full`

@@ -7,7 +7,7 @@ document projection (``document_fields``), facet and filter names and aliases, t
 labels, OpenAPI and the OpenSearch export all read this table, and ``SCHEMA_VERSION`` is a hash
 of it (``schema_version``): changing how a field is derived forces a rebuild by itself.
 
-To add a facet: add a ``Field`` with a ``Facet`` here (and the value to ``Item`` in seeds.py).
+To add a facet: add a ``Field`` with a ``Facet`` here (and the value to ``Item`` in records.py).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Field:
     name: str
     kind: Callable[[], FieldType]  # the Whoosh field type: how it is stored and analyzed
     value: Callable[[Any], Any]  # the document projection: a Document -> this field's value ("" or None: absent)
-    seed: str = ""  # where it comes from in a seed record (documentation; seeds.py reads it)
+    seed: str = ""  # where it comes from in a seed record (documentation; records.py reads it)
     facet: Facet | None = None
     text: bool = False  # a scored text field (BM25F; boosts in search.ranking)
     aliases: tuple[str, ...] = ()  # other names for it in query syntax (date: for published:)

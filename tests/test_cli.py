@@ -124,7 +124,7 @@ def test_missing_index_and_bad_parameters_are_clear_errors(tmp_path):
 
 
 def test_a_second_writer_is_told_who_holds_the_lock(tmp_path):
-    from indexer.generations import writer_lock
+    from indexer.writer_lock import writer_lock
 
     ix = tmp_path / "ix"
     with writer_lock(ix):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from watchdog.events import FileClosedNoWriteEvent, FileModifiedEvent, FileOpenedEvent
 
-from indexer import generations, textfiles
+from indexer import generations, textfiles, writer_lock
 from indexer.seeds import SeedProblem, discover, read_or_report
 from indexer.watch import _Changes
 from tests.conftest import SEEDS
@@ -106,7 +106,7 @@ def test_kill_9_of_a_parallel_full_build_leaves_no_orphan_workers_and_the_next_i
 
 
 def test_children_forked_while_the_lock_is_held_do_not_hold_it(tmp_path):
-    with generations.writer_lock(tmp_path):
+    with writer_lock.writer_lock(tmp_path):
         child = os.fork()
         if child == 0:  # pragma: no cover - the child only sleeps
             try:
@@ -115,7 +115,7 @@ def test_children_forked_while_the_lock_is_held_do_not_hold_it(tmp_path):
                 os._exit(0)
     try:
         # the child still runs, yet the lock is free once its taker lets go
-        with generations.writer_lock(tmp_path):
+        with writer_lock.writer_lock(tmp_path):
             pass
     finally:
         os.kill(child, signal.SIGKILL)
@@ -126,8 +126,8 @@ def test_a_child_forked_while_the_lock_is_held_dies_with_its_parent(tmp_path):
     script = f"""
         import os, signal, sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from indexer import generations
-        with generations.writer_lock(__import__("pathlib").Path({str(tmp_path)!r})):
+        from indexer import writer_lock
+        with writer_lock.writer_lock(__import__("pathlib").Path({str(tmp_path)!r})):
             child = os.fork()
             if child == 0:
                 null = os.open(os.devnull, os.O_RDWR)
@@ -194,17 +194,17 @@ def test_a_lock_held_by_orphans_is_reported_with_their_pids_and_the_command_that
     assert f"held by process {orphan}, left over from an index update (process {taker}) that has exited" in out.stderr
     assert f"'kill {orphan}'" in out.stderr
     # --wait gives the dying workers a moment, then says the same instead of waiting forever
-    monkeypatch.setattr(generations, "STALE_GRACE_SECONDS", 0.5)
-    with pytest.raises(generations.IndexBusy, match=f"kill {orphan}"), generations.writer_lock(index, wait=True):
+    monkeypatch.setattr(writer_lock, "STALE_GRACE_SECONDS", 0.5)
+    with pytest.raises(writer_lock.IndexBusy, match=f"kill {orphan}"), writer_lock.writer_lock(index, wait=True):
         pass
     os.kill(orphan, signal.SIGKILL)
-    assert _wait_until(lambda: not generations.lock_holders(index / ".lock"), 5)
+    assert _wait_until(lambda: not writer_lock.lock_holders(index / ".lock"), 5)
     assert cli("--index", index, "--seeds", SEEDS, "index").returncode == 0
 
 
 def test_a_live_writer_is_not_taken_for_a_stale_one(tmp_path):
-    with generations.writer_lock(tmp_path):
-        assert generations.lock_holders(tmp_path / ".lock") == [os.getpid()]
+    with writer_lock.writer_lock(tmp_path):
+        assert writer_lock.lock_holders(tmp_path / ".lock") == [os.getpid()]
         out = cli("--index", tmp_path, "--seeds", SEEDS, "index")
     assert out.returncode == 1 and f"already running (process {os.getpid()})" in out.stderr
 

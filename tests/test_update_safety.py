@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
-from indexer import build, generations, incremental
+from indexer import build, generations, incremental, writer_lock
 from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS, waitress_server
@@ -64,7 +64,7 @@ def test_a_second_writer_waits_with_wait(tmp_path):
     release = threading.Event()
 
     def hold():
-        with generations.writer_lock(index):
+        with writer_lock.writer_lock(index):
             release.wait(5)
 
     holder = threading.Thread(target=hold)

@@ -28,7 +28,7 @@ def run_index(
     A progress bar (files read, rate, time left) goes to stderr on a terminal, or when asked
     (``progress_bar``), never with ``quiet``.
     """
-    from indexer import build, generations, incremental
+    from indexer import build, incremental, writer_lock
 
     if not seeds.is_dir():
         raise click.ClickException(f"seed folder {seeds} does not exist")
@@ -48,7 +48,7 @@ def run_index(
             bar.set_postfix_str("writing the index", refresh=True)
 
     try:
-        with generations.writer_lock(index, wait=wait):
+        with writer_lock.writer_lock(index, wait=wait):
             if full:
                 return build.full_build(seeds, index, progress)
             return incremental.update(seeds, index, progress)
@@ -86,7 +86,7 @@ def index_command(
 
     Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
     """
-    from indexer.generations import IndexBusy
+    from indexer.writer_lock import IndexBusy
 
     def run_once(full: bool, wait: bool) -> BuildReport | None:
         try:

@@ -87,7 +87,8 @@ def serve_command(
     import logging
 
     from indexer import generations
-    from indexer.generations import IndexBusy, IndexMissing
+    from indexer.generations import IndexMissing
+    from indexer.writer_lock import IndexBusy
 
     from . import create_app
     from .policy import base_url as base_url_setting
