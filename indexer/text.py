@@ -28,6 +28,13 @@ _QUOTE_MAP = str.maketrans(
     }
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# Characters nobody types into a search box: C0 controls but tab and newline, DEL, C1 controls,
+# and the bidi embeddings, overrides and isolates that reorder the text around them.
+# web.terminal escapes these (plus zero-width marks) for the terminal; queries drop them.
+CONTROL_CHARS = (*(c for c in range(0x20) if c not in (0x09, 0x0A)), *range(0x7F, 0xA0))
+BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_QUERY_MAP = {**dict.fromkeys(CONTROL_CHARS, " "), **dict.fromkeys(BIDI_CONTROLS)}
 _SPACES = re.compile(r"\s+")
 
 
@@ -40,6 +47,17 @@ def clean_text(value: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_QUOTE_MAP)
     text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def clean_query(text: str) -> str:
+    r"""A query or filter value as typed, less the characters that would hide or reorder it.
+
+    A control character separates words, as a space does; a bidi override is dropped.
+
+    >>> clean_query("facial\x01recognition \u202epolice")
+    'facial recognition police'
+    """
+    return text.translate(_QUERY_MAP)
 
 
 def fold_accents(text: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus, urlencode
 
 from indexer.schema import FACET_FIELDS, FACETS
+from indexer.text import clean_query
 
 from .query import MAX_QUERY_CHARS
 from .timeline import PeriodError, parse_period
@@ -69,6 +70,7 @@ def parse_filter(text: str) -> tuple[str, str]:
     if not positions:
         raise RequestError(f"filter {text[:60]!r} must look like FIELD=VALUE, e.g. provider=Reuters")
     cut = min(positions)
+    text = clean_query(text)
     field = text[:cut].strip().lower()
     field = FILTER_ALIASES.get(field, field)
     value = text[cut + 1 :].strip()
@@ -99,6 +101,7 @@ def build_request(
     q = q or ""
     if len(q) > MAX_QUERY_CHARS:
         raise RequestError(f"query is {len(q):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+    q = clean_query(q)
     sort = (sort or "relevance").strip().lower()
     if sort not in SORTS:
         raise RequestError(f"'sort' must be one of {', '.join(SORTS)}, got {sort[:20]!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -322,3 +324,41 @@ def test_security_headers_are_on_every_response_of_the_app(app, client, monkeypa
     for name, response in responses.items():
         assert {k: response.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS, name
     assert set(responses["405"].headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+# -- characters that hide or reorder text -------------------------------------------------------
+
+HIDING = ["\x01", "\x1b", "\x7f", "\x9b", "\u202e", "\u2066"]
+
+
+def test_control_characters_in_a_query_separate_words_and_never_reach_the_served_page(served):
+    port, _ = served
+    typed = "/?q=" + quote("facial\x01recognition\x1b\x7f\x9b")
+    status, _, body = fetch(port, typed)
+    page = body.decode("utf-8")
+    assert status == 200
+    assert not [c for c in HIDING if c in page], "a control character reached the page"
+    plain = fetch(port, "/?q=facial+recognition")[2].decode("utf-8")
+    assert _result_count(page) == _result_count(plain) > 0  # \x01 split the words as a space does
+
+
+def test_a_bidi_override_in_a_query_cannot_reorder_the_page_around_it(served):
+    port, _ = served
+    status, _, body = fetch(port, "/?q=" + quote("\u202eerutcip facial"))
+    page = body.decode("utf-8")
+    assert status == 200
+    assert "\u202e" not in page
+    assert "for “<bdi>erutcip facial</bdi>”" in page  # the echoed query is isolated from the heading
+
+
+def test_control_characters_in_a_filter_value_never_reach_the_page(client):
+    response = client.get("/?q=police&filter=" + quote("provider:\x01Reuters\x1b"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert not [c for c in HIDING if c in page]
+    assert "<bdi>Reuters</bdi>" in page  # the chip names the cleaned value, isolated
+
+
+def _result_count(page: str) -> int:
+    match = re.search(r"<strong>([\d,]+)</strong> results? for", page)
+    return int(match.group(1).replace(",", "")) if match else 0

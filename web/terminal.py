@@ -17,13 +17,13 @@ import json
 import textwrap
 from typing import Any
 
+from indexer.text import BIDI_CONTROLS, CONTROL_CHARS
+
 # C0 controls but tab and newline, DEL, C1 controls, and the invisible marks that reorder or hide text
 _UNSAFE = [
-    *(c for c in range(0x20) if c not in (0x09, 0x0A)),
-    *range(0x7F, 0xA0),
+    *CONTROL_CHARS,
     *range(0x200B, 0x2010),  # zero-width spaces and joiners, LRM, RLM
-    *range(0x202A, 0x202F),  # bidi embeddings and overrides
-    *range(0x2066, 0x206A),  # bidi isolates
+    *BIDI_CONTROLS,  # bidi embeddings, overrides and isolates
     0xFEFF,
 ]
 _VISIBLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
