@@ -90,6 +90,9 @@ def _words_query(words: list[str], group: type) -> wq.Query:
     return (wq.And if group is AndGroup else wq.Or)(terms)
 
 
+NO_VALUE = "\x00"  # a facet term no item can hold: stored values are cleaned of control characters
+
+
 def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq.Query:
     """Make a parsed query safe and exact: cheap wildcards, known fields, canonical facet values."""
 
@@ -111,7 +114,9 @@ def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq
                 node.maxdist = min(node.maxdist, 2)
         if field in FACET_FIELDS and isinstance(node, wq.Term):
             value = resolve_value(field, str(node.text))
-            return wq.Term(field, value) if value is not None else wq.NullQuery
+            # a value no item has matches nothing, also inside AND: Whoosh's normalize() drops a
+            # NullQuery from an And, which silently ignored "police provider:nytimes.com"
+            return wq.Term(field, value if value is not None else NO_VALUE)
         return node
 
     return q.accept(fix)

@@ -130,6 +130,19 @@ def test_field_queries_and_date_ranges(engine):
     assert june["total"] + after["total"] <= 53
 
 
+def test_a_field_value_no_item_has_matches_nothing_alone_or_beside_words(engine):
+    # it once searched the words: "provider:nytimes.com" found items holding "provider" and "com",
+    # and beside other words the unknown value was dropped, so the narrowing was silently ignored
+    police = search(engine, "police")["total"]
+    assert police > 0
+    assert search(engine, "provider:nytimes.com")["total"] == 0
+    assert search(engine, "provider:nonexistent")["total"] == 0
+    assert search(engine, "police provider:nonexistent")["total"] == 0
+    assert search(engine, "year:abc")["total"] == 0
+    assert 0 < search(engine, "police provider:reuters")["total"] < police
+    assert search(engine, "police OR provider:nonexistent")["total"] == police
+
+
 def test_double_dash_ends_options_so_leading_minus_is_a_query(tmp_path, seeds_index):
     from click.testing import CliRunner
 
