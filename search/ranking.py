@@ -67,6 +67,9 @@ class RankingPolicy:
     # ``content_zipf``, linear between; common_zipf 0: every word weighs its idf
     common_zipf: float = 6.5
     content_zipf: float = 5.5
+    # a typed word no item holds ("rec", "recogniton") weighs in coordination as its known forms'
+    # "rarest" or "commonest" (the form most items hold) idf
+    form_idf: str = "commonest"
     # words as typed (search.expansion): completions of the last word, close spellings of a misspelt one
     prefix_weight: float = 0.5  # x the score of a completion ("amaz" -> amazon), below the exact word
     prefix_terms: int = 50  # most frequent completions a prefix of 3+ letters stands for

@@ -272,5 +272,6 @@ def _word_idf(group: list[Alternative], gen) -> float:
     idf = gen.scoring.idf("excerpt", group[0].term)
     if len(group) > 1 and gen.scoring.doc_frequency("excerpt", group[0].term) <= 0:
         known = [gen.scoring.idf("excerpt", a.term) for a in group[1:] if gen.scoring.doc_frequency("excerpt", a.term)]
-        idf = max(known, default=idf)
+        # "rarest": the rarest form's idf; "commonest": the form most items hold, the likeliest meant
+        idf = (max if gen.policy.form_idf == "rarest" else min)(known, default=idf)
     return idf * gen.policy.word_weight(group[0].word)

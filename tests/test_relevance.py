@@ -217,3 +217,21 @@ def test_the_cli_and_the_page_say_which_words_weigh_less_as_common_english(seeds
     app = create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "ANALYTICS": False, "EXPLAIN": True})
     page = app.test_client().get("/", query_string={"q": query}).get_data(as_text=True)
     assert "Why this result?" in page and "how: weight" in page and "(common in English: x0.26)" in page
+
+
+def test_a_half_typed_or_misspelt_word_weighs_what_its_commonest_form_weighs(all_engine):
+    """While typing, "facial rec" weighs "rec" as "recognition" will weigh, not as its rarest completion."""
+    from dataclasses import replace
+
+    from search.engine import SearchEngine
+
+    def weights(query: str, engine: SearchEngine) -> dict[str, float]:
+        hit = engine.search(build_request(query, explain=True, group=False, limit=1))["hits"][0]
+        rule = next(r for r in hit["explain"]["rules"] if r["rule"] == "coordination")
+        return {w["word"]: w["weight"] for w in rule["words"]}
+
+    typed = weights("facial recognition", all_engine)["recognition"]
+    for partial in ("facial rec", "facial recogni", "facial recogniton"):
+        assert weights(partial, all_engine)[partial.split()[1]] == pytest.approx(typed, rel=1e-9), partial
+    rarest = SearchEngine(all_engine.index_dir, policy=replace(all_engine.policy, form_idf="rarest"))
+    assert weights("facial rec", rarest)["rec"] > 2 * typed  # the old rule: the rarest completion's idf
