@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .background import zipf
-from .words import _word_idf  # the weight coordination gives a word: explain shows the same number
+from .words import word_idf  # the weight coordination gives a word: explain shows the same number
 
 
 def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def _coordination_words(plan, gen, docnum: int, terms: list[dict[str, Any]]) -> 
     for group in plan.scored:
         if not isinstance(group, list) or group[0].kind == "feedback":  # feedback words are not coordinated
             continue
-        idf = _word_idf(group, gen)
+        idf = word_idf(group, gen)
         common = gen.policy.word_weight(group[0].word)
         words.append(
             {
