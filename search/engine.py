@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from indexer.schema import FACET_FIELDS, FACETS
-from indexer.text import canonical_url
 
 from . import highlight, suggest, timeline
 from .evaluate import filter_mask, plan
@@ -143,14 +142,8 @@ class SearchEngine:
     def item(self, key: str) -> dict[str, Any] | None:
         """The stored fields of the live item at this address (or key), or None."""
         gen = self.generation()
-        try:
-            key = canonical_url(key)
-        except ValueError:
-            return None
-        for doc in gen.store.postings("key", key)[0].tolist():
-            if gen.live[doc]:
-                return gen.stored(doc)
-        return None
+        docs = gen.live_docs(key)
+        return gen.stored(int(docs[0])) if len(docs) else None
 
     def suggest_titles(self, prefix: str, limit: int = 8) -> list[str]:
         """Titles for autocomplete: items whose title has words starting like ``prefix``."""
@@ -197,14 +190,7 @@ class SearchEngine:
 
     def has_url(self, url: str) -> bool:
         """Whether the live generation holds the item at ``url`` (same canonical key as ``similar``)."""
-        try:
-            key = canonical_url(url)
-        except ValueError:  # not a URL at all (e.g. a bad port or an unclosed IPv6 bracket)
-            return False
-        gen = self.generation()
-        # straight from the index, not the postings cache: junk URLs sent by clients must not evict it
-        docnums = gen.store.postings("key", key)[0]
-        return bool(gen.live[docnums].any())
+        return len(self.generation().live_docs(url)) > 0
 
 
 def public_answer(answer: dict[str, Any]) -> dict[str, Any]:

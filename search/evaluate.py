@@ -20,7 +20,6 @@ from whoosh.query.qcore import QueryError
 
 from indexer.analysis import analyze
 from indexer.schema import TEXT_FIELDS
-from indexer.text import canonical_url
 
 from . import qtree as qt
 from . import timeline
@@ -291,10 +290,9 @@ def filter_mask(gen: Generation, field: str, values: list[str]) -> np.ndarray:
         # the story that now holds that item, so a link saved before an update still opens its story
         mask = np.zeros(gen.doc_count, dtype=bool)
         for value in values:
-            for doc in gen.store.postings("key", canonical_url(value))[0].tolist():
-                if gen.live[doc]:
-                    mask[gen.story_items(int(gen.story[doc]))] = True
-        return mask & gen.live
+            for doc in gen.live_docs(value).tolist():
+                mask[gen.story_items(int(gen.story[doc]))] = True
+        return mask  # story_items lists live items only
     if field == "date":
         return np.logical_or.reduce([timeline.period_mask(gen.published, v) for v in values]) & gen.live
     return gen.facets[field].mask(values, gen.doc_count)

@@ -31,7 +31,7 @@ class FacetTable:
     ords: np.ndarray
     layers: np.ndarray  # (k, documents): each document's k-th value ordinal, len(values) for none
     _folded: dict[str, int] = field(default_factory=dict)
-    _live_counts: np.ndarray | None = None  # of every live document: its generation's live mask never changes
+    _live_counts: tuple[np.ndarray, np.ndarray] | None = None  # (live mask, its counts), kept per generation
 
     def __post_init__(self) -> None:
         self._folded = {fold(v): i for i, v in enumerate(self.values)}
@@ -73,9 +73,9 @@ class FacetTable:
         Every live document's counts less the others': a query matching most of the collection
         reads the few it does not match (the live counts are computed once per generation).
         """
-        if self._live_counts is None:
-            self._live_counts = self.counts(live)
-        return self._live_counts - self.counts(others)
+        if self._live_counts is None or self._live_counts[0] is not live:  # a generation's live mask is one array
+            self._live_counts = (live, self.counts(live))
+        return self._live_counts[1] - self.counts(others)
 
     def mask(self, selected: list[str], doc_count: int) -> np.ndarray:
         """Documents carrying any of the ``selected`` values (values OR together)."""

@@ -26,6 +26,7 @@ from indexer.derive import derive
 from indexer.persisted import Derived
 from indexer.schema import FACET_FIELDS
 from indexer.storage import Store
+from indexer.text import canonical_url
 
 from . import timeline
 from .cache import AnswerCache
@@ -121,6 +122,18 @@ class Generation:
         if self._vocabulary is None:
             self._vocabulary = Vocabulary(self.derived.vocabulary, self.derived.vocabulary_df)
         return self._vocabulary
+
+    def live_docs(self, url: str) -> np.ndarray:
+        """The live document numbers of the item at ``url`` (any spelling of it); none for a non-URL.
+
+        Read straight from the index, not the postings cache: URLs sent by clients must not evict it.
+        """
+        try:
+            key = canonical_url(url)
+        except ValueError:  # not a URL at all (a bad port, an unclosed IPv6 bracket)
+            return np.zeros(0, dtype=np.int64)
+        docs = self.store.postings("key", key)[0]
+        return docs[self.live[docs]]
 
     def story_items(self, leader: int) -> np.ndarray:
         """The live items of the story named by its earliest item ``leader``, in document order.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from whoosh.util.times import long_to_datetime
 
 from . import highlight
 from .evaluate import Plan
@@ -93,19 +94,16 @@ def story_card(gen: Generation, doc: int, key: str) -> dict:
     items = gen.story_items(leader)
     if leader == doc and len(items) == 1:  # alone: the common case
         return card
-    providers = np.asarray(gen.derived.facets["provider"].layers[0])[items]
+    sources = gen.facets["provider"]
+    providers = np.asarray(sources.layers[0])[items]
     dates = np.asarray(gen.published)[items]
     dates = dates[dates >= 0]
     card["story_items"] = len(items)
-    card["story_sources"] = len(np.unique(providers[providers < len(gen.derived.facets["provider"].values)]))
+    card["story_sources"] = len(np.unique(providers[providers < len(sources.values)]))
     if len(dates):
-        card["story_first"], card["story_last"] = (iso_utc(_datetime(int(d))) for d in (dates.min(), dates.max()))
+        first, last = (iso_utc(long_to_datetime(int(d))) for d in (dates.min(), dates.max()))
+        card["story_first"], card["story_last"] = first, last
     return card
-
-
-def _datetime(value: int) -> dt.datetime:
-    """A Whoosh datetime long (microseconds since 0001-01-01) as a naive UTC datetime."""
-    return dt.datetime(1, 1, 1) + dt.timedelta(microseconds=value)
 
 
 def member(stored: dict) -> dict:

@@ -57,11 +57,7 @@ def did_you_mean(parsed: ParsedQuery, gen: Generation, filters: list[np.ndarray]
 
 def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None:
     """Items most like the one at ``url`` (its most distinctive words, scored as a query); None if unknown."""
-    try:
-        key = canonical_url(url)
-    except ValueError:  # not a URL at all ("http://[::1"): no such item
-        return None
-    found = gen.scoring.postings("key", key)[0]
+    found = gen.live_docs(url)  # a replaced version of the item is not it
     if len(found) == 0:
         return None
     docnum = int(found[0])
@@ -83,7 +79,7 @@ def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None
         "title": source.get("title", ""),
         "terms": terms,
         "hits": hits,
-        "related": related_coverage(gen, source.get("key", key)),
+        "related": related_coverage(gen, source.get("key") or canonical_url(url)),
     }
 
 
