@@ -143,9 +143,6 @@ def stems_of(words: Iterable[str]) -> dict[str, str]:
 class NltkTokenizer(Tokenizer):
     """Whoosh tokenizer over NLTK's RegexpTokenizer, with positions and character offsets."""
 
-    def spans(self, value: str) -> Iterable[tuple[int, int]]:
-        return _span_tokenize(value)
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NltkTokenizer)
 
@@ -166,7 +163,7 @@ class NltkTokenizer(Tokenizer):
         **kwargs: Any,
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        spans = self.spans(value) if tokenize else [(0, len(value))]
+        spans = _span_tokenize(value) if tokenize else [(0, len(value))]
         for pos, (start, end) in enumerate(spans):
             token.text = value[start:end].translate(_APOSTROPHES)
             token.boost = 1.0

@@ -52,10 +52,9 @@ def derive(
     live = np.ones(n, dtype=bool)
     live[deleted] = False
     docs = followed.doc_map(store) if followed is not None else None
-    field_lengths, deleted_df = live_statistics(store, deleted, followed)
+    field_lengths, deleted_df = live_statistics(store, deleted, followed, docs)
     keys = sorted(f"{field}\x00{term}" for field, term in deleted_df)
-    carryable = docs is not None and (not postings or set(TEXT_FIELDS) <= set(followed.derived.postings))
-    if followed is not None and docs is not None and carryable:
+    if docs is not None and (not postings or set(TEXT_FIELDS) <= set(followed.derived.postings)):
         # an update: what the followed generation derived, carried over (``indexer.carry``)
         before = followed.derived
         delta = carry.segment_words(store, [position for position, _ in docs.added], "vocabulary")
@@ -127,11 +126,7 @@ def event_stories(
         alone = np.arange(n, dtype=np.int32)
         return np.zeros(n, dtype=np.int64), stories.Stories(alone, alone)
     if not {"title", "excerpt"} <= set(tables):  # an open without the build's tables: computed here, not kept
-        segments = list(enumerate(store.segments()))
-        tables = {
-            field: merge_live([(offset, segment_table(store, p, field)) for p, (_, offset) in segments], live)
-            for field in ("title", "excerpt")
-        }
+        tables = posting_tables(store, live, ("title", "excerpt"))
     if previous is not None and changed is not None:
         return store.column("key_hash"), stories.update(store, live, published, tables, previous, changed)
     return store.column("key_hash"), stories.full(store, live, published, tables)
@@ -185,12 +180,12 @@ def facet_layers(doc_ids: np.ndarray, ords: np.ndarray, doc_count: int, none: in
     return layers
 
 
-def posting_tables(store: Store, live: np.ndarray) -> dict[str, PostingTable]:
-    """Every scored field's posting lists of live documents, merged from each segment's."""
+def posting_tables(store: Store, live: np.ndarray, fields: tuple[str, ...] = TEXT_FIELDS) -> dict[str, PostingTable]:
+    """The posting lists of live documents of ``fields`` (every scored field), merged from each segment's."""
     segments = list(enumerate(store.segments()))
     return {
         field: merge_live([(offset, segment_table(store, p, field)) for p, (_, offset) in segments], live)
-        for field in TEXT_FIELDS
+        for field in fields
     }
 
 

@@ -221,4 +221,4 @@ def load(gen: Path) -> Derived | None:
 def files(gen: Path) -> list[Path]:
     """The derived files a searcher maps."""
     folder = gen / DIRECTORY
-    return sorted(p for p in folder.glob("*.npy") if not p.name.startswith("segment.")) if folder.is_dir() else []
+    return sorted(folder.glob("*.npy")) if folder.is_dir() else []

@@ -44,7 +44,7 @@ class Followed:
 
 
 def live_statistics(
-    store: Store, deleted: np.ndarray, followed: Followed | None = None
+    store: Store, deleted: np.ndarray, followed: Followed | None = None, docs: carry.DocMap | None = None
 ) -> tuple[dict[str, int], Counter]:
     """(live total length of each scorable field, deleted documents per (field, term)).
 
@@ -62,7 +62,8 @@ def live_statistics(
     lengths = {name: store.field_length(name) - int(store.stored_lengths(name)[deleted].sum()) for name in scorable}
     deleted_df: Counter = Counter()
     fresh = deleted
-    docs = followed.doc_map(store) if followed is not None else None
+    if docs is None and followed is not None:  # derive() passes the map it already made
+        docs = followed.doc_map(store)
     if followed is not None and docs is not None:
         was_deleted = np.flatnonzero(~np.asarray(followed.derived.live))
         still = docs.old_to_new[was_deleted]
