@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     engines = {name: SearchEngine(args.index, cache_entries=0, policy=p) for name, p in VARIANTS.items()}
-    requests = [build_request(q + " ", limit=10, group=False) for q in QUERIES]  # whole words: no completions
+    requests = [build_request(q, limit=10) for q in QUERIES]  # as /api/search gets them: completions, stories
     for engine in engines.values():
         for request in requests:  # warm: postings cached, pages mapped
             engine.search(request)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from eval.graded import TYPES, engine_rank, load_judgments, load_queries, open_collection  # noqa: E402
 from eval.metrics import ndcg_at_k, reciprocal_rank  # noqa: E402
-from eval.run import load  # noqa: E402
+from eval.run import load, typo_recall  # noqa: E402
 from eval.sweep import policy_variant  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.ranking import POLICY  # noqa: E402
@@ -34,25 +34,24 @@ RESAMPLES = 10_000
 SEED = 20261202
 
 
-def per_query(engine: SearchEngine, queries: list[dict], judged: dict[str, dict[str, int]]) -> dict[str, float]:
-    """Query id -> the engine's flat nDCG@10."""
+def top10s(engine: SearchEngine, queries: list[dict]) -> dict[str, list[str]]:
+    """Query text -> the engine's flat top 10: each query searched once, every measure read from it."""
+    return {q["query"]: engine_rank(engine, q["query"], 10) for q in queries}
+
+
+def per_query(ranked: dict[str, list[str]], queries: list[dict], judged: dict[str, dict[str, int]]) -> dict[str, float]:
+    """Query id -> flat nDCG@10."""
     gains = {q["id"]: {k: float(g) for k, g in judged.get(q["id"], {}).items()} for q in queries}
-    return {q["id"]: ndcg_at_k(engine_rank(engine, q["query"], 10), gains[q["id"]]) for q in queries}
+    return {q["id"]: ndcg_at_k(ranked[q["query"]], gains[q["id"]]) for q in queries}
 
 
-def unjudged_and_typo_recall(engine: SearchEngine, queries: list[dict], judged: dict[str, dict[str, int]]):
+def unjudged_and_typo_recall(ranked: dict[str, list[str]], queries: list[dict], judged: dict[str, dict[str, int]]):
     """(share of the top 10s never judged, typo recall@10 as eval/run.py counts it)."""
-    seen = unjudged = 0
-    recalls = []
-    for q in queries:
-        ranked = engine_rank(engine, q["query"], 10)
-        grades = judged.get(q["id"], {})
-        seen += len(ranked)
-        unjudged += sum(k not in grades for k in ranked)
-        relevant = {k for k, g in grades.items() if g > 0}
-        if q["type"] == "typo" and relevant:
-            recalls.append(len(set(ranked) & relevant) / min(10, len(relevant)))
-    return unjudged / max(seen, 1), sum(recalls) / max(len(recalls), 1)
+    tops = [(ranked[q["query"]], judged.get(q["id"], {})) for q in queries]
+    seen = sum(len(top) for top, _ in tops)
+    unjudged = sum(k not in grades for top, grades in tops for k in top)
+    recall = typo_recall(lambda text, k: ranked[text][:k], queries, judged, "tuning")
+    return unjudged / max(seen, 1), recall
 
 
 def paired(base: dict[str, float], variant: dict[str, float]) -> dict[str, float]:
@@ -110,9 +109,10 @@ def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> 
     judged, known = load_judgments(), load("known_item")
     origin = variant(start)
     base_engine = SearchEngine(index, cache_entries=0, policy=origin)
-    base = per_query(base_engine, queries, judged)
+    base_top10s = top10s(base_engine, queries)
+    base = per_query(base_top10s, queries, judged)
     base_mrr = known_item_mrr(base_engine, known)
-    base_unjudged, base_recall = unjudged_and_typo_recall(base_engine, queries, judged)
+    base_unjudged, base_recall = unjudged_and_typo_recall(base_top10s, queries, judged)
     label = start or "current policy"
     print(f"{label}, tuning half ({len(queries)} queries): nDCG@10 {sum(base.values()) / len(base):.4f}")
     print(f"unjudged in top 10s {base_unjudged:.3f}, typo recall@10 {base_recall:.3f}, known-item MRR {base_mrr:.3f}")
@@ -125,11 +125,12 @@ def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> 
         expanded = [f"{name}={raw}" for raw in values.split(",")] if "&" not in spec else [spec]
         for one in expanded:
             engine_variant = SearchEngine(index, cache_entries=0, policy=variant(one, origin))
-            scores = per_query(engine_variant, queries, judged)
+            ranked = top10s(engine_variant, queries)
+            scores = per_query(ranked, queries, judged)
             s = paired(base, scores)
             types = " ".join(f"{t[:3]} {_type_delta(base, scores, queries, t):+.3f}" for t in TYPES)
             mrr = known_item_mrr(engine_variant, known)
-            unjudged, recall = unjudged_and_typo_recall(engine_variant, queries, judged)
+            unjudged, recall = unjudged_and_typo_recall(ranked, queries, judged)
             print(
                 f"{one:40}{sum(scores.values()) / len(scores):8.4f}{s['mean']:+8.4f}"
                 f"  [{s['low']:+.3f}, {s['high']:+.3f}]{s['up']:4}{s['down']:5}{s['p']:7.3f}"

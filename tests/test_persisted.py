@@ -187,3 +187,17 @@ def test_a_generation_lists_a_storys_live_items_as_a_scan_of_every_document_woul
         for leader in np.unique(story[live]).tolist():
             assert gen.story_items(leader).tolist() == np.flatnonzero((story == leader) & live).tolist(), leader
     assert max(len(ai_engine.generation().story_items(s)) for s in np.unique(ai_engine.generation().story)) > 2
+
+
+def test_derived_data_written_before_stories_had_modes_still_loads_its_choice(tmp_path):
+    """Generations of the previous release say ``stories_clustered`` (true/false), not ``stories_mode``."""
+    import json
+
+    index = tmp_path / "index"
+    build.full_build(folder_with(tmp_path, 3), index)
+    meta_path = generations.current_generation(index) / persisted.DIRECTORY / persisted.META
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta.pop("stories_mode") == "events"
+    for clustered, mode in ((True, "events"), (False, "off")):
+        meta_path.write_text(json.dumps({**meta, "stories_clustered": clustered}), encoding="utf-8")
+        assert persisted.load(generations.current_generation(index)).stories_mode == mode
