@@ -13,29 +13,19 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from update import change_file
+from update import change_file, cli_update
 
 
 def run(code: Path, corpus: Path, index: Path) -> tuple[float, float, str]:
     """(wall, CPU, summary) of one ``search-cli index`` with ``code`` first on the import path."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    command = [sys.executable, "-m", "web.cli", "--index", str(index), "--seeds", str(corpus), "index"]
-    env = {"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=code, env=env).stdout.strip()
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
+    return cli_update(corpus, index, code, env={"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin"})
 
 
 def main() -> None:
