@@ -32,6 +32,8 @@ MIN_WILDCARD_PREFIX = 2
 SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
+_FIELD_COLON = re.compile(r"(\w+):")
+_FIELD_NAMES = frozenset((*SEARCHABLE_FIELDS, *ALIASES))
 
 
 class QueryTooLong(ValueError):
@@ -55,6 +57,20 @@ class ParsedQuery:
     words: list[str]  # the plain words typed (for did-you-mean)
     plain: bool  # True when the text is only words, no operators or fields
     fallback: bool = False  # True when the syntax was malformed and words were used instead
+
+
+def text_colons(text: str) -> str:
+    """A colon after a word that names no field is punctuation ("Clearview: police", "10:30").
+
+    Field names are matched in any case, as a user types them ("Provider:Reuters").
+
+    Whoosh would read ``Clearview:police`` as a field query and the syntax path has no
+    relaxed fallback, so a pasted headline found nothing where its words find items.
+
+    >>> text_colons("Clearview: police Provider:reuters")
+    'Clearview  police provider:reuters'
+    """
+    return _FIELD_COLON.sub(lambda m: f"{m[1].lower()}:" if m[1].lower() in _FIELD_NAMES else f"{m[1]} ", text)
 
 
 def normalize(text: str) -> str:
@@ -139,7 +155,7 @@ def parse(
     From ``any_from`` content words on, any word matches (the policy's ``long_query_words``).
     """
     text = normalize(text)
-    syntax = _QUESTION_MARK.sub(" ", text)
+    syntax = text_colons(_QUESTION_MARK.sub(" ", text))
     words = split_words(text)
     plain = not _OPERATOR_CHARS.search(syntax)
     content_words = [w for w in words if analyze(w)]

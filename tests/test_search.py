@@ -143,6 +143,27 @@ def test_a_field_value_no_item_has_matches_nothing_alone_or_beside_words(engine)
     assert search(engine, "police OR provider:nonexistent")["total"] == police
 
 
+def test_a_colon_after_a_word_that_names_no_field_is_punctuation(engine):
+    # a pasted headline ("Amazon: police ...") was read as a field query on an unknown field,
+    # which dropped the word before the colon and skipped the relaxed fallback plain words get
+    def keys(q):
+        return [h["url"] for h in search(engine, q, limit=100)["hits"]]
+
+    words = keys("amazon police")
+    assert words
+    assert keys("Amazon: police") == words
+    assert keys("amazon:police") == words
+    assert keys("Provider:Reuters") == keys("provider:reuters") != []
+
+
+def test_query_doctests():
+    import doctest
+
+    from search import query
+
+    assert doctest.testmod(query).failed == 0
+
+
 def test_double_dash_ends_options_so_leading_minus_is_a_query(tmp_path, seeds_index):
     from click.testing import CliRunner
 
