@@ -621,3 +621,33 @@ def test_each_files_keys_live_beside_the_manifest_and_an_older_manifest_holding_
     assert (report.mode, report.docs_removed, report.docs_updated) == ("incremental", 1, 2)
     assert generations.read_keys(generations.current_generation(index))["2021-01-02-b.md"] == ["b.org/1"]
     assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_an_update_that_changes_no_files_keys_shares_keys_txt_and_one_that_does_writes_it(folder, tmp_path):
+    """keys.txt (160k lines at 100k documents) is written only when some file's URL keys changed."""
+    index = build_index(folder, tmp_path)
+    first = generations.current_generation(index)
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1", topics=("Data",)))
+    assert incremental.update(folder, index).mode == "incremental"
+    second = generations.current_generation(index)
+    assert second != first
+    assert (second / generations.KEYS).stat().st_ino == (first / generations.KEYS).stat().st_ino  # the same file
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article", "https://c.org/2", topics=("Data",)))  # a new URL
+    assert incremental.update(folder, index).mode == "incremental"
+    third = generations.current_generation(index)
+    assert (third / generations.KEYS).stat().st_ino != (second / generations.KEYS).stat().st_ino
+    assert generations.read_keys(third)["2021-01-03-c.md"] == ["c.org/2"]
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_an_update_runs_with_the_garbage_collector_paused_and_turns_it_back_on(folder, tmp_path, monkeypatch):
+    import gc
+
+    index = build_index(folder, tmp_path)
+    seen: list[bool] = []
+    real = incremental.write_documents
+    monkeypatch.setattr(incremental, "write_documents", lambda *a, **k: seen.append(gc.isenabled()) or real(*a, **k))
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1", topics=("Data",)))
+    assert gc.isenabled()
+    assert incremental.update(folder, index).mode == "incremental"
+    assert seen == [False] and gc.isenabled()
