@@ -231,8 +231,9 @@ def facet_arrays(
     """A facet's (values, document ids, value ordinals, layers or None), pairs sorted by value, then document.
 
     The followed generation's pairs carried here, with ``added``: (value, live documents) of the new
-    segments. Without a merge the pairs keep their order (new documents go at the end of their
-    value's run) and the layers are the followed ones remapped; otherwise layers are None (to compute).
+    segments. Without a merge, or with a merged tail, the pairs keep their order (new documents go
+    at the end of their value's run, before a merged tail's) and the layers are the followed ones
+    remapped; otherwise layers are None (to compute).
     """
     keep, ids = docs.carried(old.doc_ids, live)
     old_ords = np.asarray(old.ords)[keep]
@@ -244,14 +245,18 @@ def facet_arrays(
     ords = remap[old_ords] if len(old_ords) else old_ords.astype(np.int32)
     added_ids = [found.astype(np.int32) for _, found in new_values]
     added_ords = [np.full(len(found), ordinal[value], dtype=np.int32) for value, found in new_values]
-    if not docs.identity or len({value for value, _ in new_values}) < len(new_values):
+    if not docs.appends or len({value for value, _ in new_values}) < len(new_values):
         doc_ids = np.concatenate([ids.astype(np.int32), *added_ids])
         ords = np.concatenate([ords, *added_ords]).astype(np.int32)
         order = np.lexsort((doc_ids, ords))
         return values, doc_ids[order], ords[order], None
     new_ids = np.concatenate([np.zeros(0, np.int32), *added_ids])
     new_ords = np.concatenate([np.zeros(0, np.int32), *added_ords])
-    at = np.searchsorted(ords, new_ords, side="right")  # the end of each value's run
+    if docs.identity:
+        at = np.searchsorted(ords, new_ords, side="right")  # the end of each value's run
+    else:  # pairs stay in (value, document) order: a merged tail's documents come after the new ones
+        width = np.int64(len(live) + 1)
+        at = np.searchsorted(ords.astype(np.int64) * width + ids, new_ords.astype(np.int64) * width + new_ids)
     doc_ids = np.insert(ids.astype(np.int32), at, new_ids)
     ords = np.insert(ords, at, new_ords).astype(np.int32)
     # layers: each carried document's values are what they were (remapped); new documents' from their pairs
@@ -263,7 +268,11 @@ def facet_arrays(
     rank = np.arange(len(by_doc)) - np.searchsorted(by_doc, by_doc, side="left")
     rows = max(len(old_layers), int(rank.max()) + 1 if len(rank) else 1)
     layers = np.full((rows, len(live)), none, dtype=np.int32)
-    layers[: len(old_layers), : old_layers.shape[1]] = lookup[old_layers]
+    if docs.identity:
+        layers[: len(old_layers), : old_layers.shape[1]] = lookup[old_layers]
+    else:  # a merged tail's columns move to their new places
+        moved = docs.old_to_new >= 0
+        layers[: len(old_layers), docs.old_to_new[moved]] = lookup[old_layers[:, moved]]
     layers[:, ~live] = none
     layers[rank, by_doc] = new_ords[order]
     while len(layers) > 1 and not (layers[-1] != none).any():  # a full build has no row of nothing
