@@ -93,21 +93,25 @@ def _live_versions(gen: Path, keys: list[str]) -> list[int] | None:
 
 def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
-    try:
-        live = generations.current_generation(index_dir)
-        manifest = generations.read_manifest(live)
-    except (generations.IndexMissing, ValueError, OSError):
-        return full_build(seeds_dir, index_dir, progress)
-    if manifest.get("version") != schema_version():
-        return full_build(seeds_dir, index_dir, progress)
-    deleted = deleted_share(live)
-    if deleted > REBUILD_SHARE:
-        report = full_build(seeds_dir, index_dir, progress)
-        report.warnings.append(("", f"{deleted:.0%} of the index were replaced versions: rebuilt it to compact"))
-        return report
+    compact = 0.0
     with _collector_paused():
-        report = _update(seeds_dir, index_dir, progress, live, manifest)
-    return report if report is not None else full_build(seeds_dir, index_dir, progress)
+        try:
+            live = generations.current_generation(index_dir)
+            manifest = generations.read_manifest(live)
+        except (generations.IndexMissing, ValueError, OSError):
+            report = None
+        else:
+            report = None
+            if manifest.get("version") == schema_version():  # else the field table changed: rebuild
+                compact = deleted_share(live)
+                if compact <= REBUILD_SHARE:
+                    report = _update(seeds_dir, index_dir, progress, live, manifest)
+    if report is not None:
+        return report
+    report = full_build(seeds_dir, index_dir, progress)
+    if compact > REBUILD_SHARE:
+        report.warnings.append(("", f"{compact:.0%} of the index were replaced versions: rebuilt it to compact"))
+    return report
 
 
 @contextlib.contextmanager
