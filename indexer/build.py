@@ -114,7 +114,10 @@ def read_seed_files(
 def manifest_of(files: dict[str, dict], problems: list[SeedProblem], documents: int, mode: str) -> dict:
     return {
         "version": schema_version(),  # a hash of the field table: a change rebuilds by itself
-        "files": {rel: {k: v for k, v in entry.items() if k != "keys"} for rel, entry in files.items()},  # keys.txt
+        "files": {  # keys live in keys.txt; only entries of files read this run hold them
+            rel: {k: v for k, v in entry.items() if k != "keys"} if "keys" in entry else entry
+            for rel, entry in files.items()
+        },
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
         "documents": documents,
         "built_at": time.time(),
@@ -195,23 +198,34 @@ def merge_small_tail(writer, segments: list) -> list:
     return segments[: len(segments) - MERGE_SMALL]
 
 
-def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable[str] = ()) -> None:
+def write_derived(
+    gen: Path,
+    follows: Path | None = None,
+    changed_keys: Iterable[str] = (),
+    *,
+    opened: tuple[storage.Store, persisted.Derived | None] | None = None,
+) -> None:
     """Write beside the index what searchers read besides Whoosh's files.
 
     Every indexed word's stem (a query with known words needs no stemmer), and the arrays every
     searcher would otherwise derive when it opens the generation (``indexer.derive``). An update
     names the generation it ``follows`` and the keys it added, changed or removed: the event
-    stories of the other items are carried over (``indexer.stories``).
+    stories of the other items are carried over (``indexer.stories``); ``opened`` is that
+    generation's store and derived data when the caller has them open already.
 
     Written anew (not in place: an update's directory shares files with the live one by hard links).
     """
     store = storage.Store(gen)
-    before = persisted.load(follows) if follows is not None else None
+    if opened is None and follows is not None:
+        opened = (storage.Store(follows), persisted.load(follows))
+    before = opened[1] if opened is not None else None
     previous = None
     if before is not None:
-        previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_mode)
+        previous = stories.Previous(
+            before.live, before.key_hash, before.story, before.group, before.stories_mode, opened[0]
+        )
     changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
-    followed = Followed.of(storage.Store(follows), before) if before is not None else None
+    followed = Followed.of(opened[0], before) if opened is not None and before is not None else None
     derived = derive(store, previous=previous, changed=changed, followed=followed)
     words = {derived.vocabulary[i] for i in range(len(derived.vocabulary))}  # read once, by derive
     # provider names are stemmed too (provider_text) but are not in the vocabulary: their words as well

@@ -14,7 +14,6 @@ import gc
 import json
 import os
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,19 +73,17 @@ def _hardlink_copy(src: Path, dst: Path) -> None:
                 dst.joinpath(item.name).write_bytes(item.read_bytes())
 
 
-def _live_versions(gen: Path, keys: list[str]) -> list[int] | None:
-    """Document numbers of the live versions of ``keys`` in ``gen``, from its derived data (None without).
+def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys: list[str]) -> list[int] | None:
+    """Document numbers of the live versions of ``keys`` in a generation, from its derived data (None without).
 
     Found by key hash in the mapped column and confirmed by the stored key: Whoosh's query per key
     took 3 ms each.
     """
-    derived = persisted.load(gen)
     if derived is None or not keys:
         return None if derived is None else []
     wanted = set(keys)
     hashes = np.asarray([key_hash(k) for k in keys], dtype=np.int64)
     candidates = np.flatnonzero(np.isin(np.asarray(derived.key_hash), hashes) & np.asarray(derived.live))
-    store = storage.Store(gen)
     found = [docnum for docnum in candidates.tolist() if store.stored(docnum).get("key") in wanted]
     return found if len(found) == len(wanted) else None  # a key the arrays miss: let Whoosh look
 
@@ -200,12 +197,9 @@ def _update(
         affected.update(old_keys_of.get(rel, ()))
     for seed in changed.values():
         affected.update(r.key for r in seed.records)
-    mentions: dict[str, set[str]] = defaultdict(set)
-    for rel, keys in keys_of.items():
-        for key in keys:
-            if key in affected:
-                mentions[key].add(rel)
-    unchanged_needed = sorted({rel for rels in mentions.values() for rel in rels} - set(changed))
+    # set.isdisjoint per file: a Python loop over 160k keys cost more than reading the files it finds
+    mentioning = {rel for rel, keys in keys_of.items() if not affected.isdisjoint(keys)}
+    unchanged_needed = sorted(mentioning - set(changed))
     records: list[Record] = [r for s in changed.values() for r in s.records if r.key in affected]
     for item in iter_seed_files(seeds_dir, unchanged_needed):
         if isinstance(item, SeedFile):
@@ -214,7 +208,8 @@ def _update(
     new_docs = [merge_records(grouped[k]) for k in sorted(grouped)]
 
     # 3. write them into a new generation that shares the old one's segment files
-    old_keys = {k for keys in old_keys_of.values() for k in keys}
+    # the affected keys some file held before (every key below is an affected one)
+    old_keys = {k for keys in old_keys_of.values() if not affected.isdisjoint(keys) for k in keys if k in affected}
     report.docs_added = sum(1 for d in new_docs if d.key not in old_keys)
     report.docs_updated = len(new_docs) - report.docs_added
     report.docs_removed = sum(1 for k in affected if k in old_keys and k not in grouped)
@@ -226,8 +221,11 @@ def _update(
     # need the stemmer; the replay tests check every update against full builds made with NLTK
     _remember_stems(live)
     replaced = sorted(affected & old_keys)
-    write_documents(gen, new_docs, create=False, delete_keys=replaced, delete_docs=_live_versions(live, replaced))
-    write_derived(gen, live, affected)
+    # the live generation opened once, for both (each open maps every segment and derived array)
+    live_store, live_derived = storage.Store(live), persisted.load(live)
+    delete_docs = _live_versions(live_store, live_derived, replaced)
+    write_documents(gen, new_docs, create=False, delete_keys=replaced, delete_docs=delete_docs)
+    write_derived(gen, live, affected, opened=(live_store, live_derived))
     # keys.txt is the live one (hard-linked) unless a file's keys changed: 160k lines not written again
     new_keys = keys_of if keys_of != old_keys_of or not (gen / generations.KEYS).is_file() else None
     generations.publish(index_dir, gen, manifest_of(files, report.problems, report.documents, "incremental"), new_keys)

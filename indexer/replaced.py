@@ -64,7 +64,7 @@ def live_statistics(
     the live documents. The texts of a field are analyzed as one batch, each distinct word once
     (``indexer.batch_analysis``). An update takes over what the ``followed`` generation's deleted
     documents held (a deletion is forever, and their segments' files never change): it analyzes
-    only the documents deleted since, and subtracts those a tier merge dropped (analyzed from the
+    only the documents deleted since, and subtracts those a merge dropped (analyzed from the
     followed generation). After many updates there are thousands of replaced versions; analyzing
     them all again took seconds per update.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -653,3 +654,28 @@ def test_an_update_runs_with_the_garbage_collector_paused_and_turns_it_back_on(f
     assert gc.isenabled()
     assert incremental.update(folder, index).mode == "incremental"
     assert seen == [False, False] and gc.isenabled()
+
+
+def test_an_update_seeks_new_neighbours_only_for_items_whose_text_date_or_list_changed(tmp_path, monkeypatch):
+    """An item re-derived as it was (its file changed elsewhere) links to what it linked to: no neighbour search."""
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(POWER_APPS / "base", seeds)
+    build.full_build(seeds, index)
+    assert persisted.load(generations.current_generation(index)).stories_mode != "off"
+    sought: list[int] = []
+    real = stories._near
+    monkeypatch.setattr(stories, "_near", lambda fresh, *rest: sought.append(len(fresh)) or real(fresh, *rest))
+    path = next(p for p in sorted(seeds.rglob("*.md")) if "\nquality: " in p.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    changed = re.sub(r"(?m)^quality: \d+", "quality: 3", text, count=1)  # what clustering never reads
+    assert changed != text
+    path.write_text(changed, encoding="utf-8")
+    report = incremental.update(seeds, index)
+    assert report.mode == "incremental" and report.docs_updated > 0
+    assert sought == [0]  # every item of the file came out as before
+    assert_stories_as_a_full_build(index)
+    path.write_text(changed.replace('title: "', 'title: "Renamed ', 1), encoding="utf-8")
+    assert incremental.update(seeds, index).mode == "incremental"
+    assert sought[1] >= 1  # the renamed item looks for neighbours
+    assert_stories_as_a_full_build(index)
+    assert_same_as_full_build(seeds, index, tmp_path)
