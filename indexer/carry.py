@@ -7,12 +7,12 @@ place among the others, shifted only by the segments merged away before it, and 
 a new segment comes after them all. An update merges only trailing segments
 (``build.merge_small_tail``), whose live documents Whoosh copies after the new ones into the new
 segment, in order: those keep their derived data too (``DocMap.with_merged_tail``). ``DocMap`` is
-that correspondence. With it the followed
-generation's derived arrays (posting tables, facet pairs, vocabulary) become this generation's by
-a remap, a mask of the documents deleted since, and the few postings of the new segments, all in
-numpy, instead of reading every segment's terms and postings again (1.5-2 s of an update at 100k
-documents). ``indexer.derive`` derives everything when the segments do not line up this way, or
-the followed generation has no derived data; tests compare both ways, array for array.
+that correspondence. With it the followed generation's derived arrays (posting tables, facet
+pairs, vocabulary) become this generation's by a remap, a mask of the documents deleted since,
+and the few postings of the new segments, all in numpy, instead of reading every segment's terms
+and postings again (1.5-2 s of an update at 100k documents). ``indexer.derive`` derives
+everything when the segments do not line up this way, or the followed generation has no derived
+data; tests compare both ways, array for array.
 """
 
 from __future__ import annotations
