@@ -11,7 +11,6 @@ import json
 import os
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +30,8 @@ from .seeds import (
 )
 
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
-TIER_FANIN = 10  # segments of one size tier that trigger their merge
-UPDATE_MERGE_DOCS = 1_000  # an update merges a tier only of at most this many live documents (see merge_by_tier)
+SMALL_SEGMENT_DOCS = 100  # a segment of fewer stored documents is small: updates merge those (merge_small_tail)
+MERGE_SMALL = 2  # an update takes the trailing small segments into its own once there are this many
 Progress = Callable[[int, int], None]  # (files done, files total)
 
 
@@ -115,7 +114,10 @@ def read_seed_files(
 def manifest_of(files: dict[str, dict], problems: list[SeedProblem], documents: int, mode: str) -> dict:
     return {
         "version": schema_version(),  # a hash of the field table: a change rebuilds by itself
-        "files": {rel: {k: v for k, v in entry.items() if k != "keys"} for rel, entry in files.items()},  # keys.txt
+        "files": {  # keys live in keys.txt; only entries of files read this run hold them
+            rel: {k: v for k, v in entry.items() if k != "keys"} if "keys" in entry else entry
+            for rel, entry in files.items()
+        },
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
         "documents": documents,
         "built_at": time.time(),
@@ -162,9 +164,9 @@ def write_documents(
                 for doc in docs:
                     writer.add_document(**document_fields(doc))
                 # Scores do not depend on segments (search.livestats.LiveStats), so an update only adds a
-                # small segment, merged by size tiers. Never a whole-index merge here: at 100k documents
-                # Whoosh's optimize took 300 s inside one update; incremental.update rebuilds instead (deleted_share).
-                writer.commit(optimize=True) if create else writer.commit(mergetype=merge_by_tier)
+                # small segment, with the few small ones before it (merge_small_tail); incremental.update
+                # rebuilds instead of ever merging the whole index (deleted_share)
+                writer.commit(optimize=True) if create else writer.commit(mergetype=merge_small_tail)
             except BaseException:
                 writer.cancel()
                 raise
@@ -172,52 +174,58 @@ def write_documents(
         ix.close()
 
 
-def merge_by_tier(writer, segments: list) -> list:
-    """Whoosh merge policy for updates: segments of one size tier merge once there are TIER_FANIN.
+def merge_small_tail(writer, segments: list) -> list:
+    """Whoosh merge policy for updates: the last MERGE_SMALL small segments join the one being written.
 
-    Tiers are powers of ten of the document count, so a merge rewrites about ten segments of
-    similar size: every ~10 updates a few hundred documents. Whoosh's default policy merged in
-    cascades that made one update in ten take 4 s at 100k documents. A tier of more than
-    UPDATE_MERGE_DOCS live documents is left alone: rewriting ~6,000 documents (every ~100 updates
-    at 100k) took 14 s of one update, so those segments stay as they are (one of ~600 documents per
-    ten updates) until ``index --full``, which the report suggests from 5% replaced versions, or
-    the rebuild an update does by itself at 25%.
+    A merge's cost is bounded: Whoosh's ``add_reader`` re-pools every posting in Python (~3 ms a
+    document), and the tier policy this replaces merged ten ~60-document segments every tenth
+    update (2.2 s of CPU at 100k, the slowest update by far). Here an update rewrites at most
+    MERGE_SMALL segments of fewer than SMALL_SEGMENT_DOCS documents each, every MERGE_SMALL + 1
+    updates of typical size: one segment of ~180 documents per three 60-document updates, never
+    merged again until ``index --full`` (which the report suggests from 5% replaced versions, at
+    ~90 such updates at 100k) or the rebuild an update does by itself at 25%. Only trailing
+    segments merge, so every other document keeps its number and the derived arrays are carried
+    over cheaply (``indexer.carry``). Never a whole-index merge in an update: Whoosh's optimize
+    took 300 s at 100k documents.
     """
-    by_tier: dict[int, list] = defaultdict(list)
-    for segment in segments:
-        by_tier[len(str(max(1, segment.doc_count_all())))].append(segment)
-    largest = max(by_tier, default=0)
-    full = [
-        tier
-        for tier, members in by_tier.items()
-        if tier < largest
-        and len(members) >= TIER_FANIN
-        and sum(segment.doc_count() for segment in members) <= UPDATE_MERGE_DOCS
-    ]
-    if not full:
+    tail = 0
+    while tail < len(segments) and segments[-1 - tail].doc_count_all() < SMALL_SEGMENT_DOCS:
+        tail += 1
+    if tail < MERGE_SMALL:
         return segments
-    chosen = by_tier[min(full)]
+    chosen = segments[len(segments) - MERGE_SMALL :]
     storage.merge_into(writer, chosen)
-    return [segment for segment in segments if segment not in chosen]
+    return segments[: len(segments) - MERGE_SMALL]
 
 
-def write_derived(gen: Path, follows: Path | None = None, changed_keys: Iterable[str] = ()) -> None:
+def write_derived(
+    gen: Path,
+    follows: Path | None = None,
+    changed_keys: Iterable[str] = (),
+    *,
+    opened: tuple[storage.Store, persisted.Derived | None] | None = None,
+) -> None:
     """Write beside the index what searchers read besides Whoosh's files.
 
     Every indexed word's stem (a query with known words needs no stemmer), and the arrays every
     searcher would otherwise derive when it opens the generation (``indexer.derive``). An update
     names the generation it ``follows`` and the keys it added, changed or removed: the event
-    stories of the other items are carried over (``indexer.stories``).
+    stories of the other items are carried over (``indexer.stories``); ``opened`` is that
+    generation's store and derived data when the caller has them open already.
 
     Written anew (not in place: an update's directory shares files with the live one by hard links).
     """
     store = storage.Store(gen)
-    before = persisted.load(follows) if follows is not None else None
+    if opened is None and follows is not None:
+        opened = (storage.Store(follows), persisted.load(follows))
+    before = opened[1] if opened is not None else None
     previous = None
     if before is not None:
-        previous = stories.Previous(before.live, before.key_hash, before.story, before.group, before.stories_mode)
+        previous = stories.Previous(
+            before.live, before.key_hash, before.story, before.group, before.stories_mode, opened[0]
+        )
     changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
-    followed = Followed.of(storage.Store(follows), before) if before is not None else None
+    followed = Followed.of(opened[0], before) if opened is not None and before is not None else None
     derived = derive(store, previous=previous, changed=changed, followed=followed)
     words = {derived.vocabulary[i] for i in range(len(derived.vocabulary))}  # read once, by derive
     # provider names are stemmed too (provider_text) but are not in the vocabulary: their words as well

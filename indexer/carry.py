@@ -1,15 +1,18 @@
 """What an update's generation takes over from the generation it follows, instead of deriving it again.
 
-An update's generation keeps the followed generation's segments (hard links) except those a tier
+An update's generation keeps the followed generation's segments (hard links) except those a
 merge rewrote, and Whoosh appends the new segment after them (``commit``: the merge policy's
 survivors in order, then the segment it wrote). So each document of a surviving segment keeps its
 place among the others, shifted only by the segments merged away before it, and every document of
-a new segment comes after them all. ``DocMap`` is that correspondence. With it the followed
-generation's derived arrays (posting tables, facet pairs, vocabulary) become this generation's by
-a remap, a mask of the documents deleted since, and the few postings of the new segments, all in
-numpy, instead of reading every segment's terms and postings again (1.5-2 s of an update at 100k
-documents). ``indexer.derive`` derives everything when the segments do not line up this way, or
-the followed generation has no derived data; tests compare both ways, array for array.
+a new segment comes after them all. An update merges only trailing segments
+(``build.merge_small_tail``), whose live documents Whoosh copies after the new ones into the new
+segment, in order: those keep their derived data too (``DocMap.with_merged_tail``). ``DocMap`` is
+that correspondence. With it the followed generation's derived arrays (posting tables, facet
+pairs, vocabulary) become this generation's by a remap, a mask of the documents deleted since,
+and the few postings of the new segments, all in numpy, instead of reading every segment's terms
+and postings again (1.5-2 s of an update at 100k documents). ``indexer.derive`` derives
+everything when the segments do not line up this way, or the followed generation has no derived
+data; tests compare both ways, array for array.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from .tables import PostingTable, Strings
 class DocMap:
     """Where the followed generation's documents are in this one, and which segments are new."""
 
-    old_to_new: np.ndarray  # int64, one per followed document: its number here (-1: its segment was merged away)
+    old_to_new: np.ndarray  # int64, one per followed document: its number here (-1: deleted in a merge, or unknown)
     added: list[tuple[int, int]]  # (position, first document) of the segments the followed generation lacks
     removed: list[int]  # positions, among the followed generation's segments, of those merged away
+    fresh_end: int = -1  # a merged tail: the new segment's documents from here on are carried (see with_merged_tail)
 
     @classmethod
     def between(
@@ -64,10 +68,57 @@ class DocMap:
         added = [(position, offset) for position, (_, offset) in enumerate(after) if position >= len(kept)]
         return cls(old_to_new, added, removed)
 
+    def with_merged_tail(
+        self,
+        before_live: np.ndarray,
+        before_hash: np.ndarray,
+        after_live: np.ndarray,
+        after_hash: np.ndarray,
+        changed: np.ndarray,
+    ) -> DocMap:
+        """The map with the live documents of merged-away trailing segments placed in the new segment.
+
+        Whoosh writes the update's documents first, then each merged segment's live documents in
+        order (``SegmentWriter.add_reader``); the survivors of the merge are the followed live
+        documents whose key the update did not touch (``changed``: key hashes), since it deletes
+        every live version of a key it rewrites. Checked by key hash, place by place; when the
+        segments do not line up this way, the map is returned as it was (the general carry path).
+        """
+        n = len(self.old_to_new)
+        unmapped = np.flatnonzero(self.old_to_new < 0)
+        if not self.removed or len(self.added) != 1 or not len(unmapped):
+            return self
+        tail = int(unmapped[0])
+        if len(unmapped) != n - tail or self.added[0][1] != tail:  # not a trailing run, or numbers moved
+            return self
+        rest = np.asarray(before_hash[tail:], dtype=np.int64)
+        survivors = tail + np.flatnonzero(np.asarray(before_live[tail:]) & ~np.isin(rest, changed))
+        fresh_end = len(after_hash) - len(survivors)
+        places = np.arange(fresh_end, len(after_hash))
+        if fresh_end < tail or not (
+            np.array_equal(np.asarray(after_hash)[places], np.asarray(before_hash)[survivors])
+            and np.asarray(after_live)[places].all()
+        ):
+            return self
+        old_to_new = self.old_to_new.copy()
+        old_to_new[survivors] = places
+        return DocMap(old_to_new, self.added, self.removed, fresh_end)
+
     @property
     def identity(self) -> bool:
         """Whether every followed document keeps its number (no segment was merged away)."""
         return not self.removed
+
+    @property
+    def appends(self) -> bool:
+        """Whether every carried document keeps its number or moved into the new segment's tail."""
+        return self.identity or self.fresh_end >= 0
+
+    def fresh(self, live: np.ndarray) -> np.ndarray:
+        """The live documents here that nothing was carried to (the update's own, read from its segment)."""
+        mask = np.array(live, dtype=bool)
+        mask[self.old_to_new[self.old_to_new >= 0]] = False
+        return mask
 
     def carried(self, ids: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(which of ``ids``, followed documents, are live here, their numbers here)."""
@@ -83,8 +134,8 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     Every document of ``added`` comes after every carried one, so each term's list is its carried
     part (still ascending) followed by its added part; both are placed by one scatter, no sort.
     """
-    if docs.identity:
-        return _appended(old, live, added)
+    if docs.appends:
+        return _appended(old, docs, live, added)
     starts = np.asarray(old.starts, dtype=np.int64)
     term_of = np.repeat(np.arange(len(old.terms), dtype=np.int64), np.diff(starts))
     keep, ids = docs.carried(old.ids, live)
@@ -120,15 +171,22 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     return PostingTable(terms if present.all() else terms.select(present), table_starts, out_ids, out_tfs)
 
 
-def _appended(old: PostingTable, live: np.ndarray, added: PostingTable) -> PostingTable:
-    """``posting_table`` when every followed document keeps its number (no merge).
+def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingTable) -> PostingTable:
+    """``posting_table`` when every followed document keeps its number, or moved to a merged tail.
 
     The postings of documents deleted since are dropped and the added ones inserted at the end of
-    their term's list: a mask and two inserts over the arrays, nothing per posting in Python.
+    their term's list (before the merged tail's, whose documents come after the update's own in
+    the new segment): a mask and two inserts over the arrays, nothing per posting in Python.
     """
     starts = np.asarray(old.starts, dtype=np.int64)
     ids = np.asarray(old.ids)
-    keep = live[ids]
+    if docs.identity:
+        keep = live[ids]
+    else:  # the merged tail's documents, after every kept one in each list, move in order
+        mapped = docs.old_to_new[ids]
+        keep = mapped >= 0
+        keep[keep] = live[mapped[keep]]
+        ids = mapped.astype(np.int32)
     dropped = np.flatnonzero(~keep)
     dropped_before = np.zeros(len(starts), dtype=np.int64)  # postings dropped before each term's list
     dropped_before[1:] = np.cumsum(
@@ -143,10 +201,17 @@ def _appended(old: PostingTable, live: np.ndarray, added: PostingTable) -> Posti
     # term, before the list of the old term it precedes
     at = np.where(found >= 0, found + 1, 0)
     at[found < 0] = [old.terms.bisect(w) for w in new_words]
+    kept_ids = ids[keep]
+    places = kept_starts[at]
+    if not docs.identity:  # an old term's added postings go before its merged tail's
+        first = docs.added[0][1]
+        for i in np.flatnonzero(found >= 0).tolist():
+            a, b = int(kept_starts[found[i]]), int(places[i])
+            places[i] = a + int(np.searchsorted(kept_ids[a:b], first))
     added_starts = np.asarray(added.starts, dtype=np.int64)
     lengths = np.diff(added_starts)
-    positions = np.repeat(kept_starts[at], lengths)
-    out_ids = np.insert(ids[keep], positions, np.asarray(added.ids, dtype=np.int32))
+    positions = np.repeat(places, lengths)
+    out_ids = np.insert(kept_ids, positions, np.asarray(added.ids, dtype=np.int32))
     out_tfs = np.insert(np.asarray(old.tfs)[keep], positions, np.asarray(added.tfs, dtype=np.float64))
     counts = np.zeros(len(terms), dtype=np.int64)
     counts[old_place] = np.diff(kept_starts)
@@ -166,8 +231,9 @@ def facet_arrays(
     """A facet's (values, document ids, value ordinals, layers or None), pairs sorted by value, then document.
 
     The followed generation's pairs carried here, with ``added``: (value, live documents) of the new
-    segments. Without a merge the pairs keep their order (new documents go at the end of their
-    value's run) and the layers are the followed ones remapped; otherwise layers are None (to compute).
+    segments. Without a merge, or with a merged tail, the pairs keep their order (new documents go
+    at the end of their value's run, before a merged tail's) and the layers are the followed ones
+    remapped; otherwise layers are None (to compute).
     """
     keep, ids = docs.carried(old.doc_ids, live)
     old_ords = np.asarray(old.ords)[keep]
@@ -179,14 +245,18 @@ def facet_arrays(
     ords = remap[old_ords] if len(old_ords) else old_ords.astype(np.int32)
     added_ids = [found.astype(np.int32) for _, found in new_values]
     added_ords = [np.full(len(found), ordinal[value], dtype=np.int32) for value, found in new_values]
-    if not docs.identity or len({value for value, _ in new_values}) < len(new_values):
+    if not docs.appends or len({value for value, _ in new_values}) < len(new_values):
         doc_ids = np.concatenate([ids.astype(np.int32), *added_ids])
         ords = np.concatenate([ords, *added_ords]).astype(np.int32)
         order = np.lexsort((doc_ids, ords))
         return values, doc_ids[order], ords[order], None
     new_ids = np.concatenate([np.zeros(0, np.int32), *added_ids])
     new_ords = np.concatenate([np.zeros(0, np.int32), *added_ords])
-    at = np.searchsorted(ords, new_ords, side="right")  # the end of each value's run
+    if docs.identity:
+        at = np.searchsorted(ords, new_ords, side="right")  # the end of each value's run
+    else:  # pairs stay in (value, document) order: a merged tail's documents come after the new ones
+        width = np.int64(len(live) + 1)
+        at = np.searchsorted(ords.astype(np.int64) * width + ids, new_ords.astype(np.int64) * width + new_ids)
     doc_ids = np.insert(ids.astype(np.int32), at, new_ids)
     ords = np.insert(ords, at, new_ords).astype(np.int32)
     # layers: each carried document's values are what they were (remapped); new documents' from their pairs
@@ -198,7 +268,11 @@ def facet_arrays(
     rank = np.arange(len(by_doc)) - np.searchsorted(by_doc, by_doc, side="left")
     rows = max(len(old_layers), int(rank.max()) + 1 if len(rank) else 1)
     layers = np.full((rows, len(live)), none, dtype=np.int32)
-    layers[: len(old_layers), : old_layers.shape[1]] = lookup[old_layers]
+    if docs.identity:
+        layers[: len(old_layers), : old_layers.shape[1]] = lookup[old_layers]
+    else:  # a merged tail's columns move to their new places
+        moved = docs.old_to_new >= 0
+        layers[: len(old_layers), docs.old_to_new[moved]] = lookup[old_layers[:, moved]]
     layers[:, ~live] = none
     layers[rank, by_doc] = new_ords[order]
     while len(layers) > 1 and not (layers[-1] != none).any():  # a full build has no row of nothing

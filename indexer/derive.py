@@ -51,7 +51,7 @@ def derive(
     deleted = store.deleted()
     live = np.ones(n, dtype=bool)
     live[deleted] = False
-    docs = followed.doc_map(store) if followed is not None else None
+    docs = followed.doc_map(store, live, changed) if followed is not None else None
     field_lengths, deleted_df = live_statistics(store, deleted, followed, docs)
     keys = sorted(f"{field}\x00{term}" for field, term in deleted_df)
     if docs is not None and (not postings or set(TEXT_FIELDS) <= set(followed.derived.postings)):
@@ -62,11 +62,12 @@ def derive(
         vocabulary, vocabulary_df = carry.vocabulary(
             before.vocabulary, before.vocabulary_df, followed.deleted_df, deleted_df, delta
         )
-        facets = {field: carried_facet(store, field, before.facets[field], docs, live) for field in FACET_FIELDS}
+        fresh = docs.fresh(live)  # the new segments' documents the followed generation had no place for
+        facets = {field: carried_facet(store, field, before.facets[field], docs, live, fresh) for field in FACET_FIELDS}
         tables = {}
         if postings:
             for field in TEXT_FIELDS:
-                added = merge_live([(offset, segment_table(store, p, field)) for p, offset in docs.added], live)
+                added = merge_live([(offset, segment_table(store, p, field)) for p, offset in docs.added], fresh)
                 tables[field] = carry.posting_table(before.postings[field], docs, live, added)
     else:
         words = list(store.words("vocabulary"))
@@ -132,13 +133,15 @@ def event_stories(
     return store.column("key_hash"), stories.full(store, live, published, tables)
 
 
-def carried_facet(store: Store, field: str, before: FacetArrays, docs: carry.DocMap, live: np.ndarray) -> FacetArrays:
-    """A facet's arrays taken over from the followed generation, with the new segments' values."""
+def carried_facet(
+    store: Store, field: str, before: FacetArrays, docs: carry.DocMap, live: np.ndarray, fresh: np.ndarray
+) -> FacetArrays:
+    """A facet's arrays taken over from the followed generation, with the values of the ``fresh`` documents."""
     added = []
     for position, offset in docs.added:
         for value, ids, _tfs in store.segment_postings(position, field):
             ids = ids.astype(np.int64) + offset
-            added.append((value, ids[live[ids]]))
+            added.append((value, ids[fresh[ids]]))
     values, doc_ids, ords, layers = carry.facet_arrays(before, docs, live, added)
     if layers is None:
         layers = facet_layers(doc_ids, ords, store.doc_count, len(values))

@@ -107,7 +107,8 @@ def rewrite_manifest(gen: Path, manifest: dict[str, Any], keys: Mapping[str, Seq
         write_keys(gen, keys)
     tmp = gen / (MANIFEST + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(manifest, sort_keys=True, separators=(",", ":")))  # dumps: the C encoder
+        # dumps: the C encoder; unsorted (its order is the files' order): sorting 20k entries took half the time
+        fh.write(json.dumps(manifest, separators=(",", ":")))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, gen / MANIFEST)

@@ -10,10 +10,11 @@ builds.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import time
-from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -72,37 +73,64 @@ def _hardlink_copy(src: Path, dst: Path) -> None:
                 dst.joinpath(item.name).write_bytes(item.read_bytes())
 
 
-def _live_versions(gen: Path, keys: list[str]) -> list[int] | None:
-    """Document numbers of the live versions of ``keys`` in ``gen``, from its derived data (None without).
+def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys: list[str]) -> list[int] | None:
+    """Document numbers of the live versions of ``keys`` in a generation, from its derived data (None without).
 
     Found by key hash in the mapped column and confirmed by the stored key: Whoosh's query per key
     took 3 ms each.
     """
-    derived = persisted.load(gen)
     if derived is None or not keys:
         return None if derived is None else []
     wanted = set(keys)
     hashes = np.asarray([key_hash(k) for k in keys], dtype=np.int64)
     candidates = np.flatnonzero(np.isin(np.asarray(derived.key_hash), hashes) & np.asarray(derived.live))
-    store = storage.Store(gen)
     found = [docnum for docnum in candidates.tolist() if store.stored(docnum).get("key") in wanted]
     return found if len(found) == len(wanted) else None  # a key the arrays miss: let Whoosh look
 
 
 def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
-    try:
-        live = generations.current_generation(index_dir)
-        manifest = generations.read_manifest(live)
-    except (generations.IndexMissing, ValueError, OSError):
-        return full_build(seeds_dir, index_dir, progress)
-    if manifest.get("version") != schema_version():
-        return full_build(seeds_dir, index_dir, progress)
-    deleted = deleted_share(live)
-    if deleted > REBUILD_SHARE:
-        report = full_build(seeds_dir, index_dir, progress)
-        report.warnings.append(("", f"{deleted:.0%} of the index were replaced versions: rebuilt it to compact"))
+    compact = 0.0
+    with _collector_paused():
+        try:
+            live = generations.current_generation(index_dir)
+            manifest = generations.read_manifest(live)
+        except (generations.IndexMissing, ValueError, OSError):
+            report = None
+        else:
+            report = None
+            if manifest.get("version") == schema_version():  # else the field table changed: rebuild
+                compact = deleted_share(live)
+                if compact <= REBUILD_SHARE:
+                    report = _update(seeds_dir, index_dir, progress, live, manifest)
+    if report is not None:
         return report
+    report = full_build(seeds_dir, index_dir, progress)
+    if compact > REBUILD_SHARE:
+        report.warnings.append(("", f"{compact:.0%} of the index were replaced versions: rebuilt it to compact"))
+    return report
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the span of an update.
+
+    An update makes few reference cycles but many objects (the manifest's 20k entries, 160k keys),
+    and the collector traversed them again and again: ~5% of an update at 100k documents.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _update(
+    seeds_dir: Path, index_dir: Path, progress: Progress | None, live: Path, manifest: dict
+) -> BuildReport | None:
+    """``update`` once the live generation is known to be updatable; None when only a full build can say."""
     start = time.perf_counter()
     report = BuildReport(mode="incremental")
     old_files: dict[str, dict] = manifest["files"]
@@ -111,7 +139,7 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     if old_keys_of is None:
         old_keys_of = {rel: entry["keys"] for rel, entry in old_files.items() if "keys" in entry}
     if len(old_keys_of) != len(old_files) or not all(rel in old_keys_of for rel in old_files):
-        return full_build(seeds_dir, index_dir, progress)  # which file held which URL is lost
+        return None  # which file held which URL is lost
     old_problems = {p["path"]: p["reason"] for p in manifest.get("problems", [])}
     paths, link_problems = discover(seeds_dir)
     report.files_total = len(paths)
@@ -121,11 +149,11 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     changed: dict[str, SeedFile] = {}
     problems: dict[str, SeedProblem] = {p.path: p for p in link_problems}
     to_read: list[str] = []
-    base = str(seeds_dir)
+    base = str(seeds_dir) + os.sep
     for rel in paths:
         old = old_files.get(rel)
         try:
-            st = os.stat(os.path.join(base, rel))
+            st = os.stat(base + rel)  # 20k files: os.path.join cost more than the stat
         except OSError:
             to_read.append(rel)
             continue
@@ -155,7 +183,7 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
             generations.rewrite_manifest(
                 live,
                 manifest_of(files, report.problems, manifest.get("documents", 0), manifest.get("mode", "")),
-                keys_of,
+                keys_of if keys_of != old_keys_of or not (live / generations.KEYS).is_file() else None,
             )
         report.mode = "unchanged"
         report.documents = manifest.get("documents", 0)
@@ -169,12 +197,9 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
         affected.update(old_keys_of.get(rel, ()))
     for seed in changed.values():
         affected.update(r.key for r in seed.records)
-    mentions: dict[str, set[str]] = defaultdict(set)
-    for rel, keys in keys_of.items():
-        for key in keys:
-            if key in affected:
-                mentions[key].add(rel)
-    unchanged_needed = sorted({rel for rels in mentions.values() for rel in rels} - set(changed))
+    # set.isdisjoint per file: a Python loop over 160k keys cost more than reading the files it finds
+    mentioning = {rel for rel, keys in keys_of.items() if not affected.isdisjoint(keys)}
+    unchanged_needed = sorted(mentioning - set(changed))
     records: list[Record] = [r for s in changed.values() for r in s.records if r.key in affected]
     for item in iter_seed_files(seeds_dir, unchanged_needed):
         if isinstance(item, SeedFile):
@@ -183,7 +208,8 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     new_docs = [merge_records(grouped[k]) for k in sorted(grouped)]
 
     # 3. write them into a new generation that shares the old one's segment files
-    old_keys = {k for keys in old_keys_of.values() for k in keys}
+    # the affected keys some file held before (every key below is an affected one)
+    old_keys = {k for keys in old_keys_of.values() if not affected.isdisjoint(keys) for k in keys if k in affected}
     report.docs_added = sum(1 for d in new_docs if d.key not in old_keys)
     report.docs_updated = len(new_docs) - report.docs_added
     report.docs_removed = sum(1 for k in affected if k in old_keys and k not in grouped)
@@ -195,9 +221,14 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     # need the stemmer; the replay tests check every update against full builds made with NLTK
     _remember_stems(live)
     replaced = sorted(affected & old_keys)
-    write_documents(gen, new_docs, create=False, delete_keys=replaced, delete_docs=_live_versions(live, replaced))
-    write_derived(gen, live, affected)
-    generations.publish(index_dir, gen, manifest_of(files, report.problems, report.documents, "incremental"), keys_of)
+    # the live generation opened once, for both (each open maps every segment and derived array)
+    live_store, live_derived = storage.Store(live), persisted.load(live)
+    delete_docs = _live_versions(live_store, live_derived, replaced)
+    write_documents(gen, new_docs, create=False, delete_keys=replaced, delete_docs=delete_docs)
+    write_derived(gen, live, affected, opened=(live_store, live_derived))
+    # keys.txt is the live one (hard-linked) unless a file's keys changed: 160k lines not written again
+    new_keys = keys_of if keys_of != old_keys_of or not (gen / generations.KEYS).is_file() else None
+    generations.publish(index_dir, gen, manifest_of(files, report.problems, report.documents, "incremental"), new_keys)
     report.generation = gen.name
     share = deleted_share(gen)
     if share > ADVISE_COMPACT_SHARE:

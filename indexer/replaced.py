@@ -36,11 +36,21 @@ class Followed:
         held = Counter(dict(zip((tuple(t.split("\x00", 1)) for t in terms.to_list()), counts.tolist(), strict=True)))
         return cls(store, derived, held)
 
-    def doc_map(self, store: Store) -> carry.DocMap | None:
-        """Where its documents are in ``store``, when its segments line up (``carry.DocMap``)."""
+    def doc_map(
+        self, store: Store, live: np.ndarray | None = None, changed: np.ndarray | None = None
+    ) -> carry.DocMap | None:
+        """Where its documents are in ``store``, when its segments line up (``carry.DocMap``).
+
+        With ``store``'s live mask and the key hashes the update ``changed``, the live documents of
+        a merged tail are placed too (``DocMap.with_merged_tail``).
+        """
         if set(self.derived.facets) != set(FACET_FIELDS) or self.derived.doc_count != self.store.doc_count:
             return None
-        return carry.DocMap.between(self.store.segments(), self.store.doc_count, store.segments(), store.doc_count)
+        docs = carry.DocMap.between(self.store.segments(), self.store.doc_count, store.segments(), store.doc_count)
+        if docs is None or live is None or changed is None or docs.identity:
+            return docs
+        before = self.derived
+        return docs.with_merged_tail(before.live, before.key_hash, live, store.column("key_hash"), changed)
 
 
 def live_statistics(
@@ -54,7 +64,7 @@ def live_statistics(
     the live documents. The texts of a field are analyzed as one batch, each distinct word once
     (``indexer.batch_analysis``). An update takes over what the ``followed`` generation's deleted
     documents held (a deletion is forever, and their segments' files never change): it analyzes
-    only the documents deleted since, and subtracts those a tier merge dropped (analyzed from the
+    only the documents deleted since, and subtracts those a merge dropped (analyzed from the
     followed generation). After many updates there are thousands of replaced versions; analyzing
     them all again took seconds per update.
     """

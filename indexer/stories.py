@@ -29,6 +29,7 @@ class Previous:
     story: np.ndarray  # int32
     group: np.ndarray  # int32
     mode: str  # the mode the last full build chose (events.cluster): updates keep it
+    store: Store | None = None  # its documents (the replaced versions' text), when the update has it open
 
 
 def full(store: Store, live: np.ndarray, published: np.ndarray, postings: dict[str, PostingTable]) -> Stories:
@@ -89,9 +90,11 @@ def update(
     was_kept[unchanged] = True
     gone = before[~was_kept[before]]  # masks, not setdiff1d: numpy 2 hashes 100k items in 60 ms
     touched = set(previous.group[gone].tolist())
-    # groups the fresh items now link to
+    # groups the fresh items now link to (one whose words, date and list are its replaced version's
+    # links to what that version linked to, all in its group, which is clustered again anyway)
     texts = _Texts(store)
-    near = np.union1d(fresh, _near(fresh, texts, published, postings, bars))
+    seek = fresh[~_as_before(fresh, store, previous, key_hash, list_hash, published)]
+    near = np.union1d(fresh, _near(seek, texts, published, postings, bars))
     local = _items(near, texts, published, key_hash, list_hash)
     a, b, _ = event_links.links(local, bars, event_links.plans(local, np.flatnonzero(local.published >= 0), bars))
     fresh_local = np.isin(near, fresh)
@@ -118,6 +121,35 @@ def update(
     story[region] = region[found_stories.story]
     group[region] = region[found_stories.group]
     return Stories(story, group, previous.mode)
+
+
+def _as_before(
+    fresh: np.ndarray, store: Store, previous: Previous, key_hash: np.ndarray, list_hash: np.ndarray, published
+) -> np.ndarray:
+    """Which ``fresh`` items have a replaced version with the same title, excerpt, date and list.
+
+    Clustering reads nothing else of an item (``events.Items``: its words from title and excerpt,
+    its date, its list, its key), so such an item links exactly to what its replaced version did.
+    """
+    same = np.zeros(len(fresh), dtype=bool)
+    if previous.store is None or not len(fresh):
+        return same
+    before = np.flatnonzero(previous.live)
+    before = before[np.argsort(previous.key_hash[before], kind="stable")]
+    hashes = previous.key_hash[before]
+    at = np.minimum(np.searchsorted(hashes, key_hash[fresh]), max(len(before) - 1, 0))
+    found = hashes[at] == key_hash[fresh] if len(before) else same
+    old_store = previous.store
+    old_list, old_published = old_store.column("list_hash"), old_store.column("published")
+    for i in np.flatnonzero(found).tolist():
+        new, old = int(fresh[i]), int(before[at[i]])
+        if old_list[old] != list_hash[new] or max(int(old_published[old]), -1) != max(int(published[new]), -1):
+            continue
+        was, now = old_store.stored(old), store.stored(new)
+        same[i] = was.get("key") == now.get("key") and all(
+            was.get(name, "") == now.get(name, "") for name in ("title", "excerpt")
+        )
+    return same
 
 
 class _Texts:

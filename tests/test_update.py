@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -174,20 +175,41 @@ def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_pat
     assert_same_as_full_build(folder, index, tmp_path)
 
 
-def test_update_segments_merge_by_size_tier_and_answers_stay_identical(folder, tmp_path):
-    from whoosh import index as whoosh_index
+def test_updates_merge_only_their_last_small_segments_and_answers_stay_identical(folder, tmp_path, monkeypatch):
+    """An update merges at most MERGE_SMALL trailing small segments: its cost stays bounded, a large segment stays."""
+    from indexer import storage
 
     index = build_index(folder, tmp_path, 700)  # replaced versions stay far below the rebuild threshold
-    counts = []
-    for round_no in range(25):
-        path = folder / f"filler-{round_no:04d}.md"
-        path.write_text(seed(f"Filler {round_no} revised", f"https://f.org/{round_no}"))
+    monkeypatch.setattr(build, "SMALL_SEGMENT_DOCS", 3)  # an update writing 3 documents or more leaves a large one
+    merges: list[tuple[list[int], bool]] = []
+    real = storage.merge_into
+
+    def recording(writer, segments):
+        trailing = list(writer.segments[len(writer.segments) - len(segments) :]) == list(segments)
+        merges.append(([segment.doc_count_all() for segment in segments], trailing))
+        return real(writer, segments)
+
+    monkeypatch.setattr(storage, "merge_into", recording)
+    counts, large = [], []
+    for round_no in range(16):
+        changed = 4 if round_no % 5 == 4 else 1
+        for i in range(changed):
+            number = round_no * 4 + i
+            path = folder / f"filler-{number:04d}.md"
+            path.write_text(seed(f"Filler {number} revised", f"https://f.org/{number}"))
         incremental.update(folder, index)
-        ix = whoosh_index.open_dir(str(generations.current_generation(index)))
-        counts.append(len(ix._segments()))
-        ix.close()
-    # one segment per update until ten of a tier exist, then they become one: never a long tail
-    assert max(counts) <= build.TIER_FANIN + 2 and counts[10] < counts[9]
+        segments = Store(generations.current_generation(index)).segments()
+        counts.append(len(segments))
+        if changed >= build.SMALL_SEGMENT_DOCS:
+            large.append(segments[-1][0])
+    assert merges and all(len(sizes) == build.MERGE_SMALL and trailing for sizes, trailing in merges), merges
+    assert all(max(sizes) < build.SMALL_SEGMENT_DOCS for sizes, _ in merges), merges
+    final = [segment_id for segment_id, _ in Store(generations.current_generation(index)).segments()]
+    assert set(large) <= set(final)  # never merged again by an update
+    # the build's, one per merge and per large update, and the small ones: fewer than MERGE_SMALL before each large
+    # segment (left behind by it) and at the end
+    assert max(counts) <= 1 + len(merges) + len(large) + (len(large) + 1) * (build.MERGE_SMALL - 1) + 1, counts
+    assert counts[-1] < 1 + 16  # merges happened: fewer segments than updates
     assert_same_as_full_build(folder, index, tmp_path)
 
 
@@ -476,6 +498,7 @@ def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_
     analyzed: list[int] = []
     real = replaced.analyzed_texts
     monkeypatch.setattr(replaced, "analyzed_texts", lambda stored: analyzed.append(1) or real(stored))
+    monkeypatch.setattr(build, "MERGE_SMALL", 100)  # no merge: what merged-away replaced versions held is read again
     for number, update in enumerate(sorted((POWER_APPS / "updates").iterdir())[:6], start=1):
         before = generations.current_generation(index)
         apply_update(seeds, update)
@@ -495,22 +518,48 @@ def test_an_update_takes_over_what_replaced_versions_held_and_analyzes_only_the_
         }
 
 
+def _merge_in_the_middle(writer, segments: list) -> list:
+    """A merge policy that merges the second and third segments: those after them move (the general carry path)."""
+    from indexer import storage
+
+    if len(segments) < 4:
+        return segments
+    chosen = segments[1:3]
+    storage.merge_into(writer, chosen)
+    return [segment for segment in segments if segment not in chosen]
+
+
+@pytest.mark.parametrize("policy", ["tail", "middle"])
 def test_an_update_carries_the_followed_generations_arrays_over_exactly_as_deriving_them_anew(
-    folder, tmp_path, monkeypatch
+    folder, tmp_path, monkeypatch, policy
 ):
-    """Carried over (indexer.carry) through plain updates and tier merges, array for array, in order and type."""
+    """Carried over (indexer.carry) through plain updates and merges, array for array, in order and type.
+
+    The product's policy merges trailing segments (their documents move into the new segment's
+    tail); a policy merging segments in the middle moves every document after them (the general path).
+    """
     from indexer import carry, derive
     from tests.test_persisted import snapshot_of_arrays
 
     index = build_index(folder, tmp_path, 60)
-    carried: list[bool] = []
+    if policy == "middle":
+        monkeypatch.setattr(build, "merge_small_tail", _merge_in_the_middle)
+    paths: list[str] = []
     real = carry.posting_table
-    monkeypatch.setattr(carry, "posting_table", lambda *a: carried.append(a[1].identity) or real(*a))
+
+    def recording(old, docs, *rest):
+        paths.append("identity" if docs.identity else "tail" if docs.fresh_end >= 0 else "general")
+        return real(old, docs, *rest)
+
+    monkeypatch.setattr(carry, "posting_table", recording)
     for round_no in range(13):
         path = folder / f"filler-{round_no:04d}.md"
         topics = ("AI", f"Topic {round_no % 3}") if round_no % 2 else ("Cloud",)
         title = f"Filler {round_no} revised newword{round_no}"
         path.write_text(seed(title, f"https://f.org/{round_no}", topics=topics))
+        if round_no % 3 == 2:  # an item of the last update's segment replaced again: not carried into a merge
+            again = folder / f"filler-{round_no - 1:04d}.md"
+            again.write_text(seed(f"Filler {round_no - 1} again twiceword", f"https://f.org/{round_no - 1}"))
         if round_no % 4 == 3:
             (folder / f"filler-{40 + round_no:04d}.md").unlink()  # a removed item: its words and values may vanish
         if round_no == 5:
@@ -526,32 +575,9 @@ def test_an_update_carries_the_followed_generations_arrays_over_exactly_as_deriv
             for name in ("starts", "ids", "tfs"):
                 a, b = np.asarray(getattr(theirs, name)), np.asarray(getattr(table, name))
                 assert a.dtype == b.dtype and np.array_equal(a, b), (round_no, field, name)
-    assert True in carried and False in carried  # plain updates, and at least one with a tier merge
-    assert_same_as_full_build(folder, index, tmp_path)
-
-
-def test_an_update_leaves_a_tier_larger_than_its_merge_budget_unmerged(folder, tmp_path, monkeypatch):
-    """No update rewrites more than UPDATE_MERGE_DOCS documents: such a tier waits for `index --full`."""
-    from whoosh import index as whoosh_index
-
-    def segment_count() -> int:
-        ix = whoosh_index.open_dir(str(generations.current_generation(index)))
-        try:
-            return len(ix._segments())
-        finally:
-            ix.close()
-
-    index = build_index(folder, tmp_path, 40)
-    monkeypatch.setattr(build, "UPDATE_MERGE_DOCS", build.TIER_FANIN - 1)  # a full tier of 1-document segments is over
-    for round_no in range(build.TIER_FANIN + 2):
-        (folder / f"filler-{round_no:04d}.md").write_text(seed(f"Filler {round_no} again", f"https://f.org/{round_no}"))
-        incremental.update(folder, index)
-    assert segment_count() == 1 + build.TIER_FANIN + 2  # the build's segment and one per update, none merged
-    assert_same_as_full_build(folder, index, tmp_path)
-    monkeypatch.setattr(build, "UPDATE_MERGE_DOCS", build.TIER_FANIN + 2)  # within budget: the next update merges
-    (folder / "filler-0030.md").write_text(seed("Filler 30 again", "https://f.org/30"))
-    incremental.update(folder, index)
-    assert segment_count() == 2
+    # plain updates, and merges carried by the path the policy calls for
+    assert "identity" in paths and ("tail" if policy == "tail" else "general") in paths, paths
+    assert "general" not in paths if policy == "tail" else "tail" not in paths, paths
     assert_same_as_full_build(folder, index, tmp_path)
 
 
@@ -596,3 +622,60 @@ def test_each_files_keys_live_beside_the_manifest_and_an_older_manifest_holding_
     assert (report.mode, report.docs_removed, report.docs_updated) == ("incremental", 1, 2)
     assert generations.read_keys(generations.current_generation(index))["2021-01-02-b.md"] == ["b.org/1"]
     assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_an_update_that_changes_no_files_keys_shares_keys_txt_and_one_that_does_writes_it(folder, tmp_path):
+    """keys.txt (160k lines at 100k documents) is written only when some file's URL keys changed."""
+    index = build_index(folder, tmp_path)
+    first = generations.current_generation(index)
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1", topics=("Data",)))
+    assert incremental.update(folder, index).mode == "incremental"
+    second = generations.current_generation(index)
+    assert second != first
+    assert (second / generations.KEYS).stat().st_ino == (first / generations.KEYS).stat().st_ino  # the same file
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article", "https://c.org/2", topics=("Data",)))  # a new URL
+    assert incremental.update(folder, index).mode == "incremental"
+    third = generations.current_generation(index)
+    assert (third / generations.KEYS).stat().st_ino != (second / generations.KEYS).stat().st_ino
+    assert generations.read_keys(third)["2021-01-03-c.md"] == ["c.org/2"]
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_an_update_runs_with_the_garbage_collector_paused_and_turns_it_back_on(folder, tmp_path, monkeypatch):
+    import gc
+
+    index = build_index(folder, tmp_path)
+    seen: list[bool] = []
+    real = incremental.write_documents
+    monkeypatch.setattr(incremental, "write_documents", lambda *a, **k: seen.append(gc.isenabled()) or real(*a, **k))
+    read = generations.read_manifest  # the manifest's 20k entries: the collector ran 29 times while reading them
+    monkeypatch.setattr(generations, "read_manifest", lambda gen: seen.append(gc.isenabled()) or read(gen))
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1", topics=("Data",)))
+    assert gc.isenabled()
+    assert incremental.update(folder, index).mode == "incremental"
+    assert seen == [False, False] and gc.isenabled()
+
+
+def test_an_update_seeks_new_neighbours_only_for_items_whose_text_date_or_list_changed(tmp_path, monkeypatch):
+    """An item re-derived as it was (its file changed elsewhere) links to what it linked to: no neighbour search."""
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(POWER_APPS / "base", seeds)
+    build.full_build(seeds, index)
+    assert persisted.load(generations.current_generation(index)).stories_mode != "off"
+    sought: list[int] = []
+    real = stories._near
+    monkeypatch.setattr(stories, "_near", lambda fresh, *rest: sought.append(len(fresh)) or real(fresh, *rest))
+    path = next(p for p in sorted(seeds.rglob("*.md")) if "\nquality: " in p.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    changed = re.sub(r"(?m)^quality: \d+", "quality: 3", text, count=1)  # what clustering never reads
+    assert changed != text
+    path.write_text(changed, encoding="utf-8")
+    report = incremental.update(seeds, index)
+    assert report.mode == "incremental" and report.docs_updated > 0
+    assert sought == [0]  # every item of the file came out as before
+    assert_stories_as_a_full_build(index)
+    path.write_text(changed.replace('title: "', 'title: "Renamed ', 1), encoding="utf-8")
+    assert incremental.update(seeds, index).mode == "incremental"
+    assert sought[1] >= 1  # the renamed item looks for neighbours
+    assert_stories_as_a_full_build(index)
+    assert_same_as_full_build(seeds, index, tmp_path)

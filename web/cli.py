@@ -278,6 +278,9 @@ def run() -> None:
     0.45 s query. Freezing them first (``gc.freeze``) leaves that to the operating system; atexit
     handlers still run. Only the program does this, never ``main`` as tests call it.
     """
+    from . import cli_index
+
+    cli_index.PROGRAM_EXITS_AFTER = True  # a one-shot `index` may leave its garbage to the exit
     try:
         main()
     finally:
