@@ -75,7 +75,7 @@ class SearchEngine:
             for field in FILTER_FIELDS
             if (values := request.filter_values(field))
         }
-        strict_total = int(np.count_nonzero(np.logical_and.reduce([found.strict, *fmasks.values()])))
+        strict_total = int(np.count_nonzero(_narrowed(found.strict, fmasks) if fmasks else found.strict))
         suggestion = None
         if strict_total < SUGGEST_BELOW:
             suggestion = suggest.did_you_mean(found.parsed, gen, list(fmasks.values()), strict_total)
@@ -83,7 +83,7 @@ class SearchEngine:
             # no item has every word: show the items that have most of them
             found = plan(request.q, gen, relaxed=True, **_typing(request))
 
-        final = _narrowed(found.mask, fmasks)
+        final = _narrowed(found.mask, fmasks) if fmasks else found.mask  # read, never changed
         total = int(np.count_nonzero(final))  # a bool array's sum() converts every element first
         corrected = _corrected(request.q, found.corrections) if found.corrections and total else None
         if corrected:
@@ -112,7 +112,7 @@ class SearchEngine:
         for bucket in histogram["buckets"]:
             bucket["selected"] = timeline.bucket_period(bucket) in selected
 
-        hits, stories = page_of_hits(found, request, gen, final)
+        hits, stories = page_of_hits(found, request, gen, final, final_docs)
         return {
             "query": request.q,
             "total": total,

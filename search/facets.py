@@ -62,7 +62,7 @@ class FacetTable:
             if len(self.layers) > 1:
                 # rows are packed (a document's values fill rows 0, 1, ...): one without a value in
                 # this row has none in the next, so only the others are read again
-                docs = docs[found != none]
+                docs = np.compress(found != none, docs)  # numpy's boolean indexing: 4x slower at 30-70% kept
                 if not len(docs):
                     break
         return total[:none]
