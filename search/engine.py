@@ -23,7 +23,7 @@ from indexer.schema import FACET_FIELDS, FACETS
 
 from . import highlight, suggest, timeline
 from .evaluate import filter_mask, plan
-from .facets import fold
+from .facets import JOINT_FROM, fold
 from .generation import Generation, LiveGeneration
 from .hits import iso_utc, page_of_hits
 from .ranking import POLICY, RankingPolicy
@@ -95,10 +95,15 @@ class SearchEngine:
         final_docs = np.flatnonzero(final)  # what every facet without a filter of its own counts
         # matching most live items, those are counted as all live items less the ones left out (fewer to read)
         left_out = np.flatnonzero(gen.live & ~final) if 2 * len(final_docs) > np.count_nonzero(gen.live) else None
+        counted = final_docs if left_out is None else left_out
+        # many documents: the single-valued facets in one pass (those with a filter of their own are recounted)
+        together = gen.joint_facets().counts(counted) if len(counted) >= JOINT_FROM else {}
         for field in FACET_FIELDS:
             table = gen.facets[field]
             if field in fmasks:
                 counts = table.counts(np.flatnonzero(_narrowed(found.mask, fmasks, field)))
+            elif field in together:
+                counts = together[field] if left_out is None else table.live_counts(gen.live) - together[field]
             elif left_out is not None:
                 counts = table.counts_but(gen.live, left_out)
             else:
