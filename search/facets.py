@@ -104,12 +104,13 @@ class FacetTable:
         """
         facet = FACETS[self.field]
         chosen = {self.resolve(v) or v for v in selected}
-        nonzero = np.flatnonzero(counts)
+        nonzero = np.flatnonzero(counts).tolist()  # Python ints: numpy's scalars sort ~3x slower
+        number = counts.tolist()
         if facet.by_value:
-            order = sorted(nonzero, key=lambda i: self.values[i], reverse=True)
+            order = sorted(nonzero, key=self.values.__getitem__, reverse=True)
         else:
-            order = sorted(nonzero, key=lambda i: (-counts[i], self.values[i].casefold()))
-        pairs = [(self.values[i], int(counts[i])) for i in order[: facet.size]]
+            order = sorted(nonzero, key=lambda i: (-number[i], self.values[i].casefold()))
+        pairs = [(self.values[i], number[i]) for i in order[: facet.size]]
         shown = {value for value, _ in pairs}
         for value in sorted(chosen - shown):
             ordinal = self._folded.get(fold(value))
