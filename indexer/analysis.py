@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import re
 import sys
 import threading
 import types
@@ -181,6 +182,28 @@ class NltkTokenizer(Tokenizer):
 def spans(text: str) -> Iterable[tuple[int, int]]:
     """(start, end) of every word of ``text``, as the analyzers' tokenizer splits it."""
     return _span_tokenize(text)
+
+
+def pieces(text: str) -> list[str]:
+    """``text`` cut around its words: ``[between, word, between, ..., word, between]`` (words at odd places).
+
+    The words are those ``spans`` finds; joined, the pieces are ``text``. Without NLTK loaded the
+    text is cut in one call of the ``regex`` engine rather than span by span (highlighting a page).
+    """
+    if _span_tokenize is _regex_spans:
+        # ASCII text has no character the two engines tell apart (marks, joiners, superscripts): stdlib
+        # ``re`` cuts it twice as fast
+        return (_ASCII_PIECES if text.isascii() else _PIECES).split(text)
+    out, last = [], 0
+    for start, end in _span_tokenize(text):
+        out += [text[last:start], text[start:end]]
+        last = end
+    out.append(text[last:])
+    return out
+
+
+_PIECES = regex.compile(f"({WORD_PATTERN})")  # the words captured: ``split`` keeps them between the rest
+_ASCII_PIECES = re.compile(f"({WORD_PATTERN})", re.ASCII)
 
 
 def words(text: str) -> list[str]:

@@ -23,7 +23,7 @@ from indexer.schema import FACET_FIELDS, FACETS
 
 from . import highlight, suggest, timeline
 from .evaluate import filter_mask, plan
-from .facets import fold
+from .facets import JOINT_FROM, fold
 from .generation import Generation, LiveGeneration
 from .hits import iso_utc, page_of_hits
 from .ranking import POLICY, RankingPolicy
@@ -75,7 +75,7 @@ class SearchEngine:
             for field in FILTER_FIELDS
             if (values := request.filter_values(field))
         }
-        strict_total = int(np.count_nonzero(np.logical_and.reduce([found.strict, *fmasks.values()])))
+        strict_total = int(np.count_nonzero(_narrowed(found.strict, fmasks) if fmasks else found.strict))
         suggestion = None
         if strict_total < SUGGEST_BELOW:
             suggestion = suggest.did_you_mean(found.parsed, gen, list(fmasks.values()), strict_total)
@@ -83,7 +83,7 @@ class SearchEngine:
             # no item has every word: show the items that have most of them
             found = plan(request.q, gen, relaxed=True, **_typing(request))
 
-        final = _narrowed(found.mask, fmasks)
+        final = _narrowed(found.mask, fmasks) if fmasks else found.mask  # read, never changed
         total = int(np.count_nonzero(final))  # a bool array's sum() converts every element first
         corrected = _corrected(request.q, found.corrections) if found.corrections and total else None
         if corrected:
@@ -95,10 +95,15 @@ class SearchEngine:
         final_docs = np.flatnonzero(final)  # what every facet without a filter of its own counts
         # matching most live items, those are counted as all live items less the ones left out (fewer to read)
         left_out = np.flatnonzero(gen.live & ~final) if 2 * len(final_docs) > np.count_nonzero(gen.live) else None
+        counted = final_docs if left_out is None else left_out
+        # many documents: the single-valued facets in one pass (those with a filter of their own are recounted)
+        together = gen.joint_facets().counts(counted) if len(counted) >= JOINT_FROM else {}
         for field in FACET_FIELDS:
             table = gen.facets[field]
             if field in fmasks:
                 counts = table.counts(np.flatnonzero(_narrowed(found.mask, fmasks, field)))
+            elif field in together:
+                counts = together[field] if left_out is None else table.live_counts(gen.live) - together[field]
             elif left_out is not None:
                 counts = table.counts_but(gen.live, left_out)
             else:
@@ -112,7 +117,7 @@ class SearchEngine:
         for bucket in histogram["buckets"]:
             bucket["selected"] = timeline.bucket_period(bucket) in selected
 
-        hits, stories = page_of_hits(found, request, gen, final)
+        hits, stories = page_of_hits(found, request, gen, final, final_docs)
         return {
             "query": request.q,
             "total": total,

@@ -117,7 +117,7 @@ def plan_groups(
     needed = 1 if relaxed else policy.minimum_should_match(len(terms))
     held = (words.matched >= needed) & live
     partial = None
-    if needed > 1 and int(held.sum()) < policy.fill_below:
+    if needed > 1 and np.count_nonzero(held) < policy.fill_below:
         # a short page is filled with items holding some of the words, after every full match
         # (hand-judged nDCG@10 0.945 -> 0.962, docs/relevance.md); none full: the notice says so
         partial = (words.matched >= 1) & live & ~held
@@ -129,9 +129,10 @@ def plan_groups(
     coordination = words.coordination(policy)  # items with more of the query rank higher
     title = np.zeros(len(ids))
     if len(terms) >= 2:
-        # a title holding every word is about the query; one equal to it is the item looked for
-        whole = words.in_title == len(terms)
-        title[whole] += policy.title_all_words_boost * words.title_scores[whole]
+        # a title holding every word is about the query; one equal to it is the item looked for.
+        # By position: numpy's boolean indexing took 1-2.4 ms at 40-70k matches (the same floats)
+        whole = np.flatnonzero(words.in_title == len(terms))
+        title[whole] = policy.title_all_words_boost * words.title_scores[whole]
         exact = _positions(ids, gen.scoring.postings("title_exact", " ".join(terms))[0])
         title[exact] += policy.exact_title_boost * len(terms)
     scores = bm25 * coordination + title

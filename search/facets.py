@@ -8,6 +8,7 @@ the values of any set of matching documents is then one ``bincount``, whatever t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import prod
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class FacetTable:
             if len(self.layers) > 1:
                 # rows are packed (a document's values fill rows 0, 1, ...): one without a value in
                 # this row has none in the next, so only the others are read again
-                docs = docs[found != none]
+                docs = np.compress(found != none, docs)  # numpy's boolean indexing: 4x slower at 30-70% kept
                 if not len(docs):
                     break
         return total[:none]
@@ -73,9 +74,15 @@ class FacetTable:
         Every live document's counts less the others': a query matching most of the collection
         reads the few it does not match (the live counts are computed once per generation).
         """
+        return self.live_counts(live) - self.counts(others)
+
+    def live_counts(self, live: np.ndarray) -> np.ndarray:
+        """``counts`` of every live document, computed once per generation (read-only)."""
         if self._live_counts is None or self._live_counts[0] is not live:  # a generation's live mask is one array
-            self._live_counts = (live, self.counts(live))
-        return self._live_counts[1] - self.counts(others)
+            counts = self.counts(live)
+            counts.flags.writeable = False
+            self._live_counts = (live, counts)
+        return self._live_counts[1]
 
     def mask(self, selected: list[str], doc_count: int) -> np.ndarray:
         """Documents carrying any of the ``selected`` values (values OR together)."""
@@ -97,12 +104,13 @@ class FacetTable:
         """
         facet = FACETS[self.field]
         chosen = {self.resolve(v) or v for v in selected}
-        nonzero = np.flatnonzero(counts)
+        nonzero = np.flatnonzero(counts).tolist()  # Python ints: numpy scalars sort slower (139 -> 88 us)
+        number = counts.tolist()
         if facet.by_value:
-            order = sorted(nonzero, key=lambda i: self.values[i], reverse=True)
+            order = sorted(nonzero, key=self.values.__getitem__, reverse=True)
         else:
-            order = sorted(nonzero, key=lambda i: (-counts[i], self.values[i].casefold()))
-        pairs = [(self.values[i], int(counts[i])) for i in order[: facet.size]]
+            order = sorted(nonzero, key=lambda i: (-number[i], self.values[i].casefold()))
+        pairs = [(self.values[i], number[i]) for i in order[: facet.size]]
         shown = {value for value, _ in pairs}
         for value in sorted(chosen - shown):
             ordinal = self._folded.get(fold(value))
@@ -118,3 +126,46 @@ class FacetTable:
             for value, count in pairs
         ]
         return rows, len(order) > facet.size
+
+
+JOINT_FROM = 4_096  # documents from which the single-valued facets are counted together
+JOINT_MAX_BINS = 1 << 16  # (values + 1) multiplied over the facets counted together, at most
+
+
+@dataclass
+class JointCounts:
+    """Single-valued facets counted in one pass: each document's values read as one mixed-radix code.
+
+    Counting a large set of documents costs a gather and a ``bincount`` per facet; over the
+    code it is one of each (plus summing the small joint table along each facet's axis), and the
+    counts, integers, are the same. The first facet is the one with the most values.
+    """
+
+    fields: list[str]
+    sizes: list[int]  # each facet's values + 1 (the last ordinal: no value)
+    codes: np.ndarray  # per document
+
+    @classmethod
+    def of(cls, tables: list[FacetTable]) -> JointCounts:
+        """Over the single-valued ``tables`` whose joint table stays within ``JOINT_MAX_BINS``."""
+        chosen: list[FacetTable] = []
+        for table in sorted((t for t in tables if t.doc_ord is not None), key=lambda t: -len(t.values)):
+            if prod(len(t.values) + 1 for t in [*chosen, table]) <= JOINT_MAX_BINS:
+                chosen.append(table)
+        sizes = [len(t.values) + 1 for t in chosen]
+        codes = np.zeros(len(chosen[0].doc_ord) if chosen else 0, dtype=np.int32)
+        for table, size in zip(chosen, sizes, strict=True):
+            codes = codes * size + table.doc_ord
+        return cls([t.field for t in chosen], sizes, codes)
+
+    def counts(self, docs: np.ndarray) -> dict[str, np.ndarray]:
+        """Each facet's ``FacetTable.counts`` of the documents ``docs`` (document numbers)."""
+        if not self.fields:
+            return {}
+        joint = np.bincount(self.codes[docs], minlength=prod(self.sizes))
+        grid = joint.reshape(self.sizes[0], -1)  # the facet with the most values against the others
+        marginals = [grid.sum(axis=1)]
+        rest, sizes = grid.sum(axis=0), self.sizes[1:]
+        for i, size in enumerate(sizes):
+            marginals.append(rest.reshape(prod(sizes[:i]), size, prod(sizes[i + 1 :])).sum(axis=(0, 2)))
+        return {f: counts[:-1] for f, counts in zip(self.fields, marginals, strict=True)}

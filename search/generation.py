@@ -31,7 +31,7 @@ from indexer.text import canonical_url
 from . import timeline
 from .cache import AnswerCache
 from .expansion import Vocabulary
-from .facets import FacetTable
+from .facets import FacetTable, JointCounts
 from .livestats import LiveStats
 from .ranking import RankingPolicy
 from .scorer import ScoringData
@@ -64,6 +64,7 @@ class Generation:
     _vocabulary: Vocabulary | None = field(default=None, repr=False)
     _manifest: dict | None = field(default=None, repr=False)
     _story_order: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _joint_facets: JointCounts | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: Path, policy: RankingPolicy, cache_entries: int) -> Generation:
@@ -149,6 +150,12 @@ class Generation:
         # the story number in the array's own type: a Python int would make numpy cast every element (50 us)
         leader = stories.dtype.type(leader)
         return docs[np.searchsorted(stories, leader, "left") : np.searchsorted(stories, leader, "right")]
+
+    def joint_facets(self) -> JointCounts:
+        """The single-valued facets' values as one code per document (made on first use: ~1 ms at 100k)."""
+        if self._joint_facets is None:
+            self._joint_facets = JointCounts.of(list(self.facets.values()))
+        return self._joint_facets
 
     def stored(self, docnum: int) -> dict:
         """The stored fields of one document."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
+import itertools
 
 from markupsafe import Markup
 
-from indexer.analysis import news_analyzer, spans
+from indexer.analysis import news_analyzer, pieces
 
 Segments = list[tuple[str, bool]]
 SNIPPET_CHARS = 320
@@ -37,18 +38,17 @@ def segments(text: str, terms: set[str]) -> Segments:
         return []
     if not terms:
         return [(text, False)]
+    parts = pieces(text)
     out: Segments = []
-    last = 0
-    known = _TERMS.get  # most words were seen before: no call to term_of for them
-    for start, end in spans(text):
-        word = text[start:end]
-        if (known(word) or term_of(word)) in terms:
-            if start > last:
-                out.append((text[last:start], False))
-            out.append((word, True))
-            last = end
-    if last < len(text):
-        out.append((text[last:], False))
+    last = 0  # the first piece not yet in ``out``
+    for i in _matched(parts[1::2], terms):
+        word = 2 * i + 1
+        if word > last and (before := "".join(parts[last:word])):
+            out.append((before, False))
+        out.append((parts[word], True))
+        last = word + 1
+    if tail := "".join(parts[last:]):
+        out.append((tail, False))
     return out
 
 
@@ -57,8 +57,17 @@ def snippet(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> Segments:
     if len(text) <= width:
         return segments(text, terms)
     # where the first match starts (0: none); the window is then segmented on its own
-    first = next((start for start, end in spans(text) if term_of(text[start:end]) in terms), 0)
-    return window(text, first, terms, width)
+    parts = pieces(text)
+    first = next(iter(_matched(parts[1::2], terms)), None)
+    return window(text, len("".join(parts[: 2 * first + 1])) if first is not None else 0, terms, width)
+
+
+def _matched(words: list[str], terms: set[str]) -> list[int]:
+    """The places of the words whose index term is in ``terms`` (a page's words: mostly seen before)."""
+    found = list(map(_TERMS.get, words))  # looked up in C; a word never seen is analyzed once
+    if None in found or "" in found:
+        found = [term or term_of(word) for term, word in zip(found, words, strict=True)]
+    return list(itertools.compress(range(len(words)), map(terms.__contains__, found)))
 
 
 def window(text: str, first: int, terms: set[str], width: int) -> Segments:

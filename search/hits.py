@@ -20,16 +20,19 @@ from .request import SearchRequest
 MORE_SHOWN = 5  # other items of a story listed under its best hit
 
 
-def page_of_hits(plan: Plan, request: SearchRequest, gen: Generation, final: np.ndarray) -> tuple[list[dict], int]:
+def page_of_hits(
+    plan: Plan, request: SearchRequest, gen: Generation, final: np.ndarray, docs: np.ndarray | None = None
+) -> tuple[list[dict], int]:
     """The page of hits, and how many stories the matches belong to.
 
     Grouped (the default), a page lists the best item of each story, with the story's
     other matching items counted in ``more`` and the first few of them in ``more_items``. Every
     hit names its story (the key of the story's earliest item) and, when the story holds other
     items, its size, its number of sources and its date span (``story_items``, ``story_sources``,
-    ``story_first``, ``story_last``), whether or not they match.
+    ``story_first``, ``story_last``), whether or not they match. ``docs``: ``np.flatnonzero(final)``
+    when the caller has it.
     """
-    docs = np.flatnonzero(final)
+    docs = np.flatnonzero(final) if docs is None else docs
     story = gen.story[docs]
     per_story = np.bincount(story) if len(docs) else np.zeros(0, dtype=np.int64)  # matches per story
     stories = int(np.count_nonzero(per_story))
@@ -46,7 +49,9 @@ def page_of_hits(plan: Plan, request: SearchRequest, gen: Generation, final: np.
         key = -ranked
         if plan.partial is not None and len(docs):
             # every partial match after every full one, whatever the story boost gave it
-            key = np.where(plan.partial[docs], key + ranked.max() + 1.0, key)
+            # (the same floats as np.where over every match, which cost ~0.7 ms at 70k matches)
+            lifted = np.flatnonzero(plan.partial[docs])
+            key[lifted] = key[lifted] + ranked.max() + 1.0
         keys: tuple[np.ndarray, ...] = (gen.tiebreak[docs], key)
     elif request.sort == "newest":
         ranked = None

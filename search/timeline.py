@@ -63,6 +63,7 @@ class Calendar:
     dated: np.ndarray  # whether the document has a date
     days: np.ndarray  # days since 1970-01-01 (0 where undated)
     months: np.ndarray  # months since 1970-01
+    all_dated: bool = False  # every document has a date: document numbers need no check
 
     @classmethod
     def of(cls, published: np.ndarray, days_months: tuple[np.ndarray, np.ndarray] | None = None) -> "Calendar":
@@ -72,7 +73,8 @@ class Calendar:
         (``indexer.derive.calendar``).
         """
         days, months = days_months if days_months is not None else calendar(published)
-        return cls(published >= 0, days, months)
+        dated = published >= 0
+        return cls(dated, days, months, bool(dated.all()))
 
     def histogram(self, mask: np.ndarray | None = None) -> dict:
         """Counts per period over the span of the selected documents' dates, empty periods included.
@@ -83,39 +85,40 @@ class Calendar:
         years, years beyond. Returns ``{"interval", "buckets": [{start, end, count}], "undated"}``.
         """
         if mask is not None and mask.dtype != bool:  # document numbers: gather only those
-            chosen, selected = len(mask), mask[self.dated[mask]]
+            chosen = len(mask)
+            selected = mask if self.all_dated else np.compress(self.dated[mask], mask)  # 4x boolean indexing
         else:
             selected = self.dated if mask is None else mask & self.dated
             chosen = len(self.dated) if mask is None else int(mask.sum())
-        days = self.days[selected]
-        result: dict = {"interval": None, "buckets": [], "undated": chosen - len(days)}
-        if len(days) == 0:
+        months = self.months[selected]
+        result: dict = {"interval": None, "buckets": [], "undated": chosen - len(months)}
+        if len(months) == 0:
             return result
-        if int(days.max() - days.min()) <= WEEKLY_UP_TO_DAYS:
+        low, high = int(months.min()), int(months.max())
+        # dates 6+ months apart have 5 whole months between them (140+ days): no need to read the days
+        days = self.days[selected] if high - low < 6 else None
+        if days is not None and int(days.max() - days.min()) <= WEEKLY_UP_TO_DAYS:
             weeks = days - (days + 3) % 7  # 1970-01-01 was a Thursday: this is the Monday on or before
             first = int(weeks.min())
             counts = np.bincount((weeks - first) // 7)
             starts = [_day(first + 7 * i) for i in range(len(counts))]
             ends = [_day(first + 7 * i + 6) for i in range(len(counts))]
             interval = "week"
+        elif high - low < MONTHLY_UP_TO_MONTHS:
+            counts = np.bincount(months - low)
+            starts = [_month(low + i) for i in range(len(counts))]
+            ends = [_month_end(low + i) for i in range(len(counts))]
+            interval = "month"
         else:
-            months = self.months[selected]
-            if int(months.max() - months.min()) < MONTHLY_UP_TO_MONTHS:
-                first = int(months.min())
-                counts = np.bincount(months - first)
-                starts = [_month(first + i) for i in range(len(counts))]
-                ends = [_month_end(first + i) for i in range(len(counts))]
-                interval = "month"
-            else:
-                # years, or decades or centuries when the span would draw thousands of bars
-                years = months // 12 + 1970
-                interval, width = next(
-                    (name, w) for name, w in YEAR_INTERVALS if int(years.max() // w - years.min() // w) < MAX_BARS
-                )
-                first = int(years.min()) // width
-                counts = np.bincount(years // width - first)
-                starts = [dt.date(max(1, (first + i) * width), 1, 1) for i in range(len(counts))]
-                ends = [dt.date(min(dt.MAXYEAR, (first + i + 1) * width - 1), 12, 31) for i in range(len(counts))]
+            # years, or decades or centuries when the span would draw thousands of bars
+            years = months // 12 + 1970
+            interval, width = next(
+                (name, w) for name, w in YEAR_INTERVALS if int(years.max() // w - years.min() // w) < MAX_BARS
+            )
+            first = int(years.min()) // width
+            counts = np.bincount(years // width - first)
+            starts = [dt.date(max(1, (first + i) * width), 1, 1) for i in range(len(counts))]
+            ends = [dt.date(min(dt.MAXYEAR, (first + i + 1) * width - 1), 12, 31) for i in range(len(counts))]
         result["interval"] = interval
         result["buckets"] = [
             {"start": s.isoformat(), "end": e.isoformat(), "count": int(c)}

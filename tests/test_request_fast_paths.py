@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from search import engine as engine_module
 from search import evaluate, words
 from search.expansion import expand
 from search.query import parse
@@ -110,3 +111,49 @@ def test_completion_scores_equal_summing_the_concatenated_postings(all_engine):
                 assert np.array_equal(title, np.bincount(slot, weights=titles, minlength=len(ids)) * alt.weight)
                 compared += 1
     assert compared > 100
+
+
+def test_single_valued_facets_counted_together_equal_counting_each(all_engine, monkeypatch):
+    gen = all_engine.generation()
+    joint = gen.joint_facets()
+    assert {"provider", "kind", "year"} <= set(joint.fields), "the single-valued facets are counted together"
+    rng = np.random.default_rng(16)
+    selections = [np.flatnonzero(gen.live), np.zeros(0, dtype=np.int64), np.arange(gen.doc_count)]
+    selections += [np.flatnonzero(gen.live & (rng.random(gen.doc_count) < share)) for share in (0.01, 0.5, 0.9)]
+    for docs in selections:
+        together = joint.counts(docs)
+        for field in joint.fields:
+            assert np.array_equal(together[field], gen.facets[field].counts(docs)), field
+    # and whole answers, every facet with and without a filter of its own, counted together or each alone
+    monkeypatch.setattr(gen.answers, "get_or_compute", lambda request, compute: (compute(), False))
+    texts = ["", *queries_of(all_engine, 40)]
+    monkeypatch.setattr(engine_module, "JOINT_FROM", 10**9)
+    reference = _answers(all_engine, texts)
+    monkeypatch.setattr(engine_module, "JOINT_FROM", 0)
+    assert _answers(all_engine, texts) == reference
+
+
+def test_the_title_bonus_by_position_equals_adding_it_by_boolean_mask(all_engine, monkeypatch):
+    # the reference: the bonus added where the title holds every word, by boolean indexing, as it was
+    gen = all_engine.generation()
+    compared = 0
+    for share in (0.0, float("inf")):  # dense and sparse word arrays
+        monkeypatch.setattr(words, "DENSE_SHARE", share)
+        for text in queries_of(all_engine, 60):
+            parsed = parse(text, gen.store.schema, gen.resolve, relaxed=False, any_from=gen.policy.long_query_words)
+            groups = expand(parsed.words, gen.vocabulary(), gen.policy, prefix_last=True, typos=True)
+            groups = list({g[0].term: g for g in groups}.values())
+            if len(groups) < 2:
+                continue
+            scored = words.WordScores.of(groups, gen)
+            reference = np.zeros(len(scored.ids))
+            whole = scored.in_title == len(groups)
+            reference[whole] += gen.policy.title_all_words_boost * scored.title_scores[whole]
+            exact = evaluate._positions(
+                scored.ids, gen.scoring.postings("title_exact", " ".join(g[0].term for g in groups))[0]
+            )
+            reference[exact] += gen.policy.exact_title_boost * len(groups)
+            found = evaluate.plan_groups(parsed, groups, gen, relaxed=False)
+            assert np.array_equal(found.parts["title"][scored.ids], reference), text
+            compared += int(whole.any())
+    assert compared > 10, "queries whose titles hold every word"

@@ -90,3 +90,60 @@ def test_snippets_equal_the_whole_text_way(engine):
             assert highlight.snippet(text, terms, width) == analyzer_snippet(text, terms, width), (text, width)
             compared += len(text) > width
     assert compared > 50
+
+
+def days_first_interval(published, docs) -> str | None:
+    """The timeline's interval as it was chosen: from the selected items' days, always read."""
+    from search.timeline import DAY_US, EPOCH_US, MONTHLY_UP_TO_MONTHS, WEEKLY_UP_TO_DAYS
+
+    dated = published[docs][published[docs] >= 0]
+    if not len(dated):
+        return None
+    days = (dated - EPOCH_US) // DAY_US
+    if days.max() - days.min() <= WEEKLY_UP_TO_DAYS:
+        return "week"
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(int)
+    return "month" if months.max() - months.min() < MONTHLY_UP_TO_MONTHS else "year"
+
+
+def test_the_timeline_reads_days_only_for_dates_within_six_months_and_chooses_as_before():
+    import numpy as np
+
+    from search.timeline import DAY_US, EPOCH_US, Calendar
+
+    rng = np.random.default_rng(16)
+    for undated_share in (0.0, 0.2):  # every item dated: document numbers are not checked for a date
+        chosen = set()
+        for _ in range(400):
+            start = int(rng.integers(0, 20_000))
+            span = int(rng.integers(100, 200))  # spans around the weekly limit (120 days), across 4-7 months
+            published = EPOCH_US + (start + rng.integers(0, span + 1, 300)) * DAY_US
+            published[[0, 1]] = EPOCH_US + np.array([start, start + span]) * DAY_US
+            published[rng.random(300) < undated_share] = -1
+            calendar = Calendar.of(published)
+            assert calendar.all_dated == (undated_share == 0.0)
+            docs = np.flatnonzero(rng.random(300) < 0.9)
+            histogram = calendar.histogram(docs)
+            assert histogram["interval"] == days_first_interval(published, docs)
+            assert histogram == calendar.histogram(np.isin(np.arange(300), docs))  # the mask's way
+            assert sum(b["count"] for b in histogram["buckets"]) + histogram["undated"] == len(docs)
+            chosen.add(histogram["interval"])
+        assert chosen == {"week", "month"}
+
+
+def test_text_cut_around_its_words_equals_the_tokenizer_spans(engine, monkeypatch):
+    from indexer import analysis
+
+    texts = [d.get(part, "") for d in engine.stored_documents() for part in ("title", "excerpt")]
+    texts += ["Café's \u2018naïve\u2019 AI isn't the-best", "x\u00b2 e\u0301t\u00e9 a\u200db", "", "  ", "--a--"]
+    tokenizers = {"regex": analysis._span_tokenize}
+    from nltk.tokenize import RegexpTokenizer
+
+    tokenizers["nltk"] = RegexpTokenizer(analysis.WORD_PATTERN).span_tokenize  # a full build's (use_nltk)
+    for name, tokenize in tokenizers.items():
+        monkeypatch.setattr(analysis, "_span_tokenize", tokenize)
+        for text in texts:
+            parts = analysis.pieces(text)
+            assert "".join(parts) == text, (name, text)
+            assert parts[1::2] == [text[s:e] for s, e in tokenize(text)], (name, text)
+    assert any(not t.isascii() for t in texts) and any(t.isascii() for t in texts)  # both engines of the regex way
