@@ -15,7 +15,7 @@ accent-folded words with their document frequencies), each with a weight below a
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from indexer.analysis import analyze
 
+from .compounds import join_adjacent, split_word
 from .facets import fold
 
 
@@ -77,14 +78,23 @@ class Vocabulary:
 
 
 def expand(
-    words: list[str], vocabulary: Vocabulary | None, policy, *, prefix_last: bool, typos: bool
+    words: list[str],
+    vocabulary: Vocabulary | None,
+    policy,
+    *,
+    prefix_last: bool,
+    typos: bool,
+    adjacent: Callable[[str, str, int], int] | None = None,
 ) -> list[list[Alternative]]:
     """For each typed word that has index terms, its alternatives (the exact term first).
 
     A word whose analysis is empty (a stop word) is left out, unless it is the last word
-    being typed and completes to something ("th" -> the, then, their...).
+    being typed and completes to something ("th" -> the, then, their...). With ``typos``, words
+    written together or apart also match the other way (``search.compounds``; ``adjacent(a, b)``
+    counts the items holding two terms next to each other, when more than a number hold both).
     """
     expanded: list[list[Alternative]] = []
+    at: dict[int, list[Alternative]] = {}  # a typed word's position -> its group, for joining neighbours
     for position, typed in enumerate(words):
         low = fold(typed).lower()
         exact = [Alternative(term, 1.0, "exact", low) for term in analyze(typed)]
@@ -102,6 +112,13 @@ def expand(
                         seen.add(term)
                         alternatives.append(Alternative(term, policy.prefix_weight, "prefix", word))
         completed = len(alternatives) > 1  # a word being typed that completes is not a misspelling ("rekognitio")
+        split = split_word(typed, vocabulary, policy, adjacent) if typos and len(exact) == 1 and not completed else None
+        if split:  # "powerapps": power apps, each half with the typed form as its alternative
+            head, tail, whole = split
+            for half in (head, tail):
+                typed_form = Alternative(whole, policy.compound_weight, "split", low)
+                expanded.append([Alternative(analyze(half)[0], 1.0, "exact", half), typed_form])
+            continue
         if typos and len(exact) == 1 and not completed and _misspelt(low, vocabulary, policy):
             edits = 2 if len(low) >= policy.typo_two_edits_letters else 1
             for word, distance in vocabulary.lookup(low, edits, policy.typo_terms):
@@ -109,8 +126,14 @@ def expand(
                     if term not in seen:
                         seen.add(term)
                         alternatives.append(Alternative(term, policy.typo_weight**distance, "typo", word))
-        expanded.extend([alternatives] if alternatives else [])
+        if alternatives:
+            expanded.append(alternatives)
+            at[position] = alternatives
         expanded.extend([a] for a in exact[1:])  # "won't" -> two terms: the rest stay exact
+    if typos:  # "cyber security": both words also match "cybersecurity"
+        join_adjacent(
+            words, at, vocabulary, policy, lambda term, word: Alternative(term, policy.compound_weight, "joined", word)
+        )
     return expanded
 
 

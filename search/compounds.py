@@ -1,0 +1,139 @@
+"""Words written together or apart: "cyber security" also finds "cybersecurity", and "PowerApps" "Power Apps".
+
+Meilisearch's concatenation and split rules, as word-form alternatives (``search.expansion``):
+
+- **joined**: two adjacent typed words whose concatenation is a word of the index ("cyber" +
+  "security" -> cybersecurity) both gain it as an alternative, weighted ``policy.compound_weight``
+  each, so an item holding the joined form holds both words (coordination counts them) and scores
+  about what one word scores;
+- **split**: a typed word that is two words of the index run together ("powerapps" -> power apps),
+  when the index holds that pair next to each other in more items than it holds the word, is
+  searched as those two words, each with the typed form as its alternative: items writing
+  either way hold both.
+
+Both run with typo tolerance (the request's ``typos``), as Meilisearch counts them as typos.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from functools import lru_cache
+from itertools import pairwise
+
+import numpy as np
+
+from indexer.analysis import analyze
+
+from .facets import fold
+
+MIN_PART = 3  # letters of each half of a split word: "an"+"other", "on"+"line" are not compounds
+SAMPLE = 16  # items read to tell whether two words stand next to each other (a fixed cost per pair)
+PAIRS_KEPT = 4_096  # pairs whose counts a generation keeps (as the typo corrections it keeps)
+
+
+def join_adjacent(words: list[str], groups: dict[int, list], vocabulary, policy, make) -> None:
+    """Give adjacent typed words (positions with a group) their concatenation as an alternative, in place.
+
+    ``groups`` maps a typed word's position to its group of alternatives; ``make(term, word)`` builds
+    the alternative.
+    """
+    if not policy.compound_weight or vocabulary is None:
+        return
+    for position in range(len(words) - 1):
+        first, second = groups.get(position), groups.get(position + 1)
+        if first is None or second is None:
+            continue
+        joined = fold(words[position]).lower() + fold(words[position + 1]).lower()
+        terms = analyze(joined)
+        if len(terms) != 1 or vocabulary.frequency(joined) <= 0:
+            continue
+        for group in (first, second):
+            if all(a.term != terms[0] for a in group):
+                group.insert(1, make(terms[0], joined))
+
+
+def split_word(
+    typed: str, vocabulary, policy, adjacent: Callable[[str, str, int], int] | None
+) -> tuple[str, str, str] | None:
+    """(first half, second half, the typed word's term) when ``typed`` is two indexed words run together.
+
+    The pair must stand next to each other in more items than hold the typed word (``adjacent``
+    counts them), so "facebook" is not read as "face book", nor "workflows" as "work flows".
+    """
+    if not policy.compound_weight or vocabulary is None or adjacent is None:
+        return None
+    low = fold(typed).lower()
+    whole = analyze(low)
+    if len(whole) != 1 or len(low) < 2 * MIN_PART or not low.isalpha():
+        return None
+    best, best_count = None, vocabulary.frequency(low)
+    for cut in range(MIN_PART, len(low) - MIN_PART + 1):
+        head, tail = low[:cut], low[cut:]
+        if vocabulary.frequency(head) <= 0 or vocabulary.frequency(tail) <= 0:
+            continue
+        head_terms, tail_terms = analyze(head), analyze(tail)
+        if len(head_terms) != 1 or len(tail_terms) != 1:
+            continue  # a stop word half
+        count = adjacent(head_terms[0], tail_terms[0], best_count)
+        if count > best_count:
+            best, best_count = (head, tail), count
+    return (*best, whole[0]) if best else None
+
+
+def adjacent_counter(gen, fields: tuple[str, ...] = ("title", "excerpt")) -> Callable[[str, str, int], int]:
+    """``count(a, b, above)``: about how many live items hold term ``a`` right before ``b`` in one of ``fields``.
+
+    0 when no more than ``above`` items hold both terms. Otherwise the share of adjacent pairs is
+    read from ``SAMPLE`` of those items, spread evenly over them (their stored text, analyzed):
+    a fixed cost, where Whoosh's phrase matcher read every item's positions (300 ms for "power
+    app" at 100k items). Both numbers are kept for the generation (``PAIRS_KEPT`` pairs).
+    """
+    vocabulary = gen.vocabulary()  # one per generation: what the pairs are kept with
+    with _LOCK:
+        pairs = _PAIRS.get(vocabulary)
+        if pairs is None:
+            pairs = _PAIRS[vocabulary] = _Pairs(gen, fields)
+
+    def count(a: str, b: str, above: int) -> int:
+        both = pairs.both(a, b)
+        return round(pairs.share(a, b) * both) if both > above else 0
+
+    return count
+
+
+class _Pairs:
+    """Per generation: how many items hold two terms, and the share of them holding the two side by side."""
+
+    def __init__(self, gen, fields: tuple[str, ...]) -> None:
+        self.gen, self.fields = gen, fields
+        self.both = lru_cache(maxsize=PAIRS_KEPT)(self._both)
+        self.share = lru_cache(maxsize=PAIRS_KEPT)(self._share)
+
+    def _holding(self, a: str, b: str) -> np.ndarray:
+        postings = self.gen.scoring.postings
+        held = [np.intersect1d(postings(f, a)[0], postings(f, b)[0]) for f in self.fields]
+        return np.unique(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
+
+    def _both(self, a: str, b: str) -> int:
+        return len(self._holding(a, b))
+
+    def _share(self, a: str, b: str) -> float:
+        docs = self._holding(a, b)
+        if not len(docs):
+            return 0.0
+        sample = np.unique(docs[np.linspace(0, len(docs) - 1, min(SAMPLE, len(docs))).astype(np.int64)])
+        adjacent = 0
+        for doc in sample.tolist():
+            stored = self.gen.stored(doc)
+            for field in self.fields:
+                terms = analyze(stored.get(field) or "")
+                if any(x == a and y == b for x, y in pairwise(terms)):
+                    adjacent += 1
+                    break
+        return adjacent / len(sample)
+
+
+_LOCK = threading.Lock()
+_PAIRS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a generation's vocabulary -> its _Pairs
