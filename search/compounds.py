@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
-from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -31,6 +31,8 @@ from .facets import fold
 MIN_PART = 3  # letters of each half of a split word: "an"+"other", "on"+"line" are not compounds
 SAMPLE = 16  # items read to tell whether two words stand next to each other (a fixed cost per pair)
 PAIRS_KEPT = 4_096  # pairs whose counts a generation keeps (as the typo corrections it keeps)
+NEW_PAIRS = 8  # pairs one query may read that are not kept yet: bounds a query of many run-together words
+MAX_SPLITS = 4  # ... and words it may split (each adds a word to score)
 
 
 def join_adjacent(words: list[str], groups: dict[int, list], vocabulary, policy, make) -> None:
@@ -88,17 +90,32 @@ def adjacent_counter(gen, fields: tuple[str, ...] = ("title", "excerpt")) -> Cal
     0 when no more than ``above`` items hold both terms. Otherwise the share of adjacent pairs is
     read from ``SAMPLE`` of those items, spread evenly over them (their stored text, analyzed):
     a fixed cost, where Whoosh's phrase matcher read every item's positions (300 ms for "power
-    app" at 100k items). Both numbers are kept for the generation (``PAIRS_KEPT`` pairs).
+    app" at 100k items). Both numbers are kept for the generation (``PAIRS_KEPT`` pairs). One
+    counter (one query) reads at most ``NEW_PAIRS`` pairs it does not find kept, and counts 0 once
+    ``MAX_SPLITS`` pairs were found side by side: a query of 64 run-together words stays bounded.
     """
     vocabulary = gen.vocabulary()  # one per generation: what the pairs are kept with
     with _LOCK:
         pairs = _PAIRS.get(vocabulary)
         if pairs is None:
             pairs = _PAIRS[vocabulary] = _Pairs(gen, fields)
+    new, found = [NEW_PAIRS], [MAX_SPLITS]
 
     def count(a: str, b: str, above: int) -> int:
-        both = pairs.both(a, b)
-        return round(pairs.share(a, b) * both) if both > above else 0
+        if found[0] <= 0:  # a query of many run-together words: the rest stay as typed
+            return 0
+        known = pairs.get(a, b)
+        if known is None or (known[1] is None and known[0] > above):
+            if new[0] <= 0:
+                return 0
+            new[0] -= 1
+            docs = pairs.holding(a, b)
+            known = (len(docs), pairs.share(a, b, docs) if len(docs) > above else None)
+            pairs.put(a, b, known)
+        both, share = known
+        adjacent = round(share * both) if both > above and share is not None else 0
+        found[0] -= adjacent > 0
+        return adjacent
 
     return count
 
@@ -108,19 +125,32 @@ class _Pairs:
 
     def __init__(self, gen, fields: tuple[str, ...]) -> None:
         self.gen, self.fields = gen, fields
-        self.both = lru_cache(maxsize=PAIRS_KEPT)(self._both)
-        self.share = lru_cache(maxsize=PAIRS_KEPT)(self._share)
+        self._kept: OrderedDict[tuple[str, str], tuple[int, float | None]] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def _holding(self, a: str, b: str) -> np.ndarray:
+    def get(self, a: str, b: str) -> tuple[int, float | None] | None:
+        """(items holding both, the adjacent share or None when not read yet), if kept."""
+        with self._lock:
+            known = self._kept.get((a, b))
+            if known is not None:
+                self._kept.move_to_end((a, b))
+            return known
+
+    def put(self, a: str, b: str, known: tuple[int, float | None]) -> None:
+        with self._lock:
+            self._kept[(a, b)] = known
+            self._kept.move_to_end((a, b))
+            while len(self._kept) > PAIRS_KEPT:
+                self._kept.popitem(last=False)
+
+    def holding(self, a: str, b: str) -> np.ndarray:
+        """The live items holding both terms in one of the fields."""
         postings = self.gen.scoring.postings
         held = [np.intersect1d(postings(f, a)[0], postings(f, b)[0]) for f in self.fields]
         return np.unique(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
 
-    def _both(self, a: str, b: str) -> int:
-        return len(self._holding(a, b))
-
-    def _share(self, a: str, b: str) -> float:
-        docs = self._holding(a, b)
+    def share(self, a: str, b: str, docs: np.ndarray) -> float:
+        """The share of ``SAMPLE`` of ``docs``, evenly spread, whose stored text holds ``a`` right before ``b``."""
         if not len(docs):
             return 0.0
         sample = np.unique(docs[np.linspace(0, len(docs) - 1, min(SAMPLE, len(docs))).astype(np.int64)])

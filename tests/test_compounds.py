@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from search.compounds import adjacent_counter, split_word
+from search.compounds import MAX_SPLITS, NEW_PAIRS, adjacent_counter, split_word
 from search.engine import SearchEngine
 from search.ranking import POLICY
 from search.request import build_request
@@ -62,3 +62,16 @@ def test_a_word_is_read_as_two_only_where_the_index_holds_them_side_by_side(all_
     assert split_word("PowerApps", vocabulary, OFF, adjacent) is None
     hit = all_engine.search(build_request("Facebook", explain=True, group=False, limit=1))["hits"][0]
     assert {t["kind"] for t in _terms(hit)} == {"exact"}
+
+
+def test_one_query_reads_and_splits_a_bounded_number_of_pairs(all_engine):
+    """A query of 64 run-together words must not read 64 pairs' items, nor score twice its words."""
+    gen = all_engine.generation()
+    exhausted = adjacent_counter(gen)
+    for i in range(NEW_PAIRS):  # pairs never seen: each costs a read
+        assert exhausted(f"zzq{i}", "zzq", 0) == 0
+    assert exhausted("power", "platform", 0) == 0  # the budget is spent: as typed
+    fresh = adjacent_counter(gen)
+    assert fresh("power", "platform", 0) > 0  # "Power Platform", side by side in many items
+    found = [fresh("power", "platform", 0) for _ in range(MAX_SPLITS + 2)]  # kept: no read, but counted
+    assert sum(n > 0 for n in found) == MAX_SPLITS - 1 and found[-1] == 0
