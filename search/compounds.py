@@ -31,6 +31,7 @@ from .facets import fold
 MIN_PART = 3  # letters of each half of a split word: "an"+"other", "on"+"line" are not compounds
 SAMPLE = 16  # items read to tell whether two words stand next to each other (a fixed cost per pair)
 PAIRS_KEPT = 4_096  # pairs whose counts a generation keeps (as the typo corrections it keeps)
+FIELDS = ("title", "excerpt")  # where two words are looked for side by side
 NEW_PAIRS = 8  # pairs one query may read that are not kept yet: bounds a query of many run-together words
 MAX_SPLITS = 4  # ... and words it may split (each adds a word to score)
 
@@ -84,8 +85,8 @@ def split_word(
     return (*best, whole[0]) if best else None
 
 
-def adjacent_counter(gen, fields: tuple[str, ...] = ("title", "excerpt")) -> Callable[[str, str, int], int]:
-    """``count(a, b, above)``: about how many live items hold term ``a`` right before ``b`` in one of ``fields``.
+def adjacent_counter(gen) -> Callable[[str, str, int], int]:
+    """``count(a, b, above)``: about how many live items hold term ``a`` right before ``b`` in a title or excerpt.
 
     0 when no more than ``above`` items hold both terms. Otherwise the share of adjacent pairs is
     read from ``SAMPLE`` of those items, spread evenly over them (their stored text, analyzed):
@@ -98,7 +99,7 @@ def adjacent_counter(gen, fields: tuple[str, ...] = ("title", "excerpt")) -> Cal
     with _LOCK:
         pairs = _PAIRS.get(vocabulary)
         if pairs is None:
-            pairs = _PAIRS[vocabulary] = _Pairs(gen, fields)
+            pairs = _PAIRS[vocabulary] = _Pairs()  # holds no reference to the generation: it would never be freed
     new, found = [NEW_PAIRS], [MAX_SPLITS]
 
     def count(a: str, b: str, above: int) -> int:
@@ -109,8 +110,8 @@ def adjacent_counter(gen, fields: tuple[str, ...] = ("title", "excerpt")) -> Cal
             if new[0] <= 0:
                 return 0
             new[0] -= 1
-            docs = pairs.holding(a, b)
-            known = (len(docs), pairs.share(a, b, docs) if len(docs) > above else None)
+            docs = _holding(gen, a, b)
+            known = (len(docs), _share(gen, a, b, docs) if len(docs) > above else None)
             pairs.put(a, b, known)
         both, share = known
         adjacent = round(share * both) if both > above and share is not None else 0
@@ -123,8 +124,7 @@ def adjacent_counter(gen, fields: tuple[str, ...] = ("title", "excerpt")) -> Cal
 class _Pairs:
     """Per generation: how many items hold two terms, and the share of them holding the two side by side."""
 
-    def __init__(self, gen, fields: tuple[str, ...]) -> None:
-        self.gen, self.fields = gen, fields
+    def __init__(self) -> None:
         self._kept: OrderedDict[tuple[str, str], tuple[int, float | None]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -143,26 +143,28 @@ class _Pairs:
             while len(self._kept) > PAIRS_KEPT:
                 self._kept.popitem(last=False)
 
-    def holding(self, a: str, b: str) -> np.ndarray:
-        """The live items holding both terms in one of the fields."""
-        postings = self.gen.scoring.postings
-        held = [np.intersect1d(postings(f, a)[0], postings(f, b)[0]) for f in self.fields]
-        return np.unique(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
 
-    def share(self, a: str, b: str, docs: np.ndarray) -> float:
-        """The share of ``SAMPLE`` of ``docs``, evenly spread, whose stored text holds ``a`` right before ``b``."""
-        if not len(docs):
-            return 0.0
-        sample = np.unique(docs[np.linspace(0, len(docs) - 1, min(SAMPLE, len(docs))).astype(np.int64)])
-        adjacent = 0
-        for doc in sample.tolist():
-            stored = self.gen.stored(doc)
-            for field in self.fields:
-                terms = analyze(stored.get(field) or "")
-                if any(x == a and y == b for x, y in pairwise(terms)):
-                    adjacent += 1
-                    break
-        return adjacent / len(sample)
+def _holding(gen, a: str, b: str) -> np.ndarray:
+    """The live items holding both terms in one of ``FIELDS``."""
+    postings = gen.scoring.postings
+    held = [np.intersect1d(postings(f, a)[0], postings(f, b)[0]) for f in FIELDS]
+    return np.unique(np.concatenate(held))
+
+
+def _share(gen, a: str, b: str, docs: np.ndarray) -> float:
+    """The share of ``SAMPLE`` of ``docs``, evenly spread, whose stored text holds ``a`` right before ``b``."""
+    if not len(docs):
+        return 0.0
+    sample = np.unique(docs[np.linspace(0, len(docs) - 1, min(SAMPLE, len(docs))).astype(np.int64)])
+    adjacent = 0
+    for doc in sample.tolist():
+        stored = gen.stored(doc)
+        for field in FIELDS:
+            terms = analyze(stored.get(field) or "")
+            if any(x == a and y == b for x, y in pairwise(terms)):
+                adjacent += 1
+                break
+    return adjacent / len(sample)
 
 
 _LOCK = threading.Lock()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import weakref
 
 import pytest
 
@@ -75,3 +77,14 @@ def test_one_query_reads_and_splits_a_bounded_number_of_pairs(all_engine):
     assert fresh("power", "platform", 0) > 0  # "Power Platform", side by side in many items
     found = [fresh("power", "platform", 0) for _ in range(MAX_SPLITS + 2)]  # kept: no read, but counted
     assert sum(n > 0 for n in found) == MAX_SPLITS - 1 and found[-1] == 0
+
+
+def test_the_pairs_a_generation_keeps_do_not_keep_the_generation(all_engine):
+    """They are kept beside its vocabulary: holding the generation too kept every generation (and its
+    open files) alive for good, until a server under updates ran out of file descriptors."""
+    engine = SearchEngine(all_engine.index_dir, cache_entries=0)
+    assert search(engine, "PowerApps portal", group=False)["total"]  # reads and keeps a pair
+    generation = weakref.ref(engine.generation())
+    del engine
+    gc.collect()
+    assert generation() is None
