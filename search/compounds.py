@@ -5,7 +5,7 @@ Meilisearch's concatenation and split rules, as word-form alternatives (``search
 - **joined**: two adjacent typed words whose concatenation is a word of the index ("cyber" +
   "security" -> cybersecurity) both gain it as an alternative, weighted ``policy.compound_weight``
   each, so an item holding the joined form holds both words (coordination counts them) and scores
-  about what one word scores;
+  about what one of them scores;
 - **split**: a typed word that is two words of the index run together ("powerapps" -> power apps),
   when the index holds that pair next to each other in more items than it holds the word, is
   searched as those two words, each with the typed form as its alternative: items writing
@@ -39,8 +39,8 @@ MAX_SPLITS = 4  # ... and words it may split (each adds a word to score)
 def join_adjacent(words: list[str], groups: dict[int, list], vocabulary, policy, make) -> None:
     """Give adjacent typed words (positions with a group) their concatenation as an alternative, in place.
 
-    ``groups`` maps a typed word's position to its group of alternatives; ``make(term, word)`` builds
-    the alternative.
+    ``groups`` maps a typed word's position to its group of alternatives; ``make(term, word, typed)``
+    builds the alternative standing for the typed word whose term is ``typed``.
     """
     if not policy.compound_weight or vocabulary is None:
         return
@@ -54,7 +54,7 @@ def join_adjacent(words: list[str], groups: dict[int, list], vocabulary, policy,
             continue
         for group in (first, second):
             if all(a.term != terms[0] for a in group):
-                group.insert(1, make(terms[0], joined))
+                group.insert(1, make(terms[0], joined, group[0].term))
 
 
 def split_word(

@@ -33,8 +33,11 @@ class Alternative:
 
     term: str  # the analyzed (stemmed) term scored
     weight: float  # 1 for the word itself, less for completions and corrections
-    kind: str  # "exact", "prefix" or "typo"
+    kind: str  # "exact", "prefix", "typo", "joined" or "split"
     word: str  # the vocabulary word behind it ("amazon" for "amaz")
+    # the term whose idf it is scored with, when not its own: a word written together or apart
+    # weighs what the word it stands for weighs (``policy.compound_idf``), not what its rare spelling would
+    idf_term: str = ""
 
 
 class Vocabulary:
@@ -119,8 +122,9 @@ def expand(
         if split:  # "powerapps": power apps, each half with the typed form as its alternative
             head, tail, whole = split
             for half in (head, tail):
-                typed_form = Alternative(whole, policy.compound_weight, "split", low)
-                expanded.append([Alternative(analyze(half)[0], 1.0, "exact", half), typed_form])
+                term = analyze(half)[0]
+                typed_form = Alternative(whole, policy.compound_weight, "split", low, compound_idf_term(term, policy))
+                expanded.append([Alternative(term, 1.0, "exact", half), typed_form])
             continue
         if typos and len(exact) == 1 and not completed and _misspelt(low, vocabulary, policy):
             edits = 2 if len(low) >= policy.typo_two_edits_letters else 1
@@ -134,10 +138,17 @@ def expand(
             at[position] = alternatives
         expanded.extend([a] for a in exact[1:])  # "won't" -> two terms: the rest stay exact
     if typos:  # "cyber security": both words also match "cybersecurity"
-        join_adjacent(
-            words, at, vocabulary, policy, lambda term, word: Alternative(term, policy.compound_weight, "joined", word)
-        )
+
+        def joined(term: str, word: str, typed_term: str) -> Alternative:
+            return Alternative(term, policy.compound_weight, "joined", word, compound_idf_term(typed_term, policy))
+
+        join_adjacent(words, at, vocabulary, policy, joined)
     return expanded
+
+
+def compound_idf_term(typed_term: str, policy) -> str:
+    """The term whose idf a joined or split form is scored with: the typed word's ("typed"), or its own ("")."""
+    return typed_term if policy.compound_idf == "typed" else ""
 
 
 def _misspelt(word: str, vocabulary: Vocabulary, policy) -> bool:

@@ -83,6 +83,11 @@ class RankingPolicy:
     # "cybersecurity" and "powerapps" "power apps", the other form at this weight in each of the two
     # words (together about one word's score); 0: off
     compound_weight: float = 0.5
+    # ... and scored with the idf of the typed word it stands for ("typed": an item writing "PowerApps"
+    # counts as holding "power" and "apps", scored as they would score there), or with its own ("own":
+    # the rare spelling's high idf let items holding only it outrank those holding the words apart
+    # and the query's other word, docs/relevance.md)
+    compound_idf: str = "typed"
     # title
     title_all_words_boost: float = 1.5  # x the title BM25, when the title holds every query word
     exact_title_boost: float = 4.0  # per query term, when the analyzed title equals the query
