@@ -11,6 +11,10 @@ Meilisearch's concatenation and split rules, as word-form alternatives (``search
   searched as those two words, each with the typed form as its alternative: items writing
   either way hold both.
 
+Either way the other form is scored with the idf of the word it stands for (``policy.compound_idf``
+"typed"): an item writing "PowerApps" holds "power" and "apps" and scores as they would score there,
+x ``compound_weight``. On its own idf the rare spelling outranked the items holding the words apart.
+
 Both run with typo tolerance (the request's ``typos``), as Meilisearch counts them as typos.
 """
 
