@@ -3,10 +3,11 @@
     python bench/ranking_rules.py --index /tmp/nb/index20k [--rounds 3]
 
 Engines over one index, differing only in their policy: the all-words tier off, the common-word
-weight in coordination off, the current policy, and the current policy with pseudo-relevance
-feedback from 3 words. Each round runs the same queries (3-4 words, and 5+ word questions, where
-every word's commonness is looked up) through each engine (answer cache off) and prints the
-process CPU time per query, so the ratios hold on a busy machine.
+weight in coordination off, compound words off or scored with their own idf, the current policy,
+and the current policy with pseudo-relevance feedback from 3 words. Each round runs the same
+queries (3-4 words, and 5+ word questions, where every word's commonness is looked up) through
+each engine (answer cache off) and prints the process CPU time per query, so the ratios hold on a
+busy machine.
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ QUERIES = (
     "how did small businesses use Power Apps to get through covid",
     "is Clearview being used by the Australian federal police",
     "what did John Oliver say about police using facial recognition",
+    "drone cyber-security",  # words written apart and together (search.compounds)
+    "PowerApps portal",
 )
 VARIANTS = {
     "all-words tier off": dataclasses.replace(POLICY, all_words_first=False),
     "common-word weight off": dataclasses.replace(POLICY, common_zipf=0.0),
+    "compound words off": dataclasses.replace(POLICY, compound_weight=0.0),
+    "compound words, own idf": dataclasses.replace(POLICY, compound_idf="own"),
     "current policy": POLICY,
     "current + feedback from 3 words": dataclasses.replace(POLICY, feedback_from=3),
 }

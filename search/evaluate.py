@@ -23,6 +23,7 @@ from indexer.schema import TEXT_FIELDS
 
 from . import qtree as qt
 from . import timeline
+from .compounds import adjacent_counter
 from .expansion import Alternative, expand
 from .feedback import feedback_words
 from .generation import Generation
@@ -89,7 +90,8 @@ def _plan_words(parsed: ParsedQuery, gen: Generation, relaxed: bool, *, prefix_l
     when ``prefix_last``, a misspelt word's close spellings when ``typos``.
     """
     vocabulary = gen.vocabulary() if prefix_last or typos else None
-    groups = expand(parsed.words, vocabulary, gen.policy, prefix_last=prefix_last, typos=typos)
+    adjacent = adjacent_counter(gen) if typos else None  # words run together ("powerapps"), search.compounds
+    groups = expand(parsed.words, vocabulary, gen.policy, prefix_last=prefix_last, typos=typos, adjacent=adjacent)
     return plan_groups(parsed, groups, gen, relaxed, feedback=True)
 
 

@@ -15,7 +15,7 @@ accent-folded words with their document frequencies), each with a weight below a
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from indexer.analysis import analyze
 
+from .compounds import join_adjacent, split_word
 from .facets import fold
 
 
@@ -32,8 +33,11 @@ class Alternative:
 
     term: str  # the analyzed (stemmed) term scored
     weight: float  # 1 for the word itself, less for completions and corrections
-    kind: str  # "exact", "prefix" or "typo"
+    kind: str  # "exact", "prefix", "typo", "joined" or "split"
     word: str  # the vocabulary word behind it ("amazon" for "amaz")
+    # the term whose idf it is scored with, when not its own: a word written together or apart
+    # weighs what the word it stands for weighs (``policy.compound_idf``), not what its rare spelling would
+    idf_term: str = ""
 
 
 class Vocabulary:
@@ -47,8 +51,11 @@ class Vocabulary:
         self.words = words
         self.frequencies = np.asarray(frequencies)
         self.lookup = lru_cache(maxsize=4_096)(self._corrections)
+        # a look-up bisects the mapped table in Python (~30 us at 100k words); compound words look up
+        # a word's halves at every cut, and typing repeats words
+        self.frequency = lru_cache(maxsize=16_384)(self._frequency)
 
-    def frequency(self, word: str) -> int:
+    def _frequency(self, word: str) -> int:
         """Live documents holding ``word`` (0 when none does)."""
         i = bisect_left(self.words, word)
         return int(self.frequencies[i]) if i < len(self.words) and self.words[i] == word else 0
@@ -77,14 +84,23 @@ class Vocabulary:
 
 
 def expand(
-    words: list[str], vocabulary: Vocabulary | None, policy, *, prefix_last: bool, typos: bool
+    words: list[str],
+    vocabulary: Vocabulary | None,
+    policy,
+    *,
+    prefix_last: bool,
+    typos: bool,
+    adjacent: Callable[[str, str, int], int] | None = None,
 ) -> list[list[Alternative]]:
     """For each typed word that has index terms, its alternatives (the exact term first).
 
     A word whose analysis is empty (a stop word) is left out, unless it is the last word
-    being typed and completes to something ("th" -> the, then, their...).
+    being typed and completes to something ("th" -> the, then, their...). With ``typos``, words
+    written together or apart also match the other way (``search.compounds``; ``adjacent(a, b)``
+    counts the items holding two terms next to each other, when more than a number hold both).
     """
     expanded: list[list[Alternative]] = []
+    at: dict[int, list[Alternative]] = {}  # a typed word's position -> its group, for joining neighbours
     for position, typed in enumerate(words):
         low = fold(typed).lower()
         exact = [Alternative(term, 1.0, "exact", low) for term in analyze(typed)]
@@ -102,6 +118,14 @@ def expand(
                         seen.add(term)
                         alternatives.append(Alternative(term, policy.prefix_weight, "prefix", word))
         completed = len(alternatives) > 1  # a word being typed that completes is not a misspelling ("rekognitio")
+        split = split_word(typed, vocabulary, policy, adjacent) if typos and len(exact) == 1 and not completed else None
+        if split:  # "powerapps": power apps, each half with the typed form as its alternative
+            head, tail, whole = split
+            for half in (head, tail):
+                term = analyze(half)[0]
+                typed_form = Alternative(whole, policy.compound_weight, "split", low, compound_idf_term(term, policy))
+                expanded.append([Alternative(term, 1.0, "exact", half), typed_form])
+            continue
         if typos and len(exact) == 1 and not completed and _misspelt(low, vocabulary, policy):
             edits = 2 if len(low) >= policy.typo_two_edits_letters else 1
             for word, distance in vocabulary.lookup(low, edits, policy.typo_terms):
@@ -109,9 +133,22 @@ def expand(
                     if term not in seen:
                         seen.add(term)
                         alternatives.append(Alternative(term, policy.typo_weight**distance, "typo", word))
-        expanded.extend([alternatives] if alternatives else [])
+        if alternatives:
+            expanded.append(alternatives)
+            at[position] = alternatives
         expanded.extend([a] for a in exact[1:])  # "won't" -> two terms: the rest stay exact
+    if typos:  # "cyber security": both words also match "cybersecurity"
+
+        def joined(term: str, word: str, typed_term: str) -> Alternative:
+            return Alternative(term, policy.compound_weight, "joined", word, compound_idf_term(typed_term, policy))
+
+        join_adjacent(words, at, vocabulary, policy, joined)
     return expanded
+
+
+def compound_idf_term(typed_term: str, policy) -> str:
+    """The term whose idf a joined or split form is scored with: the typed word's ("typed"), or its own ("")."""
+    return typed_term if policy.compound_idf == "typed" else ""
 
 
 def _misspelt(word: str, vocabulary: Vocabulary, policy) -> bool:

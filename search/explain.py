@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .background import zipf
-from .words import word_idf  # the weight coordination gives a word: explain shows the same number
+from .expansion import Alternative
+from .words import alternative_bm25, word_idf  # what the engine scored with: explain shows the same numbers
 
 
 def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, Any]:
@@ -134,17 +135,21 @@ def _term_lines(gen, docnum: int, term: str, weight: float, alt, boosts=None) ->
         ids, tf = gen.scoring.postings(field, term)
         i = int(np.searchsorted(ids, docnum))
         if i < len(ids) and ids[i] == docnum:
-            raw = float(gen.scoring.bm25(field, term, ids[i : i + 1], tf[i : i + 1])[0])
+            _, bm25 = alternative_bm25(alt or Alternative(term, 1.0, "exact", term), field, gen)
+            raw = float(bm25[i])
+            idf_term = alt.idf_term if alt is not None and alt.idf_term else term
             line = {
                 "term": term,
                 "field": field,
                 "tf": float(tf[i]),
-                "idf": gen.scoring.idf(field, term),
+                "idf": gen.scoring.idf(field, idf_term),
                 "bm25": raw,
                 "boost": boost,
                 "value": boost * raw * weight,
             }
             if alt is not None:
                 line.update(kind=alt.kind, word=alt.word, weight=weight)
+                if idf_term != term:  # a word written together or apart: the typed word's idf (policy.compound_idf)
+                    line.update(idf_of=idf_term)
             lines.append(line)
     return lines

@@ -79,6 +79,15 @@ class RankingPolicy:
     typo_two_edits_letters: int = 9  # from this length, two edits; below it, one
     typo_rare_below: int = 0  # a word held by at most this many items is taken as misspelt
     typo_terms: int = 3  # close spellings a misspelt word stands for
+    # words written together or apart (search.compounds, with typos): "cyber security" also matches
+    # "cybersecurity" and "powerapps" "power apps", the other form at this weight in each of the two
+    # words (together about one word's score); 0: off
+    compound_weight: float = 0.5
+    # ... and scored with the idf of the typed word it stands for ("typed": an item writing "PowerApps"
+    # counts as holding "power" and "apps", scored as they would score there), or with its own ("own":
+    # the rare spelling's high idf let items holding only it outrank those holding the words apart
+    # and the query's other word, docs/relevance.md)
+    compound_idf: str = "typed"
     # title
     title_all_words_boost: float = 1.5  # x the title BM25, when the title holds every query word
     exact_title_boost: float = 4.0  # per query term, when the analyzed title equals the query

@@ -86,8 +86,12 @@ def alternative_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, n
     holds = np.zeros(n, dtype=bool)
     for field, boost in boosts.items():
         if field != "title" and boost:
-            holds[gen.scoring.add_bm25(scores, field, alt.term, boost)] = True
-    holds[gen.scoring.add_bm25(title, "title", alt.term, 1.0)] = True
+            ids, bm25 = alternative_bm25(alt, field, gen)
+            scores[ids] += boost * bm25
+            holds[ids] = True
+    ids, bm25 = alternative_bm25(alt, "title", gen)
+    title[ids] += bm25
+    holds[ids] = True
     scores += boosts["title"] * title
     if alt.weight != 1.0:
         scores *= alt.weight
@@ -103,7 +107,7 @@ def _group_scores(group: list[Alternative], gen, postings: int | None = None) ->
     """
     postings = _postings_held(group, gen) if postings is None else postings  # known when called by WordScores.of
     if postings * REMEMBER_FROM >= gen.doc_count:
-        key = ("dense group", *((alt.term, alt.weight) for alt in group))
+        key = ("dense group", *((alt.term, alt.weight, alt.idf_term) for alt in group))
         return gen.scoring.remembered(key, lambda: _group_arrays(group, gen))
     return _group_arrays(group, gen)
 
@@ -155,7 +159,7 @@ def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, 
     """
     boosts = gen.policy.boosts
     fields = [(f, b) for f, b in boosts.items() if f != "title" and b] + [("title", 1.0)]
-    postings = [(field, boost, *gen.scoring.term_bm25(field, alt.term)) for field, boost in fields]
+    postings = [(field, boost, *alternative_bm25(alt, field, gen)) for field, boost in fields]
     ids = _union([field_ids for _, _, field_ids, _ in postings], gen.doc_count)
     slots = _Slots(ids, gen.doc_count)
     scores, title = np.zeros(len(ids)), np.zeros(len(ids))
@@ -173,7 +177,7 @@ def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, 
 def _kept_sparse_group(group: list[Alternative], gen, postings: int) -> tuple[np.ndarray, ...]:
     """``_sparse_group``, kept per generation (read-only) for a word held by many documents."""
     if postings * REMEMBER_SPARSE_FROM >= gen.doc_count:
-        key = ("sparse group", *((alt.term, alt.weight) for alt in group))
+        key = ("sparse group", *((alt.term, alt.weight, alt.idf_term) for alt in group))
         return gen.scoring.remembered(key, lambda: _sparse_group(group, gen))
     return _sparse_group(group, gen)
 
@@ -251,7 +255,7 @@ def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.nd
     for field, boost in gen.policy.boosts.items():
         if not boost:
             continue
-        ids, bm25 = gen.scoring.term_bm25(field, alt.term)
+        ids, bm25 = alternative_bm25(alt, field, gen)
         if len(ids):
             parts_ids.append(ids)
             parts_scores.append(boost * bm25)
@@ -269,6 +273,18 @@ def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.nd
         if field_title is not None:  # other fields added 0.0 to the title's sum
             title[slot] += field_title
     return ids, scores * alt.weight, title * alt.weight
+
+
+def alternative_bm25(alt: Alternative, field: str, gen) -> tuple[np.ndarray, np.ndarray]:
+    """(live documents holding ``alt``'s term in ``field``, its unboosted BM25 there, unweighted).
+
+    A form scored with another term's idf (``alt.idf_term``: a word written together or apart
+    weighs what the typed word weighs) scales the term's kept BM25 by the ratio of the two idfs.
+    """
+    ids, bm25 = gen.scoring.term_bm25(field, alt.term)
+    if alt.idf_term and alt.idf_term != alt.term and len(ids):
+        bm25 = bm25 * (gen.scoring.idf(field, alt.idf_term) / gen.scoring.idf(field, alt.term))
+    return ids, bm25
 
 
 def word_idf(group: list[Alternative], gen) -> float:
