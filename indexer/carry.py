@@ -204,10 +204,9 @@ def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingT
     kept_ids = ids[keep]
     places = kept_starts[at]
     if not docs.identity:  # an old term's added postings go before its merged tail's
-        first = docs.added[0][1]
-        for i in np.flatnonzero(found >= 0).tolist():
-            a, b = int(kept_starts[found[i]]), int(places[i])
-            places[i] = a + int(np.searchsorted(kept_ids[a:b], first))
+        moved = np.flatnonzero(kept_ids >= docs.fresh_end)  # each list's last postings: the merged tail's
+        per_term = np.bincount(np.searchsorted(kept_starts, moved, side="right") - 1, minlength=len(old.terms))
+        places[found >= 0] -= per_term[found[found >= 0]]
     added_starts = np.asarray(added.starts, dtype=np.int64)
     lengths = np.diff(added_starts)
     positions = np.repeat(places, lengths)

@@ -93,7 +93,7 @@ def update(
     # groups the fresh items now link to (one whose words, date and list are its replaced version's
     # links to what that version linked to, all in its group, which is clustered again anyway)
     texts = _Texts(store)
-    seek = fresh[~_as_before(fresh, store, previous, key_hash, list_hash, published)]
+    seek = fresh[~_as_before(fresh, gone, store, previous, key_hash, list_hash, published)]
     near = np.union1d(fresh, _near(seek, texts, published, postings, bars))
     local = _items(near, texts, published, key_hash, list_hash)
     a, b, _ = event_links.links(local, bars, event_links.plans(local, np.flatnonzero(local.published >= 0), bars))
@@ -124,7 +124,13 @@ def update(
 
 
 def _as_before(
-    fresh: np.ndarray, store: Store, previous: Previous, key_hash: np.ndarray, list_hash: np.ndarray, published
+    fresh: np.ndarray,
+    gone: np.ndarray,
+    store: Store,
+    previous: Previous,
+    key_hash: np.ndarray,
+    list_hash: np.ndarray,
+    published,
 ) -> np.ndarray:
     """Which ``fresh`` items have a replaced version with the same title, excerpt, date and list.
 
@@ -134,8 +140,7 @@ def _as_before(
     same = np.zeros(len(fresh), dtype=bool)
     if previous.store is None or not len(fresh):
         return same
-    before = np.flatnonzero(previous.live)
-    before = before[np.argsort(previous.key_hash[before], kind="stable")]
+    before = gone[np.argsort(previous.key_hash[gone], kind="stable")]  # a fresh item's replaced version is gone
     hashes = previous.key_hash[before]
     at = np.minimum(np.searchsorted(hashes, key_hash[fresh]), max(len(before) - 1, 0))
     found = hashes[at] == key_hash[fresh] if len(before) else same

@@ -32,7 +32,7 @@ MIN_WILDCARD_PREFIX = 2
 SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
-_FIELD_COLON = re.compile(r"(\w+):")
+_FIELD_COLON = re.compile(r"(\w+):(\S?)")
 _FIELD_NAMES = frozenset((*SEARCHABLE_FIELDS, *ALIASES))
 
 
@@ -60,7 +60,9 @@ class ParsedQuery:
 
 
 def text_colons(text: str) -> str:
-    """A colon after a word that names no field is punctuation ("Clearview: police", "10:30").
+    """A colon after a word that names no field, or with nothing after it, is punctuation.
+
+    So "Clearview: police", "10:30" and a headline's "Source: ..." are words.
 
     Field names are matched in any case, as a user types them ("Provider:Reuters").
 
@@ -69,8 +71,12 @@ def text_colons(text: str) -> str:
 
     >>> text_colons("Clearview: police Provider:reuters")
     'Clearview  police provider:reuters'
+    >>> text_colons("Title: police")
+    'Title  police'
     """
-    return _FIELD_COLON.sub(lambda m: f"{m[1].lower()}:" if m[1].lower() in _FIELD_NAMES else f"{m[1]} ", text)
+    return _FIELD_COLON.sub(
+        lambda m: f"{m[1].lower()}:{m[2]}" if m[2] and m[1].lower() in _FIELD_NAMES else f"{m[1]} {m[2]}", text
+    )
 
 
 def normalize(text: str) -> str:

@@ -17,6 +17,8 @@ from indexer.derive import DAY_US, EPOCH_US, calendar
 __all__ = ["DAY_US", "EPOCH_US", "Calendar", "PeriodError"]
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 WEEKLY_UP_TO_DAYS = 120  # about 17 weekly bars; longer spans are shown by month
+# month numbers this far apart have whole months between them longer than WEEKLY_UP_TO_DAYS
+_MONTHS_APART_NOT_WEEKLY = WEEKLY_UP_TO_DAYS // 28 + 2
 MONTHLY_UP_TO_MONTHS = 120  # ten years by month; longer spans by year
 MAX_BARS = 120  # a chart never has more bars than this, whatever dates the seeds hold
 YEAR_INTERVALS = (("year", 1), ("decade", 10), ("century", 100), ("millennium", 1000))
@@ -95,8 +97,8 @@ class Calendar:
         if len(months) == 0:
             return result
         low, high = int(months.min()), int(months.max())
-        # dates 6+ months apart have 5 whole months between them (140+ days): no need to read the days
-        days = self.days[selected] if high - low < 6 else None
+        # dates that many months apart span more than the weekly range: no need to read the days
+        days = self.days[selected] if high - low < _MONTHS_APART_NOT_WEEKLY else None
         if days is not None and int(days.max() - days.min()) <= WEEKLY_UP_TO_DAYS:
             weeks = days - (days + 3) % 7  # 1970-01-01 was a Thursday: this is the Monday on or before
             first = int(weeks.min())

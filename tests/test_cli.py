@@ -142,28 +142,39 @@ def test_the_query_commands_sorts_are_the_requests_sorts():
     assert CLI_SORTS == SORTS
 
 
-def test_the_program_leaves_an_index_runs_garbage_to_its_exit_and_a_called_command_keeps_the_collector(tmp_path):
-    """The cyclic garbage of a one-shot `index` dies with the process (collecting it cost an update ~5%)."""
-    script = (
-        "import atexit, gc, sys\n"
-        "from indexer import incremental\n"
-        "real, seen = incremental.update, []\n"
-        "incremental.update = lambda *a, **k: (real(*a, **k), seen.append(gc.isenabled()))[0]\n"
-        "atexit.register(lambda: print('collector on after the update:', seen))\n"
-        f"sys.argv = ['search-cli', '--index', {str(tmp_path / 'ix')!r}, '--seeds', {str(SEEDS)!r}, 'index', '-q']\n"
-        "from web.cli import run\n"
-        "run()\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "collector on after the update: [False]" in done.stdout
+def test_the_program_leaves_an_updates_garbage_to_its_exit_and_a_full_build_or_a_called_command_keeps_the_collector(
+    tmp_path,
+):
+    """The cyclic garbage of a one-shot update dies with the process (collecting it cost an update ~5%)."""
     import gc
 
     from click.testing import CliRunner
 
     from web.cli import main
 
-    result = CliRunner().invoke(main, ["--index", str(tmp_path / "ix"), "--seeds", str(SEEDS), "index", "-q"])
+    ix = tmp_path / "ix"
+    result = CliRunner().invoke(main, ["--index", str(ix), "--seeds", str(SEEDS), "index", "-q"])
     assert result.exit_code == 0, result.output
     assert gc.isenabled()  # a command called in this process (as tests do) leaves the collector as it was
+
+    def program(*args: str) -> str:
+        script = (
+            "import atexit, gc, sys\n"
+            "from indexer import build, incremental\n"
+            "seen = []\n"
+            "for module, name in ((incremental, 'update'), (build, 'full_build')):\n"
+            "    real = getattr(module, name)\n"
+            "    setattr(module, name, lambda *a, _real=real, _name=name, **k: "
+            "(seen.append((_name, gc.isenabled())), _real(*a, **k))[1])\n"
+            "atexit.register(lambda: print('collector on:', seen))\n"
+            f"sys.argv = ['search-cli', '--index', {str(ix)!r}, '--seeds', {str(SEEDS)!r}, 'index', '-q', *{args!r}]\n"
+            "from web.cli import run\n"
+            "run()\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "collector on: [('update', False)]" in program()  # an update of the built index
+    assert "collector on: [('full_build', True)]" in program("--full")

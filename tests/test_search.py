@@ -154,6 +154,9 @@ def test_a_colon_after_a_word_that_names_no_field_is_punctuation(engine):
     assert keys("Amazon: police") == words
     assert keys("amazon:police") == words
     assert keys("Provider:Reuters") == keys("provider:reuters") != []
+    # a field's name with nothing after its colon is a word too ("Source: ...", "Title: ...")
+    assert keys("Title: police") == keys("title police") != []
+    assert keys("Source: amazon police") == keys("source amazon police") != []
 
 
 def test_query_doctests():

@@ -105,9 +105,10 @@ def index_command(
         _print_report(report, obj.seeds, as_json)
         return report
 
-    if not watch and PROGRAM_EXITS_AFTER:
-        # one run, then the process ends: the cyclic garbage an update leaves (~35k objects at 100k
-        # documents) is left to the exit, not collected when the update turns the collector back on
+    if not watch and not full and PROGRAM_EXITS_AFTER:
+        # one update, then the process ends: the cyclic garbage it leaves (~35k objects at 100k
+        # documents) is left to the exit, not collected when the update turns the collector back on;
+        # a full build keeps the collector (its forked writers inherit the state)
         gc.disable()
     report = run_once(full, wait)
     if watch:
