@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import re
 import sys
 import threading
 import types
@@ -181,6 +182,19 @@ class NltkTokenizer(Tokenizer):
 def spans(text: str) -> Iterable[tuple[int, int]]:
     """(start, end) of every word of ``text``, as the analyzers' tokenizer splits it."""
     return _span_tokenize(text)
+
+
+_ASCII_WORDS = re.compile(WORD_PATTERN)  # on ASCII text \w is [A-Za-z0-9_] in both engines; stdlib's is faster
+
+
+def split_words(text: str) -> list[str]:
+    """The words of ``text`` as the tokenizer splits them, in one call: for batches of texts.
+
+    NLTK's engine and pattern without its span-by-span wrapper, and stdlib ``re`` for ASCII text
+    (a third faster; the engines differ only on other characters). tests/test_analysis.py checks
+    both against NLTK's tokenizer.
+    """
+    return _ASCII_WORDS.findall(text) if text.isascii() else _WORDS.findall(text)
 
 
 def words(text: str) -> list[str]:
