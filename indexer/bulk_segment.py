@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from whoosh import formats
+from whoosh.analysis import IDTokenizer
 from whoosh.codec import default_codec
 from whoosh.codec.whoosh3 import (
     COMPRESSION_MIN_SIZE,
@@ -39,6 +40,7 @@ from whoosh.codec.whoosh3 import (
     dumps,
 )
 from whoosh.columns import NumericColumn
+from whoosh.fields import ID
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 from whoosh.index import open_dir as whoosh_open_dir
@@ -272,6 +274,8 @@ def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray
     found: dict[bytes, list] = defaultdict(list)
     lengths = np.zeros(len(values), dtype=np.int64)
     seen: dict[Any, list] = {}
+    # an ID field indexes its whole value as one term (IDTokenizer, Existence): no analyzer call per value
+    plain_id = type(field) is ID and type(field.analyzer) is IDTokenizer and type(field.format) is formats.Existence
     for docnum, value in enumerate(values):
         if value is None:
             continue
@@ -280,7 +284,10 @@ def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray
         except TypeError:  # a list of values: not hashable, not remembered
             items = None
         if items is None:
-            items = list(field.index(value))
+            if plain_id and type(value) is str:  # what field.index gives: the value itself, once
+                items = [(value.encode("utf-8"), 1, field.format.field_boost, b"")]
+            else:
+                items = list(field.index(value))
             if not isinstance(value, list):
                 seen[value] = items
         for btext, freq, weight, vbytes in items:
