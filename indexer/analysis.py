@@ -198,14 +198,13 @@ def split_words(text: str) -> list[str]:
 
 
 def words(text: str) -> list[str]:
-    """The words of ``text`` exactly as the analyzers' tokenizer splits them (NLTK's once ``use_nltk()`` ran).
+    """The words of ``text`` exactly as the analyzers' tokenizer splits them, found in one call.
 
-    The same engine and pattern either way (see the module's docstring); without NLTK loaded the
-    words are found in one call rather than span by span (3x faster over an update's texts).
+    ``split_words``, whether or not ``use_nltk()`` ran: the same engine and pattern as NLTK's
+    tokenizer without its span-by-span wrapper (a full build's title signatures took 3x longer
+    through it). tests/test_analysis.py checks they agree.
     """
-    if _span_tokenize is _regex_spans:
-        return _WORDS.findall(text)
-    return [text[start:end] for start, end in _span_tokenize(text)]
+    return split_words(text)
 
 
 def news_analyzer() -> Analyzer:
