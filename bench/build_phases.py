@@ -1,6 +1,9 @@
 """Where a full build's time goes: reading, merging, writing, deriving (in-process, run on demand).
 
-    python bench/build_phases.py --corpus /tmp/nb/corpus20k --index /tmp/nb/phases [--writer bulk]
+    python bench/build_phases.py --corpus /tmp/nb/corpus20k --index /tmp/nb/phases [--writer bulk] [--warm]
+
+Cold by default (the index folder is removed first); ``--warm`` keeps its record cache
+(``index/records.cache``, written by the previous run), as a rebuild over an existing index has.
 
 Wraps the steps of ``indexer.build.full_build`` (and event clustering, ``stories``, a part of
 deriving) with timers and prints, per step, wall seconds
@@ -21,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer import build, bulk_build, stories  # noqa: E402
+from indexer import build, bulk_build, record_cache, stories  # noqa: E402
 
 STEPS = {"read": "read_seed_files", "merge": "build_documents", "write": "write_documents", "derive": "write_derived"}
 
@@ -31,9 +34,15 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--writer", default="bulk", choices=("bulk", "document"))
+    parser.add_argument("--warm", action="store_true", help="keep the index folder's record cache")
     args = parser.parse_args()
     os.environ[bulk_build.WRITER_ENV] = args.writer
+    cache = args.index / record_cache.CACHE_NAME
+    kept = cache.read_bytes() if args.warm and cache.is_file() else None
     shutil.rmtree(args.index, ignore_errors=True)
+    if kept is not None:
+        args.index.mkdir(parents=True)
+        cache.write_bytes(kept)
     times: dict[str, tuple[float, float]] = {}
 
     def timed(name: str, fn):

@@ -2,7 +2,7 @@
 
 The analyzers of ``indexer.analysis`` are a tokenizer followed by per-token filters (lower-case,
 accent folding, stop words, stemming): a word's term depends on that word alone. So a batch of
-texts is split into words with the tokenizer's pattern (``analysis.words``), each distinct word
+texts is split into words with the tokenizer's pattern (``analysis.split_words``), each distinct word
 goes through the field's real analyzer once (remembered), and the batch becomes numpy arrays
 (document, position, term id). Positions follow the analyzer's own rule: a ``StopFilter`` that
 renumbers keeps the first kept word's position and numbers the next kept words from it.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import numpy as np
 from whoosh.analysis import CharsetFilter, LowercaseFilter, StemFilter, StopFilter
@@ -88,15 +89,11 @@ class FieldTerms:
 
     def analyze(self, texts: Sequence[str]) -> Batch:
         """The indexed tokens of ``texts`` (one per document; "" for none)."""
-        words: list[str] = []
-        counts = np.zeros(len(texts), dtype=np.int64)
-        for i, text in enumerate(texts):
-            if text:
-                found = analysis.words(text)
-                words.extend(found)
-                counts[i] = len(found)
+        split = [analysis.split_words(text) if text else [] for text in texts]
+        counts = np.fromiter(map(len, split), dtype=np.int64, count=len(texts))
+        words: list[str] = list(chain.from_iterable(split))
         known, learn = self._word_ids.get, self._learn
-        ids = np.fromiter((known(w, -2) for w in words), dtype=np.int32, count=len(words))
+        ids = np.fromiter(map(known, words, repeat(-2)), dtype=np.int32, count=len(words))
         for i in np.flatnonzero(ids == -2):  # words never seen: through the analyzer, once each
             word = words[i]
             ids[i] = self._word_ids[word] if word in self._word_ids else learn(word)

@@ -21,12 +21,15 @@ from . import analysis, generations, persisted, storage, stories, writer_lock
 from .derive import Followed, derive
 from .documents import Document, build_documents
 from .events import key_hash
+from .record_cache import RecordCache
 from .schema import build_schema, document_fields, schema_version
 from .seeds import (
+    Known,
     SeedFile,
     SeedProblem,
     discover,
     iter_seed_files,
+    read_or_report,
 )
 
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
@@ -42,6 +45,7 @@ class BuildReport:
     mode: str  # "full", "incremental" or "unchanged"
     files_total: int = 0
     files_read: int = 0
+    files_cached: int = 0  # of files_read: taken from the record cache, not parsed (full builds)
     files_added: int = 0
     files_changed: int = 0
     files_removed: int = 0
@@ -59,8 +63,9 @@ class BuildReport:
         if self.mode == "unchanged":
             head = f"index up to date: {self.documents:,} documents from {self.files_total:,} files"
         else:
+            cached = f", {self.files_cached:,} of them from the record cache" if self.files_cached else ""
             head = (
-                f"{self.mode} build: {self.files_read:,} files read"
+                f"{self.mode} build: {self.files_read:,} files read{cached}"
                 f" (+{self.files_added} ~{self.files_changed} -{self.files_removed}),"
                 f" {len(self.problems)} skipped; documents +{self.docs_added} ~{self.docs_updated}"
                 f" -{self.docs_removed}, {self.documents:,} in index"
@@ -93,12 +98,21 @@ def build_procs() -> int:
 
 
 def read_seed_files(
-    root: Path, paths: list[str], report: BuildReport, progress: Progress | None
+    root: Path, paths: list[str], report: BuildReport, progress: Progress | None, cache: RecordCache | None = None
 ) -> tuple[dict[str, SeedFile], dict[str, dict]]:
+    """Each path's parsed file (or problem) and manifest entry; files whose bytes ``cache`` holds are not parsed."""
     seeds: dict[str, SeedFile] = {}
     entries: dict[str, dict] = {}
+    known = cache.keys() if cache is not None else frozenset()
     with writer_lock.workers_die_with_parent():  # the parsing pool, when there is one
-        for done, item in enumerate(iter_seed_files(root, paths, build_procs()), start=1):
+        for done, found in enumerate(iter_seed_files(root, paths, build_procs(), known), start=1):
+            item = found
+            if isinstance(found, Known):
+                item = cache.get(found.path, found.sha256) if cache is not None else None
+                if item is None:  # a damaged entry: parse the file after all
+                    item = read_or_report(root, found.path)
+                else:
+                    report.files_cached += 1
             if isinstance(item, SeedProblem):
                 report.problems.append(item)
             else:
@@ -247,7 +261,10 @@ def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = Non
     paths, problems = discover(seeds_dir)
     report.problems.extend(problems)
     report.files_total = len(paths)
-    seeds, entries = read_seed_files(seeds_dir, paths, report, progress)
+    cache = RecordCache.load(index_dir)
+    seeds, entries = read_seed_files(seeds_dir, paths, report, progress, cache)
+    cache.save(index_dir, seeds)
+    del cache  # its pickled records: the documents below hold what the build needs
     report.files_added = len(seeds)
     docs = build_documents(r for s in seeds.values() for r in s.records)
     gen = generations.new_generation(index_dir)

@@ -4,9 +4,9 @@ Whoosh's writer analyzes document by document through its filter chain, pools ev
 Python tuple and sorts the pool: about 500 documents/s per core. Here the text fields are analyzed
 in batches (``indexer.batch_analysis``: each distinct word through the field's own analyzer once),
 postings are assembled and sorted as numpy arrays, and the segment is written through Whoosh's own
-codec objects: its per-document writer (stored fields, lengths, columns: the calls ``add_document``
-makes, in its order) and its field writer, whose posting writer receives whole blocks instead of
-one posting at a time. The result is the segment Whoosh would have written for the same documents
+codec objects: its per-document writer (stored fields, lengths, columns: what ``add_document``
+writes, a column at a time) and its field writer, fed whole terms instead of one posting at a time
+(``indexer.bulk_codec``). The result is the segment Whoosh would have written for the same documents
 in one writer, byte for byte (tests/test_bulk.py compares the files), and Whoosh's reader opens it.
 
 Like ``indexer.storage``, this module names Whoosh internals (``check_whoosh`` guards the version).
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import shutil
-from array import array
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
@@ -25,8 +24,10 @@ from typing import Any
 
 import numpy as np
 from whoosh import formats
+from whoosh.analysis import IDTokenizer
 from whoosh.codec import default_codec
-from whoosh.codec.whoosh3 import W3PostingsWriter, W3Segment
+from whoosh.codec.whoosh3 import W3Segment
+from whoosh.fields import ID
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 from whoosh.index import open_dir as whoosh_open_dir
@@ -35,6 +36,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from . import storage
 from .batch_analysis import FieldTerms, batchable
+from .bulk_codec import TermWriter, write_per_document
 
 INDEX_NAME = "MAIN"  # Whoosh's default index name (whoosh.index._DEF_INDEX_NAME)
 BATCH_DOCS = 5_000  # documents analyzed per batch: bounds the word lists held at once
@@ -72,20 +74,18 @@ def write_segment(path: Path, schema, documents: Sequence[Mapping[str, Any]], se
             postings[name], lengths[name] = _text_postings(field, [d.get(name) for d in documents])
         else:
             postings[name], lengths[name] = _value_postings(field, [d.get(name) for d in documents])
-    _write_per_document(codec, store, segment, schema, documents, lengths)
+    write_per_document(codec, store, segment, schema, documents, lengths)
     writer = codec.field_writer(store, segment)
     for name in indexed:
         field = schema[name]
         length_of = _posting_lengths(lengths[name]) if field.scorable else None
-        started = False
+        terms: TermWriter | None = None
         for btext, ids, weights, values in postings[name]:
-            if not started:
+            if terms is None:
                 writer.start_field(name, field)
-                started = True
-            writer.start_term(btext)
-            _add_block_postings(writer._postwriter, ids, weights, values, length_of)
-            writer.finish_term()
-        if started:
+                terms = TermWriter(writer, field)
+            terms.write(btext, ids, weights, values, [length_of[i] for i in ids] if length_of is not None else None)
+        if terms is not None:
             writer.finish_field()
     writer.close()
     segment.set_doc_count(len(documents))
@@ -100,28 +100,6 @@ def publish(path: Path, schema, segments: list[W3Segment]) -> None:
     generation = whoosh_open_dir(str(path)).latest_generation() + 1
     TOC(schema, segments, generation).write(store, INDEX_NAME)
     shutil.rmtree(Path(path) / f"{INDEX_NAME}.tmp", ignore_errors=True)  # the per-document writers' scratch
-
-
-def _write_per_document(codec, store, segment, schema, documents, lengths: dict[str, np.ndarray]) -> None:
-    """Stored fields, length bytes and columns: the per-document writer's calls in add_document's order."""
-    writer = codec.per_document_writer(store, segment)
-    scorable = {name: lengths[name].tolist() for name in lengths if schema[name].scorable}
-    fieldobjs = {name: schema[name] for name in schema.names()}
-    for docnum, fields in enumerate(documents):
-        writer.start_doc(docnum)
-        for name in sorted(n for n in fields if not n.startswith("_")):
-            value = fields[name]
-            if value is None:
-                continue
-            field = fieldobjs[name]
-            custom = fields.get(f"_stored_{name}", value)
-            length = scorable[name][docnum] if name in scorable else 0
-            writer.add_field(name, field, custom if field.stored else None, length)
-            column = field.column_type
-            if column and custom is not None:
-                writer.add_column_value(name, column, field.to_column_value(custom))
-        writer.finish_doc()
-    writer.close()
 
 
 def _posting_lengths(lengths: np.ndarray) -> list[int]:
@@ -198,6 +176,8 @@ def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray
     found: dict[bytes, list] = defaultdict(list)
     lengths = np.zeros(len(values), dtype=np.int64)
     seen: dict[Any, list] = {}
+    # an ID field indexes its whole value as one term (IDTokenizer, Existence): no analyzer call per value
+    plain_id = type(field) is ID and type(field.analyzer) is IDTokenizer and type(field.format) is formats.Existence
     for docnum, value in enumerate(values):
         if value is None:
             continue
@@ -206,7 +186,10 @@ def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray
         except TypeError:  # a list of values: not hashable, not remembered
             items = None
         if items is None:
-            items = list(field.index(value))
+            if plain_id and type(value) is str:  # what field.index gives: the value itself, once
+                items = [(value.encode("utf-8"), 1, field.format.field_boost, b"")]
+            else:
+                items = list(field.index(value))
             if not isinstance(value, list):
                 seen[value] = items
         for btext, freq, weight, vbytes in items:
@@ -222,29 +205,3 @@ def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray
             yield btext, list(docs), list(weights), list(vals) if any(vals) else None
 
     return rows(), lengths
-
-
-def _add_block_postings(
-    writer: W3PostingsWriter, ids: list[int], weights: list[float], values: list | None, length_of: list[int] | None
-) -> None:
-    """Hand a term's postings to Whoosh's posting writer a block at a time (what add_posting buffers).
-
-    ``length_of``: each document's field length as the posting carries it (None: the field has none).
-    """
-    limit = writer._blocklimit
-    for start in range(0, len(ids), limit):
-        if start:
-            writer._write_block()
-        block_ids = ids[start : start + limit] if len(ids) > limit else ids
-        block_weights = weights[start : start + limit] if len(ids) > limit else weights
-        writer._ids = array("I", block_ids)
-        writer._weights = array("f", block_weights)
-        if values is not None:  # every value of these formats is non-empty (add_posting keeps non-empty ones)
-            writer._values = values[start : start + limit] if len(ids) > limit else values
-        if length_of is not None:
-            block_lengths = [length_of[i] for i in block_ids]
-            shortest = min(block_lengths)
-            writer._maxlength = max(block_lengths)
-            writer._minlength = shortest if shortest else (min([n for n in block_lengths if n], default=None))
-        heaviest = max(block_weights)
-        writer._maxweight = heaviest if heaviest > 0 else 0

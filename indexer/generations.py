@@ -5,6 +5,7 @@ Layout of an index directory::
     index/CURRENT          name of the live generation (replaced atomically)
     index/gen-000007/      a complete Whoosh index + manifest.json + keys.txt + stems.json
     index/.lock            flock held by the process that is writing (content: its pid)
+    index/records.cache    the last full build's parsed seed files (indexer.record_cache)
 
 A writer builds a new generation directory and only then replaces ``CURRENT``; a crash at
 any moment leaves the previous generation live. Readers poll ``CURRENT``.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -150,9 +150,23 @@ def parse_seed_bytes(rel: str, data: bytes) -> SeedFile:
     return SeedFile(path=rel, sha256=file_hash(data), records=records, warnings=warnings)
 
 
-def read_or_report(root: Path, rel: str) -> SeedFile | SeedProblem:
-    """The parsed file, or the problem that stopped it: never raises."""
+@dataclass(frozen=True)
+class Known:
+    """A file whose bytes hash to an entry the caller already holds (``iter_seed_files``'s ``known``)."""
+
+    path: str
+    sha256: str
+
+
+def read_or_report(root: Path, rel: str, known: Container[tuple[str, str]] = ()) -> SeedFile | SeedProblem | Known:
+    """The parsed file, or the problem that stopped it, or Known when (rel, hash) is in ``known``: never raises."""
     try:
+        if known:
+            data = read_regular_file(root / rel, MAX_FILE_BYTES)
+            sha256 = file_hash(data)
+            if (rel, sha256) in known:
+                return Known(rel, sha256)
+            return parse_seed_bytes(rel, data)
         return read_seed_file(root, rel)
     except SeedFileError as exc:
         return SeedProblem(rel, str(exc))
@@ -160,15 +174,30 @@ def read_or_report(root: Path, rel: str) -> SeedFile | SeedProblem:
         return SeedProblem(rel, f"unexpected error while reading ({type(exc).__name__}: {exc})")
 
 
-def iter_seed_files(root: Path, paths: list[str], procs: int = 1) -> Iterator[SeedFile | SeedProblem]:
+_KNOWN: Container[tuple[str, str]] = ()  # iter_seed_files' ``known``, inherited by forked workers (never pickled)
+
+
+def _read_in_worker(root: Path, rel: str) -> SeedFile | SeedProblem | Known:
+    return read_or_report(root, rel, _KNOWN)
+
+
+def iter_seed_files(
+    root: Path, paths: list[str], procs: int = 1, known: Container[tuple[str, str]] = ()
+) -> Iterator[SeedFile | SeedProblem | Known]:
     """Read each path in order, yielding the parsed file or the problem that stopped it.
 
-    With ``procs`` > 1 the files are parsed in that many worker processes (YAML parsing is
-    CPU-bound); results still come back in path order.
+    A file whose (path, SHA-256) is in ``known`` is not parsed: ``Known`` stands for it (the
+    caller holds its records: ``indexer.record_cache``). With ``procs`` > 1 the files are parsed in
+    that many worker processes (YAML parsing is CPU-bound); results still come back in path order.
     """
+    global _KNOWN
     if procs <= 1 or len(paths) < PARALLEL_READ_MIN_FILES:
         for rel in paths:
-            yield read_or_report(root, rel)
+            yield read_or_report(root, rel, known)
         return
-    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(partial(read_or_report, root), paths, chunksize=64)
+    _KNOWN = known
+    try:
+        with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield from pool.map(partial(_read_in_worker, root), paths, chunksize=64)
+    finally:
+        _KNOWN = ()

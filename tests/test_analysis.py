@@ -26,6 +26,17 @@ def test_the_query_time_pattern_tokenizes_exactly_as_nltks_regexp_tokenizer():
         assert list(analysis._regex_spans(text)) == list(nltk.span_tokenize(text))
 
 
+def test_split_words_gives_nltks_words_on_ascii_and_other_text():
+    nltk = RegexpTokenizer(analysis.WORD_PATTERN)
+    texts = [p.read_text(encoding="utf-8") for folder in (SEEDS, AI_CORPUS, POWER_APPS) for p in folder.rglob("*.*")]
+    texts = [line for text in texts for line in text.splitlines()]  # many lines are ASCII, some not
+    texts += ["won't Microsoft’s Lézard naïve 2020-06 Wi-Fi _x_ ''quoted'' a’b’c", "", "   ", "it's o'clock '' a_b 9'9"]
+    texts += ["x²³ E=mc² cafe\u0301 e\u0301te\u0301 a\u200db \u0663\u0664 \u01c5emal n\u0303o"]
+    assert sum(t.isascii() for t in texts) > 100 and sum(not t.isascii() for t in texts) > 10
+    for text in texts:
+        assert analysis.split_words(text) == [text[a:b] for a, b in nltk.span_tokenize(text)]
+
+
 def test_analysis_doctests():
     assert doctest.testmod(analysis).failed == 0
 

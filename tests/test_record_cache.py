@@ -1,0 +1,101 @@
+"""The record cache of full builds: unchanged files are taken from it, and nothing stale or damaged is."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer import build, record_cache, seeds
+from indexer.record_cache import CACHE_NAME, RecordCache
+from tests.conftest import AI_CORPUS, BROKEN
+from tests.test_update import snapshot
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """The AI corpus (224 files) and a broken file: the broken one is never cached."""
+    seeds_dir = tmp_path / "seeds"
+    shutil.copytree(AI_CORPUS, seeds_dir)
+    shutil.copytree(BROKEN, seeds_dir / "broken")
+    return seeds_dir
+
+
+def rebuild(seeds_dir: Path, index: Path) -> build.BuildReport:
+    return build.full_build(seeds_dir, index)
+
+
+def fresh(seeds_dir: Path, tmp_path: Path) -> dict:
+    """What a build without any cache shows."""
+    index = tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}"
+    rebuild(seeds_dir, index)
+    return snapshot(index)
+
+
+def test_a_rebuild_takes_every_unchanged_file_from_the_cache_and_answers_the_same(folder, tmp_path, monkeypatch):
+    index = tmp_path / "index"
+    first = rebuild(folder, index)
+    assert first.files_cached == 0 and (index / CACHE_NAME).is_file()
+    before = snapshot(index)
+    # in forked readers too, as a large corpus is read (the pool sees which files the cache holds)
+    monkeypatch.setattr(seeds, "PARALLEL_READ_MIN_FILES", 1)
+    monkeypatch.setattr(build, "build_procs", lambda: 2)
+    second = rebuild(folder, index)
+    parsed = first.files_read - len(first.problems)
+    assert second.files_cached == parsed > 200 and second.problems == first.problems
+    assert "from the record cache" in second.summary()
+    assert snapshot(index) == before
+
+
+def test_a_changed_file_is_parsed_anew(folder, tmp_path):
+    index = tmp_path / "index"
+    first = rebuild(folder, index)
+    changed = sorted(folder.rglob("*.md"))[3]
+    text = changed.read_text(encoding="utf-8")
+    title = next(line for line in text.splitlines() if line.startswith("title:"))
+    changed.write_text(text.replace(title, 'title: "Zyxwvut quarterly cache probe"', 1), encoding="utf-8")
+    second = rebuild(folder, index)
+    assert second.files_cached == first.files_read - len(first.problems) - 1
+    after = snapshot(index)
+    assert any(d["title"] == "Zyxwvut quarterly cache probe" for d in after["documents"])
+    assert after == fresh(folder, tmp_path)
+
+
+def test_another_parser_version_parses_every_file(folder, tmp_path, monkeypatch):
+    index = tmp_path / "index"
+    rebuild(folder, index)
+    monkeypatch.setattr(record_cache, "parser_version", lambda: "another parser")
+    assert RecordCache.load(index).entries == {}
+    assert rebuild(folder, index).files_cached == 0
+    assert rebuild(folder, index).files_cached > 200  # the cache was written anew for that version
+
+
+def test_a_damaged_entry_is_parsed_instead_of_used(folder, tmp_path):
+    index = tmp_path / "index"
+    first = rebuild(folder, index)
+    data = (index / CACHE_NAME).read_bytes()
+    magic = data[: data.index(b"\n") + 1]
+    version, entries = pickle.loads(data[len(magic) :])
+    key = sorted(entries)[5]
+    digest, payload = entries[key]
+    # one byte of one record changed in place: still a pickle, but not what was written
+    at = payload.index(b"http")
+    entries[key] = (digest, payload[:at] + b"H" + payload[at + 1 :])
+    (index / CACHE_NAME).write_bytes(magic + pickle.dumps((version, entries)))
+    assert RecordCache.load(index).get(*key) is None
+    second = rebuild(folder, index)
+    assert second.files_cached == first.files_read - len(first.problems) - 1
+    assert snapshot(index) == fresh(folder, tmp_path)
+
+
+def test_a_damaged_cache_file_is_no_cache(folder, tmp_path):
+    index = tmp_path / "index"
+    first = rebuild(folder, index)
+    data = (index / CACHE_NAME).read_bytes()
+    (index / CACHE_NAME).write_bytes(data[: len(data) // 2])  # cut short, as by a full disk
+    assert RecordCache.load(index).entries == {}
+    second = rebuild(folder, index)
+    assert second.files_cached == 0 and second.files_read == first.files_read
+    assert snapshot(index) == fresh(folder, tmp_path)
