@@ -122,8 +122,9 @@ def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq
         if isinstance(node, wq.Every):
             return wq.Every()  # all documents, without walking a field's posting lists
         field = getattr(node, "fieldname", None)
-        if field is not None and field not in SEARCHABLE_FIELDS:
-            # an unknown "field:" is most likely part of the text ("Re: ...", "AI: the ...")
+        if field not in SEARCHABLE_FIELDS and (field is not None or isinstance(node, wq.Term)):
+            # an unknown "field:" is most likely part of the text ("Re: ...", "AI: the ..."); a term of
+            # no field is what Whoosh leaves of a boost after a date it could not parse ("published:xx^3")
             text = getattr(node, "text", "")
             return _words_query([str(text)], AndGroup) if text else wq.NullQuery
         if isinstance(node, (wq.Wildcard, wq.Prefix, wq.Regex, wq.FuzzyTerm)):
