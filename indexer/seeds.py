@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 from collections.abc import Container, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -195,6 +193,11 @@ def iter_seed_files(
         for rel in paths:
             yield read_or_report(root, rel, known)
         return
+    # imported here: an update reads a few files in this process, and the pool's modules cost its start-up
+    # 0.05-0.2 s
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     _KNOWN = known
     try:
         with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:

@@ -327,6 +327,23 @@ def test_an_update_imports_nltk_only_for_a_word_it_has_never_stemmed(folder, tmp
     assert_same_as_full_build(folder, index, tmp_path)
 
 
+def test_an_update_does_not_import_the_process_pool_it_never_uses(folder, tmp_path):
+    import subprocess
+    import sys
+
+    index = build_index(folder, tmp_path)
+    (folder / "new.md").write_text(seed("Gamma story", "https://n.org/1"))
+    code = (
+        "import sys; from pathlib import Path; from indexer import incremental;"
+        f"report = incremental.update(Path({str(folder)!r}), Path({str(index)!r}));"
+        "print(report.mode, 'concurrent.futures.process' in sys.modules, 'multiprocessing' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    # its modules cost an update's start-up 0.05-0.2 s; a few changed files are read in the process
+    assert out.stdout.split() == ["incremental", "False", "False"], out.stderr
+
+
 def test_cached_answers_never_outlive_their_generation(folder, tmp_path):
     index = build_index(folder, tmp_path)
     engine = SearchEngine(index, refresh_seconds=0)
