@@ -27,7 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def cli(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "web.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        [sys.executable, "-m", "web.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        # Ctrl+C as a terminal sends it, even when the suite runs in the background (`cmd &` ignores SIGINT
+        # in its children, so the command would never see the signal the watch test sends)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
