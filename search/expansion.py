@@ -118,8 +118,9 @@ def expand(
                         seen.add(term)
                         alternatives.append(Alternative(term, policy.prefix_weight, "prefix", word))
         completed = len(alternatives) > 1  # a word being typed that completes is not a misspelling ("rekognitio")
-        split = split_word(typed, vocabulary, policy, adjacent) if typos and len(exact) == 1 and not completed else None
-        if split:  # "powerapps": power apps, each half with the typed form as its alternative
+        # a word being typed may complete to longer ones ("powerapps" -> "powerappscall") and still be two
+        split = split_word(typed, vocabulary, policy, adjacent) if typos and len(exact) == 1 else None
+        if split:  # "powerapps": power apps, each half with the typed form as its alternative (not its completions)
             head, tail, whole = split
             for half in (head, tail):
                 term = analyze(half)[0]

@@ -31,6 +31,7 @@ MIN_WILDCARD_PREFIX = 2
 
 SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
+_MINUS = re.compile(r"(^|\s)-(?=[\w\"(])")  # a leading minus: PlusMinusPlugin's exclusion
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
 _FIELD_COLON = re.compile(r"(\w+):(\S?)")
 _FIELD_NAMES = frozenset((*SEARCHABLE_FIELDS, *ALIASES))
@@ -176,7 +177,12 @@ def parse(
         # plain words are matched and scored from their analyzed terms (search.words): no parse
         return ParsedQuery(text, Words(tuple(words), any_word=group is not AndGroup), words, plain=True)
     try:
-        q = _parser(schema, group).parse(syntax, debug=False)
+        parser = _parser(schema, group)
+        q = parser.parse(syntax, debug=False)
+        if q is wq.NullQuery and _MINUS.search(syntax):
+            # only exclusions ("-openai"): Whoosh's minus needs something to take from; NOT means the same
+            # and stands alone, so the query is everything but them, not (as the word fallback made it) them
+            q = parser.parse(_MINUS.sub(r"\1NOT ", syntax), debug=False)
         q = _bounded(q, resolve_value)
         q = q.normalize()
         if _count_terms(q) > MAX_TERMS:

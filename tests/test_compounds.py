@@ -54,6 +54,16 @@ def test_a_word_written_together_also_finds_it_written_apart(all_engine):
     assert sum("power apps portal" in h["title"].lower() and not h["partial"] for h in before) == 0
 
 
+def test_a_last_word_that_completes_to_longer_words_is_still_read_as_two(all_engine):
+    """Found by an adversarial pass: "powerapps" also completes ("powerappscall"), and a completing last
+    word was never split, so it found 6 items where "Power Apps" finds 100+, and word order mattered."""
+    apart = search(all_engine, "Power Apps", group=False)["total"]
+    assert apart > 100
+    assert search(all_engine, "PowerApps", group=False)["total"] == apart
+    keys = [h["key"] for h in search(all_engine, "mobile PowerApps", group=False, limit=10)["hits"]]
+    assert keys == [h["key"] for h in search(all_engine, "PowerApps mobile", group=False, limit=10)["hits"]]
+
+
 def test_a_word_is_read_as_two_only_where_the_index_holds_them_side_by_side(all_engine):
     gen = all_engine.generation()
     vocabulary, adjacent = gen.vocabulary(), adjacent_counter(gen)

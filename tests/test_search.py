@@ -120,6 +120,17 @@ def test_phrase_exclusion_and_not(engine):
     assert search(engine, "police NOT amazon")["total"] == without["total"]
 
 
+def test_a_query_of_only_exclusions_is_everything_but_them(engine):
+    # Whoosh's minus needs something to take from: "-amazon" parsed to nothing, and the word
+    # fallback then searched "amazon", the exact items the user excluded (found by an adversarial pass)
+    everything = search(engine, "", limit=100)["total"]
+    without = search(engine, "-amazon", limit=100)
+    assert 0 < without["total"] < everything
+    assert without["total"] == search(engine, "NOT amazon")["total"]
+    assert all("amazon" not in (h["title"] + h["excerpt"]).lower() for h in without["hits"])
+    assert search(engine, '-amazon -"facial recognition"')["total"] < without["total"]
+
+
 def test_field_queries_and_date_ranges(engine):
     reuters = search(engine, "provider:reuters", limit=100)
     assert reuters["total"] >= 1 and {h["provider"] for h in reuters["hits"]} == {"Reuters"}
