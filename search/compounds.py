@@ -21,7 +21,6 @@ Both run with typo tolerance (the request's ``typos``), as Meilisearch counts th
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from itertools import pairwise
@@ -95,15 +94,11 @@ def adjacent_counter(gen) -> Callable[[str, str, int], int]:
     0 when no more than ``above`` items hold both terms. Otherwise the share of adjacent pairs is
     read from ``SAMPLE`` of those items, spread evenly over them (their stored text, analyzed):
     a fixed cost, where Whoosh's phrase matcher read every item's positions (300 ms for "power
-    app" at 100k items). Both numbers are kept for the generation (``PAIRS_KEPT`` pairs). One
+    app" at 100k items). Both numbers are kept by the generation (``Generation.compound_pairs``). One
     counter (one query) reads at most ``NEW_PAIRS`` pairs it does not find kept, and counts 0 once
     ``MAX_SPLITS`` pairs were found side by side: a query of 64 run-together words stays bounded.
     """
-    vocabulary = gen.vocabulary()  # one per generation: what the pairs are kept with
-    with _LOCK:
-        pairs = _PAIRS.get(vocabulary)
-        if pairs is None:
-            pairs = _PAIRS[vocabulary] = _Pairs()  # holds no reference to the generation: it would never be freed
+    pairs = gen.compound_pairs()
     new, found = [NEW_PAIRS], [MAX_SPLITS]
 
     def count(a: str, b: str, above: int) -> int:
@@ -125,8 +120,11 @@ def adjacent_counter(gen) -> Callable[[str, str, int], int]:
     return count
 
 
-class _Pairs:
-    """Per generation: how many items hold two terms, and the share of them holding the two side by side."""
+class Pairs:
+    """Per generation: how many items hold two terms, and the share of them holding the two side by side.
+
+    The ``PAIRS_KEPT`` most recently used pairs; it holds no reference to its generation.
+    """
 
     def __init__(self) -> None:
         self._kept: OrderedDict[tuple[str, str], tuple[int, float | None]] = OrderedDict()
@@ -169,7 +167,3 @@ def _share(gen, a: str, b: str, docs: np.ndarray) -> float:
                 adjacent += 1
                 break
     return adjacent / len(sample)
-
-
-_LOCK = threading.Lock()
-_PAIRS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a generation's vocabulary -> its _Pairs

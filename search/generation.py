@@ -30,6 +30,7 @@ from indexer.text import canonical_url
 
 from . import timeline
 from .cache import AnswerCache
+from .compounds import Pairs
 from .expansion import Vocabulary
 from .facets import FacetTable, JointCounts
 from .livestats import LiveStats
@@ -65,6 +66,7 @@ class Generation:
     _manifest: dict | None = field(default=None, repr=False)
     _story_order: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _joint_facets: JointCounts | None = field(default=None, repr=False)
+    _compound_pairs: Pairs = field(default_factory=Pairs, repr=False)
 
     @classmethod
     def open(cls, path: Path, policy: RankingPolicy, cache_entries: int) -> Generation:
@@ -156,6 +158,10 @@ class Generation:
         if self._joint_facets is None:
             self._joint_facets = JointCounts.of(list(self.facets.values()))
         return self._joint_facets
+
+    def compound_pairs(self) -> Pairs:
+        """Pairs of words this generation has counted side by side (``search.compounds``)."""
+        return self._compound_pairs
 
     def stored(self, docnum: int) -> dict:
         """The stored fields of one document."""

@@ -92,8 +92,9 @@ def test_one_query_reads_and_splits_a_bounded_number_of_pairs(all_engine):
 
 
 def test_the_pairs_a_generation_keeps_do_not_keep_the_generation(all_engine):
-    """They are kept beside its vocabulary: holding the generation too kept every generation (and its
-    open files) alive for good, until a server under updates ran out of file descriptors."""
+    """The generation keeps them and they hold no reference back: a table of pairs holding its generation
+    kept every generation (and its open files) alive for good, until a server under updates ran out of
+    file descriptors."""
     engine = SearchEngine(all_engine.index_dir, cache_entries=0)
     assert search(engine, "PowerApps portal", group=False)["total"]  # reads and keeps a pair
     generation = weakref.ref(engine.generation())
