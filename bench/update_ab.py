@@ -6,7 +6,9 @@
 Copies the corpus and index twice into --work (once per checkout), then each round changes the same
 --files seed files in both copies (as bench/update.py does) and runs each checkout's ``search-cli
 index`` on its copy, alternating which goes first; prints wall and CPU (user + system) seconds of
-each command. On a loaded machine wall times stretch; the two columns of one round saw the same load.
+each command. On a loaded machine wall times stretch; the two commands of one round run one right
+after the other, so they saw about the same load. An existing --work folder is reused as it is (said
+on stderr): its copies carry the earlier runs' updates, so give a fresh folder for a fresh start.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def main() -> None:
         if not corpus.exists():
             shutil.copytree(args.corpus, corpus, symlinks=True)
             shutil.copytree(args.index, index, symlinks=True)
+        else:
+            print(f"reusing {corpus} and {index} as earlier runs left them", file=sys.stderr)
         sides[name] = (code.resolve(), corpus, index)
     names = sorted(p.relative_to(sides["old"][1]) for p in sides["old"][1].rglob("*.md"))
     results: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}

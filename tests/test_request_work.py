@@ -106,7 +106,7 @@ def days_first_interval(published, docs) -> str | None:
     return "month" if months.max() - months.min() < MONTHLY_UP_TO_MONTHS else "year"
 
 
-def test_the_timeline_reads_days_only_for_dates_within_six_months_and_chooses_as_before():
+def test_the_timeline_chooses_as_the_days_first_way_does():
     import numpy as np
 
     from search.timeline import DAY_US, EPOCH_US, Calendar
