@@ -102,12 +102,10 @@ class SearchEngine:
             table = gen.facets[field]
             if field in fmasks:
                 counts = table.counts(np.flatnonzero(_narrowed(found.mask, fmasks, field)))
-            elif field in together:
-                counts = together[field] if left_out is None else table.live_counts(gen.live) - together[field]
             elif left_out is not None:
-                counts = table.counts_but(gen.live, left_out)
+                counts = table.counts_but(gen.live, left_out, together.get(field))
             else:
-                counts = table.counts(final_docs)
+                counts = together[field] if field in together else table.counts(final_docs)
             facets[field], truncated = table.summarize(counts, request.filter_values(field), toggle)
             facet_meta[field] = {"label": FACETS[field].label, "truncated": truncated}
         histogram = gen.calendar.histogram(

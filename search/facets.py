@@ -68,13 +68,14 @@ class FacetTable:
                     break
         return total[:none]
 
-    def counts_but(self, live: np.ndarray, others: np.ndarray) -> np.ndarray:
+    def counts_but(self, live: np.ndarray, others: np.ndarray, counted: np.ndarray | None = None) -> np.ndarray:
         """``counts`` of the live documents that are not ``others`` (document numbers, all live).
 
         Every live document's counts less the others': a query matching most of the collection
         reads the few it does not match (the live counts are computed once per generation).
+        ``counted``: the others' counts when already made (``JointCounts``).
         """
-        return self.live_counts(live) - self.counts(others)
+        return self.live_counts(live) - (self.counts(others) if counted is None else counted)
 
     def live_counts(self, live: np.ndarray) -> np.ndarray:
         """``counts`` of every live document, computed once per generation (read-only)."""
