@@ -66,11 +66,11 @@ def _int(name: str, value: object, default: int, low: int, high: int) -> int:
 
 def parse_filter(text: str) -> tuple[str, str]:
     """'provider=Reuters' or 'provider:Reuters' -> ('provider', 'Reuters')."""
+    text = clean_query(text)  # first: dropping bidi controls moves where the field's name ends
     positions = [i for i in (text.find("="), text.find(":")) if i > 0]
     if not positions:
         raise RequestError(f"filter {text[:60]!r} must look like FIELD=VALUE, e.g. provider=Reuters")
     cut = min(positions)
-    text = clean_query(text)
     field = text[:cut].strip().lower()
     field = FILTER_ALIASES.get(field, field)
     value = text[cut + 1 :].strip()

@@ -407,3 +407,12 @@ def test_a_short_page_is_filled_with_partial_matches_after_every_full_one(ai_eng
     assert not result["relaxed"] and result["partial"] == result["total"] - full
     # a query with plenty of full matches is not padded
     assert not any(h["partial"] for h in search(ai_engine, "facial recognition", group=False, limit=100)["hits"])
+
+
+def test_a_filter_whose_field_name_holds_bidi_controls_is_read_as_cleaned():
+    from search.request import parse_filter
+
+    # the name's end was found before the controls were dropped, so the cut fell one character late
+    assert parse_filter("pro\u202evider=Reuters") == ("provider", "Reuters")
+    assert parse_filter("\u202eprovider:Reuters") == ("provider", "Reuters")
+    assert parse_filter("provider=Reu\u202eters") == ("provider", "Reuters")
