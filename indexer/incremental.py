@@ -105,7 +105,13 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
                     report = _update(seeds_dir, index_dir, progress, live, manifest)
     if report is not None:
         return report
-    report = full_build(seeds_dir, index_dir, progress)
+    enabled = gc.isenabled()
+    gc.enable()  # a full build keeps the collector (its forked writers inherit it), even in a one-shot program
+    try:
+        report = full_build(seeds_dir, index_dir, progress)
+    finally:
+        if not enabled:
+            gc.disable()
     if compact > REBUILD_SHARE:
         report.warnings.append(("", f"{compact:.0%} of the index were replaced versions: rebuilt it to compact"))
     return report

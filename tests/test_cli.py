@@ -157,17 +157,18 @@ def test_the_program_leaves_an_updates_garbage_to_its_exit_and_a_full_build_or_a
     assert result.exit_code == 0, result.output
     assert gc.isenabled()  # a command called in this process (as tests do) leaves the collector as it was
 
-    def program(*args: str) -> str:
+    def program(*args: str, index=ix) -> str:
         script = (
             "import atexit, gc, sys\n"
             "from indexer import build, incremental\n"
             "seen = []\n"
-            "for module, name in ((incremental, 'update'), (build, 'full_build')):\n"
+            "for module, name in ((incremental, 'update'), (build, 'full_build'), (incremental, 'full_build')):\n"
             "    real = getattr(module, name)\n"
             "    setattr(module, name, lambda *a, _real=real, _name=name, **k: "
             "(seen.append((_name, gc.isenabled())), _real(*a, **k))[1])\n"
             "atexit.register(lambda: print('collector on:', seen))\n"
-            f"sys.argv = ['search-cli', '--index', {str(ix)!r}, '--seeds', {str(SEEDS)!r}, 'index', '-q', *{args!r}]\n"
+            f"sys.argv = ['search-cli', '--index', {str(index)!r}, '--seeds', {str(SEEDS)!r},"
+            f" 'index', '-q', *{args!r}]\n"
             "from web.cli import run\n"
             "run()\n"
         )
@@ -178,3 +179,5 @@ def test_the_program_leaves_an_updates_garbage_to_its_exit_and_a_full_build_or_a
 
     assert "collector on: [('update', False)]" in program()  # an update of the built index
     assert "collector on: [('full_build', True)]" in program("--full")
+    # an update that finds no index builds it in full, with the collector on too
+    assert "collector on: [('update', False), ('full_build', True)]" in program(index=tmp_path / "new")
