@@ -59,7 +59,7 @@ def write_per_document(codec, store, segment, schema, documents, lengths: dict[s
     totals: dict[str, int] = {}
     for name in names:
         if fields[name].scorable and name in lengths:
-            stored = _stored_lengths(lengths[name])
+            stored = stored_lengths(lengths[name])
             present = np.flatnonzero(stored)
             if len(present):
                 bytes_of = [None if not n else length_to_byte(n) for n in stored.tolist()]
@@ -109,8 +109,12 @@ def _fill_column(writer, kind, values: list) -> None:
             writer.add(docnum, value)
 
 
-def _stored_lengths(lengths: np.ndarray) -> np.ndarray:
-    """Each document's field length as the fixed writer counts it: its stored byte, decoded (0 when absent)."""
+def stored_lengths(lengths: np.ndarray) -> np.ndarray:
+    """Each document's field length as Whoosh keeps it: its stored byte, decoded (0 when absent).
+
+    What the writer counts in the field's totals and what each posting carries (a decoded byte
+    encodes to itself again).
+    """
     if not len(lengths):
         return lengths
     table = np.array([byte_to_length(length_to_byte(n)) if n else 0 for n in range(int(lengths.max()) + 1)])

@@ -32,11 +32,10 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 from whoosh.index import open_dir as whoosh_open_dir
 from whoosh.system import pack_uint
-from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from . import storage
 from .batch_analysis import FieldTerms, batchable
-from .bulk_codec import TermWriter, write_per_document
+from .bulk_codec import TermWriter, stored_lengths, write_per_document
 
 INDEX_NAME = "MAIN"  # Whoosh's default index name (whoosh.index._DEF_INDEX_NAME)
 BATCH_DOCS = 5_000  # documents analyzed per batch: bounds the word lists held at once
@@ -78,7 +77,7 @@ def write_segment(path: Path, schema, documents: Sequence[Mapping[str, Any]], se
     writer = codec.field_writer(store, segment)
     for name in indexed:
         field = schema[name]
-        length_of = _posting_lengths(lengths[name]) if field.scorable else None
+        length_of = stored_lengths(lengths[name]).tolist() if field.scorable else None
         terms: TermWriter | None = None
         for btext, ids, weights, values in postings[name]:
             if terms is None:
@@ -100,15 +99,6 @@ def publish(path: Path, schema, segments: list[W3Segment]) -> None:
     generation = whoosh_open_dir(str(path)).latest_generation() + 1
     TOC(schema, segments, generation).write(store, INDEX_NAME)
     shutil.rmtree(Path(path) / f"{INDEX_NAME}.tmp", ignore_errors=True)  # the per-document writers' scratch
-
-
-def _posting_lengths(lengths: np.ndarray) -> list[int]:
-    """Each document's field length as a posting carries it: the stored byte, decoded (0 when absent)."""
-    out = []
-    for length in lengths.tolist():
-        byte = length_to_byte(byte_to_length(length_to_byte(length))) if length else 0  # stored as W3 stores it
-        out.append(byte_to_length(byte) if byte else 0)
-    return out
 
 
 def _text_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray]:
