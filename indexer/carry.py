@@ -200,7 +200,7 @@ def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingT
     # where each added term's postings go in the kept postings: after its own list, or, for a new
     # term, before the list of the old term it precedes
     at = np.where(found >= 0, found + 1, 0)
-    at[found < 0] = [old.terms.bisect(w) for w in new_words]
+    at[found < 0] = new_place - np.arange(len(new_place))  # splice placed each after the new words before it
     kept_ids = ids[keep]
     places = kept_starts[at]
     if not docs.identity:  # an old term's added postings go before its merged tail's

@@ -41,8 +41,7 @@ def derive(
 ) -> Derived:
     """Compute a generation's derived data from its Whoosh files.
 
-    With ``postings`` (a build), also the scored fields' posting lists, keeping each new segment's
-    table in the generation directory for the next builds (see ``posting_tables``). With
+    With ``postings`` (a build), also the scored fields' posting lists (``posting_tables``). With
     ``previous`` (an update), the stories of the generation it follows and ``changed`` (the key
     hashes of the items it added, changed or removed): only their linked groups are clustered again;
     with ``followed``, what that generation's deleted documents held is taken over (``live_statistics``).
