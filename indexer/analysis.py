@@ -179,15 +179,10 @@ class NltkTokenizer(Tokenizer):
             yield token
 
 
-def spans(text: str) -> Iterable[tuple[int, int]]:
-    """(start, end) of every word of ``text``, as the analyzers' tokenizer splits it."""
-    return _span_tokenize(text)
-
-
 def pieces(text: str) -> list[str]:
     """``text`` cut around its words: ``[between, word, between, ..., word, between]`` (words at odd places).
 
-    The words are those ``spans`` finds; joined, the pieces are ``text``. Cut in one call of the
+    The words are those the analyzers' tokenizer finds; joined, the pieces are ``text``. Cut in one call of the
     same engine and pattern as NLTK's tokenizer, whether or not NLTK is loaded (highlighting a page);
     stdlib ``re`` for ASCII text, which has no character the two engines tell apart.
     """
@@ -200,23 +195,13 @@ _ASCII_WORDS = re.compile(WORD_PATTERN)  # on ASCII text \w is [A-Za-z0-9_] in b
 
 
 def split_words(text: str) -> list[str]:
-    """The words of ``text`` as the tokenizer splits them, in one call: for batches of texts.
+    """The words of ``text`` exactly as the analyzers' tokenizer splits them, found in one call.
 
     NLTK's engine and pattern without its span-by-span wrapper, and stdlib ``re`` for ASCII text
     (a third faster; the engines differ only on other characters). tests/test_analysis.py checks
     both against NLTK's tokenizer.
     """
     return _ASCII_WORDS.findall(text) if text.isascii() else _WORDS.findall(text)
-
-
-def words(text: str) -> list[str]:
-    """The words of ``text`` exactly as the analyzers' tokenizer splits them, found in one call.
-
-    ``split_words``, whether or not ``use_nltk()`` ran: the same engine and pattern as NLTK's
-    tokenizer without its span-by-span wrapper (a full build's title signatures took 3x longer
-    through it). tests/test_analysis.py checks they agree.
-    """
-    return split_words(text)
 
 
 def news_analyzer() -> Analyzer:
@@ -258,7 +243,7 @@ _TERMS: dict[str, str] = {}  # word -> the news analyzer's term for it ("" for a
 def analyze(text: str) -> list[str]:
     """The index terms of ``text`` (the news analyzer's, each word's term remembered: titles repeat words)."""
     terms = []
-    for word in words(text):
+    for word in split_words(text):
         term = _TERMS.get(word)
         if term is None:
             term = term_of_word(_news(), word)

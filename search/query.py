@@ -18,8 +18,7 @@ from whoosh.qparser import (
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.qparser.plugins import FieldAliasPlugin
 
-from indexer.analysis import analyze
-from indexer.analysis import words as split_words
+from indexer.analysis import analyze, split_words
 from indexer.schema import ALIASES, FACET_FIELDS, TEXT_FIELDS
 from indexer.text import clean_text
 

@@ -79,7 +79,7 @@ def test_the_stemmer_is_nltks_own_module_loaded_without_the_package_and_stems_as
     words = set()
     for folder in (SEEDS, AI_CORPUS, POWER_APPS):
         for path in folder.rglob("*.*"):
-            words.update(w.lower() for w in analysis.words(path.read_text(encoding="utf-8")))
+            words.update(w.lower() for w in analysis.split_words(path.read_text(encoding="utf-8")))
     words.update(["generously", "dying", "skies", "news", "andes", "'s", "won't", "ﬁnally", "crédit", "x²"])
     out = subprocess.run(
         [sys.executable, "-c", LIGHT_THEN_FULL],
