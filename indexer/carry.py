@@ -140,12 +140,7 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     term_of = np.repeat(np.arange(len(old.terms), dtype=np.int64), np.diff(starts))
     keep, ids = docs.carried(old.ids, live)
     kept_counts = np.bincount(term_of[keep], minlength=len(old.terms))
-    words = added.terms.to_list()
-    found = old.terms.find_many(words) if words else np.zeros(0, dtype=np.int64)
-    terms, old_place, new_place = old.terms.splice([w for w, f in zip(words, found.tolist(), strict=True) if f < 0])
-    added_place = np.empty(len(words), dtype=np.int64)
-    added_place[found >= 0] = old_place[found[found >= 0]]
-    added_place[found < 0] = new_place
+    terms, old_place, _, added_place, _ = _merged_terms(old.terms, added.terms.to_list())
     carried = np.zeros(len(terms), dtype=np.int64)
     carried[old_place] = kept_counts
     counts = carried.copy()
@@ -165,10 +160,7 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     rank = np.arange(len(add_terms)) - np.repeat(added_starts[:-1], lengths)
     out_ids[begins[add_terms] + carried[add_terms] + rank] = np.asarray(added.ids)
     out_tfs[begins[add_terms] + carried[add_terms] + rank] = np.asarray(added.tfs)
-    present = counts > 0  # a term no live document holds any more is gone, as from a full build
-    table_starts = np.zeros(int(present.sum()) + 1, dtype=np.int64)
-    table_starts[1:] = np.cumsum(counts[present])
-    return PostingTable(terms if present.all() else terms.select(present), table_starts, out_ids, out_tfs)
+    return _table(terms, counts, out_ids, out_tfs)
 
 
 def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingTable) -> PostingTable:
@@ -193,10 +185,7 @@ def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingT
         np.bincount(np.searchsorted(starts, dropped, side="right") - 1, minlength=len(old.terms))
     )
     kept_starts = starts - dropped_before
-    words = added.terms.to_list()
-    found = old.terms.find_many(words) if words else np.zeros(0, dtype=np.int64)
-    new_words = [w for w, f in zip(words, found.tolist(), strict=True) if f < 0]
-    terms, old_place, new_place = old.terms.splice(new_words)
+    terms, old_place, found, placed, new_place = _merged_terms(old.terms, added.terms.to_list())
     # where each added term's postings go in the kept postings: after its own list, or, for a new
     # term, before the list of the old term it precedes
     at = np.where(found >= 0, found + 1, 0)
@@ -214,14 +203,30 @@ def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingT
     out_tfs = np.insert(np.asarray(old.tfs)[keep], positions, np.asarray(added.tfs, dtype=np.float64))
     counts = np.zeros(len(terms), dtype=np.int64)
     counts[old_place] = np.diff(kept_starts)
+    counts[placed] += lengths
+    return _table(terms, counts, out_ids, out_tfs)
+
+
+def _merged_terms(old: Strings, words: list[str]) -> tuple[Strings, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``old`` with the sorted ``words`` it lacks spliced in.
+
+    Returns (the terms, each old term's new place, each word's place in ``old`` or -1, each word's
+    new place, the new words' new places).
+    """
+    found = old.find_many(words) if words else np.zeros(0, dtype=np.int64)
+    terms, old_place, new_place = old.splice([w for w, f in zip(words, found.tolist(), strict=True) if f < 0])
     placed = np.empty(len(words), dtype=np.int64)
     placed[found >= 0] = old_place[found[found >= 0]]
     placed[found < 0] = new_place
-    counts[placed] += lengths
+    return terms, old_place, found, placed, new_place
+
+
+def _table(terms: Strings, counts: np.ndarray, ids: np.ndarray, tfs: np.ndarray) -> PostingTable:
+    """The posting table of ``terms`` whose lists hold ``counts`` postings each, terms with none dropped."""
     present = counts > 0  # a term no live document holds any more is gone, as from a full build
-    table_starts = np.zeros(int(present.sum()) + 1, dtype=np.int64)
-    table_starts[1:] = np.cumsum(counts[present])
-    return PostingTable(terms if present.all() else terms.select(present), table_starts, out_ids, out_tfs)
+    starts = np.zeros(int(present.sum()) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(counts[present])
+    return PostingTable(terms if present.all() else terms.select(present), starts, ids, tfs)
 
 
 def facet_arrays(
@@ -298,17 +303,14 @@ def vocabulary(
             changed.add(term)
     changed.update(term for (field, term) in old_deleted if field == "vocabulary" and (field, term) not in deleted)
     words = sorted(changed)
-    found = old_words.find_many(words) if words else np.zeros(0, dtype=np.int64)
     old_live = np.asarray(old_live_df, dtype=np.int64)
-    terms, old_place, new_place = old_words.splice([w for w, f in zip(words, found.tolist(), strict=True) if f < 0])
+    terms, old_place, found, placed, _ = _merged_terms(old_words, words)
     live_df = np.zeros(len(terms), dtype=np.int64)
     live_df[old_place] = old_live
     keep = np.ones(len(terms), dtype=bool)
-    missing = iter(new_place.tolist())
-    for word, at in zip(words, found.tolist(), strict=True):
+    for word, at, place in zip(words, found.tolist(), placed.tolist(), strict=True):
         before = int(old_live[at]) + old_deleted[("vocabulary", word)] if at >= 0 else 0
         held = before + segments_delta[word]  # documents holding it in Whoosh's segments now
-        place = int(old_place[at]) if at >= 0 else next(missing)
         live_df[place] = held - deleted[("vocabulary", word)]
         keep[place] = held > 0
     return (terms, live_df) if keep.all() else (terms.select(keep), live_df[keep])
