@@ -165,6 +165,19 @@ def build_index(folder: Path, tmp_path: Path, fillers: int = 0) -> Path:
     return index
 
 
+def test_the_live_versions_an_update_replaces_are_found_in_the_derived_arrays_as_whoosh_finds_them(folder, tmp_path):
+    """Whoosh's delete by key gives the same index, so nothing else would notice this path falling back."""
+    index = build_index(folder, tmp_path)
+    live = generations.current_generation(index)
+    store, derived = Store(live), persisted.load(live)
+    keys = sorted(docs_by_key(index))
+    assert len(keys) >= 5
+    whoosh = sorted(int(d) for key in keys for d in store.postings("key", key)[0] if derived.live[d])
+    assert sorted(incremental._live_versions(store, derived, keys)) == whoosh
+    assert incremental._live_versions(store, derived, [*keys, "nowhere.org/none"]) is None  # Whoosh looks then
+    assert incremental._live_versions(store, None, keys) is None
+
+
 def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_path):
     """Whoosh reports no length (None) for a field a deleted document never had; this once broke every open."""
     (folder / "2021-01-04-bare.md").write_text('---\ntitle: "Bare item"\nwebUrl: "https://d.org/bare"\n---\n')
