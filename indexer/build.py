@@ -31,6 +31,7 @@ from .seeds import (
     iter_seed_files,
     read_or_report,
 )
+from .tables import Written
 
 PARALLEL_WRITE_MIN_DOCS = 2_000  # smaller builds take longer to hand out than to write
 SMALL_SEGMENT_DOCS = 100  # a segment of fewer stored documents is small: updates merge those (merge_small_tail)
@@ -146,21 +147,21 @@ def write_documents(
     create: bool,
     delete_keys: Iterable[str] = (),
     delete_docs: Iterable[int] | None = None,
-) -> None:
+) -> Written | None:
     """Write ``docs`` into the generation at ``gen`` (a new index with ``create``), deleting ``delete_keys`` first.
 
     ``delete_docs``, when known, are the document numbers of those keys' live versions (Whoosh finds
-    them by a query per key otherwise).
+    them by a query per key otherwise). The bulk writer returns the text posting tables it wrote
+    (``write_derived`` takes them), Whoosh's writer None.
     """
     docs, delete_keys = list(docs), list(delete_keys)
     if create:
         from . import bulk_build  # full builds only: an update's start-up does without its imports
 
         if bulk_build.bulk_writer_chosen():
-            bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
-            return
+            return bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
     if not create and not docs and not delete_keys:
-        return  # only the manifest changes (e.g. a broken file appeared or vanished)
+        return None  # only the manifest changes (e.g. a broken file appeared or vanished)
     ix = storage.open_for_writing(gen, build_schema() if create else None)
     procs = build_procs() if create and len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1
     # several processes each write a segment; scores do not depend on segments (LiveStats)
@@ -186,6 +187,7 @@ def write_documents(
                 raise
     finally:
         ix.close()
+    return None
 
 
 def merge_small_tail(writer, segments: list) -> list:
@@ -218,6 +220,7 @@ def write_derived(
     changed_keys: Iterable[str] = (),
     *,
     opened: tuple[storage.Store, persisted.Derived | None] | None = None,
+    written: Written | None = None,
 ) -> None:
     """Write beside the index what searchers read besides Whoosh's files.
 
@@ -225,7 +228,8 @@ def write_derived(
     searcher would otherwise derive when it opens the generation (``indexer.derive``). An update
     names the generation it ``follows`` and the keys it added, changed or removed: the event
     stories of the other items are carried over (``indexer.stories``); ``opened`` is that
-    generation's store and derived data when the caller has them open already.
+    generation's store and derived data when the caller has them open already; ``written``, the
+    posting tables the bulk writer held (``write_documents``), saves reading them back.
 
     Written anew (not in place: an update's directory shares files with the live one by hard links).
     """
@@ -240,7 +244,7 @@ def write_derived(
         )
     changed = np.asarray([key_hash(k) for k in sorted(set(changed_keys))], dtype=np.int64)
     followed = Followed.of(opened[0], before) if opened is not None and before is not None else None
-    derived = derive(store, previous=previous, changed=changed, followed=followed)
+    derived = derive(store, previous=previous, changed=changed, followed=followed, written=written)
     words = {derived.vocabulary[i] for i in range(len(derived.vocabulary))}  # read once, by derive
     # provider names are stemmed too (provider_text) but are not in the vocabulary: their words as well
     split = analysis.vocabulary_analyzer()
@@ -268,8 +272,7 @@ def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = Non
     report.files_added = len(seeds)
     docs = build_documents(r for s in seeds.values() for r in s.records)
     gen = generations.new_generation(index_dir)
-    write_documents(gen, docs, create=True)
-    write_derived(gen)
+    write_derived(gen, written=write_documents(gen, docs, create=True))
     report.docs_added = report.documents = len(docs)
     keys = {rel: entry["keys"] for rel, entry in entries.items()}
     generations.publish(index_dir, gen, manifest_of(entries, report.problems, len(docs), "full"), keys)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from . import bulk_segment, storage, writer_lock
 from .documents import Document
-from .schema import build_schema, document_fields
+from .schema import TEXT_FIELDS, build_schema, document_fields
+from .tables import Written
 
 # "bulk" (default): full builds write whole segments from arrays; "document": Whoosh's
 # per-document writer, as updates use (kept for comparison and as a fallback)
@@ -34,11 +35,15 @@ def bulk_writer_chosen() -> bool:
 
 def _part(gen: str, start: int, end: int, segment_id: str):
     fields = [document_fields(doc) for doc in _DOCS[start:end]]
-    return bulk_segment.write_segment(Path(gen), build_schema(), fields, segment_id)
+    return bulk_segment.write_segment(Path(gen), build_schema(), fields, segment_id, TEXT_FIELDS)
 
 
-def write_index(gen: Path, docs: list[Document], procs: int) -> None:
-    """A new index of ``docs`` at ``gen``: ``procs`` segments, written in as many forked processes."""
+def write_index(gen: Path, docs: list[Document], procs: int) -> Written:
+    """A new index of ``docs`` at ``gen``: ``procs`` segments, written in as many forked processes.
+
+    Returns each segment's text posting tables as its writer held them (``indexer.derive`` takes
+    them instead of reading every posting back through Whoosh).
+    """
     global _DOCS
     schema = build_schema()
     storage.open_for_writing(gen, schema).close()
@@ -49,13 +54,14 @@ def write_index(gen: Path, docs: list[Document], procs: int) -> None:
     _DOCS = docs
     try:
         if parts <= 1:
-            segments = [_part(*job) for job in jobs]
+            written = [_part(*job) for job in jobs]
         else:
             with (
                 writer_lock.workers_die_with_parent(),  # the workers die with the build
                 ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("fork")) as pool,
             ):
-                segments = list(pool.map(_part, *zip(*jobs, strict=True)))
+                written = list(pool.map(_part, *zip(*jobs, strict=True)))
     finally:
         _DOCS = []
-    bulk_segment.publish(gen, schema, segments)
+    bulk_segment.publish(gen, schema, [segment for segment, _ in written])
+    return {segment.segment_id(): tables for segment, tables in written}

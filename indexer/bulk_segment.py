@@ -17,7 +17,8 @@ from __future__ import annotations
 import random
 import shutil
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from whoosh.system import pack_uint
 from . import storage
 from .batch_analysis import FieldTerms, batchable
 from .bulk_codec import TermWriter, stored_lengths, write_per_document
+from .tables import PostingTable, Strings
 
 INDEX_NAME = "MAIN"  # Whoosh's default index name (whoosh.index._DEF_INDEX_NAME)
 BATCH_DOCS = 5_000  # documents analyzed per batch: bounds the word lists held at once
@@ -48,10 +50,14 @@ def new_segment_id() -> str:
     return W3Segment._random_id()
 
 
-def write_segment(path: Path, schema, documents: Sequence[Mapping[str, Any]], segment_id: str) -> W3Segment:
+def write_segment(
+    path: Path, schema, documents: Sequence[Mapping[str, Any]], segment_id: str, tables: Collection[str] = ()
+) -> tuple[W3Segment, dict[str, PostingTable]]:
     """Write ``documents`` (``add_document`` keyword arguments) as one segment of the index at ``path``.
 
-    The segment is not listed in the index until ``publish`` names it.
+    Returns the segment, not listed in the index until ``publish`` names it, and the posting
+    tables of the analyzed text fields named in ``tables`` as written (what ``indexer.derive``
+    would otherwise read back through Whoosh's reader).
     """
     storage.install_fixes()  # the stored-length correction applies to these writers too
     random.seed()  # Whoosh names temporary files randomly; forked workers must not share the sequence
@@ -65,12 +71,14 @@ def write_segment(path: Path, schema, documents: Sequence[Mapping[str, Any]], se
     indexed = [name for name in sorted(schema.names()) if schema[name].indexed]
     postings: dict[str, Iterator[Postings] | None] = {}
     lengths: dict[str, np.ndarray] = {}
+    held: dict[str, PostingTable] = {}
     for name in indexed:
         field = schema[name]
         if field.vector or field.separate_spelling():
             raise ValueError(f"bulk segments write no vectors or spelling words ({name})")
         if batchable(field.analyzer) and type(field.format) in (formats.Positions, formats.Frequency):
-            postings[name], lengths[name] = _text_postings(field, [d.get(name) for d in documents])
+            keep = partial(held.__setitem__, name) if name in tables else None
+            postings[name], lengths[name] = _text_postings(field, [d.get(name) for d in documents], keep)
         else:
             postings[name], lengths[name] = _value_postings(field, [d.get(name) for d in documents])
     write_per_document(codec, store, segment, schema, documents, lengths)
@@ -90,7 +98,7 @@ def write_segment(path: Path, schema, documents: Sequence[Mapping[str, Any]], se
     segment.set_doc_count(len(documents))
     if segment.should_assemble():
         segment.create_compound_file(store)
-    return segment
+    return segment, held
 
 
 def publish(path: Path, schema, segments: list[W3Segment]) -> None:
@@ -101,8 +109,10 @@ def publish(path: Path, schema, segments: list[W3Segment]) -> None:
     shutil.rmtree(Path(path) / f"{INDEX_NAME}.tmp", ignore_errors=True)  # the per-document writers' scratch
 
 
-def _text_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray]:
-    """Postings of an analyzed text field, assembled and sorted as arrays."""
+def _text_postings(
+    field, values: list, keep: Callable[[PostingTable], None] | None = None
+) -> tuple[Iterator[Postings], np.ndarray]:
+    """Postings of an analyzed text field, assembled and sorted as arrays (``keep`` is handed their table)."""
     terms = FieldTerms(field.analyzer)
     parts = []
     for start in range(0, len(values), BATCH_DOCS):
@@ -115,13 +125,16 @@ def _text_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray]
         empty = np.zeros(0, np.int32)
         parts.append((empty, empty, empty, np.zeros(0, np.int64)))
     docs, positions, term_ids, lengths = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return _sorted_postings(field, terms.terms, docs, positions, term_ids), lengths
+    return _sorted_postings(field, terms.terms, docs, positions, term_ids, keep), lengths
 
 
-def _sorted_postings(field, terms: list[str], docs, positions, term_ids) -> Iterator[Postings]:
+def _sorted_postings(
+    field, terms: list[str], docs, positions, term_ids, keep: Callable[[PostingTable], None] | None
+) -> Iterator[Postings]:
     """A field's postings in Whoosh's order (term bytes, then document), built as the field is written.
 
     A generator: the per-posting lists of one field are held at a time, never every field's at once.
+    ``keep``, if given, receives the field's posting table (the numbers Whoosh's reader would give).
     """
     btexts = [t.encode("utf-8") for t in terms]
     rank = np.empty(len(btexts), dtype=np.int64)
@@ -130,6 +143,8 @@ def _sorted_postings(field, terms: list[str], docs, positions, term_ids) -> Iter
     order = np.argsort(by_term, kind="stable")  # rows are in (document, position) order already
     keys, docs, positions = by_term[order], docs[order], positions[order]
     if not len(keys):
+        if keep is not None:
+            keep(PostingTable(Strings.of_bytes([]), np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0)))
         return
     new = np.ones(len(keys), dtype=bool)
     new[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
@@ -157,6 +172,11 @@ def _sorted_postings(field, terms: list[str], docs, positions, term_ids) -> Iter
     docs_list = post_docs.tolist()
     term_starts = [*np.flatnonzero(np.diff(post_keys, prepend=-1)).tolist(), len(post_keys)]
     sorted_btexts = [btexts[i] for i in np.argsort(rank).tolist()]
+    if keep is not None:  # weights as the blocks store them: float32 (array "f")
+        tfs = (freqs * fmt.field_boost).astype(np.float32).astype(np.float64)
+        present = [sorted_btexts[k] for k in post_keys[term_starts[:-1]].tolist()]
+        starts = np.asarray(term_starts, np.int64)
+        keep(PostingTable(Strings.of_bytes(present), starts, post_docs.astype(np.int32), tfs))
     for a, b in pairwise(term_starts):
         yield sorted_btexts[post_keys[a]], docs_list[a:b], weights[a:b], values_list[a:b]
 

@@ -23,10 +23,17 @@ class Strings:
     @classmethod
     def of(cls, words: Iterable[str]) -> Strings:
         """From strings already sorted by their UTF-8 bytes (Whoosh's term order)."""
-        encoded = [w.encode("utf-8") for w in words]
+        return cls.of_bytes([w.encode("utf-8") for w in words])
+
+    @classmethod
+    def of_bytes(cls, encoded: list[bytes]) -> Strings:
+        """From UTF-8 strings already sorted by their bytes."""
         offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(e) for e in encoded], dtype=np.int64)
         return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+
+    def __reduce__(self):  # pickled by its arrays (a full build's writers hand their tables back)
+        return (Strings, (self.blob, self.offsets))
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -143,3 +150,6 @@ class PostingTable:
             return self.ids[:0], self.tfs[:0]
         a, b = int(self.starts[i]), int(self.starts[i + 1])
         return self.ids[a:b], self.tfs[a:b]
+
+
+Written = dict[str, dict[str, PostingTable]]  # a segment's id -> the posting tables its bulk writer held, by field

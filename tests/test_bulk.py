@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from whoosh import index as whoosh_index
 from whoosh.qparser import QueryParser
 
 from indexer import analysis, build, bulk_build, generations
 from indexer.batch_analysis import FieldTerms, batchable
+from indexer.derive import posting_tables, segment_table
 from indexer.documents import build_documents
-from indexer.schema import build_schema, document_fields
+from indexer.schema import TEXT_FIELDS, build_schema, document_fields
 from indexer.seeds import SeedFile, discover, iter_seed_files
+from indexer.storage import Store
 from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import AI_CORPUS, POWER_APPS, copy_collection
@@ -168,3 +171,29 @@ def test_the_writer_is_chosen_by_the_environment(monkeypatch):
     monkeypatch.setenv(bulk_build.WRITER_ENV, "fast")
     with pytest.raises(ValueError, match="bulk"):
         bulk_build.bulk_writer_chosen()
+
+
+def test_the_posting_tables_the_bulk_writer_hands_back_are_what_whoosh_reads(collection, tmp_path):
+    """``write_index``'s tables (derive takes them) equal each segment's lists read back through Whoosh."""
+    analysis.use_nltk()  # as full_build does
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    written = bulk_build.write_index(gen, documents_of(collection), 2)
+    store = Store(gen)
+    segments = store.segments()
+    assert len(segments) == 2 and set(written) == {segment_id for segment_id, _ in segments}
+    for position, (segment_id, _offset) in enumerate(segments):
+        assert set(written[segment_id]) == set(TEXT_FIELDS)
+        for field in TEXT_FIELDS:
+            ours, theirs = written[segment_id][field], segment_table(store, position, field)
+            assert len(theirs.ids) > 100 or field == "provider_text", field
+            assert ours.terms.to_list() == theirs.terms.to_list(), field
+            for name in ("starts", "ids", "tfs"):
+                a, b = getattr(ours, name), getattr(theirs, name)
+                assert a.dtype == b.dtype and np.array_equal(a, b), (field, name)
+    # and what derive makes of them is what it makes of a reading back
+    live = np.ones(store.doc_count, dtype=bool)
+    given, read = posting_tables(store, live, written=written), posting_tables(store, live)
+    for field in TEXT_FIELDS:
+        assert given[field].terms.to_list() == read[field].terms.to_list()
+        assert all(np.array_equal(getattr(given[field], n), getattr(read[field], n)) for n in ("starts", "ids", "tfs"))
