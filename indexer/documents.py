@@ -17,6 +17,9 @@ class Document(Item):
     parents: tuple[str, ...] = ()
 
 
+_ITEM_FIELDS = tuple(f.name for f in fields(Item))  # looked up once: dataclasses.fields() was a third of a merge
+
+
 def _precedence(record: Record) -> tuple[int, str]:
     # an article's own record beats any related mention; then the path that sorts last wins
     return (1 if record.kind == "article" else 0, record.source)
@@ -38,7 +41,7 @@ def merge_records(records: Iterable[Record]) -> Document:
         # a related item belongs to every article that lists it: it inherits all their topics
         topics = tuple(sorted({t for r in mentions if r.kind == "related" for t in r.topics}))
     parents = tuple(sorted({r.parent for r in mentions if r.parent and r.parent != win.key}))
-    item = {f.name: getattr(win, f.name) for f in fields(Item)}
+    item = {name: getattr(win, name) for name in _ITEM_FIELDS}
     return Document(
         **{**item, "topics": topics},
         sources=tuple(sorted({r.source for r in mentions})),

@@ -14,7 +14,6 @@ import gc
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from . import analysis, generations, persisted, storage
 from .build import (
     BuildReport,
     Progress,
+    collector_paused,
     full_build,
     manifest_of,
     read_seed_files,
@@ -91,7 +91,7 @@ def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys
 def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
     compact = 0.0
-    with _collector_paused():
+    with collector_paused():
         try:
             live = generations.current_generation(index_dir)
             manifest = generations.read_manifest(live)
@@ -106,7 +106,7 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     if report is not None:
         return report
     enabled = gc.isenabled()
-    gc.enable()  # a full build keeps the collector (its forked writers inherit it), even in a one-shot program
+    gc.enable()  # as index --full has it: full_build pauses it for its span itself and turns it back on
     try:
         report = full_build(seeds_dir, index_dir, progress)
     finally:
@@ -115,22 +115,6 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     if compact > REBUILD_SHARE:
         report.warnings.append(("", f"{compact:.0%} of the index were replaced versions: rebuilt it to compact"))
     return report
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the span of an update.
-
-    An update makes few reference cycles but many objects (the manifest's 20k entries, 160k keys),
-    and the collector traversed them again and again: ~5% of an update at 100k documents.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _update(

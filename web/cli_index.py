@@ -108,7 +108,7 @@ def index_command(
     if not watch and not full and PROGRAM_EXITS_AFTER:
         # one update, then the process ends: the cyclic garbage it leaves (~35k objects at 100k
         # documents) is left to the exit, not collected when the update turns the collector back on;
-        # a full build keeps the collector (its forked writers inherit the state)
+        # a full build pauses the collector for its span only (build.collector_paused)
         gc.disable()
     report = run_once(full, wait)
     if watch:
