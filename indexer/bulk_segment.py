@@ -182,36 +182,64 @@ def _sorted_postings(
 
 
 def _value_postings(field, values: list) -> tuple[Iterator[Postings], np.ndarray]:
-    """Postings of any other indexed field, from the field's own ``index`` (remembered per value)."""
-    found: dict[bytes, list] = defaultdict(list)
-    lengths = np.zeros(len(values), dtype=np.int64)
-    seen: dict[Any, list] = {}
-    # an ID field indexes its whole value as one term (IDTokenizer, Existence): no analyzer call per value
-    plain_id = type(field) is ID and type(field.analyzer) is IDTokenizer and type(field.format) is formats.Existence
+    """Postings of any other indexed field, from the field's own ``index`` once per distinct value.
+
+    Documents are grouped by value first, so a term's postings are whole lists of documents (one per
+    value giving the term), never one Python tuple per posting.
+    """
+    groups: dict[Any, list[int]] = {}  # a value -> the documents holding it
     for docnum, value in enumerate(values):
         if value is None:
             continue
         try:
-            items = seen.get(value)
-        except TypeError:  # a list of values: not hashable, not remembered
-            items = None
-        if items is None:
-            if plain_id and type(value) is str:  # what field.index gives: the value itself, once
-                items = [(value.encode("utf-8"), 1, field.format.field_boost, b"")]
-            else:
-                items = list(field.index(value))
-            if not isinstance(value, list):
-                seen[value] = items
-        for btext, freq, weight, vbytes in items:
-            found[btext].append((docnum, weight * 1.0, vbytes))  # add_document multiplies by the field boost
-            if field.scorable:
-                lengths[docnum] += freq
+            docs = groups.get(value)
+        except TypeError:  # a list of values: not hashable, a group of its own
+            groups[_Unhashable(value)] = [docnum]
+            continue
+        if docs is None:
+            groups[value] = [docnum]
+        else:
+            docs.append(docnum)
+    # an ID field indexes its whole value as one term (IDTokenizer, Existence): no analyzer call per value
+    plain_id = type(field) is ID and type(field.analyzer) is IDTokenizer and type(field.format) is formats.Existence
+    found: dict[bytes, list[tuple[list[int], float, bytes]]] = defaultdict(list)
+    lengths = np.zeros(len(values), dtype=np.int64)
+    for value, docs in groups.items():
+        value = value.value if type(value) is _Unhashable else value
+        if plain_id and type(value) is str:  # what field.index gives: the value itself, once
+            items = [(value.encode("utf-8"), 1, field.format.field_boost, b"")]
+        else:
+            items = list(field.index(value))
+        for btext, _freq, weight, vbytes in items:
+            found[btext].append((docs, weight * 1.0, vbytes))  # add_document multiplies by the field boost
+        if field.scorable and items:
+            lengths[docs] += sum(freq for _, freq, _, _ in items)  # a group's documents are distinct
 
     def rows() -> Iterator[Postings]:
         for btext in sorted(found):
-            docs, weights, vals = zip(*found[btext], strict=True)
+            parts = found[btext]
+            vals = [vbytes for _, _, vbytes in parts]
             if any(vals) and not all(vals):  # blocks would not line up with their values; no format does this
                 raise ValueError(f"{field!r} gave empty and non-empty posting values")
-            yield btext, list(docs), list(weights), list(vals) if any(vals) else None
+            if len(parts) == 1:
+                docs, weight, vbytes = parts[0]
+                yield btext, docs, [weight] * len(docs), [vbytes] * len(docs) if vbytes else None
+                continue
+            docs = np.concatenate([np.asarray(d, dtype=np.int64) for d, _, _ in parts])
+            order = np.argsort(docs, kind="stable")  # each part ascending: documents in order, parts in order on a tie
+            which = np.repeat(np.arange(len(parts)), [len(d) for d, _, _ in parts])[order]
+            weights = np.asarray([w for _, w, _ in parts], dtype=np.float64)[which].tolist()
+            kept = np.empty(len(parts), dtype=object)
+            kept[:] = vals  # the very objects (pickle writes a repeated one as a back-reference)
+            yield btext, docs[order].tolist(), weights, kept[which].tolist() if any(vals) else None
 
     return rows(), lengths
+
+
+class _Unhashable:
+    """A value that cannot key a dict (a list): its own group, by identity."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
