@@ -78,6 +78,9 @@ class RankingPolicy:
     typo_min_letters: int = 5  # shorter words are not corrected: one edit makes another real word
     typo_two_edits_letters: int = 9  # from this length, two edits; below it, one
     typo_rare_below: int = 0  # a word held by at most this many items is taken as misspelt
+    # ... and ("stem") whose analyzed term is too: "vaccinations" (in no item) matched "vaccin" already,
+    # and its corrections let "machinations" count as the word ("word": the typed word alone decides)
+    misspelt_by: str = "stem"
     typo_terms: int = 3  # close spellings a misspelt word stands for
     # words written together or apart (search.compounds, with typos): "cyber security" also matches
     # "cybersecurity" and "powerapps" "power apps", the other form at this weight in each of the two
@@ -88,6 +91,9 @@ class RankingPolicy:
     # the rare spelling's high idf let items holding only it outrank those holding the words apart
     # and the query's other word, docs/relevance.md)
     compound_idf: str = "typed"
+    # British and American spellings of one word (search.spelling, with typos): "organisations" also
+    # matches "organizations", at this weight (the same word: 1); 0: off. Snowball stems the two apart
+    spelling_weight: float = 0.0
     # title
     title_all_words_boost: float = 1.5  # x the title BM25, when the title holds every query word
     exact_title_boost: float = 4.0  # per query term, when the analyzed title equals the query

@@ -147,6 +147,10 @@ class ScoringData:
         avg = self.stats.avg_field_length(field)
         return self.policy.bm25(field, self.idf(field, term), tf, self.lengths[field][ids], avg)
 
+    def held(self, term: str) -> int:
+        """Live documents holding a term in their excerpt, or else in their title (0: no item holds it)."""
+        return self.doc_frequency("excerpt", term) or self.doc_frequency("title", term)
+
     def mask_of(self, field: str, term: str) -> np.ndarray:
         """Live documents whose field holds the term."""
         mask = np.zeros(self.doc_count, dtype=bool)
