@@ -44,9 +44,9 @@ class RankingPolicy:
     idf_formula: str = "lucene"  # "whoosh": log(N / (df + 1)) + 1; "lucene": log(1 + (N - df + 0.5) / (df + 0.5))
     # a term's idf in every field from the largest of its document frequencies in the scored fields
     # ("max", as Elasticsearch's cross_fields blends them), or from each field's own ("field"): a word
-    # rare in titles but common in text then weighed up to 2x more in a title than in an excerpt, on
-    # top of the title's boost, and one query word in a short title outranked items holding more of
-    # the words in their text (docs/relevance.md, fourth round)
+    # rarer in titles than in text then weighed up to 1.8x more in a title than in an excerpt, on top
+    # of the title's boost, and one query word in a short title outranked items holding more of the
+    # words in their text (docs/relevance.md, fourth round)
     idf_fields: str = "max"
     k1: float = 1.2
     b: Mapping[str, float] = field(default_factory=lambda: _frozen(title=0.5, excerpt=0.75, provider_text=0.75))
