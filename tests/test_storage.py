@@ -29,9 +29,9 @@ def test_the_pinned_whoosh_is_checked_at_import(monkeypatch):
 
 
 def test_numpy_bm25_equals_whoosh_bm25f_on_real_postings(seeds_index):
-    """With Whoosh's idf, the adapter's arrays and the policy's formula give Whoosh's own scores."""
+    """With Whoosh's idf (each field's own), the adapter's arrays and the policy's formula give Whoosh's own scores."""
     store = storage.Store(next(p for p in seeds_index.iterdir() if p.name.startswith("gen-")))
-    policy = dataclasses.replace(POLICY, idf_formula="whoosh")
+    policy = dataclasses.replace(POLICY, idf_formula="whoosh", idf_fields="field")
     derived = derive(store)
     stats = LiveStats(derived.live_count, derived.field_lengths, derived)
     scoring_data = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, policy, derived.postings)
@@ -51,6 +51,13 @@ def test_numpy_bm25_equals_whoosh_bm25f_on_real_postings(seeds_index):
             np.testing.assert_allclose(ours, [theirs[i] for i in ids.tolist()], rtol=1e-9, atol=0)
             compared += len(ids)
     assert compared > 20
+    # one idf per word (idf_fields "max"): every field's from the word's largest document frequency
+    blended = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, POLICY, derived.postings)
+    for term in ("polic", "facial", "amazon"):
+        largest = max(len(scoring_data.postings(f, term)[0]) for f, boost in POLICY.boosts.items() if boost)
+        expected = POLICY.idf(stats.doc_count, largest)
+        assert {blended.idf(f, term) for f in POLICY.boosts} == {expected}
+        assert scoring_data.idf("title", term) != scoring_data.idf("excerpt", term)  # each field's own differ
 
 
 def excluded_first_ids() -> list[int]:
