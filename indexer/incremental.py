@@ -13,6 +13,7 @@ import contextlib
 import gc
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,18 +92,24 @@ def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys
 def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
     compact = 0.0
-    with _collector_paused():
-        try:
-            live = generations.current_generation(index_dir)
-            manifest = generations.read_manifest(live)
-        except (generations.IndexMissing, ValueError, OSError):
-            report = None
-        else:
-            report = None
-            if manifest.get("version") == schema_version():  # else the field table changed: rebuild
-                compact = deleted_share(live)
-                if compact <= REBUILD_SHARE:
-                    report = _update(seeds_dir, index_dir, progress, live, manifest)
+    # generations superseded long enough ago are removed while this update reads and writes
+    sweeping = generations.sweep_superseded(index_dir) if index_dir.is_dir() else None
+    try:
+        with _collector_paused():
+            try:
+                live = generations.current_generation(index_dir)
+                manifest = generations.read_manifest(live)
+            except (generations.IndexMissing, ValueError, OSError):
+                report = None
+            else:
+                report = None
+                if manifest.get("version") == schema_version():  # else the field table changed: rebuild
+                    compact = deleted_share(live)
+                    if compact <= REBUILD_SHARE:
+                        report = _update(seeds_dir, index_dir, progress, live, manifest, sweeping)
+    finally:
+        if sweeping is not None:
+            sweeping.join()
     if report is not None:
         return report
     enabled = gc.isenabled()
@@ -134,9 +141,17 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _update(
-    seeds_dir: Path, index_dir: Path, progress: Progress | None, live: Path, manifest: dict
+    seeds_dir: Path,
+    index_dir: Path,
+    progress: Progress | None,
+    live: Path,
+    manifest: dict,
+    sweeping: threading.Thread | None = None,
 ) -> BuildReport | None:
-    """``update`` once the live generation is known to be updatable; None when only a full build can say."""
+    """``update`` once the live generation is known to be updatable; None when only a full build can say.
+
+    ``sweeping`` removes superseded generations meanwhile: joined before the new one is published.
+    """
     start = time.perf_counter()
     report = BuildReport(mode="incremental")
     old_files: dict[str, dict] = manifest["files"]
@@ -234,7 +249,11 @@ def _update(
     write_derived(gen, live, affected, opened=(live_store, live_derived))
     # keys.txt is the live one (hard-linked) unless a file's keys changed: 160k lines not written again
     new_keys = keys_of if keys_of != old_keys_of or not (gen / generations.KEYS).is_file() else None
-    generations.publish(index_dir, gen, manifest_of(files, report.problems, report.documents, "incremental"), new_keys)
+    if sweeping is not None:
+        sweeping.join()
+    manifest = manifest_of(files, report.problems, report.documents, "incremental")
+    # the generation this one supersedes stays for the next update's sweep (it is within the grace period now)
+    generations.publish(index_dir, gen, manifest, new_keys, superseded=False)
     report.generation = gen.name
     share = deleted_share(gen)
     if share > ADVISE_COMPACT_SHARE:
