@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -83,6 +84,11 @@ def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path, writer: 
         assert incremental["answers"][key] == answer, key
     assert incremental == rebuilt
     assert_persisted_equal(index, full)  # the mapped arrays too, not only what they answer
+    assert stems_of(index) == stems_of(full)  # and the stems queries read
+
+
+def stems_of(index: Path) -> dict[str, str]:
+    return json.loads((generations.current_generation(index) / generations.STEMS).read_text(encoding="utf-8"))
 
 
 def apply_update(folder: Path, update: Path) -> None:
