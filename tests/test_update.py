@@ -715,3 +715,12 @@ def test_an_update_seeks_new_neighbours_only_for_items_whose_text_date_or_list_c
     assert sought[1] >= 1  # the renamed item looks for neighbours
     assert_stories_as_a_full_build(index)
     assert_same_as_full_build(seeds, index, tmp_path)
+
+
+def test_file_keys_find_the_files_holding_some_keys_in_the_flat_list():
+    keys = generations.FileKeys.of({"a.md": ["x", "y"], "b.md": [], "c.md": ["y", "z"], "d.md": ["w"]})
+    assert keys.holding({"y", "q"}) == ({"a.md", "c.md"}, {"y"})
+    assert keys.holding({"w", "x"}) == ({"a.md", "d.md"}, {"w", "x"})
+    assert keys.holding({"q"}) == (set(), set())
+    assert keys["b.md"] == [] and keys["c.md"] == ["y", "z"] and keys.get("e.md") is None
+    assert dict(keys) == {"a.md": ["x", "y"], "b.md": [], "c.md": ["y", "z"], "d.md": ["w"]}
