@@ -15,6 +15,7 @@ upstream fixes the defect itself (tests/test_storage.py).
 from __future__ import annotations
 
 import threading
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from itertools import accumulate, islice
@@ -264,13 +265,12 @@ class Store:
 
         What ``segment_postings`` yields, concatenated, deleted documents included. Each term's
         matcher is made from the term info the iteration read (``postings`` looks every term up
-        again) and its blocks are gathered in Python lists converted once: an update's new segment
+        again) and its blocks are gathered into growing arrays: an update's new segment
         (~1,100 terms) took 0.14 s of CPU term by term, 0.09 s this way.
         """
         terms: list[str] = []
         counts: list[int] = []
-        ids: list[int] = []
-        weights: list[float] = []
+        ids, weights = array("q"), array("d")  # 8 bytes a posting, not a Python object (100k segments too)
         with self.lock:
             sub, _offset = self._leaves()[position]
             reader, fmt = sub._terms, self.schema[field].format
@@ -280,7 +280,7 @@ class Store:
                 _gather(matcher, ids, weights)
                 terms.append(term.decode("utf-8"))
                 counts.append(len(ids) - before)
-        return terms, counts, np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+        return terms, counts, np.frombuffer(ids, dtype=np.int64), np.frombuffer(weights, dtype=np.float64)
 
     def segment_words(self, position: int, field: str) -> Iterator[tuple[str, int]]:
         """(word, documents of the segment holding it, deleted ones included) of one segment's field."""
@@ -335,8 +335,8 @@ def _leaf_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ids), np.concatenate(weights)
 
 
-def _gather(matcher, ids: list[int], weights: list[float]) -> None:
-    """Append one posting list's ids and weights (``_leaf_postings`` in Python lists, for many short lists)."""
+def _gather(matcher, ids: array, weights: array) -> None:
+    """Append one posting list's ids and weights (``_leaf_postings`` into growing arrays, for many short lists)."""
     if isinstance(matcher, W3LeafMatcher):
         while matcher.is_active():
             matcher._read_data()
@@ -345,7 +345,7 @@ def _gather(matcher, ids: list[int], weights: list[float]) -> None:
             if block_weights is None or isinstance(block_weights, float):
                 weights.extend([1.0 if block_weights is None else block_weights] * len(deltas))
             else:
-                weights.extend(block_weights)
+                weights.extend(iter(block_weights))  # array("f"): converted item by item
             matcher._next_block()
         return
     while matcher.is_active():  # inlined short lists and other matchers: the public, per-posting API
