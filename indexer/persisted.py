@@ -139,16 +139,14 @@ def save(gen: Path, derived: Derived) -> None:
         files.strings("deleted.terms", derived.deleted_terms)
         files.array("deleted.counts", derived.deleted_counts)
         for field, table in derived.facets.items():
-            files.array(f"facet.{field}.ids", table.doc_ids)
-            files.array(f"facet.{field}.ords", table.ords)
-            files.array(f"facet.{field}.layers", table.layers)
+            for part, array in (("ids", table.doc_ids), ("ords", table.ords), ("layers", table.layers)):
+                files.array(f"facet.{field}.{part}", array)
         files.strings("vocabulary", derived.vocabulary)
         files.array("vocabulary.df", derived.vocabulary_df)
         for field, postings in derived.postings.items():
             files.strings(f"postings.{field}.terms", postings.terms)
-            files.array(f"postings.{field}.starts", postings.starts)
-            files.array(f"postings.{field}.ids", postings.ids)
-            files.array(f"postings.{field}.tfs", postings.tfs)
+            for part, array in (("starts", postings.starts), ("ids", postings.ids), ("tfs", postings.tfs)):
+                files.array(f"postings.{field}.{part}", array)
     except BaseException:
         files.pool.shutdown(wait=True)  # the files written so far settle; the error is the one raised
         raise
