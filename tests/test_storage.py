@@ -137,3 +137,27 @@ def test_words_read_segment_by_segment_equal_whoosh_multi_segment_reader(tmp_pat
     for field in ("vocabulary", "title", "topics", "key"):
         theirs = [(term.decode("utf-8"), info.doc_frequency()) for term, info in store.reader.iter_field(field)]
         assert list(store.words(field)) == theirs, field
+
+
+def test_a_segments_lists_in_one_piece_hold_every_posting_its_terms_count_deleted_ones_included(tmp_path):
+    from indexer import generations
+    from tests.test_persisted import index_of_several_segments
+
+    index = index_of_several_segments(tmp_path)  # replaced versions in the first segment
+    store = storage.Store(generations.current_generation(index))
+    deleted = store.deleted()
+    assert len(deleted)
+    for position, (_segment, offset) in enumerate(store.segments()):
+        sub = store._leaves()[position][0]
+        for field in ("title", "excerpt", "topics"):
+            terms, counts, ids, weights = store.segment_lists(position, field)
+            infos = list(sub.iter_field(field))
+            assert terms == [term.decode("utf-8") for term, _ in infos]
+            assert counts == [info.doc_frequency() for _, info in infos]  # deleted documents' postings too
+            starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+            for i, (term, one_by_one, tfs) in enumerate(store.segment_postings(position, field)):
+                mine, mine_tfs = ids[starts[i] : starts[i + 1]], weights[starts[i] : starts[i + 1]]
+                live = ~np.isin(mine + offset, deleted)
+                theirs = ~np.isin(one_by_one + offset, deleted)
+                assert mine[live].tolist() == one_by_one[theirs].tolist(), (field, term)
+                assert mine_tfs[live].tolist() == tfs[theirs].tolist(), (field, term)
