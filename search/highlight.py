@@ -88,7 +88,11 @@ def window(text: str, first: int, terms: set[str], width: int) -> Segments:
 
 def to_html(parts: Segments) -> Markup:
     """Escaped HTML with matches in ``<mark>``: safe as element content (not as an attribute)."""
-    return Markup("".join(f"<mark>{_escape(p)}</mark>" if m else _escape(p) for p, m in parts))
+    whole = "".join([p for p, _ in parts])
+    if "&" in whole or "<" in whole or ">" in whole:
+        return Markup("".join(f"<mark>{_escape(p)}</mark>" if m else _escape(p) for p, m in parts))
+    # nothing to escape (most texts): the parts as they are, without an escape call per part
+    return Markup("".join([f"<mark>{p}</mark>" if m else p for p, m in parts]))
 
 
 def _escape(text: str) -> str:
