@@ -209,3 +209,28 @@ def test_a_storys_other_items_are_its_other_matches_in_rank_order(all_engine):
             assert [m["key"] for m in hit["more_items"]] == others[:5], (q, hit["key"])
             checked += len(others) > 0
     assert checked >= 3, "some hits had other items in their story"
+
+
+def test_a_snippet_cut_at_spaces_is_the_window_segmented_on_its_own():
+    # the snippet slices the whole text's pieces where the window is cut at spaces; segmenting the
+    # window's text again (``highlight.window``) is the reference, on texts made to cut anywhere
+    import random
+
+    rng = random.Random(16)
+    vocabulary = ["police", "Police's", "use", "naïve", "café", "don\u2019t", "AI", "x", "42", "São", "über-cool"]
+    vocabulary += ["&", "<b>", "...", "—", "  ", "\t", "facial", "recognition", "l'état", "O'Brien"]
+    compared = 0
+    for n in range(400):
+        text = "".join(
+            rng.choice(vocabulary) + rng.choice([" ", " ", "  ", ", ", "-", ""]) for _ in range(rng.randint(5, 60))
+        )
+        terms = set(analyze(" ".join(rng.sample(vocabulary, 3)))) if n % 5 else set()
+        for width in (8, 25, 60):
+            matched = highlight._matched(highlight.pieces(text)[1::2], terms)
+            first = len("".join(highlight.pieces(text)[: 2 * matched[0] + 1])) if matched else 0
+            expected = (
+                highlight.window(text, first, terms, width) if len(text) > width else highlight.segments(text, terms)
+            )
+            assert highlight.snippet(text, terms, width) == expected, (text, terms, width)
+            compared += len(text) > width
+    assert compared > 800
