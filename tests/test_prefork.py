@@ -214,27 +214,3 @@ def test_a_worker_computes_one_answer_at_a_time_while_its_threads_serve(seeds_in
         thread.join()
     assert statuses == [200] * 4
     assert (most[0] == 1) == one_at_a_time, most[0]
-
-
-def test_a_worker_computes_waiting_answers_in_the_order_they_arrived():
-    import threading
-    import time
-
-    from web.prefork import OneAtATime
-
-    order: list[int] = []
-
-    def app(environ, start_response):
-        order.append(environ["n"])
-        time.sleep(0.05 if environ["n"] == 0 else 0.002)
-        return [b""]
-
-    wsgi = OneAtATime(app)
-    threads = []
-    for n in range(6):  # the first holds the app while the others arrive, one every 5 ms
-        threads.append(threading.Thread(target=wsgi, args=({"n": n}, None)))
-        threads[-1].start()
-        time.sleep(0.005)
-    for thread in threads:
-        thread.join()
-    assert order == list(range(6))

@@ -14,7 +14,6 @@ parse, headers over its limits); ``HeaderedThreadWorker`` gives those the app's 
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import html
@@ -96,36 +95,12 @@ class OneAtATime:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._lock = threading.Lock()  # guards the two below
-        self._busy = False
-        self._waiting: collections.deque[threading.Lock] = collections.deque()
+        self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         """The app's answer, computed while no other thread of this worker computes one."""
-        self._enter()
-        try:
+        with self._lock:
             return self.app(environ, start_response)
-        finally:
-            self._leave()
-
-    def _enter(self) -> None:
-        # first come, first served: a plain lock lets a thread arriving as it is released go first,
-        # which a request already waiting may lose again and again under load
-        with self._lock:
-            if not self._busy:
-                self._busy = True
-                return
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiting.append(turn)
-        turn.acquire()  # released by _leave when this request's turn comes
-
-    def _leave(self) -> None:
-        with self._lock:
-            if self._waiting:
-                self._waiting.popleft().release()  # handed over: the worker stays busy
-            else:
-                self._busy = False
 
 
 def follow_generations(engine: Any, seconds: float) -> threading.Thread:
