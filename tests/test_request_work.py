@@ -182,6 +182,9 @@ def test_marked_html_equals_escaping_each_part():
         [("Police ", False), ("use", True), (" of facial recognition", False)],
         [("AT&T", True), (" <b>bold</b> ", False), ("x > y", True)],
         [("plain", False)],
+        [("x < y", False)],
+        [("a > b", True)],
+        [("R", False), ("&", True), ("D", False)],
         [("…", False), ("café", True), (" naïve \u2018quoted\u2019 'single' \"double\"", False), ("…", False)],
         [],
     ]
