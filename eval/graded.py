@@ -3,7 +3,9 @@
 ``graded_queries.jsonl`` holds the queries (written before any system was run) with their type
 and information need; ``graded_judgments.jsonl`` the 0/1/2 grades made blind from pool files.
 The split is fixed by query id: a query is held out when the SHA-1 of its id is odd, so it never
-depends on results, and adding queries never moves old ones between halves.
+depends on results, and adding queries never moves old ones between halves. A query written later
+for a clean test (``"set": "fresh"``, ids ``f…``) is its own half, ``fresh``: every earlier ranking
+change was made before it existed, so it is held out from all of them.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from search.request import build_request
 
 DATA = Path(__file__).resolve().parent / "data"
 TYPES = ("entity", "topical", "question", "typo")
+HALVES = ("tuning", "held-out", "fresh")
 
 
 def load_queries() -> list[dict]:
-    """Every graded query, with its ``half`` ('tuning' or 'held-out')."""
+    """Every graded query, with its ``half`` ('tuning', 'held-out' or 'fresh')."""
     rows = [json.loads(line) for line in (DATA / "graded_queries.jsonl").read_text(encoding="utf-8").splitlines()]
     for row in rows:
-        row["half"] = "held-out" if hashlib.sha1(row["id"].encode()).digest()[-1] % 2 else "tuning"
+        if row.get("set") == "fresh":
+            row["half"] = "fresh"
+        else:
+            row["half"] = "held-out" if hashlib.sha1(row["id"].encode()).digest()[-1] % 2 else "tuning"
     return rows
 
 

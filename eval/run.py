@@ -3,10 +3,11 @@
     python eval/run.py            # indexes seeds + AI + Power Apps corpora into a temporary folder
     python eval/run.py --half tuning
 
-Prints nDCG@10 per query type and overall, for each half of the graded set (tuning, held-out),
-for SQLite FTS5, tantivy and bm25s and for the engine, both as the flat list and as the grouped
-page (each story's shown items counted in page order); judged@10 says how much of each top 10 was
-judged (unjudged items count as not relevant). Then known-item MRR, typo recall@10 (graded typo
+Prints nDCG@10 per query type and overall, for each half of the graded set (tuning, held-out, and
+the fresh set written after the held-out half had been seen), for SQLite FTS5, tantivy and bm25s
+and for the engine, both as the flat list and as the grouped page (each story's shown items
+counted in page order); judged@10 says how much of each top 10 was judged (unjudged items count
+as not relevant). Then known-item MRR, typo recall@10 (graded typo
 queries: relevant items found in the top 10, over at most 10), and the share of generated typo
 queries whose did-you-mean restores the word. The story set is printed as a guard on grouping
 only: its answers are the ``related:`` lists the ranking can read, so it is never a target.
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval import baselines  # noqa: E402
-from eval.graded import TYPES, engine_rank, load_judgments, load_queries, open_collection, page_rank  # noqa: E402
+from eval.graded import HALVES, TYPES, engine_rank, load_judgments, load_queries, open_collection, page_rank  # noqa: E402
 from eval.metrics import ndcg_at_k, reciprocal_rank  # noqa: E402
 from search.request import build_request  # noqa: E402
 
@@ -42,8 +43,10 @@ def graded_table(systems: dict[str, Rank], queries: list[dict], judged: dict[str
     """system -> half -> {type: nDCG@10, 'all': nDCG@10, 'judged@10': share}."""
     table: dict = {}
     for name, rank in systems.items():
-        for half in ("tuning", "held-out"):
-            rows = [q for q in queries if q["half"] == half]
+        for half in HALVES:
+            # as TREC does, a query no system found a relevant item for is left out: it would score 0
+            # for every system and only shrink the differences (no query of the first two halves is)
+            rows = [q for q in queries if q["half"] == half and any(judged.get(q["id"], {}).values())]
             per_type: dict[str, list[float]] = {t: [] for t in TYPES}
             seen = judged_count = 0
             for q in rows:
@@ -55,6 +58,7 @@ def graded_table(systems: dict[str, Rank], queries: list[dict], judged: dict[str
             cell = {t: _mean(v) for t, v in per_type.items()}
             cell["all"] = _mean([x for v in per_type.values() for x in v])
             cell["judged@10"] = judged_count / seen if seen else 1.0
+            cell["queries"] = len(rows)
             table.setdefault(name, {})[half] = cell
     return table
 
@@ -82,13 +86,15 @@ def _mean(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--half", choices=("tuning", "held-out", "both"), default="both")
+    parser.add_argument("--half", choices=(*HALVES, "both", "all"), default="all")
     args = parser.parse_args()
     engine, folder = open_collection()
     queries, judged = load_queries(), load_judgments()
-    halves = ("tuning", "held-out") if args.half == "both" else (args.half,)
+    halves = {"all": HALVES, "both": HALVES[:2]}.get(args.half, (args.half,))
     print(
-        f"graded set: {len(queries)} queries ({sum(q['half'] == 'tuning' for q in queries)} tuning), "
+        f"graded set: {len(queries)} queries ("
+        + ", ".join(f"{sum(q['half'] == h for q in queries)} {h}" for h in HALVES)
+        + "), "
         f"{sum(len(g) for g in judged.values())} judgments"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,7 +104,7 @@ def main() -> None:
         table = graded_table(systems, queries, judged)
         columns = [*TYPES, "all", "judged@10"]
         for half in halves:
-            print(f"\nnDCG@10, {half} half")
+            print(f"\nnDCG@10, {half} half ({table['engine (flat)'][half]['queries']} queries)")
             print(f"{'':22}" + "".join(f"{c:>11}" for c in columns))
             for name in systems:
                 print(f"{name:22}" + "".join(f"{table[name][half][c]:11.3f}" for c in columns))

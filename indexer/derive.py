@@ -207,21 +207,10 @@ def posting_tables(
 
 def segment_table(store: Store, position: int, field: str) -> PostingTable:
     """One segment's posting lists of a field, deleted documents included."""
-    terms: list[str] = []
-    starts = [0]
-    id_chunks: list[np.ndarray] = []
-    tf_chunks: list[np.ndarray] = []
-    for term, ids, tfs in store.segment_postings(position, field):
-        terms.append(term)
-        id_chunks.append(ids.astype(np.int32))
-        tf_chunks.append(tfs.astype(np.float64))
-        starts.append(starts[-1] + len(ids))
-    return PostingTable(
-        Strings.of(terms),
-        np.asarray(starts, dtype=np.int64),
-        np.concatenate(id_chunks) if id_chunks else np.zeros(0, np.int32),
-        np.concatenate(tf_chunks) if tf_chunks else np.zeros(0),
-    )
+    terms, counts, ids, tfs = store.segment_lists(position, field)
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(counts)
+    return PostingTable(Strings.of(terms), starts, ids.astype(np.int32), tfs)
 
 
 def merge_live(parts: list[tuple[int, PostingTable]], live: np.ndarray) -> PostingTable:

@@ -13,10 +13,12 @@ any moment leaves the previous generation live. Readers poll ``CURRENT``.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -70,7 +72,44 @@ def write_keys(gen: Path, keys: Mapping[str, Sequence[str]]) -> None:
     os.replace(tmp, gen / KEYS)
 
 
-def read_keys(gen: Path) -> dict[str, list[str]] | None:
+class FileKeys(Mapping[str, list[str]]):
+    """Each seed file's URL keys, kept as one flat list: a file's list is sliced only when asked for.
+
+    Building 20k lists (and comparing them) cost an update ~0.05 s at 100k documents; an update
+    needs the lists of a few files and which files hold some of its affected keys (``holding``).
+    """
+
+    def __init__(self, paths: list[str], counts: list[int], flat: list[str]) -> None:
+        self.paths = paths
+        self.flat = flat
+        self.ends = list(itertools.accumulate(counts))
+        self._place: dict[str, int] | None = None
+
+    @classmethod
+    def of(cls, keys: Mapping[str, Sequence[str]]) -> FileKeys:
+        paths = list(keys)
+        return cls(paths, [len(keys[p]) for p in paths], [k for p in paths for k in keys[p]])
+
+    def __getitem__(self, path: str) -> list[str]:
+        if self._place is None:
+            self._place = {p: i for i, p in enumerate(self.paths)}
+        i = self._place[path]
+        return self.flat[self.ends[i - 1] if i else 0 : self.ends[i]]
+
+    def __iter__(self):
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def holding(self, wanted: set[str]) -> tuple[set[str], set[str]]:
+        """(the files holding some of ``wanted``, the ones of ``wanted`` some file holds)."""
+        hits = list(itertools.compress(range(len(self.flat)), map(wanted.__contains__, self.flat)))  # C loops
+        files = {self.paths[bisect.bisect_right(self.ends, i)] for i in hits}
+        return files, {self.flat[i] for i in hits}
+
+
+def read_keys(gen: Path) -> FileKeys | None:
     """Each seed file's URL keys as ``write_keys`` wrote them; None without (an older generation) or unreadable."""
     try:
         header, _, body = (gen / KEYS).read_text(encoding="utf-8").partition("\n")
@@ -81,8 +120,7 @@ def read_keys(gen: Path) -> dict[str, list[str]] | None:
     flat = body.split("\n") if sum(counts) else []
     if len(paths) != len(counts) or len(flat) != sum(counts):
         return None
-    ends = list(itertools.accumulate(counts))
-    return {path: flat[end - count : end] for path, count, end in zip(paths, counts, ends, strict=True)}
+    return FileKeys(paths, counts, flat)
 
 
 def new_generation(index_dir: Path) -> Path:
@@ -117,9 +155,18 @@ def rewrite_manifest(gen: Path, manifest: dict[str, Any], keys: Mapping[str, Seq
 
 
 def publish(
-    index_dir: Path, gen: Path, manifest: dict[str, Any], keys: Mapping[str, Sequence[str]] | None = None
+    index_dir: Path,
+    gen: Path,
+    manifest: dict[str, Any],
+    keys: Mapping[str, Sequence[str]] | None = None,
+    *,
+    superseded: bool = True,
 ) -> None:
-    """Write the manifest (and each file's keys), then make ``gen`` live with one atomic rename."""
+    """Write the manifest (and each file's keys), then make ``gen`` live with one atomic rename.
+
+    Then unfinished generations are removed, and with ``superseded`` old ones past the grace period
+    (an update leaves those to ``sweep_superseded`` at the start of the next one, while it works).
+    """
     rewrite_manifest(gen, manifest, keys)
     pointer = index_dir / (CURRENT + ".tmp")
     with open(pointer, "w", encoding="utf-8") as fh:
@@ -128,30 +175,55 @@ def publish(
         os.fsync(fh.fileno())
     os.replace(pointer, index_dir / CURRENT)
     _fsync_dir(index_dir)
-    collect_garbage(index_dir)
+    remove_unfinished(index_dir)
+    if superseded:
+        remove_superseded(index_dir)
 
 
-def collect_garbage(index_dir: Path, now: float | None = None) -> None:
-    """Remove unfinished generations, and old ones both beyond KEEP_OLD and past the grace period.
+def _live_name(index_dir: Path) -> str:
+    try:
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
 
-    Call with the writer lock held.
 
-    A server re-reads CURRENT about once a second; the grace period keeps a generation
-    on disk long enough for every request still running on it to finish.
+def remove_unfinished(index_dir: Path) -> None:
+    """Remove generations without a manifest other than the live one: left by a crashed build.
+
+    Call with the writer lock held, never while this process writes a generation.
+    """
+    live = _live_name(index_dir)
+    for gen in sorted(p for p in index_dir.glob(PREFIX + "*") if p.is_dir()):
+        if gen.name != live and not (gen / MANIFEST).is_file():
+            shutil.rmtree(gen, ignore_errors=True)  # we hold the writer lock: no build is running
+
+
+def remove_superseded(index_dir: Path, now: float | None = None) -> None:
+    """Remove old generations both beyond KEEP_OLD and past the grace period. Call with the writer lock held.
+
+    A server re-reads CURRENT about once a second; the grace period keeps a generation on disk long
+    enough for every request still running on it to finish. Only finished generations older than the
+    live one are touched, so this may run beside the writing of a new one (``sweep_superseded``).
     """
     now = time.time() if now is None else now
-    try:
-        live = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        live = ""
-    gens = sorted(p for p in index_dir.glob(PREFIX + "*") if p.is_dir())
-    finished = [g for g in gens if (g / MANIFEST).is_file()]
-    for gen in gens:
-        if gen.name != live and not (gen / MANIFEST).is_file():
-            shutil.rmtree(gen, ignore_errors=True)  # left by a crashed build (we hold the writer lock)
-    old = [g for g in finished if g.name < live]
+    live = _live_name(index_dir)
+    old = sorted(p for p in index_dir.glob(PREFIX + "*") if p.name < live and (p / MANIFEST).is_file())
     for position, gen in enumerate(old[: max(0, len(old) - KEEP_OLD)]):
         successor = old[position + 1] if position + 1 < len(old) else index_dir / live
-        superseded_at = (successor / MANIFEST).stat().st_mtime if (successor / MANIFEST).exists() else now
+        try:
+            superseded_at = (successor / MANIFEST).stat().st_mtime
+        except OSError:
+            superseded_at = now
         if now - superseded_at > GRACE_SECONDS:
             shutil.rmtree(gen, ignore_errors=True)
+
+
+def sweep_superseded(index_dir: Path) -> threading.Thread:
+    """``remove_superseded`` on a thread, started now: an update's unlinks overlap its reading and writing.
+
+    Removing a generation unlinks ~75 files (0.02-0.5 s, by the disk's load); the caller joins the
+    thread before it publishes (and before it returns, whatever happens).
+    """
+    thread = threading.Thread(target=remove_superseded, args=(index_dir,), name="sweep-generations", daemon=True)
+    thread.start()
+    return thread

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -91,18 +92,24 @@ def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys
 def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
     """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
     compact = 0.0
-    with collector_paused():
-        try:
-            live = generations.current_generation(index_dir)
-            manifest = generations.read_manifest(live)
-        except (generations.IndexMissing, ValueError, OSError):
-            report = None
-        else:
-            report = None
-            if manifest.get("version") == schema_version():  # else the field table changed: rebuild
-                compact = deleted_share(live)
-                if compact <= REBUILD_SHARE:
-                    report = _update(seeds_dir, index_dir, progress, live, manifest)
+    # generations superseded long enough ago are removed while this update reads and writes
+    sweeping = generations.sweep_superseded(index_dir) if index_dir.is_dir() else None
+    try:
+        with collector_paused():
+            try:
+                live = generations.current_generation(index_dir)
+                manifest = generations.read_manifest(live)
+            except (generations.IndexMissing, ValueError, OSError):
+                report = None
+            else:
+                report = None
+                if manifest.get("version") == schema_version():  # else the field table changed: rebuild
+                    compact = deleted_share(live)
+                    if compact <= REBUILD_SHARE:
+                        report = _update(seeds_dir, index_dir, progress, live, manifest, sweeping)
+    finally:
+        if sweeping is not None:
+            sweeping.join()
     if report is not None:
         return report
     enabled = gc.isenabled()
@@ -118,17 +125,26 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
 
 
 def _update(
-    seeds_dir: Path, index_dir: Path, progress: Progress | None, live: Path, manifest: dict
+    seeds_dir: Path,
+    index_dir: Path,
+    progress: Progress | None,
+    live: Path,
+    manifest: dict,
+    sweeping: threading.Thread | None = None,
 ) -> BuildReport | None:
-    """``update`` once the live generation is known to be updatable; None when only a full build can say."""
+    """``update`` once the live generation is known to be updatable; None when only a full build can say.
+
+    ``sweeping`` removes superseded generations meanwhile: joined before the new one is published.
+    """
     start = time.perf_counter()
     report = BuildReport(mode="incremental")
     old_files: dict[str, dict] = manifest["files"]
     # each file's URL keys: keys.txt, or inside the manifest of a generation written before it
     old_keys_of = generations.read_keys(live)
     if old_keys_of is None:
-        old_keys_of = {rel: entry["keys"] for rel, entry in old_files.items() if "keys" in entry}
-    if len(old_keys_of) != len(old_files) or not all(rel in old_keys_of for rel in old_files):
+        in_manifest = {rel: entry["keys"] for rel, entry in old_files.items() if "keys" in entry}
+        old_keys_of = generations.FileKeys.of(in_manifest)
+    if len(old_keys_of) != len(old_files) or set(old_keys_of.paths) != old_files.keys():
         return None  # which file held which URL is lost
     old_problems = {p["path"]: p["reason"] for p in manifest.get("problems", [])}
     paths, link_problems = discover(seeds_dir)
@@ -167,13 +183,22 @@ def _update(
     # a generation written before its derived data existed (or in another format) gets a new
     # generation with the same documents and current derived data: seconds, not a full build
     derived_current = persisted.is_current(live)
-    keys_of = {rel: entry["keys"] if "keys" in entry else old_keys_of[rel] for rel, entry in files.items()}
+    # keys.txt is written again only when some file's keys changed (else it is the live one, hard-linked)
+    keys_moved = files.keys() != set(old_keys_of.paths) or any(
+        entry["keys"] != old_keys_of[rel] for rel, entry in files.items() if "keys" in entry and rel in old_files
+    )
+
+    def keys_to_write(gen: Path) -> dict[str, list[str]] | None:
+        if not keys_moved and (gen / generations.KEYS).is_file():
+            return None
+        return {rel: entry["keys"] if "keys" in entry else old_keys_of[rel] for rel, entry in files.items()}
+
     if not changed and not removed and set(old_problems) == set(problems) and derived_current:
         if files != old_files:  # only modification times moved: remember them, no new generation
             generations.rewrite_manifest(
                 live,
                 manifest_of(files, report.problems, manifest.get("documents", 0), manifest.get("mode", "")),
-                keys_of if keys_of != old_keys_of or not (live / generations.KEYS).is_file() else None,
+                keys_to_write(live),
             )
         report.mode = "unchanged"
         report.documents = manifest.get("documents", 0)
@@ -187,9 +212,9 @@ def _update(
         affected.update(old_keys_of.get(rel, ()))
     for seed in changed.values():
         affected.update(r.key for r in seed.records)
-    # set.isdisjoint per file: a Python loop over 160k keys cost more than reading the files it finds
-    mentioning = {rel for rel, keys in keys_of.items() if not affected.isdisjoint(keys)}
-    unchanged_needed = sorted(mentioning - set(changed))
+    # the files mentioning them, and the affected keys some file held before (from the flat key list)
+    mentioning, old_keys = old_keys_of.holding(affected)
+    unchanged_needed = sorted(rel for rel in mentioning if rel in files and rel not in changed)
     records: list[Record] = [r for s in changed.values() for r in s.records if r.key in affected]
     for item in iter_seed_files(seeds_dir, unchanged_needed):
         if isinstance(item, SeedFile):
@@ -198,8 +223,6 @@ def _update(
     new_docs = [merge_records(grouped[k]) for k in sorted(grouped)]
 
     # 3. write them into a new generation that shares the old one's segment files
-    # the affected keys some file held before (every key below is an affected one)
-    old_keys = {k for keys in old_keys_of.values() if not affected.isdisjoint(keys) for k in keys if k in affected}
     report.docs_added = sum(1 for d in new_docs if d.key not in old_keys)
     report.docs_updated = len(new_docs) - report.docs_added
     report.docs_removed = sum(1 for k in affected if k in old_keys and k not in grouped)
@@ -216,9 +239,12 @@ def _update(
     delete_docs = _live_versions(live_store, live_derived, replaced)
     write_documents(gen, new_docs, create=False, delete_keys=replaced, delete_docs=delete_docs)
     write_derived(gen, live, affected, opened=(live_store, live_derived))
-    # keys.txt is the live one (hard-linked) unless a file's keys changed: 160k lines not written again
-    new_keys = keys_of if keys_of != old_keys_of or not (gen / generations.KEYS).is_file() else None
-    generations.publish(index_dir, gen, manifest_of(files, report.problems, report.documents, "incremental"), new_keys)
+    new_keys = keys_to_write(gen)
+    if sweeping is not None:
+        sweeping.join()
+    manifest = manifest_of(files, report.problems, report.documents, "incremental")
+    # the generation this one supersedes stays for the next update's sweep (it is within the grace period now)
+    generations.publish(index_dir, gen, manifest, new_keys, superseded=False)
     report.generation = gen.name
     share = deleted_share(gen)
     if share > ADVISE_COMPACT_SHARE:

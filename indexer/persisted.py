@@ -78,41 +78,79 @@ class Derived:
 # -- writing ---------------------------------------------------------------------------------
 
 
-def _save(folder: Path, name: str, array: np.ndarray) -> None:
-    tmp = folder / f".{name}.npy.tmp"
-    with open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
-        fh.flush()
+SYNC_THREADS = 8  # files fsynced at once: the file system commits their data together (half the wall time)
+
+
+class _Files:
+    """Writes arrays under temporary names; each is fsynced and renamed into place by a pool of threads.
+
+    A generation's 48 arrays fsynced one after the other cost ~0.4 s of an update's wall time on a
+    busy disk; fsync releases the GIL, so the next file is written while the last one's data reaches
+    the disk. ``close`` waits for every file: none is named before its data is durable.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        from concurrent.futures import ThreadPoolExecutor  # writing only: a searcher never imports it
+
+        self.folder = folder
+        self.pool = ThreadPoolExecutor(SYNC_THREADS)
+        self.pending: list = []
+
+    def array(self, name: str, array: np.ndarray) -> None:
+        tmp = self.folder / f".{name}.npy.tmp"
+        fh = open(tmp, "wb")  # noqa: SIM115 - closed by _settle, on a pool thread
+        try:
+            np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+            fh.flush()
+        except BaseException:
+            fh.close()
+            raise
+        self.pending.append(self.pool.submit(_settle, fh, tmp, self.folder / f"{name}.npy"))
+
+    def strings(self, name: str, strings: Strings) -> None:
+        self.array(f"{name}.blob", np.asarray(strings.blob, dtype=np.uint8))
+        self.array(f"{name}.offsets", np.asarray(strings.offsets, dtype=np.int64))
+
+    def close(self) -> None:
+        """Wait until every file is durable and in place; the first failure is raised."""
+        self.pool.shutdown(wait=True)
+        for future in self.pending:
+            future.result()
+
+
+def _settle(fh, tmp: Path, final: Path) -> None:
+    try:
         os.fsync(fh.fileno())
-    os.replace(tmp, folder / f"{name}.npy")  # never in place: the name may be a hard link another generation reads
-
-
-def _save_strings(folder: Path, name: str, strings: Strings) -> None:
-    _save(folder, f"{name}.blob", np.asarray(strings.blob, dtype=np.uint8))
-    _save(folder, f"{name}.offsets", np.asarray(strings.offsets, dtype=np.int64))
+    finally:
+        fh.close()
+    os.replace(tmp, final)  # never in place: the name may be a hard link another generation reads
 
 
 def save(gen: Path, derived: Derived) -> None:
-    """Write ``derived`` into ``gen/derived/`` (arrays first, ``meta.json`` last)."""
+    """Write ``derived`` into ``gen/derived/`` (arrays first, each durable, ``meta.json`` last)."""
     folder = gen / DIRECTORY
     folder.mkdir(exist_ok=True)
-    for name in ("live", "quality", "tiebreak", "published", "days", "months", "key_hash", "story", "group"):
-        _save(folder, name, getattr(derived, name))
-    for field, lengths in derived.lengths.items():
-        _save(folder, f"length.{field}", lengths)
-    _save_strings(folder, "deleted.terms", derived.deleted_terms)
-    _save(folder, "deleted.counts", derived.deleted_counts)
-    for field, table in derived.facets.items():
-        _save(folder, f"facet.{field}.ids", table.doc_ids)
-        _save(folder, f"facet.{field}.ords", table.ords)
-        _save(folder, f"facet.{field}.layers", table.layers)
-    _save_strings(folder, "vocabulary", derived.vocabulary)
-    _save(folder, "vocabulary.df", derived.vocabulary_df)
-    for field, postings in derived.postings.items():
-        _save_strings(folder, f"postings.{field}.terms", postings.terms)
-        _save(folder, f"postings.{field}.starts", postings.starts)
-        _save(folder, f"postings.{field}.ids", postings.ids)
-        _save(folder, f"postings.{field}.tfs", postings.tfs)
+    files = _Files(folder)
+    try:
+        for name in ("live", "quality", "tiebreak", "published", "days", "months", "key_hash", "story", "group"):
+            files.array(name, getattr(derived, name))
+        for field, lengths in derived.lengths.items():
+            files.array(f"length.{field}", lengths)
+        files.strings("deleted.terms", derived.deleted_terms)
+        files.array("deleted.counts", derived.deleted_counts)
+        for field, table in derived.facets.items():
+            for part, array in (("ids", table.doc_ids), ("ords", table.ords), ("layers", table.layers)):
+                files.array(f"facet.{field}.{part}", array)
+        files.strings("vocabulary", derived.vocabulary)
+        files.array("vocabulary.df", derived.vocabulary_df)
+        for field, postings in derived.postings.items():
+            files.strings(f"postings.{field}.terms", postings.terms)
+            for part, array in (("starts", postings.starts), ("ids", postings.ids), ("tfs", postings.tfs)):
+                files.array(f"postings.{field}.{part}", array)
+    except BaseException:
+        files.pool.shutdown(wait=True)  # the files written so far settle; the error is the one raised
+        raise
+    files.close()
     meta = {
         "format": FORMAT,
         "doc_count": derived.doc_count,

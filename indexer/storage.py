@@ -15,9 +15,10 @@ upstream fixes the defect itself (tests/test_storage.py).
 from __future__ import annotations
 
 import threading
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
-from itertools import islice
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,28 @@ class Store:
                 ids, tfs = _leaf_postings(sub.postings(field, term))
                 yield term.decode("utf-8"), ids, tfs
 
+    def segment_lists(self, position: int, field: str) -> tuple[list[str], list[int], np.ndarray, np.ndarray]:
+        """One segment's posting lists of a field in one piece: (terms, postings per term, ids, weights).
+
+        What ``segment_postings`` yields, concatenated, deleted documents included. Each term's
+        matcher is made from the term info the iteration read (``postings`` looks every term up
+        again) and its blocks are gathered into growing arrays: an update's new segment
+        (~1,100 terms) took 0.14 s of CPU term by term, 0.09 s this way.
+        """
+        terms: list[str] = []
+        counts: list[int] = []
+        ids, weights = array("q"), array("d")  # 8 bytes a posting, not a Python object (100k segments too)
+        with self.lock:
+            sub, _offset = self._leaves()[position]
+            reader, fmt = sub._terms, self.schema[field].format
+            for term, info in sub.iter_field(field):
+                matcher = reader._codec.postings_reader(reader._postfile, info, fmt, term=(field, term))
+                before = len(ids)
+                _gather(matcher, ids, weights)
+                terms.append(term.decode("utf-8"))
+                counts.append(len(ids) - before)
+        return terms, counts, np.frombuffer(ids, dtype=np.int64), np.frombuffer(weights, dtype=np.float64)
+
     def segment_words(self, position: int, field: str) -> Iterator[tuple[str, int]]:
         """(word, documents of the segment holding it, deleted ones included) of one segment's field."""
         with self.lock:
@@ -310,6 +333,25 @@ def _leaf_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
     if not ids:
         return np.zeros(0, np.int64), np.zeros(0)
     return np.concatenate(ids), np.concatenate(weights)
+
+
+def _gather(matcher, ids: array, weights: array) -> None:
+    """Append one posting list's ids and weights (``_leaf_postings`` into growing arrays, for many short lists)."""
+    if isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            matcher._read_data()
+            deltas, block_weights = matcher._data[0], matcher._data[1]
+            ids.extend(accumulate(deltas))
+            if block_weights is None or isinstance(block_weights, float):
+                weights.extend([1.0 if block_weights is None else block_weights] * len(deltas))
+            else:
+                weights.extend(iter(block_weights))  # array("f"): converted item by item
+            matcher._next_block()
+        return
+    while matcher.is_active():  # inlined short lists and other matchers: the public, per-posting API
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
 
 
 def _column_values(column, doccount: int) -> np.ndarray:

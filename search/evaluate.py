@@ -91,7 +91,10 @@ def _plan_words(parsed: ParsedQuery, gen: Generation, relaxed: bool, *, prefix_l
     """
     vocabulary = gen.vocabulary() if prefix_last or typos else None
     adjacent = adjacent_counter(gen) if typos else None  # words run together ("powerapps"), search.compounds
-    groups = expand(parsed.words, vocabulary, gen.policy, prefix_last=prefix_last, typos=typos, adjacent=adjacent)
+    held = gen.scoring.held if typos else None  # items holding a term: the other spelling of a word (search.spelling)
+    groups = expand(
+        parsed.words, vocabulary, gen.policy, prefix_last=prefix_last, typos=typos, adjacent=adjacent, held=held
+    )
     return plan_groups(parsed, groups, gen, relaxed, feedback=True)
 
 

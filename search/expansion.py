@@ -25,6 +25,7 @@ from indexer.analysis import analyze
 
 from .compounds import join_adjacent, split_word
 from .facets import fold
+from .spelling import other_spellings
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,16 @@ def expand(
     prefix_last: bool,
     typos: bool,
     adjacent: Callable[[str, str, int], int] | None = None,
+    held: Callable[[str], int] | None = None,
 ) -> list[list[Alternative]]:
     """For each typed word that has index terms, its alternatives (the exact term first).
 
     A word whose analysis is empty (a stop word) is left out, unless it is the last word
     being typed and completes to something ("th" -> the, then, their...). With ``typos``, words
     written together or apart also match the other way (``search.compounds``; ``adjacent(a, b)``
-    counts the items holding two terms next to each other, when more than a number hold both).
+    counts the items holding two terms next to each other, when more than a number hold both), and a
+    word also matches its other British or American spelling when ``held(term)`` says items hold it
+    (``search.spelling``): a word with one is not taken as misspelt.
     """
     expanded: list[list[Alternative]] = []
     at: dict[int, list[Alternative]] = {}  # a typed word's position -> its group, for joining neighbours
@@ -118,6 +122,13 @@ def expand(
                         seen.add(term)
                         alternatives.append(Alternative(term, policy.prefix_weight, "prefix", word))
         completed = len(alternatives) > 1  # a word being typed that completes is not a misspelling ("rekognitio")
+        if typos and len(exact) == 1 and policy.spelling_weight and held is not None:
+            for word in other_spellings(low):
+                for term in analyze(word)[:1]:
+                    if term not in seen and held(term) > 0:
+                        seen.add(term)
+                        alternatives.insert(1, Alternative(term, policy.spelling_weight, "spelling", word))
+                        completed = True  # "prioritising": written the British way, not misspelt
         # a word being typed may complete to longer ones ("powerapps" -> "powerappscall") and still be two
         split = split_word(typed, vocabulary, policy, adjacent) if typos and len(exact) == 1 else None
         if split:  # "powerapps": power apps, each half with the typed form as its alternative (not its completions)
@@ -127,7 +138,7 @@ def expand(
                 typed_form = Alternative(whole, policy.compound_weight, "split", low, compound_idf_term(term, policy))
                 expanded.append([Alternative(term, 1.0, "exact", half), typed_form])
             continue
-        if typos and len(exact) == 1 and not completed and _misspelt(low, vocabulary, policy):
+        if typos and len(exact) == 1 and not completed and _misspelt(low, exact[0].term, vocabulary, policy, held):
             edits = 2 if len(low) >= policy.typo_two_edits_letters else 1
             for word, distance in vocabulary.lookup(low, edits, policy.typo_terms):
                 for term in analyze(word)[:1]:
@@ -152,7 +163,13 @@ def compound_idf_term(typed_term: str, policy) -> str:
     return typed_term if policy.compound_idf == "typed" else ""
 
 
-def _misspelt(word: str, vocabulary: Vocabulary, policy) -> bool:
-    """Long enough to correct, not a number, and held by (almost) no item."""
+def _misspelt(word: str, term: str, vocabulary: Vocabulary, policy, held: Callable[[str], int] | None) -> bool:
+    """Long enough to correct, not a number, and held by (almost) no item.
+
+    Nor, under ``policy.misspelt_by`` "stem", its analyzed term: "vaccinations" is in no item, but
+    "vaccin" is, so the word matches already.
+    """
     long_enough = len(word) >= policy.typo_min_letters and not word.isdigit()
-    return long_enough and vocabulary.frequency(word) <= policy.typo_rare_below
+    if not long_enough or vocabulary.frequency(word) > policy.typo_rare_below:
+        return False
+    return policy.misspelt_by != "stem" or held is None or held(term) <= policy.typo_rare_below

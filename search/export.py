@@ -112,7 +112,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
                             "multi_match": {
                                 "query": "{{q}}",
                                 "fields": fields,
-                                "type": "most_fields",
+                                **_across_fields(policy),
                                 "minimum_should_match": should_match,
                             }
                         },
@@ -145,6 +145,17 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
         "highlight": {"fields": {"title": {"number_of_fragments": 0}, "excerpt": {"fragment_size": 240}}},
     }
     return {"script": {"lang": "mustache", "source": source}}
+
+
+def _across_fields(policy: RankingPolicy) -> dict[str, Any]:
+    """How a word's field scores add up: summed over the fields, on one idf or each field's own.
+
+    cross_fields blends a word's idf across the fields from their largest document frequency (the
+    policy's ``idf_fields`` "max"), and counts a word once for minimum-should-match wherever it is.
+    """
+    if policy.idf_fields == "max":
+        return {"type": "cross_fields", "tie_breaker": 1.0}
+    return {"type": "most_fields"}
 
 
 def _all_words_first(policy: RankingPolicy, fields: list[str]) -> list[dict[str, Any]]:

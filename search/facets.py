@@ -33,6 +33,7 @@ class FacetTable:
     layers: np.ndarray  # (k, documents): each document's k-th value ordinal, len(values) for none
     _folded: dict[str, int] = field(default_factory=dict)
     _live_counts: tuple[np.ndarray, np.ndarray] | None = None  # (live mask, its counts), kept per generation
+    _shown_rank: np.ndarray | None = None  # each value's place among its ties on count (see ``summarize``)
 
     def __post_init__(self) -> None:
         self._folded = {fold(v): i for i, v in enumerate(self.values)}
@@ -105,13 +106,13 @@ class FacetTable:
         """
         facet = FACETS[self.field]
         chosen = {self.resolve(v) or v for v in selected}
-        nonzero = np.flatnonzero(counts).tolist()  # Python ints: numpy scalars sort slower (139 -> 88 us)
+        nonzero = np.flatnonzero(counts)
+        rank = self.shown_rank()[nonzero]
+        # newest first (years, months) or most items first, ties by the value's casefold: one lexsort
+        # over the few values with items instead of a Python key per value
+        order = nonzero[np.argsort(rank) if facet.by_value else np.lexsort((rank, -counts[nonzero]))]
         number = counts.tolist()
-        if facet.by_value:
-            order = sorted(nonzero, key=self.values.__getitem__, reverse=True)
-        else:
-            order = sorted(nonzero, key=lambda i: (-number[i], self.values[i].casefold()))
-        pairs = [(self.values[i], number[i]) for i in order[: facet.size]]
+        pairs = [(self.values[i], number[i]) for i in order[: facet.size].tolist()]
         shown = {value for value, _ in pairs}
         for value in sorted(chosen - shown):
             ordinal = self._folded.get(fold(value))
@@ -127,6 +128,22 @@ class FacetTable:
             for value, count in pairs
         ]
         return rows, len(order) > facet.size
+
+    def shown_rank(self) -> np.ndarray:
+        """Each value's place in ``sorted(values, key=casefold)``, made once per table.
+
+        Ties keep the ordinals' order, as Python's stable sort leaves them; ``by_value`` facets
+        (years, months) are ranked by value, descending.
+        """
+        if self._shown_rank is None:
+            if FACETS[self.field].by_value:
+                ordered = sorted(range(len(self.values)), key=self.values.__getitem__, reverse=True)
+            else:
+                ordered = sorted(range(len(self.values)), key=lambda i: self.values[i].casefold())
+            rank = np.empty(len(self.values), dtype=np.int64)
+            rank[ordered] = np.arange(len(self.values))
+            self._shown_rank = rank
+        return self._shown_rank
 
 
 JOINT_FROM = 4_096  # documents from which the single-valued facets are counted together

@@ -151,7 +151,7 @@ class Generation:
         docs, stories = self._story_order
         # the story number in the array's own type: a Python int would make numpy cast every element (50 us)
         leader = stories.dtype.type(leader)
-        return docs[np.searchsorted(stories, leader, "left") : np.searchsorted(stories, leader, "right")]
+        return docs[stories.searchsorted(leader, "left") : stories.searchsorted(leader, "right")]
 
     def joint_facets(self) -> JointCounts:
         """The single-valued facets' values as one code per document (made on first use: ~1 ms at 100k)."""

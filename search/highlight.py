@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import itertools
+from bisect import bisect_right
 
 from markupsafe import Markup
 
@@ -39,9 +40,14 @@ def segments(text: str, terms: set[str]) -> Segments:
     if not terms:
         return [(text, False)]
     parts = pieces(text)
+    return _runs(parts, _matched(parts[1::2], terms))
+
+
+def _runs(parts: list[str], matched: list[int]) -> Segments:
+    """The (piece, matched) runs of ``pieces`` output whose words at the places ``matched`` are marked."""
     out: Segments = []
     last = 0  # the first piece not yet in ``out``
-    for i in _matched(parts[1::2], terms):
+    for i in matched:
         word = 2 * i + 1
         if word > last and (before := "".join(parts[last:word])):
             out.append((before, False))
@@ -58,8 +64,20 @@ def snippet(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> Segments:
         return segments(text, terms)
     # where the first match starts (0: none); the window is then segmented on its own
     parts = pieces(text)
-    first = next(iter(_matched(parts[1::2], terms)), None)
-    return window(text, len("".join(parts[: 2 * first + 1])) if first is not None else 0, terms, width)
+    matched = _matched(parts[1::2], terms)
+    first = len("".join(parts[: 2 * matched[0] + 1])) if matched else 0
+    start, end = _window_bounds(text, first, width)
+    if (start and text[start - 1] != " ") or (end < len(text) and text[end] != " "):
+        return window(text, first, terms, width)  # cut inside a word: its pieces differ from the text's
+    # cut at spaces, which no word spans: the window's pieces and matches are the text's, sliced
+    ends = list(itertools.accumulate(map(len, parts)))
+    i, j = bisect_right(ends, start), min(bisect_right(ends, end), len(parts) - 1)  # pieces holding both cuts
+    head = parts[i][start - (ends[i - 1] if i else 0) :] if i % 2 == 0 else ""
+    cut = [head, *parts[i + 1 - i % 2 : j], parts[j][: end - (ends[j - 1] if j else 0)]] if j > i else [text[start:end]]
+    if not terms:
+        return _elided(segments(text[start:end], terms), start, end, len(text))
+    runs = _runs(cut, [w - i // 2 for w in matched if i // 2 <= w < j // 2])  # the window's words from 0
+    return _elided(runs, start, end, len(text))
 
 
 def _matched(words: list[str], terms: set[str]) -> list[int]:
@@ -72,23 +90,37 @@ def _matched(words: list[str], terms: set[str]) -> list[int]:
 
 def window(text: str, first: int, terms: set[str], width: int) -> Segments:
     """About ``width`` characters of ``text`` around offset ``first``, cut at spaces, marked and elided."""
+    start, end = _window_bounds(text, first, width)
+    return _elided(segments(text[start:end], terms), start, end, len(text))
+
+
+def _window_bounds(text: str, first: int, width: int) -> tuple[int, int]:
+    """Where ``window`` cuts ``text``: about ``width`` characters around ``first``, at spaces where it can."""
     start = max(0, min(first - width // 4, len(text) - width))
     if start:
         start = text.find(" ", start) + 1 or start
     end = start + width
     if end < len(text):
         end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
-    parts = segments(text[start:end], terms)
+    return start, end
+
+
+def _elided(parts: Segments, start: int, end: int, length: int) -> Segments:
+    """``parts`` of the window ``start:end`` of a text of ``length`` characters, with "…" where it was cut."""
     if start:
         parts.insert(0, ("…", False))
-    if end < len(text):
+    if end < length:
         parts.append(("…", False))
     return parts
 
 
 def to_html(parts: Segments) -> Markup:
     """Escaped HTML with matches in ``<mark>``: safe as element content (not as an attribute)."""
-    return Markup("".join(f"<mark>{_escape(p)}</mark>" if m else _escape(p) for p, m in parts))
+    whole = "".join([p for p, _ in parts])
+    if "&" in whole or "<" in whole or ">" in whole:
+        return Markup("".join(f"<mark>{_escape(p)}</mark>" if m else _escape(p) for p, m in parts))
+    # nothing to escape (most texts): the parts as they are, without an escape call per part
+    return Markup("".join([f"<mark>{p}</mark>" if m else p for p, m in parts]))
 
 
 def _escape(text: str) -> str:

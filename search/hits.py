@@ -69,7 +69,10 @@ def page_of_hits(
             if per_story[story[position]] == 1:  # alone in its story: no scan of the matches
                 members.append(np.zeros(0, dtype=np.int64))
                 continue
-            others = np.flatnonzero(story == story[position])
+            # the story's matching items, found from its own items (a slice) rather than by
+            # comparing every match's story (~0.1 ms a hit at 70k matches); ``final`` holds live items only
+            items = gen.story_items(int(story[position]))
+            others = docs.searchsorted(np.compress(final[items], items))
             others = others[others != position]
             members.append(others[np.lexsort(tuple(k[others] for k in keys))])
     stored = [gen.stored(int(docs[p])) for p in page]

@@ -42,6 +42,12 @@ class RankingPolicy:
 
     # BM25F
     idf_formula: str = "lucene"  # "whoosh": log(N / (df + 1)) + 1; "lucene": log(1 + (N - df + 0.5) / (df + 0.5))
+    # a term's idf in every field from the largest of its document frequencies in the scored fields
+    # ("max", as Elasticsearch's cross_fields blends them), or from each field's own ("field"): a word
+    # rarer in titles than in text then weighed up to 1.8x more in a title than in an excerpt, on top
+    # of the title's boost, and one query word in a short title outranked items holding more of the
+    # words in their text (docs/relevance.md, fourth round)
+    idf_fields: str = "max"
     k1: float = 1.2
     b: Mapping[str, float] = field(default_factory=lambda: _frozen(title=0.5, excerpt=0.75, provider_text=0.75))
     boosts: Mapping[str, float] = field(default_factory=lambda: _frozen(title=2.5, excerpt=1.0, provider_text=0.5))
@@ -78,6 +84,9 @@ class RankingPolicy:
     typo_min_letters: int = 5  # shorter words are not corrected: one edit makes another real word
     typo_two_edits_letters: int = 9  # from this length, two edits; below it, one
     typo_rare_below: int = 0  # a word held by at most this many items is taken as misspelt
+    # ... and ("stem") whose analyzed term is too: "vaccinations" (in no item) matched "vaccin" already,
+    # and its corrections let "machinations" count as the word ("word": the typed word alone decides)
+    misspelt_by: str = "stem"
     typo_terms: int = 3  # close spellings a misspelt word stands for
     # words written together or apart (search.compounds, with typos): "cyber security" also matches
     # "cybersecurity" and "powerapps" "power apps", the other form at this weight in each of the two
@@ -88,6 +97,9 @@ class RankingPolicy:
     # the rare spelling's high idf let items holding only it outrank those holding the words apart
     # and the query's other word, docs/relevance.md)
     compound_idf: str = "typed"
+    # British and American spellings of one word (search.spelling, with typos): "organisations" also
+    # matches "organizations", at this weight (the same word: 1); 0: off. Snowball stems the two apart
+    spelling_weight: float = 0.0
     # title
     title_all_words_boost: float = 1.5  # x the title BM25, when the title holds every query word
     exact_title_boost: float = 4.0  # per query term, when the analyzed title equals the query

@@ -171,11 +171,12 @@ def toggler(req: SearchRequest) -> Callable[[str, str], str]:
     head = urlencode([*([("q", req.q)] if req.q else []), *(("filter", f"{f}:{v}") for f, v in req.filters)])
     tail = query_string(req, q="", filters=())[1:]
     chosen = {(f, v.casefold()) for f, v in req.filters}
+    before, after = f"?{head}&" if head else "?", f"&{tail}" if tail else ""
 
     def toggle(field: str, value: str) -> str:
-        if (field, value.casefold()) in chosen:
+        if chosen and (field, value.casefold()) in chosen:
             return toggle_filter(req, field, value)
-        return "?" + "&".join(part for part in (head, _filter_pair(field, value), tail) if part)
+        return before + _filter_pair(field, value) + after
 
     return toggle
 

@@ -73,16 +73,22 @@ class ScoringData:
             if table is not None:
                 # views of mapped, live-only lists: nothing read from Whoosh, nothing copied; df is their length
                 ids, tfs = table.get(term)
-                entry = (ids, tfs, self.policy.idf(self.stats.doc_count, len(ids)))
             else:
                 ids, tfs = self.store.postings(field, term)
-                df = self.stats.doc_frequency(self.store, field, term)
                 keep = self.live[ids]
-                entry = (ids[keep], tfs[keep], self.policy.idf(self.stats.doc_count, df))
+                ids, tfs = ids[keep], tfs[keep]
+            entry = (ids, tfs, self.policy.idf(self.stats.doc_count, self._idf_frequency(field, term)))
             self._cache[key] = entry
             if len(self._cache) > POSTINGS_CACHE_ENTRIES:
                 self._cache.popitem(last=False)
             return entry
+
+    def _idf_frequency(self, field: str, term: str) -> int:
+        """The document frequency a term's idf in ``field`` reads: its scored fields' largest, or the field's own."""
+        boosts = self.policy.boosts
+        if self.policy.idf_fields == "max" and boosts.get(field):
+            return max(self.doc_frequency(f, term) for f, boost in boosts.items() if boost)
+        return self.doc_frequency(field, term)
 
     def doc_frequency(self, field: str, term: str) -> int:
         """Live documents holding a term (for did-you-mean)."""
@@ -146,6 +152,10 @@ class ScoringData:
         """Unboosted BM25 of a term for some of its postings (``ids`` and their ``tf``)."""
         avg = self.stats.avg_field_length(field)
         return self.policy.bm25(field, self.idf(field, term), tf, self.lengths[field][ids], avg)
+
+    def held(self, term: str) -> int:
+        """Live documents holding a term in their excerpt, or else in their title (0: no item holds it)."""
+        return self.doc_frequency("excerpt", term) or self.doc_frequency("title", term)
 
     def mask_of(self, field: str, term: str) -> np.ndarray:
         """Live documents whose field holds the term."""

@@ -31,3 +31,25 @@ def test_judged_sets_are_well_formed(name, minimum):
         assert all(len(row["relevant"]) >= 2 and not set(row["exclude"]) & set(row["relevant"]) for row in rows)
     else:
         assert all(row["expected"] for row in rows)
+
+
+def test_the_fresh_queries_are_a_half_of_their_own_that_no_tuning_script_reads():
+    """Queries written after the held-out half had been seen are scored apart and never tuned on."""
+    from eval.graded import load_queries
+
+    queries = load_queries()
+    fresh = [q for q in queries if q["id"].startswith("f")]
+    assert len(fresh) >= 40 and all(q["half"] == "fresh" for q in fresh)
+    assert {q["half"] for q in queries if not q["id"].startswith("f")} == {"tuning", "held-out"}
+    for script in ("sweep.py", "compare.py", "ideal.py", "versus.py"):  # the scripts a ranking change is chosen with
+        assert 'q["half"] == "tuning"' in (DATA.parent / script).read_text(encoding="utf-8")
+
+
+def test_versus_lists_the_relevant_items_a_baseline_ranks_higher_than_the_engine():
+    from eval.versus import ranked_higher
+
+    grades = {"a": 2, "b": 1, "c": 0, "d": 2}
+    engine = ["c", "b", "a"]  # a at 3, b at 2, d not found
+    baseline = ["a", "c", "b", "d"]  # a at 1 (higher), b at 3 (lower), d at 4 (engine lacks it), c not relevant
+    assert ranked_higher(engine, baseline, grades) == [("a", 3), ("d", None)]
+    assert ranked_higher(baseline, engine, grades) == [("b", 3)]

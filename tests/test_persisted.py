@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -153,6 +154,35 @@ def test_an_update_writes_new_derived_files_and_never_touches_the_live_ones(tmp_
     for path in (fresh / persisted.DIRECTORY).iterdir():  # carried over into new files (indexer.carry)
         assert path.stat().st_nlink == 1, f"{path.name} is shared with another generation"
     assert SearchEngine(index).search(build_request("quantum"))["total"] == 1
+
+
+def test_every_derived_array_is_durable_before_its_name_and_the_meta_file_appear(tmp_path, monkeypatch):
+    seeds = folder_with(tmp_path, 12)
+    index = tmp_path / "index"
+    build.full_build(seeds, index)
+    data = persisted.load(generations.current_generation(index))
+    synced: set[str] = set()
+    renamed: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        synced.add(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        if Path(src).parent.name == persisted.DIRECTORY and Path(dst).name != persisted.META:
+            assert str(src) in synced, f"{Path(dst).name} named before its data was fsynced"
+        renamed.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)  # the writes settle on a pool of threads: patched process-wide
+    monkeypatch.setattr(os, "replace", replace)
+    gen = tmp_path / "copy"
+    gen.mkdir()
+    persisted.save(gen, data)
+    arrays = sorted(p.name for p in (gen / persisted.DIRECTORY).glob("*.npy"))
+    assert renamed[-1] == persisted.META and sorted(renamed[:-1]) == arrays  # the meta file last
+    assert snapshot_of_arrays(persisted.load(gen)) == snapshot_of_arrays(data)
 
 
 def test_an_index_built_without_derived_files_opens_and_answers_the_same(tmp_path):

@@ -172,3 +172,45 @@ def test_workers_come_from_the_flag_else_search_workers_else_the_cpus(monkeypatc
         result = CliRunner().invoke(main, ["--index", str(seeds_index), "serve", *args], env=env)
         assert result.exit_code == 0, result.output
         assert seen.pop() == expected
+
+
+@pytest.mark.parametrize("one_at_a_time", [True, False], ids=["worker app", "bare app (control)"])
+def test_a_worker_computes_one_answer_at_a_time_while_its_threads_serve(seeds_index, monkeypatch, one_at_a_time):
+    import threading
+    import time
+
+    from werkzeug.test import Client
+
+    from web import create_app
+    from web.prefork import OneAtATime
+
+    app = create_app({"INDEX_DIR": str(seeds_index), "ANALYTICS": False, "ACCESS_LOG": False, "RESULT_CACHE": 0})
+    engine = app.extensions["search_engine"]
+    running, most, lock = [0], [0], threading.Lock()
+    search = engine.search
+
+    def slow_search(request):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)  # a search in progress: another thread would start one now if it could
+        try:
+            return search(request)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(engine, "search", slow_search)
+    wsgi = OneAtATime(app) if one_at_a_time else app
+    statuses: list[int] = []
+
+    def ask(q: str) -> None:
+        statuses.append(Client(wsgi).get(f"/api/search?q={q}").status_code)
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in ("police", "court", "privacy", "facial")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 4
+    assert (most[0] == 1) == one_at_a_time, most[0]

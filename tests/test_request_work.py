@@ -147,3 +147,93 @@ def test_text_cut_around_its_words_equals_the_tokenizer_spans(engine, monkeypatc
             assert "".join(parts) == text, (name, text)
             assert parts[1::2] == [text[s:e] for s, e in tokenize(text)], (name, text)
     assert any(not t.isascii() for t in texts) and any(t.isascii() for t in texts)  # both engines of the regex way
+
+
+def test_facet_rows_come_in_the_order_python_sorts_their_values(all_engine):
+    # most items first, ties by the value's casefold (the stable sort's order among equal casefolds);
+    # years and months newest first: what sorting the values with a Python key per value gave
+    import numpy as np
+
+    from indexer.schema import FACETS
+
+    rng = np.random.default_rng(16)
+    toggle = toggler(build_request("police"))
+    gen = all_engine.generation()
+    for field, table in gen.facets.items():
+        facet = FACETS[field]
+        for ceiling in (1, 3, 1000):  # many ties, some, few
+            counts = rng.integers(0, ceiling + 1, len(table.values))
+            number = counts.tolist()
+            nonzero = [i for i in range(len(number)) if number[i]]
+            if facet.by_value:
+                order = sorted(nonzero, key=table.values.__getitem__, reverse=True)
+            else:
+                order = sorted(nonzero, key=lambda i: (-number[i], table.values[i].casefold()))
+            rows, truncated = table.summarize(counts, [], toggle)
+            expected = [(table.values[i], number[i]) for i in order[: facet.size]]
+            assert [(r["value"], r["count"]) for r in rows] == expected
+            assert truncated == (len(order) > facet.size)
+
+
+def test_marked_html_equals_escaping_each_part():
+    import html
+
+    samples = [
+        [("Police ", False), ("use", True), (" of facial recognition", False)],
+        [("AT&T", True), (" <b>bold</b> ", False), ("x > y", True)],
+        [("plain", False)],
+        [("x < y", False)],
+        [("a > b", True)],
+        [("R", False), ("&", True), ("D", False)],
+        [("…", False), ("café", True), (" naïve \u2018quoted\u2019 'single' \"double\"", False), ("…", False)],
+        [],
+    ]
+    for parts in samples:
+        expected = "".join(f"<mark>{html.escape(p, False)}</mark>" if m else html.escape(p, False) for p, m in parts)
+        assert str(highlight.to_html(parts)) == expected, parts
+
+
+def test_a_storys_other_items_are_its_other_matches_in_rank_order(all_engine):
+    # grouped hits list the other matching items of their story; the ungrouped ranking of every
+    # match is the reference (found there by story key, not from the story arrays)
+    from tests.conftest import search
+
+    checked = 0
+    for q in ("police", "facial recognition", "ai", "power apps", "data", "privacy", "court ruling"):
+        everything = search(all_engine, q, group=False, limit=100)
+        if everything["total"] > 100:
+            continue
+        by_story: dict[str, list[str]] = {}
+        for hit in everything["hits"]:
+            by_story.setdefault(hit["story"], []).append(hit["key"])
+        for hit in search(all_engine, q, limit=100)["hits"]:
+            others = [key for key in by_story[hit["story"]] if key != hit["key"]]
+            assert hit["more"] == len(others), (q, hit["key"])
+            assert [m["key"] for m in hit["more_items"]] == others[:5], (q, hit["key"])
+            checked += len(others) > 0
+    assert checked >= 3, "some hits had other items in their story"
+
+
+def test_a_snippet_cut_at_spaces_is_the_window_segmented_on_its_own():
+    # the snippet slices the whole text's pieces where the window is cut at spaces; segmenting the
+    # window's text again (``highlight.window``) is the reference, on texts made to cut anywhere
+    import random
+
+    rng = random.Random(16)
+    vocabulary = ["police", "Police's", "use", "naïve", "café", "don\u2019t", "AI", "x", "42", "São", "über-cool"]
+    vocabulary += ["&", "<b>", "...", "—", "  ", "\t", "facial", "recognition", "l'état", "O'Brien"]
+    compared = 0
+    for n in range(400):
+        text = "".join(
+            rng.choice(vocabulary) + rng.choice([" ", " ", "  ", ", ", "-", ""]) for _ in range(rng.randint(5, 60))
+        )
+        terms = set(analyze(" ".join(rng.sample(vocabulary, 3)))) if n % 5 else set()
+        for width in (8, 25, 60):
+            matched = highlight._matched(highlight.pieces(text)[1::2], terms)
+            first = len("".join(highlight.pieces(text)[: 2 * matched[0] + 1])) if matched else 0
+            expected = (
+                highlight.window(text, first, terms, width) if len(text) > width else highlight.segments(text, terms)
+            )
+            assert highlight.snippet(text, terms, width) == expected, (text, terms, width)
+            compared += len(text) > width
+    assert compared > 800

@@ -29,9 +29,9 @@ def test_the_pinned_whoosh_is_checked_at_import(monkeypatch):
 
 
 def test_numpy_bm25_equals_whoosh_bm25f_on_real_postings(seeds_index):
-    """With Whoosh's idf, the adapter's arrays and the policy's formula give Whoosh's own scores."""
+    """With Whoosh's idf (each field's own), the adapter's arrays and the policy's formula give Whoosh's own scores."""
     store = storage.Store(next(p for p in seeds_index.iterdir() if p.name.startswith("gen-")))
-    policy = dataclasses.replace(POLICY, idf_formula="whoosh")
+    policy = dataclasses.replace(POLICY, idf_formula="whoosh", idf_fields="field")
     derived = derive(store)
     stats = LiveStats(derived.live_count, derived.field_lengths, derived)
     scoring_data = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, policy, derived.postings)
@@ -51,6 +51,13 @@ def test_numpy_bm25_equals_whoosh_bm25f_on_real_postings(seeds_index):
             np.testing.assert_allclose(ours, [theirs[i] for i in ids.tolist()], rtol=1e-9, atol=0)
             compared += len(ids)
     assert compared > 20
+    # one idf per word (idf_fields "max"): every field's from the word's largest document frequency
+    blended = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, POLICY, derived.postings)
+    for term in ("polic", "facial", "amazon"):
+        largest = max(len(scoring_data.postings(f, term)[0]) for f, boost in POLICY.boosts.items() if boost)
+        expected = POLICY.idf(stats.doc_count, largest)
+        assert {blended.idf(f, term) for f in POLICY.boosts} == {expected}
+        assert scoring_data.idf("title", term) != scoring_data.idf("excerpt", term)  # each field's own differ
 
 
 def excluded_first_ids() -> list[int]:
@@ -130,3 +137,27 @@ def test_words_read_segment_by_segment_equal_whoosh_multi_segment_reader(tmp_pat
     for field in ("vocabulary", "title", "topics", "key"):
         theirs = [(term.decode("utf-8"), info.doc_frequency()) for term, info in store.reader.iter_field(field)]
         assert list(store.words(field)) == theirs, field
+
+
+def test_a_segments_lists_in_one_piece_hold_every_posting_its_terms_count_deleted_ones_included(tmp_path):
+    from indexer import generations
+    from tests.test_persisted import index_of_several_segments
+
+    index = index_of_several_segments(tmp_path)  # replaced versions in the first segment
+    store = storage.Store(generations.current_generation(index))
+    deleted = store.deleted()
+    assert len(deleted)
+    for position, (_segment, offset) in enumerate(store.segments()):
+        sub = store._leaves()[position][0]
+        for field in ("title", "excerpt", "topics"):
+            terms, counts, ids, weights = store.segment_lists(position, field)
+            infos = list(sub.iter_field(field))
+            assert terms == [term.decode("utf-8") for term, _ in infos]
+            assert counts == [info.doc_frequency() for _, info in infos]  # deleted documents' postings too
+            starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+            for i, (term, one_by_one, tfs) in enumerate(store.segment_postings(position, field)):
+                mine, mine_tfs = ids[starts[i] : starts[i + 1]], weights[starts[i] : starts[i + 1]]
+                live = ~np.isin(mine + offset, deleted)
+                theirs = ~np.isin(one_by_one + offset, deleted)
+                assert mine[live].tolist() == one_by_one[theirs].tolist(), (field, term)
+                assert mine_tfs[live].tolist() == tfs[theirs].tolist(), (field, term)

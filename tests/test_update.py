@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -83,6 +84,11 @@ def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path, writer: 
         assert incremental["answers"][key] == answer, key
     assert incremental == rebuilt
     assert_persisted_equal(index, full)  # the mapped arrays too, not only what they answer
+    assert stems_of(index) == stems_of(full)  # and the stems queries read
+
+
+def stems_of(index: Path) -> dict[str, str]:
+    return json.loads((generations.current_generation(index) / generations.STEMS).read_text(encoding="utf-8"))
 
 
 def apply_update(folder: Path, update: Path) -> None:
@@ -709,3 +715,12 @@ def test_an_update_seeks_new_neighbours_only_for_items_whose_text_date_or_list_c
     assert sought[1] >= 1  # the renamed item looks for neighbours
     assert_stories_as_a_full_build(index)
     assert_same_as_full_build(seeds, index, tmp_path)
+
+
+def test_file_keys_find_the_files_holding_some_keys_in_the_flat_list():
+    keys = generations.FileKeys.of({"a.md": ["x", "y"], "b.md": [], "c.md": ["y", "z"], "d.md": ["w"]})
+    assert keys.holding({"y", "q"}) == ({"a.md", "c.md"}, {"y"})
+    assert keys.holding({"w", "x"}) == ({"a.md", "d.md"}, {"w", "x"})
+    assert keys.holding({"q"}) == (set(), set())
+    assert keys["b.md"] == [] and keys["c.md"] == ["y", "z"] and keys.get("e.md") is None
+    assert dict(keys) == {"a.md": ["x", "y"], "b.md": [], "c.md": ["y", "z"], "d.md": ["w"]}

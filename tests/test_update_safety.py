@@ -162,3 +162,35 @@ def test_watch_mode_indexes_new_files_after_a_quiet_moment(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+def test_an_update_removes_generations_superseded_past_the_grace_period_before_it_publishes(tmp_path, monkeypatch):
+    from tests.test_documents import seed
+
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    for i in range(6):
+        (seeds / f"{i}.md").write_text(seed(f"Story {i} about clouds", f"https://a.org/{i}"))
+    build.full_build(seeds, index)
+    monkeypatch.setattr(generations, "GRACE_SECONDS", 0.0)
+    on_disk_at_publish: list[list[str]] = []
+    publish = generations.publish
+
+    def recording(index_dir, gen, *args, **kwargs):
+        on_disk_at_publish.append(sorted(p.name for p in index_dir.glob("gen-*")))
+        publish(index_dir, gen, *args, **kwargs)
+
+    monkeypatch.setattr(generations, "publish", recording)
+    for round_no in range(1, 6):
+        (seeds / "0.md").write_text(seed(f"Story 0 revised {round_no} times", "https://a.org/0"))
+        incremental.update(seeds, index)
+    names = [f"gen-{n:06d}" for n in range(1, 7)]
+    # at each publish: the live generation, the KEEP_OLD before it and the one being written; older ones
+    # were swept while the update worked (the last one superseded waits for the next update)
+    assert on_disk_at_publish == [names[max(0, k - 3) : k + 1] for k in range(1, 6)]
+    assert sorted(p.name for p in index.glob("gen-*")) == names[2:]
+    # the sweep never touches a generation being written (no manifest yet), so it may run beside one
+    unfinished = index / "gen-000099"
+    unfinished.mkdir()
+    generations.remove_superseded(index)
+    assert unfinished.is_dir() and sorted(p.name for p in index.glob("gen-*")) == [*names[3:], "gen-000099"]

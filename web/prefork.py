@@ -80,7 +80,27 @@ def search_app(config: dict[str, Any]) -> Any:
     # a second of `index` finishing, by every worker, whatever the requests
     app = create_app({"REFRESH_SECONDS": FOLLOW_SECONDS, **config})
     follow_generations(app.extensions["search_engine"], float(app.config["REFRESH_SECONDS"]))
-    return app
+    return OneAtATime(app)
+
+
+class OneAtATime:
+    """A worker's app answering one request at a time, while its threads still read and write connections.
+
+    A search is CPU work under the process's one GIL: threads running several at once take turns
+    every 5 ms (``sys.getswitchinterval``), each evicting the others' arrays from the cache, and
+    finish no sooner. Under wrk (8 connections, 2 workers of 4 threads) the server used ~10% less
+    CPU a request this way (docs/benchmarks.md, fourth pass). Slow clients still cost only their
+    own thread: gunicorn reads a request before calling the app and writes the answer after it.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        """The app's answer, computed while no other thread of this worker computes one."""
+        with self._lock:
+            return self.app(environ, start_response)
 
 
 def follow_generations(engine: Any, seconds: float) -> threading.Thread:
