@@ -15,7 +15,6 @@ update that adds and one that removes a file. Prints the timings.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import resource
@@ -28,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import user_env  # noqa: E402
 from indexer import build, incremental  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.request import build_request  # noqa: E402
@@ -62,11 +62,10 @@ def cli_update(
 ) -> tuple[float, float, str]:
     """(wall, CPU, summary) of one ``search-cli index`` process run from ``code``: what a user waits for.
 
-    Python may write bytecode, as an installed package has it (PYTHONDONTWRITEBYTECODE, set in some
-    shells, made every run compile the project's ~30 modules from source again: ~0.08 s of CPU).
+    Python may write bytecode, as an installed package has it (``bench.user_env``).
     """
     if env is None:
-        env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+        env = user_env()
     started, cpu = time.perf_counter(), _cpu_seconds(True)
     command = [sys.executable, "-m", "web.cli", "--index", str(index), "--seeds", str(corpus), "index"]
     out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=code, env=env).stdout.strip()
