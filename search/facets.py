@@ -111,8 +111,8 @@ class FacetTable:
         # newest first (years, months) or most items first, ties by the value's casefold: one lexsort
         # over the few values with items instead of a Python key per value
         order = nonzero[np.argsort(rank) if facet.by_value else np.lexsort((rank, -counts[nonzero]))]
-        number = counts.tolist()
-        pairs = [(self.values[i], number[i]) for i in order[: facet.size].tolist()]
+        top = order[: facet.size]  # only the shown values' counts leave numpy
+        pairs = list(zip([self.values[i] for i in top.tolist()], counts[top].tolist(), strict=True))
         shown = {value for value, _ in pairs}
         for value in sorted(chosen - shown):
             ordinal = self._folded.get(fold(value))

@@ -62,6 +62,8 @@ def snippet(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> Segments:
     """The part of ``text`` around its first match, at most about ``width`` characters."""
     if len(text) <= width:
         return segments(text, terms)
+    if not terms:
+        return window(text, 0, terms, width)
     # where the first match starts (0: none); the window is then segmented on its own
     parts = pieces(text)
     matched = _matched(parts[1::2], terms)
@@ -74,8 +76,6 @@ def snippet(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> Segments:
     i, j = bisect_right(ends, start), min(bisect_right(ends, end), len(parts) - 1)  # pieces holding both cuts
     head = parts[i][start - (ends[i - 1] if i else 0) :] if i % 2 == 0 else ""
     cut = [head, *parts[i + 1 - i % 2 : j], parts[j][: end - (ends[j - 1] if j else 0)]] if j > i else [text[start:end]]
-    if not terms:
-        return _elided(segments(text[start:end], terms), start, end, len(text))
     runs = _runs(cut, [w - i // 2 for w in matched if i // 2 <= w < j // 2])  # the window's words from 0
     return _elided(runs, start, end, len(text))
 

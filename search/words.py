@@ -290,11 +290,12 @@ def alternative_bm25(alt: Alternative, field: str, gen) -> tuple[np.ndarray, np.
 def word_idf(group: list[Alternative], gen) -> float:
     """A word's weight in coordination: its (or its best-known form's) idf x the policy's commonness weight."""
     idf = gen.scoring.idf("excerpt", group[0].term)
+    held = gen.scoring.doc_frequency("excerpt", group[0].term)
     spellings = [a.term for a in group if a.kind == "spelling" and gen.scoring.doc_frequency("excerpt", a.term)]
-    if spellings and gen.scoring.doc_frequency("excerpt", group[0].term) > 0:
+    if spellings and held > 0:
         # one word in two spellings ("organisations", "organizations"): it weighs what its commonest weighs
         idf = min(idf, *(gen.scoring.idf("excerpt", term) for term in spellings))
-    elif len(group) > 1 and gen.scoring.doc_frequency("excerpt", group[0].term) <= 0:
+    elif len(group) > 1 and held <= 0:
         known = [gen.scoring.idf("excerpt", a.term) for a in group[1:] if gen.scoring.doc_frequency("excerpt", a.term)]
         # "rarest": the rarest form's idf; "commonest": the form most items hold, the likeliest meant
         idf = (max if gen.policy.form_idf == "rarest" else min)(known, default=idf)
