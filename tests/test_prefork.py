@@ -181,10 +181,15 @@ def test_a_worker_computes_one_answer_at_a_time_while_its_threads_serve(seeds_in
 
     from werkzeug.test import Client
 
-    from web import create_app
-    from web.prefork import OneAtATime
+    from web import create_app, prefork
 
-    app = create_app({"INDEX_DIR": str(seeds_index), "ANALYTICS": False, "ACCESS_LOG": False, "RESULT_CACHE": 0})
+    config = {"INDEX_DIR": str(seeds_index), "ANALYTICS": False, "ACCESS_LOG": False, "RESULT_CACHE": 0}
+    if one_at_a_time:  # the app a gunicorn worker serves (search_app), not a hand-wrapped one
+        monkeypatch.setattr(prefork, "follow_generations", lambda engine, seconds: None)
+        wsgi = prefork.search_app(config)
+        app = wsgi.app
+    else:
+        wsgi = app = create_app(config)
     engine = app.extensions["search_engine"]
     running, most, lock = [0], [0], threading.Lock()
     search = engine.search
@@ -201,7 +206,6 @@ def test_a_worker_computes_one_answer_at_a_time_while_its_threads_serve(seeds_in
                 running[0] -= 1
 
     monkeypatch.setattr(engine, "search", slow_search)
-    wsgi = OneAtATime(app) if one_at_a_time else app
     statuses: list[int] = []
 
     def ask(q: str) -> None:
