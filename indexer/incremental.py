@@ -184,7 +184,7 @@ def _update(
     # generation with the same documents and current derived data: seconds, not a full build
     derived_current = persisted.is_current(live)
     # keys.txt is written again only when some file's keys changed (else it is the live one, hard-linked)
-    keys_moved = files.keys() != set(old_keys_of.paths) or any(
+    keys_moved = files.keys() != old_files.keys() or any(  # old_files' paths are old_keys_of's (checked above)
         entry["keys"] != old_keys_of[rel] for rel, entry in files.items() if "keys" in entry and rel in old_files
     )
 
