@@ -25,10 +25,10 @@ from . import qtree as qt
 from . import timeline
 from .compounds import adjacent_counter
 from .expansion import Alternative, expand
-from .feedback import feedback_words
+from .feedback import feedback_bm25, feedback_words
 from .generation import Generation
 from .query import ParsedQuery, QueryTooBroad, parse, words_only
-from .words import WordScores, alternative_scores
+from .words import WordScores
 
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
 MAX_WILDCARD_TERMS = 1_000  # words a wildcard or range may match at all: bounds the posting lists it reads
@@ -153,7 +153,7 @@ def plan_groups(
         extra = feedback_words(scores * gen.prior, mask, partial, gen, terms)
         if extra:
             parts = dict(parts)
-            parts["bm25"] = parts["bm25"] + sum(alternative_scores(g[0], gen)[0] for g in extra)
+            parts["bm25"] = parts["bm25"] + feedback_bm25(extra, gen)
             scores = parts["bm25"] * parts["coordination"] + parts["title"]
             groups = [*groups, *extra]
     corrections = {g[0].word: next(a.word for a in g if a.kind == "typo") for g in groups if g[-1].kind == "typo"}
