@@ -133,6 +133,7 @@ def plan_groups(
         partial = held & (words.matched < len(terms))
     coordination = words.coordination(policy)  # items with more of the query rank higher
     title = np.zeros(len(ids))
+    exact: np.ndarray | tuple = ()
     if len(terms) >= 2:
         # a title holding every word is about the query; one equal to it is the item looked for.
         # By position: numpy's boolean indexing took 1-2.4 ms at 40-70k matches (the same floats)
@@ -148,8 +149,9 @@ def plan_groups(
     partial = None if partial is None else _spread(ids, partial, n)
     parts: Mapping[str, np.ndarray] = _Spread(ids, {"bm25": bm25, "coordination": coordination, "title": title}, n)
     marked = frozenset(a.term for g in groups for a in g)  # feedback words are scored, never marked
-    if feedback and policy.feedback_from and len(terms) >= policy.feedback_from:
-        # feedback words add to an item's BM25 but never make it match, and coordination ignores them
+    if feedback and policy.feedback_for(len(terms)) and not len(exact):
+        # feedback words add to an item's BM25 but never make it match, and coordination ignores them;
+        # none when an item's title is the query: the item looked for is found, its list is not reordered
         extra = feedback_words(scores * gen.prior, mask, partial, gen, terms)
         if extra:
             parts = dict(parts)
