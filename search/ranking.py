@@ -59,11 +59,11 @@ class RankingPolicy:
     all_words_first: bool = True
     fill_below: int = 10  # fewer full matches than a page: items with some of the words follow them
     # pseudo-relevance feedback (search.feedback, RM3) for queries of ``feedback_from`` to
-    # ``feedback_until`` typed words (0: off; until 0: no limit). Short topical queries whose relevant
-    # items say it in other words gain; questions (5+ words) lost by it, as their first ranking's top
-    # items lend them the wrong subject (round 1: the rare-word fix undone), so they get none
-    # (tuning nDCG@10 +0.0063, 5 queries up, 1 down, docs/relevance.md, sixth round)
-    feedback_from: int = 2
+    # ``feedback_until`` typed words (0: off; until 0: no limit); questions (5+ words) get none, as
+    # their first ranking's top items lend them the wrong subject (round 1: the rare-word fix undone).
+    # Off: from 2 words it passed the tuning half (+0.0063, 5 queries up, 1 down) but lowered the
+    # fresh half (0.717 -> 0.691, topical 0.763 -> 0.703, on judged items; docs/relevance.md, sixth round)
+    feedback_from: int = 0
     feedback_until: int = 4
     feedback_docs: int = 10  # the first ranking's top items it reads (one copy of a syndicated item)
     feedback_terms: int = 10  # words it adds

@@ -103,8 +103,9 @@ def test_the_template_scores_feedback_words_as_the_policy_says_and_only_when_it_
         should = search_template(policy)["script"]["source"]["query"]["function_score"]["query"]["bool"]["should"]
         return [c["multi_match"] for c in should if c.get("multi_match", {}).get("query") == "{{feedback}}"]
 
-    (clause,) = feedback_clauses(POLICY)
-    assert clause["boost"] == pytest.approx(POLICY.feedback_weight * 3 / POLICY.feedback_terms)
+    fed = dataclasses.replace(POLICY, feedback_from=2)
+    (clause,) = feedback_clauses(fed)
+    assert clause["boost"] == pytest.approx(fed.feedback_weight * 3 / fed.feedback_terms)
     assert clause["zero_terms_query"] == "none" and clause["fields"][0] == "title^2.5"  # scores, never matches
     assert feedback_clauses(dataclasses.replace(POLICY, feedback_from=0)) == []
 

@@ -141,8 +141,13 @@ def test_two_words_and_five_or_more_are_not_tiered(all_engine):
     assert long["partial"] == 0 and long["total"] > 10  # any word matches; coordination orders them
 
 
-def _without_feedback(engine: SearchEngine) -> SearchEngine:
-    return SearchEngine(engine.index_dir, policy=dataclasses.replace(POLICY, feedback_from=0), cache_entries=0)
+# feedback on, with the policy's settings for it (off by default: docs/relevance.md, sixth round)
+FED = dataclasses.replace(POLICY, feedback_from=2)
+UNFED = dataclasses.replace(POLICY, feedback_from=0)
+
+
+def _engine(engine: SearchEngine, policy) -> SearchEngine:
+    return SearchEngine(engine.index_dir, policy=policy, cache_entries=0)
 
 
 def _feedback_terms(result: dict) -> set[str]:
@@ -151,14 +156,14 @@ def _feedback_terms(result: dict) -> set[str]:
 
 def test_feedback_words_reorder_what_matched_and_never_make_an_item_match(all_engine):
     query = "covid hospital capacity forecasting"
-    policy, unfed = all_engine.policy, _without_feedback(all_engine)
+    fed, unfed = _engine(all_engine, FED), _engine(all_engine, UNFED)
     plain = search(unfed, query, group=False, limit=100)
-    result = all_engine.search(build_request(query, explain=True, group=False, limit=100))
-    with_words, without = plan(query, all_engine.generation()), plan(query, unfed.generation())
+    result = fed.search(build_request(query, explain=True, group=False, limit=100))
+    with_words, without = plan(query, fed.generation()), plan(query, unfed.generation())
     assert (with_words.mask == without.mask).all() and (with_words.partial == without.partial).all()
     assert not (with_words.scores == without.scores).all()
     extra = _feedback_terms(result)
-    assert 0 < len(extra) <= policy.feedback_terms and "predict" in extra  # the top item's "helps hospitals predict"
+    assert 0 < len(extra) <= FED.feedback_terms and "predict" in extra  # the top item's "helps hospitals predict"
     for hit in result["hits"][:10]:
         assert hit["explain"]["score"] == pytest.approx(hit["score"], abs=1e-6)
         bm25 = _bm25(hit["explain"])
@@ -171,32 +176,39 @@ def test_feedback_words_reorder_what_matched_and_never_make_an_item_match(all_en
 
 
 def test_feedback_expands_queries_of_two_to_four_words_only():
-    assert [POLICY.feedback_for(n) for n in range(1, 7)] == [False, True, True, True, False, False]
-    assert not dataclasses.replace(POLICY, feedback_from=0).feedback_for(3)  # off
-    assert dataclasses.replace(POLICY, feedback_until=0).feedback_for(9)  # no upper limit
+    assert [FED.feedback_for(n) for n in range(1, 7)] == [False, True, True, True, False, False]
+    assert not UNFED.feedback_for(3)  # off
+    assert dataclasses.replace(FED, feedback_until=0).feedback_for(9)  # no upper limit
 
 
 def test_a_question_gets_no_feedback_words_and_keeps_its_rare_word_item_first(all_engine):
     """Feedback from a question's first top items lent it their subject (the police bans for the AFP question)."""
     question = "is Clearview being used by the Australian federal police"
-    assert _feedback_terms(all_engine.search(build_request(question, explain=True, group=False, limit=10))) == set()
-    unlimited = dataclasses.replace(POLICY, feedback_until=0)
-    fed = SearchEngine(all_engine.index_dir, policy=unlimited, cache_entries=0)
+    fed = _engine(all_engine, FED)
+    assert _feedback_terms(fed.search(build_request(question, explain=True, group=False, limit=10))) == set()
+    unlimited = _engine(all_engine, dataclasses.replace(FED, feedback_until=0))
     # without the limit it would get some: the limit is what keeps them out
-    assert _feedback_terms(fed.search(build_request(question, explain=True, group=False, limit=10)))
+    assert _feedback_terms(unlimited.search(build_request(question, explain=True, group=False, limit=10)))
     topical = "covid hospital capacity forecasting"
-    assert _feedback_terms(all_engine.search(build_request(topical, explain=True, group=False, limit=10)))
+    assert _feedback_terms(fed.search(build_request(topical, explain=True, group=False, limit=10)))
 
 
 def test_a_query_that_is_an_items_title_gets_no_feedback_words(all_engine):
     """The item looked for is found (the known-item signal): its list is not reordered by other items' words."""
-    title = "Deep learning takes on tumours"
-    result = all_engine.search(build_request(title.lower(), explain=True, group=False, limit=20))
+    title, fed = "Deep learning takes on tumours", _engine(all_engine, FED)
+    result = fed.search(build_request(title.lower(), explain=True, group=False, limit=20))
     assert result["hits"][0]["title"] == title and _feedback_terms(result) == set()
-    plain = search(_without_feedback(all_engine), title.lower(), group=False, limit=20)
+    plain = search(_engine(all_engine, UNFED), title.lower(), group=False, limit=20)
     assert [h["key"] for h in result["hits"]] == [h["key"] for h in plain["hits"]]
-    near = all_engine.search(build_request("deep learning tumours", explain=True, group=False, limit=20))
+    near = fed.search(build_request("deep learning tumours", explain=True, group=False, limit=20))
     assert _feedback_terms(near)  # not the title: expanded
+
+
+def test_feedback_is_off_by_default(all_engine):
+    """Chosen on the tuning half, not confirmed on the fresh half (docs/relevance.md, sixth round)."""
+    assert not POLICY.feedback_for(3)
+    result = all_engine.search(build_request("covid hospital capacity forecasting", explain=True, group=False))
+    assert _feedback_terms(result) == set()
 
 
 def test_a_words_weight_in_coordination_falls_with_how_common_it_is_in_english():
