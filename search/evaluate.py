@@ -25,10 +25,10 @@ from . import qtree as qt
 from . import timeline
 from .compounds import adjacent_counter
 from .expansion import Alternative, expand
-from .feedback import feedback_words
+from .feedback import feedback_bm25, feedback_words
 from .generation import Generation
 from .query import ParsedQuery, QueryTooBroad, parse, words_only
-from .words import WordScores, alternative_scores
+from .words import WordScores
 
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
 MAX_WILDCARD_TERMS = 1_000  # words a wildcard or range may match at all: bounds the posting lists it reads
@@ -133,6 +133,7 @@ def plan_groups(
         partial = held & (words.matched < len(terms))
     coordination = words.coordination(policy)  # items with more of the query rank higher
     title = np.zeros(len(ids))
+    exact: np.ndarray | tuple = ()
     if len(terms) >= 2:
         # a title holding every word is about the query; one equal to it is the item looked for.
         # By position: numpy's boolean indexing took 1-2.4 ms at 40-70k matches (the same floats)
@@ -148,12 +149,13 @@ def plan_groups(
     partial = None if partial is None else _spread(ids, partial, n)
     parts: Mapping[str, np.ndarray] = _Spread(ids, {"bm25": bm25, "coordination": coordination, "title": title}, n)
     marked = frozenset(a.term for g in groups for a in g)  # feedback words are scored, never marked
-    if feedback and policy.feedback_from and len(terms) >= policy.feedback_from:
-        # feedback words add to an item's BM25 but never make it match, and coordination ignores them
+    if feedback and policy.feedback_for(len(terms)) and not len(exact):
+        # feedback words add to an item's BM25 but never make it match, and coordination ignores them;
+        # none when an item's title is the query: the item looked for is found, its list is not reordered
         extra = feedback_words(scores * gen.prior, mask, partial, gen, terms)
         if extra:
             parts = dict(parts)
-            parts["bm25"] = parts["bm25"] + sum(alternative_scores(g[0], gen)[0] for g in extra)
+            parts["bm25"] = parts["bm25"] + feedback_bm25(extra, gen)
             scores = parts["bm25"] * parts["coordination"] + parts["title"]
             groups = [*groups, *extra]
     corrections = {g[0].word: next(a.word for a in g if a.kind == "typo") for g in groups if g[-1].kind == "typo"}

@@ -94,7 +94,7 @@ def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
 
 
 def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
-    """A mustache search template (params: q, from, size) ranking like ``/api/search``."""
+    """A mustache search template (params: q, from, size, feedback) ranking like ``/api/search``."""
     names = {"title": "title", "excerpt": "excerpt", "provider_text": "provider.text"}
     fields = [f"{names[field]}^{boost}" for field, boost in policy.boosts.items() if boost]
     # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 4<1"
@@ -122,6 +122,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
                             # the engine adds this per query word; a template cannot count the words
                             {"term": {"title.exact": {"value": "{{q}}", "boost": policy.exact_title_boost}}},
                             *_all_words_first(policy, fields),
+                            *_feedback(policy, fields),
                         ],
                     }
                 },
@@ -162,8 +163,7 @@ def _all_words_first(policy: RankingPolicy, fields: list[str]) -> list[dict[str,
     """The policy's all-words tier: a constant far above any score for items holding every word.
 
     "N<1" requires every word up to N words and one beyond, so from ``long_query_words`` on every
-    match gets the constant and nothing is reordered, as in the engine. (Pseudo-relevance feedback
-    has no counterpart in a template: with ``feedback_from`` on, the export ranks without it.)
+    match gets the constant and nothing is reordered, as in the engine.
     """
     if not policy.all_words_first:
         return []
@@ -176,6 +176,27 @@ def _all_words_first(policy: RankingPolicy, fields: list[str]) -> list[dict[str,
         }
     }
     return [{"constant_score": {"filter": every_word, "boost": ALL_WORDS_TIER}}]
+
+
+def _feedback(policy: RankingPolicy, fields: list[str]) -> list[dict[str, Any]]:
+    """The policy's pseudo-relevance feedback as an optional clause: words a client passes as ``feedback``.
+
+    A template cannot read the first ranking's top items, so the client runs the query, takes the
+    words ``search.feedback`` would (its top ``feedback_docs`` items, ``feedback_terms`` words, for
+    queries of ``feedback_from`` to ``feedback_until`` words) and runs it again with them. Like the
+    engine's, they only score (a ``should`` beside the ``must``), and weigh what each word weighs in
+    a three-word query on average (a template cannot weight each word); no words: no clause matches.
+    """
+    if not policy.feedback_from:
+        return []
+    clause = {
+        "query": "{{feedback}}",
+        "fields": fields,
+        **_across_fields(policy),
+        "zero_terms_query": "none",
+        "boost": policy.feedback_weight * 3 / max(policy.feedback_terms, 1),
+    }
+    return [{"multi_match": clause}]
 
 
 def _document(stored: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ the graded set's tuning half it lifted nDCG@10 but lowered typo recall (docs/rel
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 import numpy as np
@@ -24,6 +25,7 @@ import numpy as np
 from indexer.analysis import analyze
 
 from .expansion import Alternative
+from .words import alternative_bm25
 
 READ_AT_MOST = 4  # x feedback_docs: items read to find that many distinct ones (copies are skipped)
 
@@ -45,15 +47,14 @@ def feedback_words(
     # the first ranking's best items, a syndicated copy (same analyzed title) read once: copies of one
     # press release would otherwise outvote every other item
     texts: dict[str, tuple[float, Counter[str]]] = {}
-    read = docs[np.lexsort((-ranking[docs], later))[: READ_AT_MOST * policy.feedback_docs]]
-    for doc in read.tolist():
+    for doc in _first(docs, ranking, later, READ_AT_MOST * policy.feedback_docs).tolist():
         if len(texts) == policy.feedback_docs:
             break
         stored = gen.stored(doc)
-        title = analyze(stored.get("title", ""))
+        title = _terms(stored.get("title", ""))
         signature = " ".join(title)
         if signature not in texts:
-            texts[signature] = (float(ranking[doc]), Counter(title * 2 + analyze(stored.get("excerpt", ""))))
+            texts[signature] = (float(ranking[doc]), Counter(title * 2 + _terms(stored.get("excerpt", ""))))
     total_score = sum(score for score, _ in texts.values())
     if total_score <= 0:
         return []
@@ -63,18 +64,56 @@ def feedback_words(
         for term, count in counts.items():
             model[term] += score / total_score * count / length
     skip = set(typed)
+    candidates = [(t, p) for t, p in sorted(model.items(), key=lambda item: (-item[1], item[0])) if t not in skip]
+    candidates = [(t, p) for t, p in candidates if t.isalpha()]
     most = policy.feedback_max_share * gen.scoring.stats.doc_count
     chosen: list[tuple[str, float]] = []
-    for term, probability in sorted(model.items(), key=lambda item: (-item[1], item[0])):
-        if len(chosen) == policy.feedback_terms:
-            break
-        if term in skip or not term.isalpha():
-            continue
+    step = 4 * policy.feedback_terms  # most probable first, their frequencies looked up together
+    for start in range(0, len(candidates), step):
+        batch = candidates[start : start + step]
+        terms = [t for t, _ in batch]
+        frequency = np.maximum(*(gen.scoring.doc_frequencies(field, terms) for field in ("title", "excerpt")))
         # a word of one item only adds nothing the item's own rank does not say; a word of most items
         # says nothing about any of them
-        frequency = max(gen.scoring.doc_frequency(field, term) for field in ("title", "excerpt"))
-        if 2 <= frequency <= most:
-            chosen.append((term, probability))
+        chosen += [c for c, f in zip(batch, frequency.tolist(), strict=True) if 2 <= f <= most]
+        if len(chosen) >= policy.feedback_terms:
+            break
+    chosen = chosen[: policy.feedback_terms]
     total = sum(p for _, p in chosen)
     scale = policy.feedback_weight * len(typed) / total if total else 0.0
     return [[Alternative(term, scale * p, "feedback", term)] for term, p in chosen]
+
+
+def _first(docs: np.ndarray, ranking: np.ndarray, later: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` of ``docs`` as ``np.lexsort((-ranking[docs], later))`` orders them, sorting only those.
+
+    A common word matches tens of thousands of items: sorting them all took longer than the rest of feedback.
+    """
+    out: list[np.ndarray] = []
+    for group in (docs[~later], docs[later]):
+        need = k - sum(len(o) for o in out)
+        if need <= 0 or not len(group):
+            continue
+        scores = ranking[group]
+        if len(group) > need:  # keep every item scoring at least the need-th best (ties kept, in document order)
+            keep = scores >= np.partition(scores, len(group) - need)[len(group) - need]
+            group, scores = group[keep], scores[keep]
+        out.append(group[np.argsort(-scores, kind="stable")][:need])
+    return np.concatenate(out) if out else docs[:0]
+
+
+@functools.lru_cache(maxsize=8192)
+def _terms(text: str) -> list[str]:
+    """A stored title's or excerpt's terms, kept: the same top items serve many queries (read-only)."""
+    return analyze(text)
+
+
+def feedback_bm25(groups: list[list[Alternative]], gen) -> np.ndarray:
+    """The feedback words' weighted, boosted BM25 over every document (what they add to an item's BM25)."""
+    scores = np.zeros(gen.doc_count)
+    for (alt,) in groups:
+        for field, boost in gen.policy.boosts.items():
+            if boost:
+                ids, bm25 = alternative_bm25(alt, field, gen)
+                scores[ids] += (alt.weight * boost) * bm25
+    return scores

@@ -58,12 +58,16 @@ class RankingPolicy:
     # all 4 in its text (known-item MRR 0.992 -> 1.000, docs/relevance.md)
     all_words_first: bool = True
     fill_below: int = 10  # fewer full matches than a page: items with some of the words follow them
-    # pseudo-relevance feedback (search.feedback, RM3), from this many typed words on; 0: off (tried
-    # at 3: tuning nDCG@10 +0.011 but typo recall -0.053 and 5% of its top 10s unjudged, docs/relevance.md)
+    # pseudo-relevance feedback (search.feedback, RM3) for queries of ``feedback_from`` to
+    # ``feedback_until`` typed words (0: off; until 0: no limit); questions (5+ words) get none, as
+    # their first ranking's top items lend them the wrong subject (round 1: the rare-word fix undone).
+    # Off: from 2 words it passed the tuning half (+0.0063, 5 queries up, 1 down) but lowered the
+    # fresh half (0.717 -> 0.691, topical 0.763 -> 0.703, on judged items; docs/relevance.md, sixth round)
     feedback_from: int = 0
-    feedback_docs: int = 5  # the first ranking's top items it reads (one copy of a syndicated item)
+    feedback_until: int = 4
+    feedback_docs: int = 10  # the first ranking's top items it reads (one copy of a syndicated item)
     feedback_terms: int = 10  # words it adds
-    feedback_weight: float = 0.5  # their summed weight, x the number of typed words (each weighs 1)
+    feedback_weight: float = 0.2  # their summed weight, x the number of typed words (each weighs 1)
     feedback_max_share: float = 0.1  # a word in more than this share of the items is never added
     # coordination: "count" (share of words matched) or "idf" (share of the words' idf matched)
     coordination: str = "idf"
@@ -121,6 +125,10 @@ class RankingPolicy:
         if words < self.long_query_words:
             return words - 1
         return 1
+
+    def feedback_for(self, words: int) -> bool:
+        """Whether a query of this many typed words is expanded by pseudo-relevance feedback."""
+        return bool(self.feedback_from) and self.feedback_from <= words <= (self.feedback_until or words)
 
     def word_weight(self, word: str) -> float:
         """The share of a word's idf it weighs in coordination: less the more common it is in English."""

@@ -90,6 +90,17 @@ class ScoringData:
             return max(self.doc_frequency(f, term) for f, boost in boosts.items() if boost)
         return self.doc_frequency(field, term)
 
+    def doc_frequencies(self, field: str, terms: list[str]) -> np.ndarray:
+        """``doc_frequency`` of many terms, looked up together in the mapped table when there is one."""
+        table = self.mapped.get(field)
+        if table is None or not terms:
+            return np.asarray([self.doc_frequency(field, t) for t in terms], dtype=np.int64)
+        at = table.terms.find_many(terms)
+        found = at >= 0
+        frequencies = np.zeros(len(terms), dtype=np.int64)
+        frequencies[found] = table.starts[at[found] + 1] - table.starts[at[found]]
+        return frequencies
+
     def doc_frequency(self, field: str, term: str) -> int:
         """Live documents holding a term (for did-you-mean)."""
         table = self.mapped.get(field)

@@ -16,7 +16,7 @@ from search.request import build_request
 from tests.conftest import search
 from tests.test_documents import seed
 
-OFF = dataclasses.replace(POLICY, compound_weight=0.0)
+OFF = dataclasses.replace(POLICY, compound_weight=0.0, feedback_from=0)  # feedback alone finds the drone items
 
 
 def _terms(hit: dict) -> list[dict]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from search.export import MAX_ID_BYTES, document_id, index_definition, search_template
+from search.ranking import POLICY
 from tests.conftest import search
 from web.cli import main as cli_main
 
@@ -93,6 +96,18 @@ def test_mapping_references_only_what_it_defines_and_the_template_ranks_like_the
     assert source["query"]["function_score"]["query"]["bool"]["must"]["multi_match"]["fields"][0] == "title^2.5"
     assert source["collapse"]["field"] == "story"
     assert {"topics", "provider", "year", "month", "kind", "timeline"} <= set(source["aggs"])
+
+
+def test_the_template_scores_feedback_words_as_the_policy_says_and_only_when_it_is_on():
+    def feedback_clauses(policy):
+        should = search_template(policy)["script"]["source"]["query"]["function_score"]["query"]["bool"]["should"]
+        return [c["multi_match"] for c in should if c.get("multi_match", {}).get("query") == "{{feedback}}"]
+
+    fed = dataclasses.replace(POLICY, feedback_from=2)
+    (clause,) = feedback_clauses(fed)
+    assert clause["boost"] == pytest.approx(fed.feedback_weight * 3 / fed.feedback_terms)
+    assert clause["zero_terms_query"] == "none" and clause["fields"][0] == "title^2.5"  # scores, never matches
+    assert feedback_clauses(dataclasses.replace(POLICY, feedback_from=0)) == []
 
 
 def test_long_urls_get_a_stable_digest_id():

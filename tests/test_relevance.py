@@ -141,17 +141,29 @@ def test_two_words_and_five_or_more_are_not_tiered(all_engine):
     assert long["partial"] == 0 and long["total"] > 10  # any word matches; coordination orders them
 
 
+# feedback on, with the policy's settings for it (off by default: docs/relevance.md, sixth round)
+FED = dataclasses.replace(POLICY, feedback_from=2)
+UNFED = dataclasses.replace(POLICY, feedback_from=0)
+
+
+def _engine(engine: SearchEngine, policy) -> SearchEngine:
+    return SearchEngine(engine.index_dir, policy=policy, cache_entries=0)
+
+
+def _feedback_terms(result: dict) -> set[str]:
+    return {t["term"] for h in result["hits"] for t in _bm25(h["explain"])["terms"] if t["kind"] == "feedback"}
+
+
 def test_feedback_words_reorder_what_matched_and_never_make_an_item_match(all_engine):
     query = "covid hospital capacity forecasting"
-    policy = dataclasses.replace(POLICY, feedback_from=3)
-    fed = SearchEngine(all_engine.index_dir, policy=policy, cache_entries=0)
-    plain = search(all_engine, query, group=False, limit=100)
+    fed, unfed = _engine(all_engine, FED), _engine(all_engine, UNFED)
+    plain = search(unfed, query, group=False, limit=100)
     result = fed.search(build_request(query, explain=True, group=False, limit=100))
-    with_words, without = plan(query, fed.generation()), plan(query, all_engine.generation())
+    with_words, without = plan(query, fed.generation()), plan(query, unfed.generation())
     assert (with_words.mask == without.mask).all() and (with_words.partial == without.partial).all()
     assert not (with_words.scores == without.scores).all()
-    extra = {t["term"] for h in result["hits"] for t in _bm25(h["explain"])["terms"] if t["kind"] == "feedback"}
-    assert 0 < len(extra) <= policy.feedback_terms and "predict" in extra  # the top item's "helps hospitals predict"
+    extra = _feedback_terms(result)
+    assert 0 < len(extra) <= FED.feedback_terms and "predict" in extra  # the top item's "helps hospitals predict"
     for hit in result["hits"][:10]:
         assert hit["explain"]["score"] == pytest.approx(hit["score"], abs=1e-6)
         bm25 = _bm25(hit["explain"])
@@ -161,6 +173,42 @@ def test_feedback_words_reorder_what_matched_and_never_make_an_item_match(all_en
     trial = "Coronavirus: AI trial hopes to help hospitals plan bed and ventilator demand"
     rank = [h["title"] for h in result["hits"]].index(trial)
     assert rank < [h["title"] for h in plain["hits"]].index(trial)
+
+
+def test_feedback_expands_queries_of_two_to_four_words_only():
+    assert [FED.feedback_for(n) for n in range(1, 7)] == [False, True, True, True, False, False]
+    assert not UNFED.feedback_for(3)  # off
+    assert dataclasses.replace(FED, feedback_until=0).feedback_for(9)  # no upper limit
+
+
+def test_a_question_gets_no_feedback_words_and_keeps_its_rare_word_item_first(all_engine):
+    """Feedback from a question's first top items lent it their subject (the police bans for the AFP question)."""
+    question = "is Clearview being used by the Australian federal police"
+    fed = _engine(all_engine, FED)
+    assert _feedback_terms(fed.search(build_request(question, explain=True, group=False, limit=10))) == set()
+    unlimited = _engine(all_engine, dataclasses.replace(FED, feedback_until=0))
+    # without the limit it would get some: the limit is what keeps them out
+    assert _feedback_terms(unlimited.search(build_request(question, explain=True, group=False, limit=10)))
+    topical = "covid hospital capacity forecasting"
+    assert _feedback_terms(fed.search(build_request(topical, explain=True, group=False, limit=10)))
+
+
+def test_a_query_that_is_an_items_title_gets_no_feedback_words(all_engine):
+    """The item looked for is found (the known-item signal): its list is not reordered by other items' words."""
+    title, fed = "Deep learning takes on tumours", _engine(all_engine, FED)
+    result = fed.search(build_request(title.lower(), explain=True, group=False, limit=20))
+    assert result["hits"][0]["title"] == title and _feedback_terms(result) == set()
+    plain = search(_engine(all_engine, UNFED), title.lower(), group=False, limit=20)
+    assert [h["key"] for h in result["hits"]] == [h["key"] for h in plain["hits"]]
+    near = fed.search(build_request("deep learning tumours", explain=True, group=False, limit=20))
+    assert _feedback_terms(near)  # not the title: expanded
+
+
+def test_feedback_is_off_by_default(all_engine):
+    """Chosen on the tuning half, not confirmed on the fresh half (docs/relevance.md, sixth round)."""
+    assert not POLICY.feedback_for(3)
+    result = all_engine.search(build_request("covid hospital capacity forecasting", explain=True, group=False))
+    assert _feedback_terms(result) == set()
 
 
 def test_a_words_weight_in_coordination_falls_with_how_common_it_is_in_english():

@@ -126,3 +126,24 @@ def test_stored_fields_read_past_whoosh_equal_its_reader_on_many_segments(tmp_pa
     assert len(store.segments()) >= 3
     for docnum in range(store.doc_count):
         assert store.stored(docnum) == store.reader.stored_fields(docnum), docnum
+
+
+def test_feedbacks_first_items_are_a_full_sorts_first_ones_ties_and_all():
+    """Feedback reads its first ranking's top items without sorting every match (a common word's tens of thousands)."""
+    from search.feedback import _first
+
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 5, 39, 40, 41, 500):
+        docs = np.sort(rng.choice(10_000, size, replace=False))
+        ranking = np.zeros(10_000)
+        ranking[docs] = rng.integers(0, 6, size)  # few values: many ties, kept in document order
+        later = rng.random(size) < 0.4
+        for k in (1, 10, 40):
+            assert _first(docs, ranking, later, k).tolist() == docs[np.lexsort((-ranking[docs], later))][:k].tolist()
+
+
+def test_many_terms_document_frequencies_equal_one_at_a_times(all_engine):
+    scoring = all_engine.generation().scoring
+    terms = ["facial", "recognit", "polic", "zzqxv", "ai", "app", "", "clearview"]
+    for field in ("title", "excerpt", "provider_text"):
+        assert scoring.doc_frequencies(field, terms).tolist() == [scoring.doc_frequency(field, t) for t in terms]

@@ -82,7 +82,7 @@ def test_api_returns_the_same_object_as_the_cli(client, seeds_index):
 
 def test_page_groups_a_story_under_its_best_item_and_links_all_of_it(client):
     api = client.get("/api/search?q=facial+recognition+police").get_json()
-    top = api["hits"][0]
+    top = max(api["hits"], key=lambda h: h["more"])  # the big story's card, wherever it ranks
     assert top["more"] >= 10 and len(top["more_items"]) == 5
     html = client.get("/?q=facial+recognition+police").get_data(as_text=True)
     assert html.count('<li class="hit"') == len(api["hits"])
@@ -93,8 +93,8 @@ def test_page_groups_a_story_under_its_best_item_and_links_all_of_it(client):
     # the card says what the whole event holds: its sources and date span, and links all of it
     assert f'<span class="story-sources">{top["story_sources"]} sources</span>' in html
     assert '<span class="story-span">Jun 11 – 12, 2020</span>' in html
-    link = re.search(r'<a class="all" href="([^"]+)" data-nav>All (\d+) items of this story</a>', html)
-    assert link and int(link.group(2)) == top["story_items"]
+    link = re.search(rf'<a class="all" href="([^"]+)" data-nav>All {top["story_items"]} items of this story</a>', html)
+    assert link
     story_page = client.get("/" + link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert f"<strong>{top['story_items']}</strong> results" in story_page
     assert "Remove filter Story:" in story_page  # the story filter shows as a removable chip
