@@ -214,3 +214,25 @@ def test_a_one_shot_update_skips_the_interpreters_teardown_but_not_its_report_or
     assert "in index" in update.stdout  # the report, flushed before the exit
     found = json.loads(run("--index", str(ix), "query", "--json", "Lezard").stdout)
     assert found["total"] == 1
+
+
+# What a query of plain words must not load: each is start-up time every `search-cli query` paid
+# (docs/benchmarks.md, "CLI start-up, fifth pass"); a later import at module level brings it back.
+NOT_FOR_A_QUERY = ("numpy.ma",)
+
+
+def test_a_query_of_words_loads_only_what_it_needs(seeds_index):
+    script = (
+        "import sys\n"
+        "from web.cli import main\n"
+        f"for args in ({['facial', 'recognition', 'police']!r}, {['--json', 'police', '--sort', 'newest']!r}):\n"
+        f"    main(['--index', {str(seeds_index)!r}, 'query', *args], standalone_mode=False)\n"
+        "print('loaded:', *sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "more in this story" in out.stdout  # story cards were made (where numpy's unique loaded numpy.ma)
+    loaded = out.stdout.rsplit("loaded:", 1)[1].split()
+    unwanted = [m for m in loaded if any(m == name or m.startswith(name + ".") for name in NOT_FOR_A_QUERY)]
+    assert unwanted == []
