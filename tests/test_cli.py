@@ -218,7 +218,14 @@ def test_a_one_shot_update_skips_the_interpreters_teardown_but_not_its_report_or
 
 # What a query of plain words must not load: each is start-up time every `search-cli query` paid
 # (docs/benchmarks.md, "CLI start-up, fifth pass"); a later import at module level brings it back.
-NOT_FOR_A_QUERY = ("numpy.ma", "indexer.derive", "indexer.carry", "indexer.stories", "indexer.replaced")
+NOT_FOR_A_QUERY = (
+    "numpy.ma",
+    "indexer.derive",
+    "indexer.carry",
+    "indexer.stories",
+    "indexer.replaced",
+    "whoosh.qparser",
+)
 
 
 def test_a_query_of_words_loads_only_what_it_needs(seeds_index):
