@@ -234,12 +234,15 @@ def test_a_query_of_words_loads_only_what_it_needs(seeds_index):
         "from web.cli import main\n"
         f"for args in ({['facial', 'recognition', 'police']!r}, {['--json', 'police', '--sort', 'newest']!r}):\n"
         f"    main(['--index', {str(seeds_index)!r}, 'query', *args], standalone_mode=False)\n"
+        "from search import background\n"
+        "print('word table built:', background._zipf_table.cache_info().currsize)\n"
         "print('loaded:', *sys.modules)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "more in this story" in out.stdout  # story cards were made (where numpy's unique loaded numpy.ma)
+    assert "word table built: 0" in out.stdout  # its few words were scanned for in the word list
     loaded = out.stdout.rsplit("loaded:", 1)[1].split()
     unwanted = [m for m in loaded if any(m == name or m.startswith(name + ".") for name in NOT_FOR_A_QUERY)]
     assert unwanted == []
