@@ -224,6 +224,8 @@ NOT_FOR_A_QUERY = (
     "indexer.carry",
     "indexer.stories",
     "indexer.replaced",
+    "indexer.events",
+    "indexer.event_links",
     "whoosh.qparser",
 )
 
