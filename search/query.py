@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from whoosh import query as wq
-
 from indexer.analysis import analyze, split_words
 from indexer.schema import ALIASES, FACET_FIELDS, TEXT_FIELDS
 from indexer.text import clean_text
@@ -16,6 +14,7 @@ from indexer.text import clean_text
 from .qtree import Node, Nothing, Words, from_whoosh
 
 if TYPE_CHECKING:
+    from whoosh import query as wq
     from whoosh.qparser import MultifieldParser
 
 MAX_QUERY_CHARS = 1_000
@@ -102,6 +101,8 @@ def _parser(schema, any_word: bool) -> MultifieldParser:
 
 def _words_query(words: list[str]) -> wq.Query:
     """A query over the analyzed words alone, every one of them, for malformed syntax."""
+    from whoosh import query as wq
+
     terms: list[wq.Query] = []
     for word in words:
         for term in analyze(word):
@@ -116,6 +117,7 @@ NO_VALUE = "\x00"  # a facet term no item can hold: stored values are cleaned of
 
 def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq.Query:
     """Make a parsed query safe and exact: cheap wildcards, known fields, canonical facet values."""
+    from whoosh import query as wq
 
     def fix(node: wq.Query) -> wq.Query:
         if isinstance(node, wq.Every):
@@ -174,6 +176,8 @@ def parse(
     if plain:
         # plain words are matched and scored from their analyzed terms (search.words): no parse
         return ParsedQuery(text, Words(tuple(words), any_word=any_word), words, plain=True)
+    from whoosh import query as wq  # syntax: Whoosh parses it (its query classes load with the parser)
+
     try:
         parser = _parser(schema, any_word)
         q = parser.parse(syntax, debug=False)

@@ -227,6 +227,8 @@ NOT_FOR_A_QUERY = (
     "indexer.events",
     "indexer.event_links",
     "whoosh.qparser",
+    "whoosh.query",
+    "whoosh.searching",
 )
 
 
