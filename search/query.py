@@ -79,6 +79,18 @@ def normalize(text: str) -> str:
     return clean_text(text)
 
 
+def load_parser() -> None:
+    """Import Whoosh's query parser and query classes now: a server does at start, not on its first query with syntax.
+
+    A one-shot command imports them only when its query has syntax (``_parser``): plain words never meet them.
+    """
+    import importlib
+
+    # the parser with its date plugin (and whoosh.query), and the searcher phrases and corrections use
+    for name in ("whoosh.qparser.dateparse", "whoosh.qparser.plugins", "whoosh.searching"):
+        importlib.import_module(name)
+
+
 def _parser(schema, any_word: bool) -> MultifieldParser:
     # Whoosh's parser is imported here: plain words (most queries, every CLI query of words) never need it
     from whoosh.qparser import AndGroup, GtLtPlugin, MultifieldParser, OrGroup, PlusMinusPlugin, SingleQuotePlugin

@@ -250,3 +250,16 @@ def test_a_query_of_words_loads_only_what_it_needs(seeds_index):
     loaded = out.stdout.rsplit("loaded:", 1)[1].split()
     unwanted = [m for m in loaded if any(m == name or m.startswith(name + ".") for name in NOT_FOR_A_QUERY)]
     assert unwanted == []
+
+
+def test_the_server_loads_the_query_parser_at_start_not_on_its_first_query_with_syntax(seeds_index):
+    script = (
+        "import sys\n"
+        "from web.app import create_app\n"
+        f"create_app({{'INDEX_DIR': {str(seeds_index)!r}, 'ACCESS_LOG': False, 'ANALYTICS': False}})\n"
+        "print(*(m in sys.modules for m in ('whoosh.qparser.dateparse', 'whoosh.query', 'whoosh.searching')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "True"]
