@@ -177,7 +177,7 @@ def save(gen: Path, derived: Derived) -> None:
 
 
 def _load(folder: Path, name: str) -> np.ndarray:
-    path = folder / f"{name}.npy"
+    path = str(folder / f"{name}.npy")  # a str: numpy.memmap resolves a Path's symlinks (a realpath per file)
     try:
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError:  # an empty array cannot be mapped: read it (a few bytes)

@@ -25,7 +25,6 @@ from whoosh.columns import NumericColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, FieldType, Schema
 
 from .analysis import news_analyzer, title_signature, vocabulary_analyzer
-from .events import key_hash
 
 # Multi-valued facet values are joined with this separator at index time, so values may
 # contain commas and spaces ("Microsoft AI", "Health, Science") without being split.
@@ -209,6 +208,13 @@ def analyzed_texts(stored: Mapping[str, Any]) -> dict[str, str]:
         title=stored.get("title", ""), excerpt=stored.get("excerpt", ""), provider=stored.get("provider", "")
     )
     return {name: BY_NAME[name].value(doc) for name in FROM_STORED_TEXT}
+
+
+def key_hash(key: str) -> int:
+    """``indexer.events.key_hash``, imported when a build first calls it: a query never does (nor loads events)."""
+    from .events import key_hash as hash_of_key
+
+    return hash_of_key(key)
 
 
 def tiebreak(key: str) -> int:

@@ -20,18 +20,20 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from itertools import accumulate, islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import whoosh
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocWriter
 from whoosh.columns import NumericColumn
 from whoosh.fields import DATETIME
 from whoosh.reading import SegmentReader
-from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
+
+if TYPE_CHECKING:  # imported where used: whoosh.query and whoosh.searching are 30-40 ms a plain query never needs
+    from whoosh import query as wq
+    from whoosh.searching import Searcher
 
 WHOOSH_VERSION = (3, 54, 0)  # pinned in pyproject.toml: the private layout below is this version's
 
@@ -113,7 +115,7 @@ class Store:
         self.path = Path(path)
         self.index = whoosh_index.open_dir(str(path))
         self.reader = self.index.reader()
-        self.searcher = Searcher(self.reader, fromindex=self.index)
+        self._searcher: Searcher | None = None
         self.schema = self.index.schema
         self.doc_count = self.reader.doc_count_all()  # deleted documents included: arrays are this long
         self.lock = threading.RLock()  # Whoosh readers are not safe across threads
@@ -123,6 +125,15 @@ class Store:
         self._stored_from = [offset for _sub, offset in leaves]
         self._stored_readers = [sub for sub, _offset in leaves]
         self._stored_names = frozenset(self.schema.names()) if not self.schema._dyn_fields else None
+
+    @property
+    def searcher(self) -> Searcher:
+        """Whoosh's searcher over the reader, made on first use (phrases, corrections; plain words never)."""
+        if self._searcher is None:
+            from whoosh.searching import Searcher
+
+            self._searcher = Searcher(self.reader, fromindex=self.index)
+        return self._searcher
 
     def _leaves(self) -> list:
         """(segment reader, first document number) of every segment; none for an empty index.
@@ -235,6 +246,8 @@ class Store:
 
     def match_phrase(self, field: str, words: tuple[str, ...]) -> np.ndarray:
         """Documents holding ``words`` next to each other in ``field`` (Whoosh reads the positions)."""
+        from whoosh import query as wq
+
         with self.lock:
             return np.fromiter(self.searcher.docs_for_query(wq.Phrase(field, list(words))), dtype=np.int64)
 

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from whoosh.query.qcore import QueryError
 
 from indexer.analysis import analyze
 from indexer.schema import TEXT_FIELDS
@@ -65,6 +64,8 @@ def plan(text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool
         return Plan(parsed, gen.live.copy(), np.ones(gen.doc_count), relaxed)
     if isinstance(parsed.tree, qt.Words):
         return _plan_words(parsed, gen, relaxed or parsed.tree.any_word, prefix_last=prefix_last, typos=typos)
+    from whoosh.query.qcore import QueryError  # syntax: the parser has loaded whoosh.query already
+
     try:
         mask, scoring_terms = walk(parsed.tree, gen, time.perf_counter() + MATCH_BUDGET_SECONDS)
         scoring_terms = list(dict.fromkeys(scoring_terms))  # a term named twice scores once
@@ -242,6 +243,8 @@ def walk(node: qt.Node, gen: Generation, deadline: float = math.inf) -> tuple[np
             return _expand(node, gen, deadline)
         case qt.Phrase():
             return _phrase(node, gen, deadline), _scoring(node.field, list(node.words))
+    from whoosh.query.qcore import QueryError
+
     raise QueryError(f"unknown query part {node!r}")
 
 

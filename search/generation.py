@@ -22,7 +22,6 @@ import numpy as np
 
 from indexer import generations, persisted
 from indexer.analysis import remember_stems
-from indexer.derive import derive
 from indexer.persisted import Derived
 from indexer.schema import FACET_FIELDS
 from indexer.storage import Store
@@ -82,6 +81,8 @@ class Generation:
         if derived is None:
             # built before the derived files existed: compute them here, as every open used to
             log.warning("%s has no derived files of this version: computing them ('search-cli index' writes them)", gen)
+            from indexer.derive import derive  # the build's modules: only an older index's open needs them
+
             derived = derive(store, postings=False)
         stats = LiveStats(derived.live_count, derived.field_lengths, derived)
         scoring = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, policy, derived.postings)

@@ -12,9 +12,10 @@ Without(keep=Term(field='title', text='polic'), drop=Term(field='title', text='m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from whoosh import query as wq
+if TYPE_CHECKING:
+    from whoosh import query as wq
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ Node = Words | Term | Phrase | Expand | Dates | All | Any_ | Without | Maybe | N
 
 def from_whoosh(q: wq.Query) -> Node:
     """Our tree for a (bounded, normalized) Whoosh query tree."""
+    from whoosh import query as wq  # a query with syntax: the parser has loaded it already
+
     if isinstance(q, wq.Every):
         return Everything()
     if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):

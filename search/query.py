@@ -5,24 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from whoosh import query as wq
-from whoosh.qparser import (
-    AndGroup,
-    GtLtPlugin,
-    MultifieldParser,
-    OrGroup,
-    PlusMinusPlugin,
-    SingleQuotePlugin,
-)
-from whoosh.qparser.dateparse import DateParserPlugin
-from whoosh.qparser.plugins import FieldAliasPlugin
+from typing import TYPE_CHECKING
 
 from indexer.analysis import analyze, split_words
 from indexer.schema import ALIASES, FACET_FIELDS, TEXT_FIELDS
 from indexer.text import clean_text
 
 from .qtree import Node, Nothing, Words, from_whoosh
+
+if TYPE_CHECKING:
+    from whoosh import query as wq
+    from whoosh.qparser import MultifieldParser
 
 MAX_QUERY_CHARS = 1_000
 MAX_TERMS = 64
@@ -86,9 +79,26 @@ def normalize(text: str) -> str:
     return clean_text(text)
 
 
-def _parser(schema, group) -> MultifieldParser:
+def load_parser() -> None:
+    """Import Whoosh's query parser and query classes now: a server does at start, not on its first query with syntax.
+
+    A one-shot command imports them only when its query has syntax (``_parser``): plain words never meet them.
+    """
+    import importlib
+
+    # the parser with its date plugin (and whoosh.query), and the searcher phrases and corrections use
+    for name in ("whoosh.qparser.dateparse", "whoosh.qparser.plugins", "whoosh.searching"):
+        importlib.import_module(name)
+
+
+def _parser(schema, any_word: bool) -> MultifieldParser:
+    # Whoosh's parser is imported here: plain words (most queries, every CLI query of words) never need it
+    from whoosh.qparser import AndGroup, GtLtPlugin, MultifieldParser, OrGroup, PlusMinusPlugin, SingleQuotePlugin
+    from whoosh.qparser.dateparse import DateParserPlugin
+    from whoosh.qparser.plugins import FieldAliasPlugin
+
     # the parser only matches: scores come from the ranking policy (search.ranking)
-    parser = MultifieldParser(list(TEXT_FIELDS), schema, group=group)
+    parser = MultifieldParser(list(TEXT_FIELDS), schema, group=OrGroup.factory(0.9) if any_word else AndGroup)
     parser.remove_plugin_class(SingleQuotePlugin)  # apostrophes are part of words here
     # '+'/'-' only at the start of a word, so dates (2020-05) and names (Wi-Fi) stay intact
     parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=[\w\"(])", minusexpr=r"(?<![^\s(])-(?=[\w\"(])"))
@@ -101,15 +111,17 @@ def _parser(schema, group) -> MultifieldParser:
     return parser
 
 
-def _words_query(words: list[str], group: type) -> wq.Query:
-    """A query over the analyzed words alone, for malformed syntax."""
+def _words_query(words: list[str]) -> wq.Query:
+    """A query over the analyzed words alone, every one of them, for malformed syntax."""
+    from whoosh import query as wq
+
     terms: list[wq.Query] = []
     for word in words:
         for term in analyze(word):
             terms.append(wq.Or([wq.Term(f, term) for f in TEXT_FIELDS]))
     if not terms:
         return wq.NullQuery
-    return (wq.And if group is AndGroup else wq.Or)(terms)
+    return wq.And(terms)
 
 
 NO_VALUE = "\x00"  # a facet term no item can hold: stored values are cleaned of control characters
@@ -117,6 +129,7 @@ NO_VALUE = "\x00"  # a facet term no item can hold: stored values are cleaned of
 
 def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq.Query:
     """Make a parsed query safe and exact: cheap wildcards, known fields, canonical facet values."""
+    from whoosh import query as wq
 
     def fix(node: wq.Query) -> wq.Query:
         if isinstance(node, wq.Every):
@@ -126,13 +139,13 @@ def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq
             # an unknown "field:" is most likely part of the text ("Re: ...", "AI: the ..."); a term of
             # no field is what Whoosh leaves of a boost after a date it could not parse ("published:xx^3")
             text = getattr(node, "text", "")
-            return _words_query([str(text)], AndGroup) if text else wq.NullQuery
+            return _words_query([str(text)]) if text else wq.NullQuery
         if isinstance(node, (wq.Wildcard, wq.Prefix, wq.Regex, wq.FuzzyTerm)):
             text = str(node.text)
             literal = re.split(r"[*?\[]", text, maxsplit=1)[0]
             if isinstance(node, wq.Regex) or len(literal) < MIN_WILDCARD_PREFIX:
                 words = split_words(text)
-                return _words_query(words, AndGroup) if words else wq.NullQuery
+                return _words_query(words) if words else wq.NullQuery
             if isinstance(node, wq.FuzzyTerm):
                 node.maxdist = min(node.maxdist, 2)
         if field in FACET_FIELDS and isinstance(node, wq.Term):
@@ -166,7 +179,7 @@ def parse(
     words = split_words(text)
     plain = not _OPERATOR_CHARS.search(syntax)
     content_words = [w for w in words if analyze(w)]
-    group = OrGroup.factory(0.9) if relaxed or len(content_words) >= any_from else AndGroup
+    any_word = relaxed or len(content_words) >= any_from
     if not text:
         return ParsedQuery(text, Nothing(), [], plain=True)
     if len(words) > MAX_TERMS:
@@ -174,9 +187,11 @@ def parse(
         return words_only(ParsedQuery(text, Nothing(), words[:MAX_TERMS], plain=True))
     if plain:
         # plain words are matched and scored from their analyzed terms (search.words): no parse
-        return ParsedQuery(text, Words(tuple(words), any_word=group is not AndGroup), words, plain=True)
+        return ParsedQuery(text, Words(tuple(words), any_word=any_word), words, plain=True)
+    from whoosh import query as wq  # syntax: Whoosh parses it (its query classes load with the parser)
+
     try:
-        parser = _parser(schema, group)
+        parser = _parser(schema, any_word)
         q = parser.parse(syntax, debug=False)
         if q is wq.NullQuery and _MINUS.search(syntax):
             # only exclusions ("-openai"): Whoosh's minus needs something to take from; NOT means the same
@@ -190,7 +205,7 @@ def parse(
             raise ValueError("syntax left no query")
         tree = from_whoosh(q)
     except Exception:  # noqa: BLE001 - Whoosh raises bare Exception (e.g. unparseable dates): use the words
-        return ParsedQuery(text, Words(tuple(words), any_word=group is not AndGroup), words, plain=True, fallback=True)
+        return ParsedQuery(text, Words(tuple(words), any_word=any_word), words, plain=True, fallback=True)
     return ParsedQuery(text, tree, words, plain=plain)
 
 

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
-from indexer.derive import DAY_US, EPOCH_US, calendar
-
-__all__ = ["DAY_US", "EPOCH_US", "Calendar", "PeriodError"]
+__all__ = ["Calendar", "PeriodError"]  # and DAY_US, EPOCH_US (``__getattr__``)
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 WEEKLY_UP_TO_DAYS = 120  # about 17 weekly bars; longer spans are shown by month
 # month numbers this far apart have whole months between them longer than WEEKLY_UP_TO_DAYS
@@ -51,6 +49,8 @@ def bucket_period(bucket: dict) -> str:
 
 def period_mask(published: np.ndarray, text: str) -> np.ndarray:
     """Documents published within the period (items without a date never are)."""
+    from indexer.derive import DAY_US
+
     start, end = parse_period(text)
     low = datetime_to_long(dt.datetime.combine(start, dt.time()))
     # the day after ``end`` as a number, not a date: 9999-12-31 has no next date to construct
@@ -74,7 +74,11 @@ class Calendar:
         ``days_months``: their day and month numbers, when a build derived them already
         (``indexer.derive.calendar``).
         """
-        days, months = days_months if days_months is not None else calendar(published)
+        if days_months is None:
+            from indexer.derive import calendar
+
+            days_months = calendar(published)
+        days, months = days_months
         dated = published >= 0
         return cls(dated, days, months, bool(dated.all()))
 
@@ -144,6 +148,19 @@ def bucket_label(bucket: dict, interval: str) -> str:
     if interval == "month":
         return start.strftime("%b %Y")
     return f"week of {start.strftime('%b')} {start.day}, {start.year}"
+
+
+def __getattr__(name: str) -> int:
+    """``DAY_US`` and ``EPOCH_US``: the indexer's, imported on first use.
+
+    ``indexer.derive`` brings the build's clustering and carrying modules: a query that maps its
+    generation's calendar never needs them (tests/test_cli.py checks what a query imports).
+    """
+    if name in ("DAY_US", "EPOCH_US"):
+        from indexer import derive
+
+        return getattr(derive, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _day(days_since_epoch: int) -> dt.date:

@@ -214,3 +214,52 @@ def test_a_one_shot_update_skips_the_interpreters_teardown_but_not_its_report_or
     assert "in index" in update.stdout  # the report, flushed before the exit
     found = json.loads(run("--index", str(ix), "query", "--json", "Lezard").stdout)
     assert found["total"] == 1
+
+
+# What a query of plain words must not load: each is start-up time every `search-cli query` paid
+# (docs/benchmarks.md, "CLI start-up, fifth pass"); a later import at module level brings it back.
+NOT_FOR_A_QUERY = (
+    "numpy.ma",
+    "indexer.derive",
+    "indexer.carry",
+    "indexer.stories",
+    "indexer.replaced",
+    "indexer.events",
+    "indexer.event_links",
+    "whoosh.qparser",
+    "whoosh.query",
+    "whoosh.searching",
+)
+
+
+def test_a_query_of_words_loads_only_what_it_needs(seeds_index):
+    script = (
+        "import sys\n"
+        "from web.cli import main\n"
+        f"for args in ({['facial', 'recognition', 'police']!r}, {['--json', 'police', '--sort', 'newest']!r}):\n"
+        f"    main(['--index', {str(seeds_index)!r}, 'query', *args], standalone_mode=False)\n"
+        "from search import background\n"
+        "print('word table built:', background._zipf_table.cache_info().currsize)\n"
+        "print('loaded:', *sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "more in this story" in out.stdout  # story cards were made (where numpy's unique loaded numpy.ma)
+    assert "word table built: 0" in out.stdout  # its few words were scanned for in the word list
+    loaded = out.stdout.rsplit("loaded:", 1)[1].split()
+    unwanted = [m for m in loaded if any(m == name or m.startswith(name + ".") for name in NOT_FOR_A_QUERY)]
+    assert unwanted == []
+
+
+def test_the_server_loads_the_query_parser_at_start_not_on_its_first_query_with_syntax(seeds_index):
+    script = (
+        "import sys\n"
+        "from web.app import create_app\n"
+        f"create_app({{'INDEX_DIR': {str(seeds_index)!r}, 'ACCESS_LOG': False, 'ANALYTICS': False}})\n"
+        "print(*(m in sys.modules for m in ('whoosh.qparser.dateparse', 'whoosh.query', 'whoosh.searching')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "True"]

@@ -235,3 +235,12 @@ def test_derived_data_written_before_stories_had_modes_still_loads_its_choice(tm
     for clustered, mode in ((True, "events"), (False, "off")):
         meta_path.write_text(json.dumps({**meta, "stories_clustered": clustered}), encoding="utf-8")
         assert persisted.load(generations.current_generation(index)).stories_mode == mode
+
+
+def test_mapping_a_generation_resolves_no_paths(seeds_index, monkeypatch):
+    """numpy.memmap resolves a Path it is given (a realpath per file, 48 files an open): the loader gives it strs."""
+    resolved = []
+    monkeypatch.setattr(Path, "resolve", lambda self, strict=False: resolved.append(self) or self)
+    data = persisted.load(generations.current_generation(seeds_index))
+    assert data is not None and persisted.is_mapped(data.live)
+    assert resolved == []

@@ -254,6 +254,19 @@ def test_the_english_word_list_reads_as_wordfreq_itself_reads_it():
         assert zipf(word) == zipf_frequency(word, "en", wordlist="small"), word
 
 
+def test_a_word_scanned_for_in_the_list_weighs_what_the_table_of_every_word_says(monkeypatch):
+    """A command scans the word list for its few words; a server builds the table: one weight either way."""
+    from search import background
+
+    words = ("the", "why", "police", "recognition", "ibm", "tinnitus", "zzqxv", "won't", "")
+    monkeypatch.setattr(background, "_scanned", {})
+    scanned = [background.zipf(word) for word in words]
+    assert background._scanned == dict(zip(words, scanned, strict=True))  # answered by scanning
+    monkeypatch.setattr(background, "SCANNED_UP_TO", 0)
+    assert [background.zipf(word) for word in ("x", *words)] == [background._zipf_table().get("x", 0.0), *scanned]
+    assert "x" not in background._scanned
+
+
 def test_the_cli_and_the_page_say_which_words_weigh_less_as_common_english(seeds_index):
     """`search-cli query --explain` and the page's "Why this result?" name the discounted words."""
     query = "how do police use facial recognition"

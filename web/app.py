@@ -18,6 +18,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from indexer.analysis import load_stemmer_in_background
 from search.analytics import FILE_NAME, Recorder
 from search.engine import SearchEngine
+from search.query import load_parser
 
 from .api import api
 from .feed import feed
@@ -82,6 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     load_stemmer_in_background()  # half a second of NLTK import, off the first request's path
+    load_parser()  # the query parser too (~40 ms; the command line imports it only for a query with syntax)
     app.extensions["search_engine"] = SearchEngine(
         Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"], app.config["RESULT_CACHE"]
     )
