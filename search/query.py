@@ -199,7 +199,7 @@ def _parse_syntax(parser: MultifieldParser, syntax: str) -> wq.Query:
     """
     try:
         q = parser.parse(syntax, debug=False)
-    except Exception:  # noqa: BLE001 - Whoosh raises NotImplementedError("Minus"); others fall back below
+    except Exception:  # Whoosh raises NotImplementedError("Minus"); other errors fall back to words
         if not _MINUS.search(syntax):
             raise
         q = wq.NullQuery
