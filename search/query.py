@@ -23,7 +23,7 @@ MIN_WILDCARD_PREFIX = 2
 
 SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
-_MINUS = re.compile(r"(^|\s)-(?=[\w\"(])")  # a leading minus: PlusMinusPlugin's exclusion
+_MINUS = re.compile(r"(^|[\s(])-(?=[\w\"(])")  # a minus starting a word or a group: PlusMinusPlugin's exclusion
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
 _FIELD_COLON = re.compile(r"(\w+):(\S?)")
 _FIELD_NAMES = frozenset((*SEARCHABLE_FIELDS, *ALIASES))
@@ -192,11 +192,7 @@ def parse(
 
     try:
         parser = _parser(schema, any_word)
-        q = parser.parse(syntax, debug=False)
-        if q is wq.NullQuery and _MINUS.search(syntax):
-            # only exclusions ("-openai"): Whoosh's minus needs something to take from; NOT means the same
-            # and stands alone, so the query is everything but them, not (as the word fallback made it) them
-            q = parser.parse(_MINUS.sub(r"\1NOT ", syntax), debug=False)
+        q = _parse_syntax(parser, syntax)
         q = _bounded(q, resolve_value)
         q = q.normalize()
         if _count_terms(q) > MAX_TERMS:
@@ -207,6 +203,26 @@ def parse(
     except Exception:  # noqa: BLE001 - Whoosh raises bare Exception (e.g. unparseable dates): use the words
         return ParsedQuery(text, Words(tuple(words), any_word=any_word), words, plain=True, fallback=True)
     return ParsedQuery(text, tree, words, plain=plain)
+
+
+def _parse_syntax(parser: MultifieldParser, syntax: str) -> wq.Query:
+    """Whoosh's parse of ``syntax``, a minus with nothing to take from read as NOT.
+
+    Whoosh's minus takes from what stands beside it in its group: alone ("-openai") it parses to
+    nothing, and in a group of its own ("police (-amazon)") Whoosh raises. The word fallback would
+    then search for the very word the user excluded; NOT means the same and stands alone.
+    """
+    from whoosh import query as wq  # the parser loaded it already
+
+    try:
+        q = parser.parse(syntax, debug=False)
+    except Exception:  # Whoosh raises NotImplementedError("Minus"); other errors fall back to words
+        if not _MINUS.search(syntax):
+            raise
+        q = wq.NullQuery
+    if q is wq.NullQuery and _MINUS.search(syntax):
+        q = parser.parse(_MINUS.sub(r"\1NOT ", syntax), debug=False)
+    return q
 
 
 def words_only(parsed: ParsedQuery) -> ParsedQuery:

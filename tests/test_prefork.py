@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from indexer import build, generations, incremental, persisted
 from tests.conftest import ROOT, SEEDS
 from tests.test_web_hardening import fetch, raw_exchange, wait_for
 from web import SECURITY_HEADERS
+from web import prefork as prefork_module
 
 WORKERS = 2
 
@@ -113,6 +115,26 @@ def test_a_new_generation_reaches_every_worker(prefork):
         )
 
     assert wait_for(answered_from_new, 10)
+
+
+def test_a_keepalive_connection_is_closed_after_keepalive_requests_answers(prefork):
+    """So a client's connections spread over the workers again instead of staying on the one that took them."""
+    _, port, _, _ = prefork
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    said = []
+    for _ in range(prefork_module.KEEPALIVE_REQUESTS):
+        conn.request("GET", "/api/search?q=police")
+        answer = conn.getresponse()
+        answer.read()
+        assert answer.status == 200
+        said.append(answer.getheader("Connection", "").lower())
+        peer = conn.sock
+    assert said[:-1] == ["keep-alive"] * (len(said) - 1)
+    assert said[-1] == "close"
+    assert peer is None  # http.client closed its side on "Connection: close"...
+    conn.close()
+    conn.request("GET", "/api/search?q=police")  # ...and the next request opens a new connection
+    assert conn.getresponse().status == 200
 
 
 def test_gunicorn_own_error_replies_carry_the_security_headers(prefork):

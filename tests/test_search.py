@@ -131,6 +131,15 @@ def test_a_query_of_only_exclusions_is_everything_but_them(engine):
     assert search(engine, '-amazon -"facial recognition"')["total"] < without["total"]
 
 
+def test_an_exclusion_in_a_group_of_its_own_still_excludes(engine):
+    # Whoosh raises on a minus alone in its group, and the word fallback then searched
+    # "police amazon": only the items the user excluded (found by a review)
+    for text in ("police (-amazon)", "(-amazon) police", "police AND (-amazon)"):
+        grouped = search(engine, text, limit=100)
+        assert grouped["total"] == search(engine, "police -amazon")["total"] > 0, text
+        assert all("amazon" not in (h["title"] + h["excerpt"]).lower() for h in grouped["hits"]), text
+
+
 def test_field_queries_and_date_ranges(engine):
     reuters = search(engine, "provider:reuters", limit=100)
     assert reuters["total"] >= 1 and {h["provider"] for h in reuters["hits"]} == {"Reuters"}

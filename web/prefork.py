@@ -9,7 +9,9 @@ notices a new generation on its own (``search.generation.LiveGeneration``) and k
 from the old one until the new one is open. gunicorn's master replaces a worker that dies.
 
 gunicorn writes some error replies itself, without calling the app (a request line it cannot
-parse, headers over its limits); ``HeaderedThreadWorker`` gives those the app's security headers.
+parse, headers over its limits); ``SearchWorker`` gives those the app's security headers. It also
+closes a keep-alive connection after ``KEEPALIVE_REQUESTS`` answers, as nginx's ``keepalive_requests``
+does, so that connections spread over the workers again.
 """
 
 from __future__ import annotations
@@ -40,8 +42,20 @@ def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-class HeaderedThreadWorker(ThreadWorker):
-    """gunicorn's threaded worker whose own error replies carry the security headers."""
+KEEPALIVE_REQUESTS = 20
+
+
+class SearchWorker(ThreadWorker):
+    """gunicorn's threaded worker: its own error replies carry the security headers, and connections rotate.
+
+    Workers accept connections from one shared socket, and a keep-alive connection stays with the
+    worker that accepted it. A client holding a few connections (a browser, a proxy's upstream pool,
+    wrk) can end up with all of them on one worker while the other idles: under wrk, 3 runs in 10 gave
+    about one core's throughput (docs/benchmarks.md, fourth pass). So after ``KEEPALIVE_REQUESTS``
+    answers a connection is closed (``Connection: close``); the client reconnects, and the worker that
+    is free to accept first, usually the idle one, takes it. A reconnect costs a TCP handshake (~0.1 ms
+    on loopback) every ``KEEPALIVE_REQUESTS`` answers of ~10 ms each.
+    """
 
     def init_process(self) -> None:
         """Route gunicorn's error replies through ``write_error`` in this worker process, then serve."""
@@ -49,6 +63,13 @@ class HeaderedThreadWorker(ThreadWorker):
         # process is a worker of ours, so replacing it here changes nothing else
         util.write_error = write_error
         super().init_process()
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        """Answer ``req``; a connection's ``KEEPALIVE_REQUESTS``-th answer says ``Connection: close``."""
+        conn.answered = getattr(conn, "answered", 0) + 1
+        if conn.answered >= KEEPALIVE_REQUESTS:
+            req.must_close = True  # gunicorn then writes "Connection: close" and closes after the answer
+        return super().handle_request(req, conn)
 
 
 class PreforkServer(BaseApplication):
@@ -133,7 +154,7 @@ def options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "web.prefork.HeaderedThreadWorker",
+        "worker_class": "web.prefork.SearchWorker",
         "preload_app": False,
         "timeout": 60,  # a worker silent this long is killed and replaced
         "graceful_timeout": 10,
