@@ -24,7 +24,7 @@ from .derive import Followed, derive
 from .documents import Document, build_documents
 from .events import key_hash
 from .record_cache import RecordCache
-from .schema import build_schema, document_fields, schema_version
+from .schema import TEXT_FIELDS, build_schema, document_fields, schema_version
 from .seeds import (
     Known,
     SeedFile,
@@ -164,6 +164,15 @@ def write_documents(
             return bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
     if not create and not docs and not delete_keys:
         return None  # only the manifest changes (e.g. a broken file appeared or vanished)
+    if not create and docs and delete_docs is not None:
+        # an update without a merge: its segment written from arrays, byte for byte Whoosh's (~30%
+        # less CPU at ~60 documents), and its posting tables handed to write_derived, not read back
+        from . import bulk_segment
+
+        fields = [document_fields(doc) for doc in docs]
+        written = bulk_segment.append_segment(gen, fields, delete_docs, TEXT_FIELDS, unless=merge_due)
+        if written is not None:
+            return written
     ix = storage.open_for_writing(gen, build_schema() if create else None)
     procs = build_procs() if create and len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1
     # several processes each write a segment; scores do not depend on segments (LiveStats)
@@ -206,14 +215,19 @@ def merge_small_tail(writer, segments: list) -> list:
     over cheaply (``indexer.carry``). Never a whole-index merge in an update: Whoosh's optimize
     took 300 s at 100k documents.
     """
-    tail = 0
-    while tail < len(segments) and segments[-1 - tail].doc_count_all() < SMALL_SEGMENT_DOCS:
-        tail += 1
-    if tail < MERGE_SMALL:
+    if not merge_due(segments):
         return segments
     chosen = segments[len(segments) - MERGE_SMALL :]
     storage.merge_into(writer, chosen)
     return segments[: len(segments) - MERGE_SMALL]
+
+
+def merge_due(segments: list) -> bool:
+    """Whether the last MERGE_SMALL of ``segments`` are all small: an update then merges them (merge_small_tail)."""
+    tail = 0
+    while tail < len(segments) and segments[-1 - tail].doc_count_all() < SMALL_SEGMENT_DOCS:
+        tail += 1
+    return tail >= MERGE_SMALL
 
 
 def write_derived(

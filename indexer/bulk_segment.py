@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import random
 import shutil
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,14 @@ from whoosh.codec import default_codec
 from whoosh.codec.whoosh3 import W3Segment
 from whoosh.fields import ID
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import TOC
+from whoosh.index import TOC, clean_files
 from whoosh.index import open_dir as whoosh_open_dir
 from whoosh.system import pack_uint
 
 from . import storage
 from .batch_analysis import FieldTerms, batchable
 from .bulk_codec import TermWriter, stored_lengths, write_per_document
-from .tables import PostingTable, Strings
+from .tables import PostingTable, Strings, Written
 
 INDEX_NAME = "MAIN"  # Whoosh's default index name (whoosh.index._DEF_INDEX_NAME)
 BATCH_DOCS = 5_000  # documents analyzed per batch: bounds the word lists held at once
@@ -99,6 +100,41 @@ def write_segment(
     if segment.should_assemble():
         segment.create_compound_file(store)
     return segment, held
+
+
+def append_segment(
+    path: Path,
+    documents: Sequence[Mapping[str, Any]],
+    deleted: Iterable[int],
+    tables: Collection[str] = (),
+    *,
+    unless: Callable[[list], bool] = lambda segments: False,
+) -> Written | None:
+    """An update's commit without Whoosh's writer: ``deleted`` (document numbers) marked, ``documents`` appended.
+
+    What ``writer.delete_document`` for each, ``add_document`` for each and ``commit`` (no merge) leave:
+    the same segments, deletions and new segment (byte for byte, ``write_segment``), in a new table of
+    contents that supersedes the old one, whose files are removed. None, with nothing written, when
+    ``unless`` (given the index's segments) says a merge is due: Whoosh's writer merges then.
+    Returns the new segment's posting tables of the fields in ``tables``, by segment id.
+    """
+    store = FileStorage(str(path))
+    toc = TOC.read(store, INDEX_NAME)
+    segments = list(toc.segments)
+    if unless(segments):
+        return None
+    offsets = [0, *accumulate(segment.doc_count_all() for segment in segments)]
+    for docnum in deleted:
+        if not 0 <= docnum < offsets[-1]:
+            raise ValueError(f"no document {docnum} in {path}")
+        place = bisect_right(offsets, docnum) - 1
+        segments[place].delete_document(docnum - offsets[place])
+    segment, held = write_segment(path, toc.schema, documents, new_segment_id(), tables)
+    final = [*segments, segment]
+    TOC(toc.schema, final, toc.generation + 1).write(store, INDEX_NAME)
+    clean_files(store, INDEX_NAME, toc.generation + 1, final)  # the superseded table of contents
+    shutil.rmtree(Path(path) / f"{INDEX_NAME}.tmp", ignore_errors=True)
+    return {segment.segment_id(): held}
 
 
 def publish(path: Path, schema, segments: list[W3Segment]) -> None:
