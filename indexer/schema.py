@@ -211,6 +211,36 @@ def analyzed_texts(stored: Mapping[str, Any]) -> dict[str, str]:
     return {name: BY_NAME[name].value(doc) for name in FROM_STORED_TEXT}
 
 
+@functools.cache
+def _stored_names() -> frozenset[str]:
+    return frozenset(f.name for f in FIELDS if f.kind().stored)
+
+
+def restored_fields(stored: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A document's ``add_document`` arguments again, from its stored fields; None when they do not give them back.
+
+    Every indexed value is a function of stored ones (the table), so an update can write a merged
+    segment's documents anew instead of having Whoosh re-pool their postings. Checked, not assumed:
+    the arguments must store exactly ``stored``.
+    """
+    text = {name: stored.get(name, "") for name in ("key", "url", "kind", "title", "excerpt", "image")}
+    lists = {name: tuple(stored.get(name) or ()) for name in ("topics", "sources", "parents")}
+    doc = SimpleNamespace(
+        **text,
+        **lists,
+        provider=stored.get("provider", ""),
+        provider_domain=stored.get("provider_domain", ""),
+        published=stored.get("published"),
+        quality=stored.get("quality"),
+        heat=stored.get("heat"),
+    )
+    fields = document_fields(doc)
+    names = _stored_names()
+    again = {name: fields.get(f"_stored_{name}", value) for name, value in fields.items() if name in names}
+    # Whoosh stores no None (a missing quality)
+    return fields if {k: v for k, v in again.items() if v is not None} == dict(stored) else None
+
+
 def tiebreak(key: str) -> int:
     """A stable 31-bit number per URL: orders exact score ties the same way in every build."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") >> 1

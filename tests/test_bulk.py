@@ -15,7 +15,7 @@ from indexer import analysis, build, bulk_build, bulk_segment, generations, incr
 from indexer.batch_analysis import FieldTerms, batchable
 from indexer.derive import posting_tables, segment_table
 from indexer.documents import build_documents
-from indexer.schema import TEXT_FIELDS, build_schema, document_fields
+from indexer.schema import TEXT_FIELDS, build_schema, document_fields, restored_fields
 from indexer.seeds import SeedFile, discover, iter_seed_files
 from indexer.storage import Store
 from search.engine import SearchEngine
@@ -274,3 +274,16 @@ def _counting(add_document, calls: list):
         return add_document(self, **fields)
 
     return counted
+
+
+def test_every_documents_add_document_arguments_come_back_from_its_stored_fields(collection, built):
+    """What lets an update write a merged segment's documents anew (``restored_fields``), checked on every one."""
+    expected = {doc.key: document_fields(doc) for doc in documents_of(collection)}
+    store = Store(generations.current_generation(built["bulk"]))
+    assert store.doc_count == len(expected) > 100
+    for docnum in range(store.doc_count):
+        stored = store.stored(docnum)
+        assert restored_fields(stored) == expected[stored["key"]], stored["key"]
+    stored = store.stored(0)
+    assert restored_fields({**stored, "extra": "a field the table does not derive"}) is None
+    assert restored_fields({**stored, "year": "1999"}) is None  # not what its date gives
