@@ -212,6 +212,9 @@ def write_documents(
 def merge_small_tail(writer, segments: list) -> list:
     """Whoosh merge policy for updates: the last MERGE_SMALL small segments join the one being written.
 
+    An update merges so without Whoosh's writer (``write_documents``: the merged documents written
+    anew from their stored fields); this policy serves the updates that fall back to it.
+
     A merge's cost is bounded: Whoosh's ``add_reader`` re-pools every posting in Python (~3 ms a
     document), and the tier policy this replaces merged ten ~60-document segments every tenth
     update (2.2 s of CPU at 100k, the slowest update by far). Here an update rewrites at most
