@@ -287,3 +287,14 @@ def test_every_documents_add_document_arguments_come_back_from_its_stored_fields
     stored = store.stored(0)
     assert restored_fields({**stored, "extra": "a field the table does not derive"}) is None
     assert restored_fields({**stored, "year": "1999"}) is None  # not what its date gives
+
+
+def test_a_document_whose_fields_read_what_is_not_stored_is_not_restored(built, monkeypatch):
+    """A field deriving its value from an attribute no stored field holds: the update lets Whoosh merge."""
+    from indexer import schema
+
+    stored = Store(generations.current_generation(built["bulk"])).stored(0)
+    assert restored_fields(stored) is not None
+    names = schema._stored_names()
+    monkeypatch.setattr(schema, "_stored_names", lambda: names - {"image"})  # as if images were not stored
+    assert restored_fields({k: v for k, v in stored.items() if k != "image"}) is None
