@@ -165,9 +165,9 @@ def write_documents(
     if not create and not docs and not delete_keys:
         return None  # only the manifest changes (e.g. a broken file appeared or vanished)
     if not create and docs and delete_docs is not None:
-        # an update's segment written from arrays (~30% less CPU than Whoosh's writer at ~60 documents),
-        # a merged tail's documents anew from their stored fields (Whoosh's add_reader re-pooled every
-        # posting in Python: 0.4-1 s); its posting tables go to write_derived, not read back
+        # an update's segment written from arrays (up to ~35% less CPU than Whoosh's writer), a merged
+        # tail's documents anew from their stored fields (35-50% less than Whoosh's add_reader re-pooling
+        # every posting in Python); its posting tables go to write_derived, not read back
         from . import bulk_segment
 
         fields = [document_fields(doc) for doc in docs]
