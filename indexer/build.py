@@ -24,7 +24,7 @@ from .derive import Followed, derive
 from .documents import Document, build_documents
 from .events import key_hash
 from .record_cache import RecordCache
-from .schema import build_schema, document_fields, schema_version
+from .schema import TEXT_FIELDS, build_schema, document_fields, restored_fields, schema_version
 from .seeds import (
     Known,
     SeedFile,
@@ -164,6 +164,23 @@ def write_documents(
             return bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
     if not create and not docs and not delete_keys:
         return None  # only the manifest changes (e.g. a broken file appeared or vanished)
+    if not create and docs and delete_docs is not None:
+        # an update's segment written from arrays (up to ~35% less CPU than Whoosh's writer), a merged
+        # tail's documents anew from their stored fields (35-50% less than Whoosh's add_reader re-pooling
+        # every posting in Python); its posting tables go to write_derived, not read back
+        from . import bulk_segment
+
+        fields = [document_fields(doc) for doc in docs]
+        written = bulk_segment.append_segment(
+            gen,
+            fields,
+            delete_docs,
+            TEXT_FIELDS,
+            merged=lambda segments: MERGE_SMALL if merge_due(segments) else 0,
+            restore=restored_fields,
+        )
+        if written is not None:
+            return written
     ix = storage.open_for_writing(gen, build_schema() if create else None)
     procs = build_procs() if create and len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1
     # several processes each write a segment; scores do not depend on segments (LiveStats)
@@ -195,6 +212,9 @@ def write_documents(
 def merge_small_tail(writer, segments: list) -> list:
     """Whoosh merge policy for updates: the last MERGE_SMALL small segments join the one being written.
 
+    An update merges so without Whoosh's writer (``write_documents``: the merged documents written
+    anew from their stored fields); this policy serves the updates that fall back to it.
+
     A merge's cost is bounded: Whoosh's ``add_reader`` re-pools every posting in Python (~3 ms a
     document), and the tier policy this replaces merged ten ~60-document segments every tenth
     update (2.2 s of CPU at 100k, the slowest update by far). Here an update rewrites at most
@@ -206,14 +226,19 @@ def merge_small_tail(writer, segments: list) -> list:
     over cheaply (``indexer.carry``). Never a whole-index merge in an update: Whoosh's optimize
     took 300 s at 100k documents.
     """
-    tail = 0
-    while tail < len(segments) and segments[-1 - tail].doc_count_all() < SMALL_SEGMENT_DOCS:
-        tail += 1
-    if tail < MERGE_SMALL:
+    if not merge_due(segments):
         return segments
     chosen = segments[len(segments) - MERGE_SMALL :]
     storage.merge_into(writer, chosen)
     return segments[: len(segments) - MERGE_SMALL]
+
+
+def merge_due(segments: list) -> bool:
+    """Whether the last MERGE_SMALL of ``segments`` are all small: an update then merges them (merge_small_tail)."""
+    tail = 0
+    while tail < len(segments) and segments[-1 - tail].doc_count_all() < SMALL_SEGMENT_DOCS:
+        tail += 1
+    return tail >= MERGE_SMALL
 
 
 def write_derived(

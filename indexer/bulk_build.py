@@ -19,7 +19,7 @@ from .schema import TEXT_FIELDS, build_schema, document_fields
 from .tables import Written
 
 # "bulk" (default): full builds write whole segments from arrays; "document": Whoosh's
-# per-document writer, as updates use (kept for comparison and as a fallback)
+# per-document writer (kept for comparison and as a fallback; updates write in bulk either way)
 WRITER_ENV = "SEARCH_BUILD_WRITER"
 
 _DOCS: list[Document] = []  # the documents the forked workers read (inherited, never pickled)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import random
 import shutil
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,15 @@ from whoosh.codec import default_codec
 from whoosh.codec.whoosh3 import W3Segment
 from whoosh.fields import ID
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import TOC
+from whoosh.index import TOC, clean_files
 from whoosh.index import open_dir as whoosh_open_dir
+from whoosh.reading import SegmentReader
 from whoosh.system import pack_uint
 
 from . import storage
 from .batch_analysis import FieldTerms, batchable
 from .bulk_codec import TermWriter, stored_lengths, write_per_document
-from .tables import PostingTable, Strings
+from .tables import PostingTable, Strings, Written
 
 INDEX_NAME = "MAIN"  # Whoosh's default index name (whoosh.index._DEF_INDEX_NAME)
 BATCH_DOCS = 5_000  # documents analyzed per batch: bounds the word lists held at once
@@ -99,6 +101,55 @@ def write_segment(
     if segment.should_assemble():
         segment.create_compound_file(store)
     return segment, held
+
+
+def append_segment(
+    path: Path,
+    documents: Sequence[Mapping[str, Any]],
+    deleted: Iterable[int],
+    tables: Collection[str] = (),
+    *,
+    merged: Callable[[list], int] = lambda segments: 0,
+    restore: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] = lambda stored: None,
+) -> Written | None:
+    """An update's commit without Whoosh's writer: ``deleted`` (document numbers) marked, ``documents`` appended.
+
+    What ``writer.delete_document`` for each, ``add_document`` for each and ``commit`` leave: the other
+    segments with their deletions and the new segment (``write_segment``: Whoosh's bytes), in a new
+    table of contents that supersedes the old one, whose files are removed. ``merged`` (given the
+    segments) says how many trailing segments the new one takes in: their live documents follow
+    ``documents``, in order, as Whoosh's ``add_reader`` places them, written anew from their stored
+    fields (``restore``) instead of re-pooled posting by posting. None, with nothing written, when a
+    document cannot be restored: Whoosh's writer does the update then. Returns the new segment's
+    posting tables of the fields in ``tables``, by segment id.
+    """
+    store = FileStorage(str(path))
+    toc = TOC.read(store, INDEX_NAME)
+    segments = list(toc.segments)
+    offsets = [0, *accumulate(segment.doc_count_all() for segment in segments)]
+    for docnum in deleted:
+        if not 0 <= docnum < offsets[-1]:
+            raise ValueError(f"no document {docnum} in {path}")
+        place = bisect_right(offsets, docnum) - 1
+        segments[place].delete_document(docnum - offsets[place])
+    kept = segments[: len(segments) - merged(segments)]
+    documents = list(documents)
+    for segment in segments[len(kept) :]:
+        reader = SegmentReader(store, toc.schema, segment)
+        try:
+            for _docnum, stored in reader.iter_docs():  # the live ones, in order
+                fields = restore(stored)
+                if fields is None:
+                    return None
+                documents.append(fields)
+        finally:
+            reader.close()
+    segment, held = write_segment(path, toc.schema, documents, new_segment_id(), tables)
+    final = [*kept, segment]
+    TOC(toc.schema, final, toc.generation + 1).write(store, INDEX_NAME)
+    clean_files(store, INDEX_NAME, toc.generation + 1, final)  # the superseded table of contents, merged segments
+    shutil.rmtree(Path(path) / f"{INDEX_NAME}.tmp", ignore_errors=True)
+    return {segment.segment_id(): held}
 
 
 def publish(path: Path, schema, segments: list[W3Segment]) -> None:

@@ -67,8 +67,11 @@ def derive(
         facets = {field: carried_facet(store, field, before.facets[field], docs, live, fresh) for field in FACET_FIELDS}
         tables = {}
         if postings:
+            ids = [segment_id for segment_id, _ in store.segments()]
             for field in TEXT_FIELDS:
-                added = merge_live([(offset, segment_table(store, p, field)) for p, offset in docs.added], fresh)
+                added = merge_live(
+                    [(offset, held_table(store, p, ids[p], field, written)) for p, offset in docs.added], fresh
+                )
                 tables[field] = carry.posting_table(before.postings[field], docs, live, added)
     else:
         words = list(store.words("vocabulary"))
@@ -192,17 +195,19 @@ def posting_tables(
     A segment's table that its bulk writer held (``written``) is taken as it is; any other is read
     back through Whoosh (decoding every posting block: ~8 s at 100k documents).
     """
-    held = written or {}
-
-    def table(position: int, segment_id: str, field: str) -> PostingTable:
-        found = held.get(segment_id, {}).get(field)
-        return found if found is not None else segment_table(store, position, field)
-
     segments = list(enumerate(store.segments()))
     return {
-        field: merge_live([(offset, table(p, segment_id, field)) for p, (segment_id, offset) in segments], live)
+        field: merge_live(
+            [(offset, held_table(store, p, segment_id, field, written)) for p, (segment_id, offset) in segments], live
+        )
         for field in fields
     }
+
+
+def held_table(store: Store, position: int, segment_id: str, field: str, written: Written | None) -> PostingTable:
+    """A segment's posting lists of a field: as its bulk writer held them (``written``), else read back."""
+    found = (written or {}).get(segment_id, {}).get(field)
+    return found if found is not None else segment_table(store, position, field)
 
 
 def segment_table(store: Store, position: int, field: str) -> PostingTable:

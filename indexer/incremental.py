@@ -237,8 +237,8 @@ def _update(
     # the live generation opened once, for both (each open maps every segment and derived array)
     live_store, live_derived = storage.Store(live), persisted.load(live)
     delete_docs = _live_versions(live_store, live_derived, replaced)
-    write_documents(gen, new_docs, create=False, delete_keys=replaced, delete_docs=delete_docs)
-    write_derived(gen, live, affected, opened=(live_store, live_derived))
+    written = write_documents(gen, new_docs, create=False, delete_keys=replaced, delete_docs=delete_docs)
+    write_derived(gen, live, affected, opened=(live_store, live_derived), written=written)
     new_keys = keys_to_write(gen)
     if sweeping is not None:
         sweeping.join()

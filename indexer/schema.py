@@ -217,6 +217,44 @@ def key_hash(key: str) -> int:
     return hash_of_key(key)
 
 
+@functools.cache
+def _stored_names() -> frozenset[str]:
+    return frozenset(f.name for f in FIELDS if f.kind().stored)
+
+
+# a document's attributes the field table reads, and what a stored field without them holds
+_ABSENT: Mapping[str, Any] = MappingProxyType(
+    {
+        **dict.fromkeys(("key", "url", "kind", "title", "excerpt", "image", "provider", "provider_domain"), ""),
+        **dict.fromkeys(("published", "quality", "heat"), None),
+        **dict.fromkeys(("topics", "sources", "parents"), ()),
+    }
+)
+
+
+def restored_fields(stored: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A document's ``add_document`` arguments again, from its stored fields; None when they do not give them back.
+
+    Every indexed value is a function of stored ones (the table), so an update can write a merged
+    segment's documents anew instead of having Whoosh re-pool their postings. Checked, not assumed:
+    only attributes held by a stored field of their name are given (a field reading any other makes
+    this refuse), and the arguments must store exactly ``stored``.
+    """
+    names = _stored_names()
+    values = {}
+    for name, absent in _ABSENT.items():
+        if name in names:
+            value = stored.get(name, absent)
+            values[name] = tuple(value or ()) if isinstance(absent, tuple) else value
+    try:
+        fields = document_fields(SimpleNamespace(**values))
+    except AttributeError:  # a field reads what no stored field holds
+        return None
+    again = {name: fields.get(f"_stored_{name}", value) for name, value in fields.items() if name in names}
+    # Whoosh stores no None (a missing quality)
+    return fields if {k: v for k, v in again.items() if v is not None} == dict(stored) else None
+
+
 def tiebreak(key: str) -> int:
     """A stable 31-bit number per URL: orders exact score ties the same way in every build."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") >> 1

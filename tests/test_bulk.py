@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,18 +11,19 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.qparser import QueryParser
 
-from indexer import analysis, build, bulk_build, bulk_segment, generations
+from indexer import analysis, build, bulk_build, bulk_segment, generations, incremental
 from indexer.batch_analysis import FieldTerms, batchable
 from indexer.derive import posting_tables, segment_table
 from indexer.documents import build_documents
-from indexer.schema import TEXT_FIELDS, build_schema, document_fields
+from indexer.schema import TEXT_FIELDS, build_schema, document_fields, restored_fields
 from indexer.seeds import SeedFile, discover, iter_seed_files
 from indexer.storage import Store
 from search.engine import SearchEngine
 from search.request import build_request
 from tests.conftest import AI_CORPUS, POWER_APPS, copy_collection
+from tests.test_documents import seed
 from tests.test_persisted import assert_persisted_equal
-from tests.test_update import snapshot
+from tests.test_update import assert_same_as_full_build, build_index, snapshot
 
 EVAL_DATA = Path(__file__).resolve().parent.parent / "eval" / "data"
 EVAL_SETS = ("graded_queries", "known_item", "typo", "hand", "story")
@@ -215,3 +217,84 @@ def test_a_full_build_pauses_the_collector_in_its_writers_and_turns_it_back_on(c
     full_build_with("bulk", collection, tmp_path / "ix", procs=1)  # one process: the writer runs here
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_an_update_without_a_merge_writes_the_segment_and_table_of_contents_whooshs_writer_would(tmp_path, monkeypatch):
+    """The bulk path of an update (no Whoosh writer) leaves the index files Whoosh's writer leaves, byte for byte."""
+    from whoosh.codec.whoosh3 import W3Segment
+    from whoosh.writing import SegmentWriter
+
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shared = ("Shared story", "https://r.org/shared")
+    alpha = seed("Alpha article", "https://a.org/1", topics=("Cloud",), related=[shared])
+    (folder / "2021-01-01-a.md").write_text(alpha)
+    (folder / "2021-01-02-b.md").write_text(
+        seed("Beta article", "https://b.org/1", topics=("AI",), related=[shared, ("Scoop", "https://r.org/beta-only")])
+    )
+    build_index(folder, tmp_path, 40)
+    monkeypatch.setattr(W3Segment, "_random_id", classmethod(lambda cls: "fixedsegmentid00"))
+    indexes = {}
+    for way in ("whoosh", "bulk"):
+        seeds, index = tmp_path / f"seeds-{way}", tmp_path / f"index-{way}"
+        shutil.copytree(folder, seeds)
+        shutil.copytree(tmp_path / "index", index)
+        (seeds / "2021-01-02-b.md").write_text(
+            seed("Beta article revised", "https://b.org/1", topics=("AI",), related=[("New one", "https://r.org/new")])
+        )
+        (seeds / "filler-0003.md").unlink()
+        with pytest.MonkeyPatch.context() as patch:
+            added = []
+            if way == "whoosh":  # the writer every update used before
+                patch.setattr(bulk_segment, "append_segment", lambda *a, **k: None)
+            patch.setattr(SegmentWriter, "add_document", _counting(SegmentWriter.add_document, added))
+            report = incremental.update(seeds, index)
+        assert report.docs_updated and report.docs_removed and report.docs_added
+        assert bool(added) == (way == "whoosh")
+        indexes[way] = generations.current_generation(index)
+    # but the empty lock file Whoosh's writer leaves (an update never copies it: the index's writer lock guards)
+    files = {
+        way: sorted(p.name for p in gen.iterdir() if p.is_file() and p.name != "MAIN_WRITELOCK")
+        for way, gen in indexes.items()
+    }
+    assert files["bulk"] == files["whoosh"]
+    assert sum(name.endswith(".toc") for name in files["bulk"]) == 1  # the superseded one is gone
+    assert not (indexes["bulk"] / "MAIN.tmp").exists()
+    # each file inside the segments' compound files (the compound's own directory lists them in another order)
+    assert segment_files(tmp_path / "index-bulk") == segment_files(tmp_path / "index-whoosh")
+    toc = next(name for name in files["bulk"] if name.endswith(".toc"))
+    assert (indexes["bulk"] / toc).read_bytes() == (indexes["whoosh"] / toc).read_bytes()  # deletions included
+    assert_persisted_equal(tmp_path / "index-bulk", tmp_path / "index-whoosh")
+    assert_same_as_full_build(tmp_path / "seeds-bulk", tmp_path / "index-bulk", tmp_path)
+
+
+def _counting(add_document, calls: list):
+    def counted(self, **fields):
+        calls.append(1)
+        return add_document(self, **fields)
+
+    return counted
+
+
+def test_every_documents_add_document_arguments_come_back_from_its_stored_fields(collection, built):
+    """What lets an update write a merged segment's documents anew (``restored_fields``), checked on every one."""
+    expected = {doc.key: document_fields(doc) for doc in documents_of(collection)}
+    store = Store(generations.current_generation(built["bulk"]))
+    assert store.doc_count == len(expected) > 100
+    for docnum in range(store.doc_count):
+        stored = store.stored(docnum)
+        assert restored_fields(stored) == expected[stored["key"]], stored["key"]
+    stored = store.stored(0)
+    assert restored_fields({**stored, "extra": "a field the table does not derive"}) is None
+    assert restored_fields({**stored, "year": "1999"}) is None  # not what its date gives
+
+
+def test_a_document_whose_fields_read_what_is_not_stored_is_not_restored(built, monkeypatch):
+    """A field deriving its value from an attribute no stored field holds: the update lets Whoosh merge."""
+    from indexer import schema
+
+    stored = Store(generations.current_generation(built["bulk"])).stored(0)
+    assert restored_fields(stored) is not None
+    names = schema._stored_names()
+    monkeypatch.setattr(schema, "_stored_names", lambda: names - {"image"})  # as if images were not stored
+    assert restored_fields({k: v for k, v in stored.items() if k != "image"}) is None

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import build, bulk_build, generations, incremental, persisted, stories
+from indexer import build, bulk_build, bulk_segment, generations, incremental, persisted, stories
 from indexer.derive import event_stories
 from indexer.storage import Store
 from search.engine import SearchEngine
@@ -194,21 +194,31 @@ def test_deleting_an_item_without_excerpt_keeps_the_index_usable(folder, tmp_pat
     assert_same_as_full_build(folder, index, tmp_path)
 
 
-def test_updates_merge_only_their_last_small_segments_and_answers_stay_identical(folder, tmp_path, monkeypatch):
-    """An update merges at most MERGE_SMALL trailing small segments: its cost stays bounded, a large segment stays."""
-    from indexer import storage
+@pytest.mark.parametrize("writer", ["bulk", "whoosh"])
+def test_updates_merge_only_their_last_small_segments_and_answers_stay_identical(folder, tmp_path, monkeypatch, writer):
+    """An update merges at most MERGE_SMALL trailing small segments: its cost stays bounded, a large segment stays.
+
+    Both ways: documents of the merged segments written anew from their stored fields with the update's
+    (``bulk_segment.append_segment``), and Whoosh's writer, which an update falls back to.
+    """
+    from whoosh.writing import SegmentWriter
 
     index = build_index(folder, tmp_path, 700)  # replaced versions stay far below the rebuild threshold
     monkeypatch.setattr(build, "SMALL_SEGMENT_DOCS", 3)  # an update writing 3 documents or more leaves a large one
+    if writer == "whoosh":
+        monkeypatch.setattr(bulk_segment, "append_segment", lambda *a, **k: None)
+    pooled = []  # the segments Whoosh's writer re-pooled
+    monkeypatch.setattr(
+        SegmentWriter,
+        "add_reader",
+        lambda self, reader, _real=SegmentWriter.add_reader: pooled.append(1) or _real(self, reader),
+    )
     merges: list[tuple[list[int], bool]] = []
-    real = storage.merge_into
 
-    def recording(writer, segments):
-        trailing = list(writer.segments[len(writer.segments) - len(segments) :]) == list(segments)
-        merges.append(([segment.doc_count_all() for segment in segments], trailing))
-        return real(writer, segments)
+    def sized(segments: list[tuple[str, int]], total: int) -> list[tuple[str, int]]:
+        ends = [offset for _, offset in segments[1:]] + [total]
+        return [(segment_id, end - offset) for (segment_id, offset), end in zip(segments, ends, strict=True)]
 
-    monkeypatch.setattr(storage, "merge_into", recording)
     counts, large = [], []
     for round_no in range(16):
         changed = 4 if round_no % 5 == 4 else 1
@@ -216,12 +226,19 @@ def test_updates_merge_only_their_last_small_segments_and_answers_stay_identical
             number = round_no * 4 + i
             path = folder / f"filler-{number:04d}.md"
             path.write_text(seed(f"Filler {number} revised", f"https://f.org/{number}"))
+        before_store = Store(generations.current_generation(index))
+        before = sized(before_store.segments(), before_store.doc_count)
         incremental.update(folder, index)
         segments = Store(generations.current_generation(index)).segments()
+        now = {segment_id for segment_id, _ in segments}
+        gone = [(segment_id, size) for segment_id, size in before if segment_id not in now]
+        if gone:  # merged into the update's segment
+            merges.append(([size for _, size in gone], gone == before[len(before) - len(gone) :]))
         counts.append(len(segments))
         if changed >= build.SMALL_SEGMENT_DOCS:
             large.append(segments[-1][0])
     assert merges and all(len(sizes) == build.MERGE_SMALL and trailing for sizes, trailing in merges), merges
+    assert len(pooled) == (len(merges) * build.MERGE_SMALL if writer == "whoosh" else 0)
     assert all(max(sizes) < build.SMALL_SEGMENT_DOCS for sizes, _ in merges), merges
     final = [segment_id for segment_id, _ in Store(generations.current_generation(index)).segments()]
     assert set(large) <= set(final)  # never merged again by an update
@@ -578,8 +595,9 @@ def test_an_update_carries_the_followed_generations_arrays_over_exactly_as_deriv
     from tests.test_persisted import snapshot_of_arrays
 
     index = build_index(folder, tmp_path, 60)
-    if policy == "middle":
+    if policy == "middle":  # a Whoosh merge policy: the update goes through Whoosh's writer
         monkeypatch.setattr(build, "merge_small_tail", _merge_in_the_middle)
+        monkeypatch.setattr(bulk_segment, "append_segment", lambda *a, **k: None)
     paths: list[str] = []
     real = carry.posting_table
 
