@@ -12,6 +12,8 @@ bootstrap 95% interval, and a two-sided sign-flip randomization test on the per-
 chance of a mean change this large if each query's change were as likely up as down). The rule
 used in docs/relevance.md: keep a variant only if the tuning mean rises by at least 0.005, it lifts
 at least twice as many queries as it lowers, and known-item MRR and typo recall do not fall.
+Besides the change per query type, ``new`` is the change on the queries written later to tune on
+(``"set": "tuning"``, t001-t060): written with the fresh set's brief, they show its kind of query.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> 
             scores = per_query(ranked, queries, judged)
             s = paired(base, scores)
             types = " ".join(f"{t[:3]} {_type_delta(base, scores, queries, t):+.3f}" for t in TYPES)
+            types += f" new {_type_delta(base, scores, [q for q in queries if q.get('set') == 'tuning'], None):+.3f}"
             mrr = known_item_mrr(engine_variant, known)
             unjudged, recall = unjudged_and_typo_recall(ranked, queries, judged)
             print(
@@ -144,8 +147,9 @@ def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> 
                         print(f"    {d:+.3f} {q['id']} {q['type']:8} {q['query']}")
 
 
-def _type_delta(base: dict[str, float], scores: dict[str, float], queries: list[dict], kind: str) -> float:
-    ids = [q["id"] for q in queries if q["type"] == kind]
+def _type_delta(base: dict[str, float], scores: dict[str, float], queries: list[dict], kind: str | None) -> float:
+    """The mean change over the queries of one type (``None``: all of ``queries``)."""
+    ids = [q["id"] for q in queries if kind in (None, q["type"])]
     return sum(scores[i] - base[i] for i in ids) / len(ids) if ids else 0.0
 
 
