@@ -136,17 +136,20 @@ def test_items_holding_every_word_rank_before_items_lacking_one(all_engine):
     assert [h["key"] for h in search(by_score, query, group=False)["hits"]].index(wanted) == 3
 
 
-def test_four_words_match_any_word_with_the_items_holding_all_four_first(all_engine):
+def test_four_words_may_match_any_word_with_the_items_holding_all_four_first(all_engine):
     """Requiring 3 of 4 words filled a short page's top with weak items holding 3 (two items here, both
-    judged not relevant) and put "Mobile Offline for Power Apps" (2 of the 4, in its title) after them."""
+    judged not relevant) and put "Mobile Offline for Power Apps" (2 of the 4, in its title) after them.
+    ``long_query_words`` 4 lets any word match (off: the fresh half did not confirm it, seventh round);
+    the words tier, set by word count, still puts the items holding every word first."""
     query = "canvas app offline data"
-    result = search(all_engine, query, group=False, limit=3)
+    any_word = SearchEngine(all_engine.index_dir, policy=dataclasses.replace(POLICY, long_query_words=4))
+    result = search(any_word, query, group=False, limit=3)
     assert "Offline" in result["hits"][0]["title"]
     assert result["relaxed"]  # no item holds all four words: the page says so
-    required = SearchEngine(all_engine.index_dir, policy=dataclasses.replace(POLICY, long_query_words=5))
-    assert all("Offline" not in h["title"] for h in search(required, query, group=False, limit=2)["hits"])
+    assert all("Offline" not in h["title"] for h in search(all_engine, query, group=False, limit=2)["hits"])
     # some item holds every word: it comes first, and the page is not relaxed
-    tiered = search(all_engine, "reply agreement signed manufacturing", group=False)
+    tiered = search(any_word, "reply agreement signed manufacturing", group=False)
+    assert tiered["hits"][0]["key"] == "helpnetsecurity.com/2021/01/19/reply-aws"
     assert not tiered["relaxed"] and tiered["partial"] == tiered["total"] - 1
     assert [POLICY.words_tier(n) for n in range(1, 7)] == [False, False, True, True, False, False]
 
