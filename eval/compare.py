@@ -5,12 +5,15 @@
     python eval/compare.py "feedback_from=3&feedback_docs=5"          # fields changed together
     python eval/compare.py --base feedback_from=3 feedback_docs=3,5   # against another starting point
 
-A mean over 53 queries moves by 0.005 when one item of one query changes places, so a variant is
-judged query by query: how many queries it lifts and lowers, the mean change with a paired
+Queries no system found a relevant item for are left out, as eval/run.py leaves them out. A mean
+over 53 queries moves by 0.005 when one item of one query changes places, so a variant is judged
+query by query: how many queries it lifts and lowers, the mean change with a paired
 bootstrap 95% interval, and a two-sided sign-flip randomization test on the per-query changes (the
 chance of a mean change this large if each query's change were as likely up as down). The rule
 used in docs/relevance.md: keep a variant only if the tuning mean rises by at least 0.005, it lifts
 at least twice as many queries as it lowers, and known-item MRR and typo recall do not fall.
+Besides the change per query type, ``new`` is the change on the queries written later to tune on
+(``"set": "tuning"``, t001-t060): written with the fresh set's brief, they show its kind of query.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval.graded import TYPES, engine_rank, load_judgments, load_queries, open_collection  # noqa: E402
+from eval.graded import TYPES, engine_rank, load_judgments, load_queries, open_collection, scored  # noqa: E402
 from eval.metrics import ndcg_at_k, reciprocal_rank  # noqa: E402
 from eval.run import load, typo_recall  # noqa: E402
 from eval.sweep import policy_variant  # noqa: E402
@@ -105,8 +108,8 @@ def main(args: list[str]) -> None:
 
 def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> None:
     index = engine.index_dir
-    queries = [q for q in load_queries() if q["half"] == "tuning"]
     judged, known = load_judgments(), load("known_item")
+    queries = scored([q for q in load_queries() if q["half"] == "tuning"], judged)
     origin = variant(start)
     base_engine = SearchEngine(index, cache_entries=0, policy=origin)
     base_top10s = top10s(base_engine, queries)
@@ -129,6 +132,7 @@ def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> 
             scores = per_query(ranked, queries, judged)
             s = paired(base, scores)
             types = " ".join(f"{t[:3]} {_type_delta(base, scores, queries, t):+.3f}" for t in TYPES)
+            types += f" new {_type_delta(base, scores, [q for q in queries if q.get('set') == 'tuning'], None):+.3f}"
             mrr = known_item_mrr(engine_variant, known)
             unjudged, recall = unjudged_and_typo_recall(ranked, queries, judged)
             print(
@@ -143,8 +147,9 @@ def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> 
                         print(f"    {d:+.3f} {q['id']} {q['type']:8} {q['query']}")
 
 
-def _type_delta(base: dict[str, float], scores: dict[str, float], queries: list[dict], kind: str) -> float:
-    ids = [q["id"] for q in queries if q["type"] == kind]
+def _type_delta(base: dict[str, float], scores: dict[str, float], queries: list[dict], kind: str | None) -> float:
+    """The mean change over the queries of one type (``None``: all of ``queries``)."""
+    ids = [q["id"] for q in queries if kind in (None, q["type"])]
     return sum(scores[i] - base[i] for i in ids) / len(ids) if ids else 0.0
 
 

@@ -48,6 +48,12 @@ def load_judgments() -> dict[str, dict[str, int]]:
     return judged
 
 
+def scored(queries: list[dict], judged: dict[str, dict[str, int]]) -> list[dict]:
+    """The queries some system found a relevant item for: as TREC does, the others are left out (they
+    would score 0 for every system and only shrink the differences)."""
+    return [q for q in queries if any(judged.get(q["id"], {}).values())]
+
+
 def open_collection() -> tuple[SearchEngine, Path]:
     """The evaluation collection indexed in a temporary folder (remove ``folder.parent`` when done)."""
     folder = collection_folder()

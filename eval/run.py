@@ -27,7 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval import baselines  # noqa: E402
-from eval.graded import HALVES, TYPES, engine_rank, load_judgments, load_queries, open_collection, page_rank  # noqa: E402
+from eval.graded import (  # noqa: E402
+    HALVES,
+    TYPES,
+    engine_rank,
+    load_judgments,
+    load_queries,
+    open_collection,
+    page_rank,
+    scored,
+)
 from eval.metrics import ndcg_at_k, reciprocal_rank  # noqa: E402
 from search.request import build_request  # noqa: E402
 
@@ -44,9 +53,7 @@ def graded_table(systems: dict[str, Rank], queries: list[dict], judged: dict[str
     table: dict = {}
     for name, rank in systems.items():
         for half in HALVES:
-            # as TREC does, a query no system found a relevant item for is left out: it would score 0
-            # for every system and only shrink the differences (no query of the first two halves is)
-            rows = [q for q in queries if q["half"] == half and any(judged.get(q["id"], {}).values())]
+            rows = scored([q for q in queries if q["half"] == half], judged)
             per_type: dict[str, list[float]] = {t: [] for t in TYPES}
             seen = judged_count = 0
             for q in rows:

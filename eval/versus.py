@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval import baselines  # noqa: E402
-from eval.graded import TYPES, load_judgments, load_queries, open_collection  # noqa: E402
+from eval.graded import TYPES, load_judgments, load_queries, open_collection, scored  # noqa: E402
 from eval.ideal import DEPTH, parts  # noqa: E402
 from eval.metrics import ndcg_at_k  # noqa: E402
 from search.request import build_request  # noqa: E402
@@ -46,8 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     engine, folder = open_collection()
     try:
-        queries = [q for q in load_queries() if q["half"] == "tuning" and args.type in (None, q["type"])]
         judged = load_judgments()
+        queries = scored(
+            [q for q in load_queries() if q["half"] == "tuning" and args.type in (None, q["type"])], judged
+        )
         with tempfile.TemporaryDirectory() as tmp:
             systems = baselines.build_all(engine, Path(tmp))
             totals = dict.fromkeys(["engine", *systems], 0.0)

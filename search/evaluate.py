@@ -129,9 +129,13 @@ def plan_groups(
         partial = (words.matched >= 1) & live & ~held
         relaxed = relaxed or not held.any()
         held |= partial
-    if policy.all_words_first and 1 < needed < len(terms) and (held & (words.matched == len(terms))).any():
-        # items holding every word first; those lacking one follow as partial matches (policy.all_words_first)
+    # where words must match, or any does because the query is long (not when relaxed for another reason)
+    tiered = needed > 1 or len(terms) >= policy.long_query_words
+    if tiered and policy.words_tier(len(terms)) and (held & (words.matched == len(terms))).any():
+        # items holding every word first; those lacking one follow as partial matches (policy.words_tier),
+        # also when any word matches (4 words): some item holds every word, so the page is not relaxed
         partial = held & (words.matched < len(terms))
+        relaxed = False
     coordination = words.coordination(policy)  # items with more of the query rank higher
     title = np.zeros(len(ids))
     exact: np.ndarray | tuple = ()

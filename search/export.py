@@ -97,7 +97,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     """A mustache search template (params: q, from, size, feedback) ranking like ``/api/search``."""
     names = {"title": "title", "excerpt": "excerpt", "provider_text": "provider.text"}
     fields = [f"{names[field]}^{boost}" for field, boost in policy.boosts.items() if boost]
-    # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 4<1"
+    # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 3<1" (3 words: 2; 4 on: 1)
     should_match = f"2<-1 {policy.long_query_words - 1}<1"
     aggs: dict[str, Any] = {field: {"terms": {"field": field, "size": FACETS[field].size}} for field in FACET_FIELDS}
     aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 0}}
@@ -162,8 +162,8 @@ def _across_fields(policy: RankingPolicy) -> dict[str, Any]:
 def _all_words_first(policy: RankingPolicy, fields: list[str]) -> list[dict[str, Any]]:
     """The policy's all-words tier: a constant far above any score for items holding every word.
 
-    "N<1" requires every word up to N words and one beyond, so from ``long_query_words`` on every
-    match gets the constant and nothing is reordered, as in the engine.
+    "N<1" requires every word up to N words and one beyond, so beyond ``all_words_until`` words every
+    match gets the constant and nothing is reordered, as in the engine (``RankingPolicy.words_tier``).
     """
     if not policy.all_words_first:
         return []
@@ -172,7 +172,7 @@ def _all_words_first(policy: RankingPolicy, fields: list[str]) -> list[dict[str,
             "query": "{{q}}",
             "fields": fields,
             "type": "cross_fields",
-            "minimum_should_match": f"{policy.long_query_words - 1}<1",
+            "minimum_should_match": f"{policy.all_words_until}<1",
         }
     }
     return [{"constant_score": {"filter": every_word, "boost": ALL_WORDS_TIER}}]

@@ -55,3 +55,14 @@ def test_versus_lists_the_relevant_items_a_baseline_ranks_higher_than_the_engine
     baseline = ["a", "c", "b", "d"]  # a at 1 (higher), b at 3 (lower), d at 4 (engine lacks it), c not relevant
     assert ranked_higher(engine, baseline, grades) == [("a", 3), ("d", None)]
     assert ranked_higher(baseline, engine, grades) == [("b", 3)]
+
+
+def test_queries_no_system_found_a_relevant_item_for_are_left_out_of_every_mean():
+    """compare.py and versus.py score the queries eval/run.py scores: a query judged all 0 is left out."""
+    from eval.graded import scored
+
+    queries = [{"id": "a"}, {"id": "b"}, {"id": "c"}]
+    judged = {"a": {"x": 0, "y": 1}, "b": {"x": 0}}  # c was never judged
+    assert [q["id"] for q in scored(queries, judged)] == ["a"]
+    for script in ("compare.py", "versus.py", "run.py"):
+        assert "scored(" in (DATA.parent / script).read_text(encoding="utf-8")
