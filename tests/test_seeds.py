@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import codecs
+import html
 import os
 import random
+import re
+import unicodedata
 
 import pytest
 import yaml
 
 from indexer import seeds
 from indexer.seeds import SeedFileError, SeedProblem, discover, parse_seed_bytes, parse_yaml, read_seed_file
+from indexer.text import _CONTROL, _QUOTE_MAP, clean_text
 from tests.conftest import BROKEN, FIXTURES, SEEDS
 
 GOOD = b"""---
@@ -269,3 +273,18 @@ def test_plain_front_matter_is_built_without_pyyamls_constructor(monkeypatch):
     monkeypatch.setattr(yaml.constructor.BaseConstructor, "construct_object", refuse)
     seed = parse_seed_bytes("x.md", GOOD)
     assert seed.records[0].title == "Microsoft won't sell it" and seed.records[1].quality == 50
+
+
+def _clean_text_by_definition(value: str) -> str:
+    """What indexer.text.clean_text does, each step applied to every text."""
+    text = unicodedata.normalize("NFC", html.unescape(html.unescape(value))).translate(_QUOTE_MAP)
+    return re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
+
+
+def test_clean_text_skips_only_steps_that_change_nothing():
+    rnd = random.Random(7)
+    pieces = ["&amp;", "&amp;#8217;", "\u2019", "`", "\u00a0", "\t", "\n", "\x0b", "\x1c", "\x7f", "e\u0301"]
+    pieces += ["\u212b", "\u2028", "\u3000", "\u202e", "\x00", "  ", "a", "Z", "&lt;", "\ufeff"]
+    texts = [f" a{chr(cp)}{chr(cp)}b {chr(cp)}" for cp in range(0x3100)]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12))) for _ in range(20_000)]
+    assert [clean_text(t) for t in texts] == [_clean_text_by_definition(t) for t in texts]
