@@ -298,6 +298,8 @@ def _full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None) -> 
     seeds, entries = read_seed_files(seeds_dir, paths, report, progress, cache)
     cache.save(index_dir, seeds)
     del cache  # its pickled records: the documents below hold what the build needs
+    for seed in seeds.values():
+        seed.pickled = None  # the workers' pickles of the records, stored in the cache now
     report.files_added = len(seeds)
     docs = build_documents(r for s in seeds.values() for r in s.records)
     gen = generations.new_generation(index_dir)

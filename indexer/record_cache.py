@@ -101,7 +101,8 @@ class RecordCache:
             key = (rel, seed.sha256)
             entry = self.entries.get(key)
             if entry is None:
-                payload = pickle.dumps((seed.records, seed.warnings), protocol=pickle.HIGHEST_PROTOCOL)
+                # a file parsed in a worker arrived pickled so: those bytes are the entry
+                payload = seed.pickled or pickle.dumps((seed.records, seed.warnings), protocol=pickle.HIGHEST_PROTOCOL)
                 entry = (_digest(payload), payload)
             entries[key] = entry
         if entries == self.entries:

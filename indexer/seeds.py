@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +41,18 @@ class SeedFile:
     sha256: str
     records: list[Record]
     warnings: list[str] = field(default_factory=list)
+    # (records, warnings) pickled, when this file came from another process that way: the record
+    # cache stores exactly these bytes, so the build's parent need not pickle every record again
+    pickled: bytes | None = field(default=None, repr=False, compare=False)
+
+    def __reduce__(self) -> tuple:
+        pickled = self.pickled or pickle.dumps((self.records, self.warnings), protocol=pickle.HIGHEST_PROTOCOL)
+        return _unpickle_seed_file, (self.path, self.sha256, pickled)
+
+
+def _unpickle_seed_file(path: str, sha256: str, pickled: bytes) -> SeedFile:
+    records, warnings = pickle.loads(pickled)
+    return SeedFile(path, sha256, records, warnings, pickled)
 
 
 class _NotPlain(Exception):
