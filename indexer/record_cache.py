@@ -20,12 +20,14 @@ stored fields: whoever can write the index directory decides what the index hold
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import hashlib
 import os
 import pickle
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
@@ -118,3 +120,16 @@ class RecordCache:
             tmp.unlink(missing_ok=True)
             return
         self.entries = entries
+
+
+def drop_pickles(files: Iterable[seeds.SeedFile]) -> None:
+    """Let go of the pickles the parsing workers sent (``SeedFile.pickled``) once the cache holds them.
+
+    They lie between the records in the heap, so freeing them leaves holes that the heap keeps:
+    glibc's ``malloc_trim`` hands those pages back (a cold 100k build: the parent's peak 817 -> 777 MiB,
+    the forked writers' 933 -> 885). Elsewhere the memory merely stays with the process.
+    """
+    for seed in files:
+        seed.pickled = None
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

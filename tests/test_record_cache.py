@@ -123,3 +123,16 @@ def test_files_parsed_in_workers_are_cached_as_the_workers_pickled_them(folder, 
     cached = cache.get(parsed.path, parsed.sha256)
     assert cached is not None and cached.records == parsed.records and cached.warnings == parsed.warnings
     assert pickle.loads(pickle.dumps(parsed)) == parsed
+
+
+def test_dropping_the_workers_pickles_frees_them_with_or_without_glibc(monkeypatch):
+    seed = pickle.loads(pickle.dumps(seeds.parse_seed_bytes("x.md", b"---\ntitle: t\nwebUrl: https://x.org/a\n---\n")))
+    assert seed.pickled  # as a parsing worker sends it
+    record_cache.drop_pickles([seed])
+    assert seed.pickled is None and seed.records[0].key == "x.org/a"
+
+    def no_libc(name):
+        raise OSError(f"{name}: not here")
+
+    monkeypatch.setattr(record_cache.ctypes, "CDLL", no_libc)
+    record_cache.drop_pickles([seed])
