@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, generations, persisted, storage, stories, writer_lock
+from . import analysis, generations, persisted, record_cache, storage, stories, writer_lock
 from .derive import Followed, derive
 from .documents import Document, build_documents
 from .events import key_hash
@@ -323,6 +323,7 @@ def _full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None) -> 
     seeds, entries = read_seed_files(seeds_dir, paths, report, progress, cache)
     cache.save(index_dir, seeds)
     del cache  # its pickled records: the documents below hold what the build needs
+    record_cache.drop_pickles(seeds.values())  # stored in the cache now
     report.files_added = len(seeds)
     docs = build_documents(r for s in seeds.values() for r in s.records)
     gen = generations.new_generation(index_dir)

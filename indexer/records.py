@@ -117,7 +117,8 @@ def _datetime(item: dict, name: str) -> dt.datetime | None:
     return parsed
 
 
-def _url(item: dict) -> str:
+def _url(item: dict) -> tuple[str, str]:
+    """The item's URL and its canonical form (the item's key)."""
     for name in ("webUrl", "originalUrl"):
         value = item.get(name)
         if value is None or value == "":
@@ -131,7 +132,7 @@ def _url(item: dict) -> str:
             key = ""
         if not value.lower().startswith(("http://", "https://")) or not key:
             raise SeedFileError(f"field '{name}' is not an http(s) URL: {value!r:.60}")
-        return value
+        return value, key
     raise SeedFileError("no 'webUrl' or 'originalUrl': an item needs a URL")
 
 
@@ -187,11 +188,11 @@ def record(
     notes: list[str] | None = None,
 ) -> Record:
     """One item of a seed file, validated field by field; dropped or clipped parts noted in ``notes``."""
-    url = _url(item)
+    url, key = _url(item)
     name, domain = _provider(item)
     own_topics = _topics(item)
     return Record(
-        key=canonical_url(url),
+        key=key,
         url=url,
         kind=kind,
         title=_text(item, "title", required=True, notes=notes),

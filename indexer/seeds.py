@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .records import Record, record, type_name
 from .textfiles import SEED_SUFFIXES as SEED_SUFFIXES
@@ -26,6 +28,9 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
 MAX_FILE_BYTES = 4 * 1024 * 1024
 PARALLEL_READ_MIN_FILES = 500  # below this, starting worker processes costs more than it saves
 MAX_ALIASES = 20  # real seed files use none; expansion attacks need many
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+# scalar tags whose value PyYAML's safe constructor makes from the scalar alone (no other node involved)
+_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp"))
 
 
 @dataclass
@@ -36,6 +41,22 @@ class SeedFile:
     sha256: str
     records: list[Record]
     warnings: list[str] = field(default_factory=list)
+    # (records, warnings) pickled, when this file came from another process that way: the record
+    # cache stores exactly these bytes, so the build's parent need not pickle every record again
+    pickled: bytes | None = field(default=None, repr=False, compare=False)
+
+    def __reduce__(self) -> tuple:
+        pickled = self.pickled or pickle.dumps((self.records, self.warnings), protocol=pickle.HIGHEST_PROTOCOL)
+        return _unpickle_seed_file, (self.path, self.sha256, pickled)
+
+
+def _unpickle_seed_file(path: str, sha256: str, pickled: bytes) -> SeedFile:
+    records, warnings = pickle.loads(pickled)
+    return SeedFile(path, sha256, records, warnings, pickled)
+
+
+class _NotPlain(Exception):
+    """A node ``_StrictLoader._plain`` leaves to PyYAML's constructor."""
 
 
 class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
@@ -44,6 +65,40 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._aliases = 0
+        self._tree = "*" not in stream  # no alias: every node occurs once, so the nodes form a tree
+
+    def construct_document(self, node: Any) -> Any:
+        # PyYAML's constructor spends ~half of a load in per-node bookkeeping (alias tables, generators
+        # for nested collections) that a tree of plain maps, lists and scalars does not need; such a
+        # document is built by _plain, anything else (and any error, raised in PyYAML's order) by PyYAML
+        if self._tree:
+            try:
+                return self._plain(node)
+            except Exception:  # noqa: BLE001 - not plain, or an error PyYAML must report itself
+                pass
+        return super().construct_document(node)
+
+    def _plain(self, node: Any) -> Any:
+        """The value PyYAML gives a node of plain maps (string keys, once each), lists and scalars."""
+        kind, tag = type(node), node.tag
+        if kind is ScalarNode:
+            if tag == _STR:
+                return node.value
+            if tag in _SCALAR_TAGS:
+                return self.yaml_constructors[tag](self, node)
+        elif kind is MappingNode and tag == _MAP:
+            mapping = {}
+            for key_node, value in node.value:
+                if type(key_node) is not ScalarNode or key_node.tag != _STR:
+                    raise _NotPlain
+                # most values are text: taken here rather than in a call each
+                is_text = type(value) is ScalarNode and value.tag == _STR
+                mapping[key_node.value] = value.value if is_text else self._plain(value)
+            if len(mapping) == len(node.value):  # else a key repeats: PyYAML's path names it
+                return mapping
+        elif kind is SequenceNode and tag == _SEQ:
+            return [self._plain(item) for item in node.value]
+        raise _NotPlain
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         # a node seen again is an alias; the C composer offers no other hook to count them

@@ -27,6 +27,7 @@ _QUOTE_MAP = str.maketrans(
         "\u00a0": " ",
     }
 )
+_QUOTES = re.compile("[" + re.escape("".join(map(chr, _QUOTE_MAP))) + "]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Characters nobody types into a search box: C0 controls but tab and newline, DEL, C1 controls,
@@ -35,7 +36,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_CHARS = (*(c for c in range(0x20) if c not in (0x09, 0x0A)), *range(0x7F, 0xA0))
 BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
 _QUERY_MAP = {**dict.fromkeys(CONTROL_CHARS, " "), **dict.fromkeys(BIDI_CONTROLS)}
-_SPACES = re.compile(r"\s+")
 
 
 def clean_text(value: str) -> str:
@@ -44,9 +44,16 @@ def clean_text(value: str) -> str:
     Accents are kept here so results display as published; the analyzer folds them.
     """
     text = html.unescape(html.unescape(value))
-    text = unicodedata.normalize("NFC", text).translate(_QUOTE_MAP)
-    text = _CONTROL.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
+    # each step only where it can change something (a full build cleans ~600k texts): ASCII text is
+    # NFC already, str.translate looks every character up in a dict, and only a non-printable text
+    # can hold a control character
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    if _QUOTES.search(text):
+        text = text.translate(_QUOTE_MAP)
+    if not text.isprintable():
+        text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())  # str.split's whitespace is re's \s: runs squeezed, ends stripped
 
 
 def clean_query(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -99,3 +100,39 @@ def test_a_damaged_cache_file_is_no_cache(folder, tmp_path):
     second = rebuild(folder, index)
     assert second.files_cached == 0 and second.files_read == first.files_read
     assert snapshot(index) == fresh(folder, tmp_path)
+
+
+def test_files_parsed_in_workers_are_cached_as_the_workers_pickled_them(folder, tmp_path, monkeypatch):
+    """The parent stores the bytes a worker sent (no second pickling of every record) and the cache answers the same."""
+    monkeypatch.setattr(seeds, "PARALLEL_READ_MIN_FILES", 1)
+    monkeypatch.setattr(build, "build_procs", lambda: 2)
+    index = tmp_path / "index"
+    dumps, parent = pickle.dumps, os.getpid()
+
+    def only_whole_files(obj, *args, **kwargs):  # records are pickled in the workers, not again here
+        records = isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[0], list)
+        assert not (records and os.getpid() == parent), "records pickled again"
+        return dumps(obj, *args, **kwargs)
+
+    monkeypatch.setattr(record_cache.pickle, "dumps", only_whole_files)
+    rebuild(folder, index)
+    monkeypatch.undo()
+    cache = RecordCache.load(index)
+    rel, _ = min(cache.entries)
+    parsed = seeds.read_seed_file(folder, rel)
+    cached = cache.get(parsed.path, parsed.sha256)
+    assert cached is not None and cached.records == parsed.records and cached.warnings == parsed.warnings
+    assert pickle.loads(pickle.dumps(parsed)) == parsed
+
+
+def test_dropping_the_workers_pickles_frees_them_with_or_without_glibc(monkeypatch):
+    seed = pickle.loads(pickle.dumps(seeds.parse_seed_bytes("x.md", b"---\ntitle: t\nwebUrl: https://x.org/a\n---\n")))
+    assert seed.pickled  # as a parsing worker sends it
+    record_cache.drop_pickles([seed])
+    assert seed.pickled is None and seed.records[0].key == "x.org/a"
+
+    def no_libc(name):
+        raise OSError(f"{name}: not here")
+
+    monkeypatch.setattr(record_cache.ctypes, "CDLL", no_libc)
+    record_cache.drop_pickles([seed])

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import codecs
+import html
 import os
 import random
+import re
+import unicodedata
 
 import pytest
+import yaml
 
-from indexer.seeds import SeedFileError, SeedProblem, discover, parse_seed_bytes, read_seed_file
+from indexer import seeds
+from indexer.seeds import SeedFileError, SeedProblem, discover, parse_seed_bytes, parse_yaml, read_seed_file
+from indexer.text import _CONTROL, _QUOTE_MAP, clean_text
 from tests.conftest import BROKEN, FIXTURES, SEEDS
 
 GOOD = b"""---
@@ -194,3 +200,91 @@ def test_binary_files_are_still_called_binary(data):
 
 def test_a_utf8_byte_order_mark_is_read_like_plain_utf8():
     assert parse_seed_bytes("bom.md", codecs.BOM_UTF8 + GOOD).records == parse_seed_bytes("bom.md", GOOD).records
+
+
+# YAML shapes the plain constructor must leave to PyYAML or build exactly as PyYAML does
+EDGE_YAML = [
+    "a: &x 1\nb: 2",  # an anchor without an alias
+    "a: &x {k: v}\nb: *x",  # an alias: the same object twice
+    "a: &a [x]\nb: &b [*a, *a]",
+    "&a [*a]",  # a recursive list
+    "a: *undefined",
+    "<<: {a: 1}\nb: 2",  # a merge key
+    "=: 3",
+    "1: a\n2: b\nnull: c\ntrue: d",  # keys that are not text
+    "? [a]\n: b",
+    "a: b\na: c",  # a repeated key, also nested and after a merge
+    "a:\n  b: 1\n  b: 2",
+    "<<: {a: 1}\na: 2",
+    "a: !!binary aGVsbG8=\nb: !!set {x, y}\nc: !!omap [a: 1]\nd: !!pairs [a: 1]",
+    "a: !foo x",
+    "a: !!python/object/apply:os.system ['true']",
+    "a: !!str 12\nb: !!int '12'\nc: !!float '1'\nd: !!null x\ne: !!map {k: v}\nf: !!seq [1]",
+    "a: !!str {k: v}",
+    "a: !!map [1]",
+    "a: !!bool maybe",
+    "a: !!int x",
+    "a: !!timestamp x",
+    "a: 2021-13-01\nb: 2021-01-32",  # two bad dates: the first one PyYAML meets is named
+    "a: [2021-02-30]\nb: 2021-13-01",
+    "a: 1.5e3\nb: .inf\nc: -.nan\nd: 0o17\ne: 0x1F\nf: 1_000\ng: 1:20:30\nh: yes\ni: Off\nj: ~\nk: null\nl:",
+    "a: 010\nb: 1.0\nc: 2021-01-26T14:23:00Z\nd: 2021-01-26\ne: 2021-01-26 14:23:00.5 +02:00",
+    "'a': 1\n\"b\": 2\nc: 'x'\nd: \"y\\n\"\ne: |\n  lit\nf: >\n  fold",
+    "a:\n  - x\n  - y: z\n    w: [1, {v: u}]",
+    "[a, b]",
+    "x",
+    "",
+    "42",
+    "a: " + "[" * 3_000 + "]" * 3_000,
+]
+
+
+def _outcome(block: str) -> str:
+    try:
+        return repr(parse_yaml(block))  # repr: 1, 1.0 and True differ
+    except Exception as exc:  # noqa: BLE001 - the error is part of the outcome
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _file_outcome(path) -> str:
+    try:
+        seed = parse_seed_bytes(path.name, path.read_bytes())
+        return repr((seed.records, seed.warnings))
+    except SeedFileError as exc:
+        return f"error: {exc}"
+
+
+def test_the_plain_constructor_gives_exactly_what_pyyaml_gives(monkeypatch):
+    files = sorted(p for folder in (SEEDS, FIXTURES) for p in folder.rglob("*") if p.is_file())
+    assert len(files) > 100
+    fast = [_file_outcome(p) for p in files], [_outcome(block) for block in EDGE_YAML]
+
+    def pyyaml_only(self, node):
+        raise seeds._NotPlain
+
+    monkeypatch.setattr(seeds._StrictLoader, "_plain", pyyaml_only)
+    assert ([_file_outcome(p) for p in files], [_outcome(block) for block in EDGE_YAML]) == fast
+
+
+def test_plain_front_matter_is_built_without_pyyamls_constructor(monkeypatch):
+    def refuse(self, node, deep=False):
+        raise AssertionError("PyYAML's per-node constructor was used")
+
+    monkeypatch.setattr(yaml.constructor.BaseConstructor, "construct_object", refuse)
+    seed = parse_seed_bytes("x.md", GOOD)
+    assert seed.records[0].title == "Microsoft won't sell it" and seed.records[1].quality == 50
+
+
+def _clean_text_by_definition(value: str) -> str:
+    """What indexer.text.clean_text does, each step applied to every text."""
+    text = unicodedata.normalize("NFC", html.unescape(html.unescape(value))).translate(_QUOTE_MAP)
+    return re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
+
+
+def test_clean_text_skips_only_steps_that_change_nothing():
+    rnd = random.Random(7)
+    pieces = ["&amp;", "&amp;#8217;", "\u2019", "`", "\u00a0", "\t", "\n", "\x0b", "\x1c", "\x7f", "e\u0301"]
+    pieces += ["\u212b", "\u2028", "\u3000", "\u202e", "\x00", "  ", "a", "Z", "&lt;", "\ufeff"]
+    texts = [f" a{chr(cp)}{chr(cp)}b {chr(cp)}" for cp in range(0x3100)]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12))) for _ in range(20_000)]
+    assert [clean_text(t) for t in texts] == [_clean_text_by_definition(t) for t in texts]
