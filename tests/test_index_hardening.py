@@ -80,20 +80,26 @@ def big_corpus(tmp_path_factory) -> Path:
 def test_kill_9_of_a_parallel_full_build_leaves_no_orphan_workers_and_the_next_index_runs(big_corpus, tmp_path):
     index = tmp_path / "index"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCH_BUILD_PROCS": "2"}
-    # at 2 s the seed-parsing pool runs, at 5 s Whoosh's writer processes; then the next run must
+    # killed while the seed-parsing pool runs, then while the segment writers run (found by their
+    # processes, not by a delay: a quiet machine builds this corpus in ~3.5 s); then the next run must
     # get the lock: plain `index` (would say "already running"), then `index --wait` (would hang)
-    for delay, next_run in ((2.0, ["index"]), (5.0, ["index", "--wait"])):
+    for phase, next_run in (("reading", ["index"]), ("writing", ["index", "--wait"])):
         cmd = [sys.executable, "-m", "web.cli", "--index", str(index), "--seeds", str(big_corpus)]
-        # the build the previous round finished left parsed records: without them this one parses again,
-        # so at 5 s it is still in its writers (from the cache it can be done by then)
+        # the build the previous round finished left parsed records: without them this one parses again
+        # in worker processes (from the cache it would read them in-process)
         (index / record_cache.CACHE_NAME).unlink(missing_ok=True)
         # a session of its own: the build and every worker it forks share a process group to look for
         build = subprocess.Popen([*cmd, "index", "--full", "--quiet"], env=env, start_new_session=True)
         try:
-            time.sleep(delay)
-            _wait_until(lambda b=build: _children(b.pid) or b.poll() is not None, 10)  # a busy machine is slower
+            # the parsing pool's workers are the build's first children (forked together); the writers come after
+            _wait_until(lambda b=build: _children(b.pid) or b.poll() is not None, 30)
+            readers: set[int] = set()
+            _wait_until(lambda b=build, r=readers: r.update(_children(b.pid)) or len(r) >= 2 or b.poll() is not None, 1)
+            if phase == "writing":
+                _wait_until(lambda b=build, r=readers: set(_children(b.pid)) - r or b.poll() is not None, 60)
             workers = _children(build.pid)
-            assert build.poll() is None and workers, f"no worker processes to orphan at {delay} s"
+            assert build.poll() is None and workers, f"no worker processes to orphan while {phase}"
+            assert phase == "reading" or not set(workers) & readers, "killed before the writers started"
             build.send_signal(signal.SIGKILL)
             assert build.wait() == -signal.SIGKILL
             survivors = not _wait_until(lambda b=build: not _live_group_members(b.pid), 5)
