@@ -24,6 +24,9 @@ MIN_WILDCARD_PREFIX = 2
 SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 _MINUS = re.compile(r"(^|[\s(])-(?=[\w\"(])")  # a minus starting a word or a group: PlusMinusPlugin's exclusion
+# a group of nothing but exclusions, "(-amazon)" or "(-a -"b c")": its minuses have nothing to take from
+# (not a field's group, "provider:(-reuters)": NOT reads that one right)
+_EXCLUSION_GROUP = re.compile(r'(?<!:)\(\s*((?:-(?:"[^"]*"|[^\s()"]+)\s*)+)\)')
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
 _FIELD_COLON = re.compile(r"(\w+):(\S?)")
 _FIELD_NAMES = frozenset((*SEARCHABLE_FIELDS, *ALIASES))
@@ -206,14 +209,19 @@ def parse(
 
 
 def _parse_syntax(parser: MultifieldParser, syntax: str) -> wq.Query:
-    """Whoosh's parse of ``syntax``, a minus with nothing to take from read as NOT.
+    """Whoosh's parse of ``syntax``, every exclusion taking from the whole query.
 
-    Whoosh's minus takes from what stands beside it in its group: alone ("-openai") it parses to
-    nothing, and in a group of its own ("police (-amazon)") Whoosh raises. The word fallback would
-    then search for the very word the user excluded; NOT means the same and stands alone.
+    Whoosh's minus takes from what stands beside it in its group. In a group of its own ("police
+    (-amazon)") Whoosh raises, so such groups are unwrapped first ("police -amazon"; read as NOT
+    instead, an OR of 4+ words would match everything); alone ("-openai") the minus parses to
+    nothing, and NOT, which means the same, stands alone. Either way the word fallback would have
+    searched for the very words the user excluded.
     """
     from whoosh import query as wq  # the parser loaded it already
 
+    unwrapped = 1
+    while unwrapped:  # "((-a))": one level a pass
+        syntax, unwrapped = _EXCLUSION_GROUP.subn(r" \1 ", syntax)
     try:
         q = parser.parse(syntax, debug=False)
     except Exception:  # Whoosh raises NotImplementedError("Minus"); other errors fall back to words

@@ -138,6 +138,19 @@ def test_an_exclusion_in_a_group_of_its_own_still_excludes(engine):
         grouped = search(engine, text, limit=100)
         assert grouped["total"] == search(engine, "police -amazon")["total"] > 0, text
         assert all("amazon" not in (h["title"] + h["excerpt"]).lower() for h in grouped["hits"]), text
+    # from 4 words any word matches (an OR): read as "NOT amazon", the group matched every item (a review)
+    many = "police surveillance facial recognition"
+    pairs = [
+        (f"{many} (-amazon)", f"{many} -amazon"),
+        (f"{many} ((-amazon))", f"{many} -amazon"),
+        (f'(-amazon -"cloud computing") {many}', f'{many} -amazon -"cloud computing"'),
+    ]
+    for grouped_text, plain_text in pairs:
+        grouped = search(engine, grouped_text, limit=100)
+        assert 0 < grouped["total"] == search(engine, plain_text)["total"] < search(engine, many)["total"], grouped_text
+        assert all("amazon" not in (h["title"] + h["excerpt"]).lower() for h in grouped["hits"]), grouped_text
+    not_reuters = search(engine, "provider:(-reuters)", limit=100)  # a field's group: every provider but it
+    assert not_reuters["total"] == search(engine, "", limit=100)["total"] - search(engine, "provider:reuters")["total"]
 
 
 def test_field_queries_and_date_ranges(engine):

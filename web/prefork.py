@@ -54,7 +54,10 @@ class SearchWorker(ThreadWorker):
     about one core's throughput (docs/benchmarks.md, fourth pass). So after ``KEEPALIVE_REQUESTS``
     answers a connection is closed (``Connection: close``); the client reconnects, and the worker that
     is free to accept first, usually the idle one, takes it. A reconnect costs a TCP handshake (~0.1 ms
-    on loopback) every ``KEEPALIVE_REQUESTS`` answers of ~10 ms each.
+    on loopback) every ``KEEPALIVE_REQUESTS`` answers of ~10 ms each. gunicorn closes gracefully: the
+    worker's main thread waits for the client's own close, one round trip for a client that honours
+    ``Connection: close`` (browsers, proxies, wrk), up to 2 s for one that does not; clients far away
+    belong behind a reverse proxy on the same host, as with any gunicorn deployment.
     """
 
     def init_process(self) -> None:
