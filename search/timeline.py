@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
-__all__ = ["Calendar", "PeriodError"]  # and DAY_US, EPOCH_US (``__getattr__``)
+__all__ = ["Calendar", "PeriodError"]
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 WEEKLY_UP_TO_DAYS = 120  # about 17 weekly bars; longer spans are shown by month
 # month numbers this far apart have whole months between them longer than WEEKLY_UP_TO_DAYS
@@ -148,19 +148,6 @@ def bucket_label(bucket: dict, interval: str) -> str:
     if interval == "month":
         return start.strftime("%b %Y")
     return f"week of {start.strftime('%b')} {start.day}, {start.year}"
-
-
-def __getattr__(name: str) -> int:
-    """``DAY_US`` and ``EPOCH_US``: the indexer's, imported on first use.
-
-    ``indexer.derive`` brings the build's clustering and carrying modules: a query that maps its
-    generation's calendar never needs them (tests/test_cli.py checks what a query imports).
-    """
-    if name in ("DAY_US", "EPOCH_US"):
-        from indexer import derive
-
-        return getattr(derive, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _day(days_since_epoch: int) -> dt.date:

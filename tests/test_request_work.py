@@ -56,7 +56,8 @@ def test_facet_toggle_urls_equal_toggle_filter():
 def test_the_timeline_of_document_numbers_equals_the_timeline_of_their_mask():
     import numpy as np
 
-    from search.timeline import DAY_US, EPOCH_US, Calendar
+    from indexer.derive import DAY_US, EPOCH_US
+    from search.timeline import Calendar
 
     rng = np.random.default_rng(7)
     published = EPOCH_US + rng.integers(0, 20_000, 5_000) * DAY_US
@@ -94,7 +95,8 @@ def test_snippets_equal_the_whole_text_way(engine):
 
 def days_first_interval(published, docs) -> str | None:
     """The timeline's interval as it was chosen: from the selected items' days, always read."""
-    from search.timeline import DAY_US, EPOCH_US, MONTHLY_UP_TO_MONTHS, WEEKLY_UP_TO_DAYS
+    from indexer.derive import DAY_US, EPOCH_US
+    from search.timeline import MONTHLY_UP_TO_MONTHS, WEEKLY_UP_TO_DAYS
 
     dated = published[docs][published[docs] >= 0]
     if not len(dated):
@@ -109,7 +111,8 @@ def days_first_interval(published, docs) -> str | None:
 def test_the_timeline_chooses_as_the_days_first_way_does():
     import numpy as np
 
-    from search.timeline import DAY_US, EPOCH_US, Calendar
+    from indexer.derive import DAY_US, EPOCH_US
+    from search.timeline import Calendar
 
     rng = np.random.default_rng(16)
     for undated_share in (0.0, 0.2):  # every item dated: document numbers are not checked for a date
