@@ -119,6 +119,8 @@ def read_seed_files(
             if isinstance(item, SeedProblem):
                 report.problems.append(item)
             else:
+                if cache is None:
+                    item.pickled = None  # no cache will store the bytes a worker sent it as: keep one copy
                 seeds[item.path] = item
                 entries[item.path] = _file_entry(item, (root / item.path).stat())
                 report.warnings.extend((item.path, w) for w in item.warnings)
