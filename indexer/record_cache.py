@@ -104,7 +104,7 @@ class RecordCache:
             entry = self.entries.get(key)
             if entry is None:
                 # a file parsed in a worker arrived pickled so: those bytes are the entry
-                payload = seed.pickled or pickle.dumps((seed.records, seed.warnings), protocol=pickle.HIGHEST_PROTOCOL)
+                payload = seed.payload()
                 entry = (_digest(payload), payload)
             entries[key] = entry
         if entries == self.entries:

@@ -46,8 +46,11 @@ class SeedFile:
     pickled: bytes | None = field(default=None, repr=False, compare=False)
 
     def __reduce__(self) -> tuple:
-        pickled = self.pickled or pickle.dumps((self.records, self.warnings), protocol=pickle.HIGHEST_PROTOCOL)
-        return _unpickle_seed_file, (self.path, self.sha256, pickled)
+        return _unpickle_seed_file, (self.path, self.sha256, self.payload())
+
+    def payload(self) -> bytes:
+        """(records, warnings) pickled: the bytes this file arrived as from a worker, else pickled now."""
+        return self.pickled or pickle.dumps((self.records, self.warnings), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _unpickle_seed_file(path: str, sha256: str, pickled: bytes) -> SeedFile:
