@@ -97,7 +97,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     """A mustache search template (params: q, from, size, feedback) ranking like ``/api/search``."""
     names = {"title": "title", "excerpt": "excerpt", "provider_text": "provider.text"}
     fields = [f"{names[field]}^{boost}" for field, boost in policy.boosts.items() if boost]
-    # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 3<1" (3 words: 2; 4 on: 1)
+    # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 4<1" (3-4 words: all but one; 5 on: 1)
     should_match = f"2<-1 {policy.long_query_words - 1}<1"
     aggs: dict[str, Any] = {field: {"terms": {"field": field, "size": FACETS[field].size}} for field in FACET_FIELDS}
     aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": "month", "min_doc_count": 0}}
