@@ -13,22 +13,16 @@ An update carries the generation it follows over instead of deriving it again (`
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
-from whoosh.util.times import datetime_to_long
 
 from . import carry, stories
 from .persisted import Derived, FacetArrays
 from .replaced import Followed, live_statistics
-from .schema import FACET_FIELDS, TEXT_FIELDS
+from .schema import DAY_US, EPOCH_US, FACET_FIELDS, TEXT_FIELDS
 from .storage import Store
 from .tables import PostingTable, Strings, Written
 
 __all__ = ["Followed", "derive", "live_statistics"]
-
-EPOCH_US = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh's long for 1970-01-01
-DAY_US = 86_400 * 1_000_000
 
 
 def derive(

@@ -12,6 +12,7 @@ To add a facet: add a ``Field`` with a ``Facet`` here (and the value to ``Item``
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import inspect
@@ -23,8 +24,14 @@ from typing import Any
 from whoosh.analysis import RegexTokenizer
 from whoosh.columns import NumericColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, FieldType, Schema
+from whoosh.util.times import datetime_to_long
 
 from .analysis import news_analyzer, title_signature, vocabulary_analyzer
+
+# the published field holds Whoosh's longs (microseconds since year 1); the timeline and the derived
+# calendar count days from 1970 with these
+EPOCH_US = datetime_to_long(dt.datetime(1970, 1, 1))  # Whoosh's long for 1970-01-01
+DAY_US = 86_400 * 1_000_000
 
 # Multi-valued facet values are joined with this separator at index time, so values may
 # contain commas and spaces ("Microsoft AI", "Health, Science") without being split.

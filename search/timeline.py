@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
+from indexer.schema import DAY_US
+
 __all__ = ["Calendar", "PeriodError"]
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 WEEKLY_UP_TO_DAYS = 120  # about 17 weekly bars; longer spans are shown by month
@@ -49,8 +51,6 @@ def bucket_period(bucket: dict) -> str:
 
 def period_mask(published: np.ndarray, text: str) -> np.ndarray:
     """Documents published within the period (items without a date never are)."""
-    from indexer.derive import DAY_US
-
     start, end = parse_period(text)
     low = datetime_to_long(dt.datetime.combine(start, dt.time()))
     # the day after ``end`` as a number, not a date: 9999-12-31 has no next date to construct

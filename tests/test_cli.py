@@ -236,7 +236,8 @@ def test_a_query_of_words_loads_only_what_it_needs(seeds_index):
     script = (
         "import sys\n"
         "from web.cli import main\n"
-        f"for args in ({['facial', 'recognition', 'police']!r}, {['--json', 'police', '--sort', 'newest']!r}):\n"
+        f"for args in ({['facial', 'recognition', 'police']!r}, {['--json', 'police', '--sort', 'newest']!r},"
+        f" {['police', '--filter', 'date=2020-06-01..2020-06-30']!r}):\n"
         f"    main(['--index', {str(seeds_index)!r}, 'query', *args], standalone_mode=False)\n"
         "from search import background\n"
         "print('word table built:', background._zipf_table.cache_info().currsize)\n"

@@ -56,7 +56,7 @@ def test_facet_toggle_urls_equal_toggle_filter():
 def test_the_timeline_of_document_numbers_equals_the_timeline_of_their_mask():
     import numpy as np
 
-    from indexer.derive import DAY_US, EPOCH_US
+    from indexer.schema import DAY_US, EPOCH_US
     from search.timeline import Calendar
 
     rng = np.random.default_rng(7)
@@ -95,7 +95,7 @@ def test_snippets_equal_the_whole_text_way(engine):
 
 def days_first_interval(published, docs) -> str | None:
     """The timeline's interval as it was chosen: from the selected items' days, always read."""
-    from indexer.derive import DAY_US, EPOCH_US
+    from indexer.schema import DAY_US, EPOCH_US
     from search.timeline import MONTHLY_UP_TO_MONTHS, WEEKLY_UP_TO_DAYS
 
     dated = published[docs][published[docs] >= 0]
@@ -111,7 +111,7 @@ def days_first_interval(published, docs) -> str | None:
 def test_the_timeline_chooses_as_the_days_first_way_does():
     import numpy as np
 
-    from indexer.derive import DAY_US, EPOCH_US
+    from indexer.schema import DAY_US, EPOCH_US
     from search.timeline import Calendar
 
     rng = np.random.default_rng(16)
