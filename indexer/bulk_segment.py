@@ -107,10 +107,10 @@ def append_segment(
     path: Path,
     documents: Sequence[Mapping[str, Any]],
     deleted: Iterable[int],
-    tables: Collection[str] = (),
+    tables: Collection[str],
     *,
-    merged: Callable[[list], int] = lambda segments: 0,
-    restore: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] = lambda stored: None,
+    merged: Callable[[list], int],
+    restore: Callable[[Mapping[str, Any]], Mapping[str, Any] | None],
 ) -> Written | None:
     """An update's commit without Whoosh's writer: ``deleted`` (document numbers) marked, ``documents`` appended.
 
