@@ -64,8 +64,8 @@ def feedback_words(
         for term, count in counts.items():
             model[term] += score / total_score * count / length
     skip = set(typed)
-    candidates = [(t, p) for t, p in sorted(model.items(), key=lambda item: (-item[1], item[0])) if t not in skip]
-    candidates = [(t, p) for t, p in candidates if t.isalpha()]
+    ranked = sorted(model.items(), key=lambda item: (-item[1], item[0]))
+    candidates = [(t, p) for t, p in ranked if t not in skip and t.isalpha()]
     most = policy.feedback_max_share * gen.scoring.stats.doc_count
     chosen: list[tuple[str, float]] = []
     step = 4 * policy.feedback_terms  # most probable first, their frequencies looked up together
