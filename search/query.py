@@ -222,13 +222,14 @@ def _parse_syntax(parser: MultifieldParser, syntax: str) -> wq.Query:
     unwrapped = 1
     while unwrapped:  # "((-a))": one level a pass
         syntax, unwrapped = _EXCLUSION_GROUP.subn(r" \1 ", syntax)
+    excludes = _MINUS.search(syntax) is not None
     try:
         q = parser.parse(syntax, debug=False)
     except Exception:  # Whoosh raises NotImplementedError("Minus"); other errors fall back to words
-        if not _MINUS.search(syntax):
+        if not excludes:
             raise
         q = wq.NullQuery
-    if q is wq.NullQuery and _MINUS.search(syntax):
+    if q is wq.NullQuery and excludes:
         q = parser.parse(_MINUS.sub(r"\1NOT ", syntax), debug=False)
     return q
 
