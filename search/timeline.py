@@ -1,12 +1,15 @@
 """Coverage over time: matching items per week, month or year, and the period filter that bars link to.
 
 Dates are the index's ``published`` values (Whoosh longs: microseconds since 0001-01-01, negative
-when an item has no date). A period is a range of whole days, written ``2020-06-01..2020-06-07``.
+when an item has no date). A period is a range of whole days, written ``2020-06-01..2020-06-07``,
+or by week, month or year (``2020-W24``, ``2020-06``, ``2020``).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,18 +33,51 @@ class PeriodError(ValueError):
 
 
 def parse_period(text: str) -> tuple[dt.date, dt.date]:
-    """'2020-06-01..2020-06-07' (or one day, '2020-06-01') -> first and last day, inclusive."""
-    first, _, last = text.strip().partition(PERIOD_SEPARATOR)
+    """A period filter -> its first and last day, inclusive.
+
+    Each end is a day, an ISO week, a month or a year, so ``2020-06`` is all of June and
+    ``2020-W24..2020-W26`` three whole weeks (a bare ``2020-W24`` once parsed as its Monday alone).
+
+    >>> parse_period("2020-06-01..2020-06-07")
+    (datetime.date(2020, 6, 1), datetime.date(2020, 6, 7))
+    >>> parse_period("2020-06")
+    (datetime.date(2020, 6, 1), datetime.date(2020, 6, 30))
+    >>> parse_period("2020-W24")
+    (datetime.date(2020, 6, 8), datetime.date(2020, 6, 14))
+    >>> parse_period("2019..2020-02")
+    (datetime.date(2019, 1, 1), datetime.date(2020, 2, 29))
+    """
+    first, separator, last = text.strip().partition(PERIOD_SEPARATOR)
     try:
-        start = dt.date.fromisoformat(first.strip())
-        end = dt.date.fromisoformat(last.strip()) if last else start
+        start = _calendar_unit(first)[0]
+        end = _calendar_unit(last if separator else first)[1]
     except ValueError:
         raise PeriodError(
-            f"date filter {text[:40]!r} must look like 2020-06-01..2020-06-30 (first and last day)"
+            f"date filter {text[:40]!r} must look like 2020-06-01..2020-06-30 (first and last day),"
+            " 2020-06 (a month), 2020-W24 (a week) or 2020 (a year)"
         ) from None
     if end < start:
         raise PeriodError(f"date filter {text[:40]!r} ends before it starts")
     return start, end
+
+
+_UNIT = re.compile(r"(\d{4})(?:-W(\d{2})|-(\d{2})(?:-(\d{2}))?)?")
+
+
+def _calendar_unit(text: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of '2020-06-01', '2020-W24', '2020-06' or '2020' (ValueError otherwise)."""
+    found = _UNIT.fullmatch(text.strip())
+    if not found:
+        raise ValueError(text)
+    year, week, month, day = (int(part) if part else None for part in found.groups())
+    if week is not None:
+        monday = dt.date.fromisocalendar(year, week, 1)
+        return monday, monday + dt.timedelta(days=6)
+    if day is not None:
+        return (dt.date(year, month, day),) * 2
+    if month is not None:
+        return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
 def bucket_period(bucket: dict) -> str:

@@ -47,9 +47,41 @@ def test_longer_spans_count_by_month_then_by_year():
     assert histogram(np.array([-1, -1]))["buckets"] == []
 
 
+def test_periods_doctests():
+    import doctest
+
+    from search import timeline
+
+    assert doctest.testmod(timeline).failed == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "first", "last"),
+    [
+        ("2020-W24", "2020-06-08", "2020-06-14"),  # once the Monday alone (what fromisoformat reads)
+        ("2020-06", "2020-06-01", "2020-06-30"),
+        ("2020-02", "2020-02-01", "2020-02-29"),
+        ("2020", "2020-01-01", "2020-12-31"),
+        ("2020-W53", "2020-12-28", "2021-01-03"),
+        (" 2020-06-30..2020-07 ", "2020-06-30", "2020-07-31"),
+        ("9999-12", "9999-12-01", "9999-12-31"),
+    ],
+)
+def test_a_period_end_may_be_a_week_a_month_or_a_year(value, first, last):
+    assert parse_period(value) == (dt.date.fromisoformat(first), dt.date.fromisoformat(last))
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("2020-13-01", "must look like 2020-06-01..2020-06-30"), ("2020-06-30..2020-06-01", "ends before it starts")],
+    [
+        ("2020-13-01", "must look like 2020-06-01..2020-06-30"),
+        ("2020-13", "must look like"),
+        ("2021-W53", "must look like"),
+        ("20200610", "must look like"),
+        ("June", "must look like"),
+        ("2020-06-30..2020-06-01", "ends before it starts"),
+        ("2020-07..2020-06", "ends before it starts"),
+    ],
 )
 def test_bad_periods_are_explained(value, message):
     with pytest.raises(ValueError, match=message):
