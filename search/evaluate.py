@@ -136,6 +136,8 @@ def plan_groups(
         # also when any word matches (4 words): some item holds every word, so the page is not relaxed
         partial = held & (words.matched < len(terms))
         relaxed = False
+    if relaxed and (held & (words.matched == len(terms))).any():
+        relaxed = False  # any word matched (a long query), yet some item holds every word: nothing to warn of
     coordination = words.coordination(policy)  # items with more of the query rank higher
     title = np.zeros(len(ids))
     exact: np.ndarray | tuple = ()

@@ -73,6 +73,14 @@ def test_long_pasted_query_returns_best_partial_matches(engine):
     assert "microsoft" in result["hits"][0]["title"].lower()
 
 
+def test_a_long_query_is_not_called_relaxed_when_some_item_holds_every_word(engine):
+    # from 5 words any word matches by design; the notice "no item has every word" must be true
+    whole = search(engine, "Microsoft won't sell facial recognition technology to police")
+    assert whole["total"] > 0 and not whole["relaxed"]
+    missing = search(engine, "Microsoft won't sell facial recognition technology zebra")
+    assert missing["total"] > 0 and missing["relaxed"]
+
+
 def test_short_query_with_no_item_having_all_words_is_relaxed(engine):
     result = search(engine, "facial zebra")
     assert result["relaxed"] is True
