@@ -22,7 +22,7 @@ def build_tantivy(engine: SearchEngine, title_weight: float = 1.0) -> Callable[[
     builder.add_text_field("title", stored=False, tokenizer_name="en_stem")
     builder.add_text_field("excerpt", stored=False, tokenizer_name="en_stem")
     index = tantivy.Index(builder.build())
-    writer = index.writer()
+    writer = index.writer(num_threads=1)  # one segment in insertion order: ties rank the same in every run
     for f in engine.stored_documents():
         writer.add_document(tantivy.Document(key=f["key"], title=f.get("title", ""), excerpt=f.get("excerpt", "")))
     writer.commit()
