@@ -111,10 +111,11 @@ def expand(
         alternatives = exact[:1]
         seen = {a.term for a in alternatives}
         last = position == len(words) - 1
-        # one or two letters that are an indexed word themselves ("AI") were most likely typed whole;
-        # a stop word ("us", "th") is on its way to a longer one
-        short_word = len(low) <= 2 and bool(exact) and vocabulary is not None and vocabulary.frequency(low) > 0
-        if prefix_last and last and len(exact) <= 1 and not short_word:
+        # a short word that is an indexed word itself ("AI") was most likely typed whole
+        # (policy.whole_word_until); a stop word ("us", "th") is on its way to a longer one
+        whole = len(low) <= policy.whole_word_until and bool(exact) and vocabulary is not None
+        whole = whole and vocabulary.frequency(low) > 0
+        if prefix_last and last and len(exact) <= 1 and not whole:
             limit = policy.prefix_short_terms if len(low) <= 2 else policy.prefix_terms
             for word in vocabulary.completions(low, limit):
                 for term in analyze(word)[:1]:

@@ -89,6 +89,12 @@ class RankingPolicy:
     prefix_weight: float = 0.5  # x the score of a completion ("amaz" -> amazon), below the exact word
     prefix_terms: int = 50  # most frequent completions a prefix of 3+ letters stands for
     prefix_short_terms: int = 10  # ... and of 1-2 letters, which begin thousands of words
+    # a last word of up to this many letters that some item holds as typed was typed whole: it is not
+    # completed ("AI"; a stop word such as "us" is still on its way to a longer one). Every length
+    # (99) kept `cli` from standing for `clinic` and `build` for `builder` (tuning half: +0.0044, 2 up,
+    # 0 down, below the +0.005 bar: docs/relevance.md, eighth round), and would stop completing
+    # "clear" to "clearview" while it is typed; so 2, as before
+    whole_word_until: int = 2
     typo_weight: float = 0.5  # x the score of a close spelling per edit, below the exact word
     typo_min_letters: int = 5  # shorter words are not corrected: one edit makes another real word
     typo_two_edits_letters: int = 9  # from this length, two edits; below it, one

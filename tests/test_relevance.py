@@ -115,6 +115,23 @@ def test_a_one_letter_prefix_expands_to_a_bounded_number_of_words(all_engine):
     )
 
 
+def test_a_last_word_of_any_length_some_item_holds_is_typed_whole_when_the_policy_says_so(all_engine):
+    """Judged blind ("Power Platform CLI"): `cli` also stands for `clinic`, so an item about a clinic holds
+    "all three words" and ranks first, the item about the CLI second. ``whole_word_until`` 99 takes a word
+    some item holds as typed whole at every length (off by default: 1-2 letters); one no item holds completes."""
+
+    def words(engine: SearchEngine, query: str) -> tuple[set[str], list[dict]]:
+        hits = engine.search(build_request(query, explain=True, group=False, limit=10))["hits"]
+        return {t["word"] for h in hits for t in _bm25(h["explain"])["terms"]}, hits
+
+    whole = SearchEngine(all_engine.index_dir, policy=dataclasses.replace(POLICY, whole_word_until=99))
+    typed, hits = words(whole, "power platform cli")
+    assert not {"clinic", "clinical"} & typed and "CLI" in hits[0]["title"]
+    assert {"clinic", "clinical"} & words(whole, "power platform clin")[0]
+    completed, hits = words(all_engine, "power platform cli")  # the policy in the code: 1-2 letters only
+    assert {"clinic", "clinical"} & completed and "Clinic" in hits[0]["title"]
+
+
 def _bm25(explain: dict) -> dict:
     return next(rule for rule in explain["rules"] if rule["rule"] == "bm25")
 
