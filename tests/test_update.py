@@ -742,3 +742,21 @@ def test_file_keys_find_the_files_holding_some_keys_in_the_flat_list():
     assert keys.holding({"q"}) == (set(), set())
     assert keys["b.md"] == [] and keys["c.md"] == ["y", "z"] and keys.get("e.md") is None
     assert dict(keys) == {"a.md": ["x", "y"], "b.md": [], "c.md": ["y", "z"], "d.md": ["w"]}
+
+
+def test_a_carried_posting_list_is_spliced_as_masking_and_inserting_would():
+    """``carry._pieces``/``_spliced`` copy each array once; the result is the mask and ``np.insert`` it replaced."""
+    from indexer.carry import _pieces, _spliced
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 7, 300):
+        old = rng.integers(0, 1000, n).astype(np.int32)
+        dropped = np.flatnonzero(rng.random(n) < 0.2)
+        kept = np.delete(old, dropped)
+        lengths = rng.integers(0, 4, rng.integers(0, 12))  # empty runs and several runs at one place too
+        places = np.sort(rng.integers(0, len(kept) + 1, len(lengths)))
+        starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        added = rng.integers(1000, 2000, int(starts[-1])).astype(np.int32)
+        expected = np.insert(kept, np.repeat(places, lengths), added)
+        got = _spliced(_pieces(n, dropped, places, starts), old, added, np.int32)
+        assert got.dtype == np.int32 and got.tolist() == expected.tolist()
