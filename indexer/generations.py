@@ -3,7 +3,7 @@
 Layout of an index directory::
 
     index/CURRENT          name of the live generation (replaced atomically)
-    index/gen-000007/      a complete Whoosh index + manifest.json + keys.txt + stems.json
+    index/gen-000007/      a complete Whoosh index + manifest.json + files.bin + keys.txt + stems.json
     index/.lock            flock held by the process that is writing (content: its pid)
     index/records.cache    the last full build's parsed seed files (indexer.record_cache)
 
@@ -24,8 +24,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .filetable import FileTable
+
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+FILES = "files.bin"  # the manifest's per-file table, as columns (indexer.filetable); written before the manifest
 STEMS = "stems.json"  # every indexed word's stem (indexer.build.write_derived), read by queries
 KEYS = "keys.txt"  # each seed file's URL keys, one a line: a JSON list of 160k strings cost 0.2 s a run
 PREFIX = "gen-"
@@ -50,8 +53,15 @@ def current_generation(index_dir: Path) -> Path:
 
 
 def read_manifest(gen: Path) -> dict[str, Any]:
-    """The manifest of a generation: per-file hashes and keys, problems, build facts."""
-    return json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+    """The manifest of a generation: per-file sizes, times and hashes (``files``), problems, build facts.
+
+    ``files`` is a ``FileTable`` (read from files.bin), or, in a generation written before it, the
+    JSON object of per-file entries inside the manifest (which an update still reads).
+    """
+    manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+    if "files" not in manifest:
+        manifest["files"] = FileTable.from_bytes((gen / FILES).read_bytes())
+    return manifest
 
 
 def write_keys(gen: Path, keys: Mapping[str, Sequence[str]]) -> None:
@@ -141,17 +151,29 @@ def _fsync_dir(path: Path) -> None:
 
 
 def rewrite_manifest(gen: Path, manifest: dict[str, Any], keys: Mapping[str, Sequence[str]] | None = None) -> None:
-    """Replace a generation's manifest atomically (readers see the old or the new one), its ``keys`` first."""
+    """Replace a generation's manifest atomically (readers see the old or the new one), its ``keys`` first.
+
+    Its ``files`` (a ``FileTable`` or per-file entries) go to files.bin, written before the manifest
+    names the generation finished; the manifest holds the rest.
+    """
     if keys is not None:
         write_keys(gen, keys)
-    tmp = gen / (MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        # dumps: the C encoder; unsorted (its order is the files' order): sorting 20k entries took half the time
-        fh.write(json.dumps(manifest, separators=(",", ":")))
+    files = manifest["files"]
+    table = files if isinstance(files, FileTable) else FileTable.of(files)
+    _write_durably(gen / FILES, table.to_bytes())
+    header = {k: v for k, v in manifest.items() if k != "files"}
+    _write_durably(gen / MANIFEST, json.dumps(header, separators=(",", ":")).encode("utf-8"))
+    _fsync_dir(gen)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` under a temporary name, fsync it, and rename it into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, gen / MANIFEST)
-    _fsync_dir(gen)
+    os.replace(tmp, path)
 
 
 def publish(

@@ -85,6 +85,10 @@ def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path, writer: 
     assert incremental == rebuilt
     assert_persisted_equal(index, full)  # the mapped arrays too, not only what they answer
     assert stems_of(index) == stems_of(full)  # and the stems queries read
+    # and what the next update reads: each file's size, time and hash (files.bin) and its URL keys
+    ours, theirs = generations.current_generation(index), generations.current_generation(full)
+    assert dict(generations.read_manifest(ours)["files"]) == dict(generations.read_manifest(theirs)["files"])
+    assert dict(generations.read_keys(ours)) == dict(generations.read_keys(theirs))
 
 
 def stems_of(index: Path) -> dict[str, str]:
@@ -336,6 +340,46 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
         os.utime(path)
     report = incremental.update(folder, index)
     assert report.mode == "unchanged" and (index / "CURRENT").read_text() == live
+    # the new modification times are remembered (the next update trusts the stat), in the live generation
+    table = generations.read_manifest(generations.current_generation(index))["files"]
+    assert {rel: table[rel]["mtime_ns"] for rel in table} == {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert incremental.update(folder, index).mode == "unchanged"
+
+
+def test_the_manifests_file_table_is_columns_beside_it_and_updates_keep_it_as_a_full_build_lists_the_folder(
+    folder, tmp_path
+):
+    """files.bin: every file's size, time and hash as columns; manifest.json keeps only the build's facts."""
+    from indexer.filetable import FileTable
+
+    index = build_index(folder, tmp_path)
+    gen = generations.current_generation(index)
+    assert "files" not in json.loads((gen / generations.MANIFEST).read_text(encoding="utf-8"))
+    assert isinstance(generations.read_manifest(gen)["files"], FileTable)
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1", topics=("Data",)))
+    (folder / "2021-01-04-d.md").write_text(seed("Delta article", "https://d.org/1", topics=("Data",)))  # added
+    (folder / "2021-01-01-a.md").unlink()  # removed
+    os.utime(folder / "2021-01-02-b.md", ns=(1, 10**18))  # its time alone moves
+    report = incremental.update(folder, index)
+    assert (report.mode, report.files_added, report.files_changed, report.files_removed) == ("incremental", 1, 1, 1)
+    table = generations.read_manifest(generations.current_generation(index))["files"]
+    assert table.paths == ["2021-01-02-b.md", "2021-01-03-c.md", "2021-01-04-d.md"]
+    assert table["2021-01-02-b.md"]["mtime_ns"] == 10**18
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_the_file_table_round_trips_any_file_name_and_refuses_a_truncated_one():
+    from indexer.filetable import FileTable
+
+    names = ["a.md", "line\nbreak.md", "caf\u00e9.md", "bad\udcff.md", " .md"]
+    files = {n: {"sha256": f"{i:064x}", "size": i, "mtime_ns": 10**18 + i} for i, n in enumerate(names)}
+    table = FileTable.of(files)
+    again = FileTable.from_bytes(table.to_bytes())
+    assert again.paths == sorted(names) and dict(again) == files
+    assert dict(FileTable.from_bytes(FileTable.of({}).to_bytes())) == {}
+    for broken in (table.to_bytes()[:-1], b"{}\n", b"not json"):
+        with pytest.raises(ValueError):
+            FileTable.from_bytes(broken)
 
 
 def test_an_update_imports_nltk_only_for_a_word_it_has_never_stemmed(folder, tmp_path):
@@ -665,12 +709,12 @@ def test_each_files_keys_live_beside_the_manifest_and_an_older_manifest_holding_
         "2021-01-03-c.md": ["c.org/1"],
     }
     assert all("keys" not in entry for entry in generations.read_manifest(gen)["files"].values())
-    # a generation written before keys.txt: the keys inside the manifest
+    # a generation written before keys.txt (and files.bin): the keys inside the manifest's entries
     manifest = generations.read_manifest(gen)
-    for rel, entry in manifest["files"].items():
-        entry["keys"] = keys[rel]
+    manifest["files"] = {rel: {**entry, "keys": keys[rel]} for rel, entry in manifest["files"].items()}
     (gen / generations.MANIFEST).write_text(json.dumps(manifest))
     (gen / generations.KEYS).unlink()
+    (gen / generations.FILES).unlink()
     (folder / "2021-01-02-b.md").write_text(seed("Beta article", "https://b.org/1", topics=("AI",)))  # drops two
     report = incremental.update(folder, index)
     assert (report.mode, report.docs_removed, report.docs_updated) == ("incremental", 1, 2)
