@@ -1,4 +1,4 @@
-"""The manifest's table of seed files (size, modification time, SHA-256 per path) as columns.
+"""The manifest's table of seed files (size, modification time, SHA-256 per path) as columns, and their URL keys.
 
 An update compares every file's ``os.stat`` with it. As 20k JSON objects inside ``manifest.json``
 it cost an update ~0.02 s to decode, ~0.02-0.045 s to encode and ~10 MB of fresh objects (each
@@ -13,9 +13,10 @@ int64 and the SHA-256s as 64 ASCII hex digits each.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -155,3 +156,87 @@ def stat_columns(base: str, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
             sizes.append(st.st_size)
             times.append(st.st_mtime_ns)
     return np.asarray(sizes, dtype=_INT), np.asarray(times, dtype=_INT)
+
+
+class FileKeys(Mapping[str, list[str]]):
+    """Each seed file's URL keys (keys.txt's body: one key a line, file after file), never split into strings.
+
+    160k keys as Python strings cost an update ~0.03 s and ~25 MB of fresh objects (a page fault
+    each page); an update needs the keys of a few files and which files hold some of its affected
+    keys (``holding``): lines are told apart by a number made of their length and last eight
+    bytes, computed for all of them in numpy, and only the lines that match one are decoded.
+    ``buf[base:]`` is the body; ``buf`` starts with eight zero bytes, so every line has eight before its end.
+    """
+
+    def __init__(self, paths: list[str], counts: list[int], buf: bytes | bytearray, base: int) -> None:
+        total = sum(counts)
+        if len(paths) != len(counts) or base < PAD or (total and buf.count(b"\n", base) + 1 != total):
+            raise ValueError("the key list does not match its header")
+        self.paths = paths
+        self.buf = buf
+        self.base = base
+        self.ends = list(itertools.accumulate(counts))
+        self._place: dict[str, int] | None = None
+        self._lines: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def of(cls, keys: Mapping[str, Sequence[str]]) -> FileKeys:
+        paths = list(keys)
+        body = "\n".join(k for p in paths for k in keys[p]).encode("utf-8")
+        return cls(paths, [len(keys[p]) for p in paths], bytes(PAD) + body, PAD)
+
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each line's (start, end) in ``buf``."""
+        if self._lines is None:
+            total = self.ends[-1] if self.ends else 0
+            body = np.frombuffer(self.buf, dtype=np.uint8, offset=self.base) if len(self.buf) > self.base else None
+            breaks = self.base + np.flatnonzero(body == 10) if body is not None else np.zeros(0, dtype=np.int64)
+            starts = np.concatenate(([self.base], breaks + 1))[:total].astype(np.int64)
+            self._lines = starts, np.concatenate((breaks, [len(self.buf)]))[:total].astype(np.int64)
+        return self._lines
+
+    def _line(self, i: int) -> str:
+        starts, ends = self._bounds()
+        return self.buf[starts[i] : ends[i]].decode("utf-8")
+
+    def __getitem__(self, path: str) -> list[str]:
+        if self._place is None:
+            self._place = {p: i for i, p in enumerate(self.paths)}
+        i = self._place[path]
+        lo, hi = self.ends[i - 1] if i else 0, self.ends[i]
+        if lo == hi:
+            return []
+        starts, ends = self._bounds()
+        return self.buf[starts[lo] : ends[hi - 1]].decode("utf-8").split("\n")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def holding(self, wanted: set[str]) -> tuple[set[str], set[str]]:
+        """(the files holding some of ``wanted``, the ones of ``wanted`` some file holds)."""
+        starts, ends = self._bounds()
+        if not len(starts) or not wanted:
+            return set(), set()
+        encoded = [key.encode("utf-8") for key in wanted]
+        lengths = np.asarray([len(e) for e in encoded], dtype=np.int64)
+        probe_ends = PAD + np.cumsum(lengths)
+        probe = _fingerprints(bytes(PAD) + b"".join(encoded), probe_ends - lengths, probe_ends)
+        hits = np.flatnonzero(np.isin(_fingerprints(self.buf, starts, ends), probe))
+        found = [(i, line) for i in hits.tolist() if (line := self._line(i)) in wanted]  # confirmed by the key
+        files = {self.paths[bisect.bisect_right(self.ends, i)] for i, _ in found}
+        return files, {line for _, line in found}
+
+
+PAD = 8  # zero bytes before the strings ``_fingerprints`` reads
+
+
+def _fingerprints(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A number per string ``buf[starts[i]:ends[i]]`` from its length and last eight bytes (``PAD`` zeros lead)."""
+    lengths = ends - starts
+    windows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, dtype=np.uint8), PAD)
+    tails = np.where(np.arange(PAD) >= PAD - lengths[:, None], windows[ends - PAD], 0).astype(np.uint8)
+    spread = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return np.ascontiguousarray(tails).view(np.uint64).ravel() ^ spread
