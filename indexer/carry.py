@@ -25,7 +25,7 @@ import numpy as np
 
 from .persisted import FacetArrays
 from .storage import Store
-from .tables import PostingTable, Strings
+from .tables import PostingTable, Strings, frequencies
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     rank = np.arange(len(add_terms)) - np.repeat(added_starts[:-1], lengths)
     out_ids[begins[add_terms] + carried[add_terms] + rank] = np.asarray(added.ids)
     out_tfs[begins[add_terms] + carried[add_terms] + rank] = np.asarray(added.tfs)
-    return _table(terms, counts, out_ids, out_tfs)
+    return _table(terms, counts, out_ids, frequencies(out_tfs))
 
 
 def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingTable) -> PostingTable:
@@ -201,7 +201,8 @@ def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingT
     lengths = np.diff(added_starts)
     pieces = _pieces(len(ids), dropped, places, added_starts)
     out_ids = _spliced(pieces, ids, np.asarray(added.ids), np.int32)
-    out_tfs = _spliced(pieces, np.asarray(old.tfs), np.asarray(added.tfs), np.float64)
+    tfs_type = np.result_type(np.asarray(old.tfs).dtype, np.asarray(added.tfs).dtype)
+    out_tfs = frequencies(_spliced(pieces, np.asarray(old.tfs), np.asarray(added.tfs), tfs_type))
     counts = np.zeros(len(terms), dtype=np.int64)
     counts[old_place] = np.diff(kept_starts)
     counts[placed] += lengths
