@@ -135,7 +135,8 @@ def _update(
 ) -> BuildReport | None:
     """``update`` once the live generation is known to be updatable; None when only a full build can say.
 
-    ``sweeping`` removes superseded generations meanwhile: joined before the new one is published.
+    ``sweeping`` removes superseded generations meanwhile: joined (stopped after the one it is removing) before
+    the new one is published.
     """
     start = time.perf_counter()
     report = BuildReport(mode="incremental")
