@@ -25,7 +25,7 @@ import numpy as np
 
 from .persisted import FacetArrays
 from .storage import Store
-from .tables import PostingTable, Strings
+from .tables import PostingTable, Strings, frequencies
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     rank = np.arange(len(add_terms)) - np.repeat(added_starts[:-1], lengths)
     out_ids[begins[add_terms] + carried[add_terms] + rank] = np.asarray(added.ids)
     out_tfs[begins[add_terms] + carried[add_terms] + rank] = np.asarray(added.tfs)
-    return _table(terms, counts, out_ids, out_tfs)
+    return _table(terms, counts, out_ids, frequencies(out_tfs))
 
 
 def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingTable) -> PostingTable:
@@ -168,7 +168,9 @@ def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingT
 
     The postings of documents deleted since are dropped and the added ones inserted at the end of
     their term's list (before the merged tail's, whose documents come after the update's own in
-    the new segment): a mask and two inserts over the arrays, nothing per posting in Python.
+    the new segment). The result is copied once, piece by piece, from the followed (mapped) arrays
+    and the added ones (``_spliced``): a mask of the kept postings and two ``np.insert`` made three
+    fresh copies of each array, and a fresh process pays a page fault for every page it first writes.
     """
     starts = np.asarray(old.starts, dtype=np.int64)
     ids = np.asarray(old.ids)
@@ -190,21 +192,50 @@ def _appended(old: PostingTable, docs: DocMap, live: np.ndarray, added: PostingT
     # term, before the list of the old term it precedes
     at = np.where(found >= 0, found + 1, 0)
     at[found < 0] = new_place - np.arange(len(new_place))  # splice placed each after the new words before it
-    kept_ids = ids[keep]
     places = kept_starts[at]
     if not docs.identity:  # an old term's added postings go before its merged tail's
-        moved = np.flatnonzero(kept_ids >= docs.fresh_end)  # each list's last postings: the merged tail's
-        per_term = np.bincount(np.searchsorted(kept_starts, moved, side="right") - 1, minlength=len(old.terms))
+        moved = np.flatnonzero(keep & (ids >= docs.fresh_end))  # each list's last postings: the merged tail's
+        per_term = np.bincount(np.searchsorted(starts, moved, side="right") - 1, minlength=len(old.terms))
         places[found >= 0] -= per_term[found[found >= 0]]
     added_starts = np.asarray(added.starts, dtype=np.int64)
     lengths = np.diff(added_starts)
-    positions = np.repeat(places, lengths)
-    out_ids = np.insert(kept_ids, positions, np.asarray(added.ids, dtype=np.int32))
-    out_tfs = np.insert(np.asarray(old.tfs)[keep], positions, np.asarray(added.tfs, dtype=np.float64))
+    pieces = _pieces(len(ids), dropped, places, added_starts)
+    out_ids = _spliced(pieces, ids, np.asarray(added.ids), np.int32)
+    tfs_type = np.result_type(np.asarray(old.tfs).dtype, np.asarray(added.tfs).dtype)
+    out_tfs = frequencies(_spliced(pieces, np.asarray(old.tfs), np.asarray(added.tfs), tfs_type))
     counts = np.zeros(len(terms), dtype=np.int64)
     counts[old_place] = np.diff(kept_starts)
     counts[placed] += lengths
     return _table(terms, counts, out_ids, out_tfs)
+
+
+def _pieces(n: int, dropped: np.ndarray, places: np.ndarray, added_starts: np.ndarray) -> list[tuple[int, int, bool]]:
+    """The (start, end, from the added arrays) runs that make the spliced arrays, in order.
+
+    Of ``n`` followed postings, ``dropped`` (ascending) go; the added run ``j`` (``added_starts[j]``
+    to ``added_starts[j + 1]``) goes before the kept posting ``places[j]`` (ascending; ``places``
+    count kept postings, as ``np.insert`` into the kept array would), runs at one place in order.
+    """
+    # a place among the kept postings, as a place among all: after the dropped ones before it
+    at = places + np.searchsorted(dropped - np.arange(len(dropped)), places, side="right")
+    cuts = np.unique(np.concatenate([[0, n], dropped, dropped + 1, at]))
+    begins, ends = cuts[:-1], cuts[1:]
+    kept = ~np.isin(begins, dropped, assume_unique=True)  # a dropped posting is a run of its own
+    begins, ends = begins[kept], ends[kept]
+    # the followed runs and the added ones in one order: an added run before the followed run at its place
+    order = np.argsort(np.concatenate([2 * begins + 1, 2 * at]), kind="stable")
+    firsts = np.concatenate([begins, added_starts[:-1]])[order].tolist()
+    lasts = np.concatenate([ends, added_starts[1:]])[order].tolist()
+    fresh = (order >= len(begins)).tolist()
+    return list(zip(firsts, lasts, fresh, strict=True))
+
+
+def _spliced(pieces: list[tuple[int, int, bool]], old: np.ndarray, added: np.ndarray, dtype: type) -> np.ndarray:
+    """One array of the ``pieces`` of ``old`` and ``added``, written once into its final place."""
+    out = np.empty(sum(b - a for a, b, _ in pieces), dtype=dtype)
+    if pieces:
+        np.concatenate([added[a:b] if fresh else old[a:b] for a, b, fresh in pieces], out=out)
+    return out
 
 
 def _merged_terms(old: Strings, words: list[str]) -> tuple[Strings, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

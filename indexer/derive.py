@@ -20,7 +20,7 @@ from .persisted import Derived, FacetArrays
 from .replaced import Followed, live_statistics
 from .schema import DAY_US, EPOCH_US, FACET_FIELDS, TEXT_FIELDS
 from .storage import Store
-from .tables import PostingTable, Strings, Written
+from .tables import PostingTable, Strings, Written, frequencies
 
 __all__ = ["Followed", "derive", "live_statistics"]
 
@@ -238,4 +238,4 @@ def merge_live(parts: list[tuple[int, PostingTable]], live: np.ndarray) -> Posti
     starts = np.zeros(int(present.sum()) + 1, dtype=np.int64)
     starts[1:] = np.cumsum(counts[present])
     kept = [term for term, there in zip(terms, present.tolist(), strict=True) if there]
-    return PostingTable(Strings.of(kept), starts, ids.astype(np.int32), tfs.astype(np.float64))
+    return PostingTable(Strings.of(kept), starts, ids.astype(np.int32), frequencies(tfs))

@@ -3,7 +3,7 @@
 Layout of an index directory::
 
     index/CURRENT          name of the live generation (replaced atomically)
-    index/gen-000007/      a complete Whoosh index + manifest.json + keys.txt + stems.json
+    index/gen-000007/      a complete Whoosh index + manifest.json + files.bin + keys.txt + stems.json
     index/.lock            flock held by the process that is writing (content: its pid)
     index/records.cache    the last full build's parsed seed files (indexer.record_cache)
 
@@ -13,8 +13,6 @@ any moment leaves the previous generation live. Readers poll ``CURRENT``.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import json
 import os
 import shutil
@@ -24,8 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .filetable import PAD, FileKeys, FileTable
+
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+FILES = "files.bin"  # the manifest's per-file table, as columns (indexer.filetable); written before the manifest
 STEMS = "stems.json"  # every indexed word's stem (indexer.build.write_derived), read by queries
 KEYS = "keys.txt"  # each seed file's URL keys, one a line: a JSON list of 160k strings cost 0.2 s a run
 PREFIX = "gen-"
@@ -50,8 +51,15 @@ def current_generation(index_dir: Path) -> Path:
 
 
 def read_manifest(gen: Path) -> dict[str, Any]:
-    """The manifest of a generation: per-file hashes and keys, problems, build facts."""
-    return json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+    """The manifest of a generation: per-file sizes, times and hashes (``files``), problems, build facts.
+
+    ``files`` is a ``FileTable`` (read from files.bin), or, in a generation written before it, the
+    JSON object of per-file entries inside the manifest (which an update still reads).
+    """
+    manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+    if "files" not in manifest:
+        manifest["files"] = FileTable.from_bytes((gen / FILES).read_bytes())
+    return manifest
 
 
 def write_keys(gen: Path, keys: Mapping[str, Sequence[str]]) -> None:
@@ -72,55 +80,19 @@ def write_keys(gen: Path, keys: Mapping[str, Sequence[str]]) -> None:
     os.replace(tmp, gen / KEYS)
 
 
-class FileKeys(Mapping[str, list[str]]):
-    """Each seed file's URL keys, kept as one flat list: a file's list is sliced only when asked for.
-
-    Building 20k lists (and comparing them) cost an update ~0.05 s at 100k documents; an update
-    needs the lists of a few files and which files hold some of its affected keys (``holding``).
-    """
-
-    def __init__(self, paths: list[str], counts: list[int], flat: list[str]) -> None:
-        self.paths = paths
-        self.flat = flat
-        self.ends = list(itertools.accumulate(counts))
-        self._place: dict[str, int] | None = None
-
-    @classmethod
-    def of(cls, keys: Mapping[str, Sequence[str]]) -> FileKeys:
-        paths = list(keys)
-        return cls(paths, [len(keys[p]) for p in paths], [k for p in paths for k in keys[p]])
-
-    def __getitem__(self, path: str) -> list[str]:
-        if self._place is None:
-            self._place = {p: i for i, p in enumerate(self.paths)}
-        i = self._place[path]
-        return self.flat[self.ends[i - 1] if i else 0 : self.ends[i]]
-
-    def __iter__(self):
-        return iter(self.paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def holding(self, wanted: set[str]) -> tuple[set[str], set[str]]:
-        """(the files holding some of ``wanted``, the ones of ``wanted`` some file holds)."""
-        hits = list(itertools.compress(range(len(self.flat)), map(wanted.__contains__, self.flat)))  # C loops
-        files = {self.paths[bisect.bisect_right(self.ends, i)] for i in hits}
-        return files, {self.flat[i] for i in hits}
-
-
 def read_keys(gen: Path) -> FileKeys | None:
     """Each seed file's URL keys as ``write_keys`` wrote them; None without (an older generation) or unreadable."""
     try:
-        header, _, body = (gen / KEYS).read_text(encoding="utf-8").partition("\n")
-        meta = json.loads(header)
-        paths, counts = meta["paths"], meta["counts"]
+        with open(gen / KEYS, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            buf = bytearray(PAD + size)  # read once, after the zero bytes FileKeys wants before its lines
+            if fh.readinto(memoryview(buf)[PAD:]) != size:
+                return None
+        end = buf.find(b"\n", PAD)
+        meta = json.loads(buf[PAD : end if end >= 0 else len(buf)])
+        return FileKeys(meta["paths"], meta["counts"], buf, end + 1 if end >= 0 else len(buf))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    flat = body.split("\n") if sum(counts) else []
-    if len(paths) != len(counts) or len(flat) != sum(counts):
-        return None
-    return FileKeys(paths, counts, flat)
 
 
 def new_generation(index_dir: Path) -> Path:
@@ -141,17 +113,29 @@ def _fsync_dir(path: Path) -> None:
 
 
 def rewrite_manifest(gen: Path, manifest: dict[str, Any], keys: Mapping[str, Sequence[str]] | None = None) -> None:
-    """Replace a generation's manifest atomically (readers see the old or the new one), its ``keys`` first."""
+    """Replace a generation's manifest atomically (readers see the old or the new one), its ``keys`` first.
+
+    Its ``files`` (a ``FileTable`` or per-file entries) go to files.bin, written before the manifest
+    names the generation finished; the manifest holds the rest.
+    """
     if keys is not None:
         write_keys(gen, keys)
-    tmp = gen / (MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        # dumps: the C encoder; unsorted (its order is the files' order): sorting 20k entries took half the time
-        fh.write(json.dumps(manifest, separators=(",", ":")))
+    files = manifest["files"]
+    table = files if isinstance(files, FileTable) else FileTable.of(files)
+    _write_durably(gen / FILES, table.to_bytes())
+    header = {k: v for k, v in manifest.items() if k != "files"}
+    _write_durably(gen / MANIFEST, json.dumps(header, separators=(",", ":")).encode("utf-8"))
+    _fsync_dir(gen)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` under a temporary name, fsync it, and rename it into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, gen / MANIFEST)
-    _fsync_dir(gen)
+    os.replace(tmp, path)
 
 
 def publish(
@@ -198,12 +182,13 @@ def remove_unfinished(index_dir: Path) -> None:
             shutil.rmtree(gen, ignore_errors=True)  # we hold the writer lock: no build is running
 
 
-def remove_superseded(index_dir: Path, now: float | None = None) -> None:
+def remove_superseded(index_dir: Path, now: float | None = None, stop: threading.Event | None = None) -> None:
     """Remove old generations both beyond KEEP_OLD and past the grace period. Call with the writer lock held.
 
     A server re-reads CURRENT about once a second; the grace period keeps a generation on disk long
     enough for every request still running on it to finish. Only finished generations older than the
     live one are touched, so this may run beside the writing of a new one (``sweep_superseded``).
+    Once ``stop`` is set, no further generation is begun (the oldest go first; the next sweep goes on).
     """
     now = time.time() if now is None else now
     live = _live_name(index_dir)
@@ -214,16 +199,32 @@ def remove_superseded(index_dir: Path, now: float | None = None) -> None:
             superseded_at = (successor / MANIFEST).stat().st_mtime
         except OSError:
             superseded_at = now
+        if stop is not None and stop.is_set():
+            return
         if now - superseded_at > GRACE_SECONDS:
             shutil.rmtree(gen, ignore_errors=True)
 
 
-def sweep_superseded(index_dir: Path) -> threading.Thread:
+class Sweep(threading.Thread):
+    """``remove_superseded`` on a thread: ``join`` lets it finish the generation it is removing, and no more."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.stop = threading.Event()
+        super().__init__(target=remove_superseded, args=(index_dir,), kwargs={"stop": self.stop}, daemon=True)
+
+    def join(self, timeout: float | None = None) -> None:
+        self.stop.set()
+        super().join(timeout)
+
+
+def sweep_superseded(index_dir: Path) -> Sweep:
     """``remove_superseded`` on a thread, started now: an update's unlinks overlap its reading and writing.
 
     Removing a generation unlinks ~75 files (0.02-0.5 s, by the disk's load); the caller joins the
-    thread before it publishes (and before it returns, whatever happens).
+    thread before it publishes (and before it returns, whatever happens), which stops it after the
+    generation it is removing: a backlog (updates faster than the grace period, then a pause: 40
+    generations took 2-3 s of one update) is removed over the next updates, never all in one.
     """
-    thread = threading.Thread(target=remove_superseded, args=(index_dir,), name="sweep-generations", daemon=True)
+    thread = Sweep(index_dir)
     thread.start()
     return thread

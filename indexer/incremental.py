@@ -32,6 +32,7 @@ from .build import (
 )
 from .documents import group_by_key, merge_records
 from .events import key_hash
+from .filetable import FileTable, stat_columns
 from .records import Record
 from .schema import schema_version
 from .seeds import MAX_FILE_BYTES, SeedFile, SeedFileError, SeedProblem, discover, file_hash, iter_seed_files
@@ -134,49 +135,49 @@ def _update(
 ) -> BuildReport | None:
     """``update`` once the live generation is known to be updatable; None when only a full build can say.
 
-    ``sweeping`` removes superseded generations meanwhile: joined before the new one is published.
+    ``sweeping`` removes superseded generations meanwhile: joined (stopped after the one it is removing) before
+    the new one is published.
     """
     start = time.perf_counter()
     report = BuildReport(mode="incremental")
-    old_files: dict[str, dict] = manifest["files"]
+    listed = manifest["files"]  # a FileTable, or per-file entries in a manifest written before files.bin
+    table = listed if isinstance(listed, FileTable) else FileTable.of(listed)
     # each file's URL keys: keys.txt, or inside the manifest of a generation written before it
     old_keys_of = generations.read_keys(live)
     if old_keys_of is None:
-        in_manifest = {rel: entry["keys"] for rel, entry in old_files.items() if "keys" in entry}
+        in_manifest = {rel: entry["keys"] for rel, entry in listed.items() if "keys" in entry}
         old_keys_of = generations.FileKeys.of(in_manifest)
-    if len(old_keys_of) != len(old_files) or set(old_keys_of.paths) != old_files.keys():
+    if len(old_keys_of) != len(table) or (old_keys_of.paths != table.paths and set(old_keys_of) != set(table)):
         return None  # which file held which URL is lost
     old_problems = {p["path"]: p["reason"] for p in manifest.get("problems", [])}
     paths, link_problems = discover(seeds_dir)
     report.files_total = len(paths)
 
     # 1. classify files: a stat match is trusted, otherwise the content hash decides
-    files: dict[str, dict] = {}
     changed: dict[str, SeedFile] = {}
     problems: dict[str, SeedProblem] = {p.path: p for p in link_problems}
+    rows = table.rows(paths)
+    size, mtime_ns = stat_columns(str(seeds_dir) + os.sep, paths)
+    same_size, same = table.matches(rows, size, mtime_ns)
     to_read: list[str] = []
-    base = str(seeds_dir) + os.sep
-    for rel in paths:
-        old = old_files.get(rel)
-        try:
-            st = os.stat(base + rel)  # 20k files: os.path.join cost more than the stat
-        except OSError:
-            to_read.append(rel)
-            continue
-        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
-            files[rel] = old
-        elif old and old["size"] == st.st_size and _content_hash(seeds_dir / rel) == old["sha256"]:
-            files[rel] = {**old, "mtime_ns": st.st_mtime_ns}
-        else:  # new, changed, or broken last time (broken files are re-read to keep reasons current)
-            to_read.append(rel)
+    rehashed = 0  # files whose modification time alone moved (the table takes the new one)
+    for i in np.flatnonzero(~same).tolist():
+        if same_size[i] and _content_hash(seeds_dir / paths[i]) == table.sha256[rows[i]].decode("ascii"):
+            rehashed += 1
+        else:  # new, changed, unreadable, or broken last time (broken files are re-read to keep reasons current)
+            to_read.append(paths[i])
     seeds, entries = read_seed_files(seeds_dir, to_read, report, progress)
     for item in report.problems:
         problems[item.path] = item
     report.problems = sorted(problems.values(), key=lambda p: p.path)
-    files.update(entries)
     changed.update(seeds)
-    removed = [rel for rel in old_files if rel not in files]
-    report.files_added = sum(1 for rel in changed if rel not in old_files)
+    files = table.updated(paths, rows, size, mtime_ns, entries, gone=[rel for rel in to_read if rel not in entries])
+    if files.paths == table.paths:
+        removed: list[str] = []
+    else:
+        present = set(files.paths)
+        removed = [rel for rel in table.paths if rel not in present]
+    report.files_added = sum(1 for rel in changed if rel not in table)
     report.files_changed = len(changed) - report.files_added
     report.files_removed = len(removed)
 
@@ -184,21 +185,24 @@ def _update(
     # generation with the same documents and current derived data: seconds, not a full build
     derived_current = persisted.is_current(live)
     # keys.txt is written again only when some file's keys changed (else it is the live one, hard-linked)
-    keys_moved = files.keys() != old_files.keys() or any(  # old_files' paths are old_keys_of's (checked above)
-        entry["keys"] != old_keys_of[rel] for rel, entry in files.items() if "keys" in entry and rel in old_files
+    keys_moved = files.paths != table.paths or any(  # the table's paths are old_keys_of's (checked above)
+        entry["keys"] != old_keys_of[rel] for rel, entry in entries.items() if rel in table
     )
 
     def keys_to_write(gen: Path) -> dict[str, list[str]] | None:
         if not keys_moved and (gen / generations.KEYS).is_file():
             return None
-        return {rel: entry["keys"] if "keys" in entry else old_keys_of[rel] for rel, entry in files.items()}
+        return {rel: entries[rel]["keys"] if rel in entries else old_keys_of[rel] for rel in files.paths}
+
+    def manifest_for(documents: int, mode: str) -> dict:
+        written = manifest_of({}, report.problems, documents, mode)
+        written["files"] = files
+        return written
 
     if not changed and not removed and set(old_problems) == set(problems) and derived_current:
-        if files != old_files:  # only modification times moved: remember them, no new generation
+        if rehashed:  # only modification times moved: remember them, no new generation
             generations.rewrite_manifest(
-                live,
-                manifest_of(files, report.problems, manifest.get("documents", 0), manifest.get("mode", "")),
-                keys_to_write(live),
+                live, manifest_for(manifest.get("documents", 0), manifest.get("mode", "")), keys_to_write(live)
             )
         report.mode = "unchanged"
         report.documents = manifest.get("documents", 0)
@@ -242,7 +246,7 @@ def _update(
     new_keys = keys_to_write(gen)
     if sweeping is not None:
         sweeping.join()
-    manifest = manifest_of(files, report.problems, report.documents, "incremental")
+    manifest = manifest_for(report.documents, "incremental")
     # the generation this one supersedes stays for the next update's sweep (it is within the grace period now)
     generations.publish(index_dir, gen, manifest, new_keys, superseded=False)
     report.generation = gen.name

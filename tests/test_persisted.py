@@ -109,6 +109,26 @@ def test_the_mapped_arrays_equal_what_an_open_would_compute(all_engine):
             assert persisted.is_mapped(ids)  # a view of the mapped file: no copy per process
             theirs = computed.postings[field].get(term)
             assert ids.tolist() == theirs[0].tolist() and tfs.tolist() == theirs[1].tolist()
+    # term frequencies are counts: persisted in a byte each, mapped, read as Whoosh weighs them
+    for field in TEXT_FIELDS:
+        table = gen.derived.postings[field]
+        assert table.tfs.dtype == np.uint8 and persisted.is_mapped(table.tfs), field
+
+
+def test_term_frequencies_take_the_narrowest_type_that_holds_them_exactly():
+    from indexer.tables import frequencies
+
+    assert frequencies(np.asarray([1.0, 3.0, 255.0])).dtype == np.uint8
+    assert frequencies(np.asarray([1.0, 256.0])).dtype == np.uint16
+    assert frequencies(np.asarray([1.0, 70000.0])).dtype == np.float64
+    assert frequencies(np.asarray([1.0, 2.5])).dtype == np.float64  # a weight that is not a count stays as it is
+    assert frequencies(np.asarray([300], dtype=np.uint16)[:0]).dtype == np.uint8
+    assert frequencies(np.asarray([3, 200], dtype=np.uint16)).tolist() == [3, 200]
+    # a BM25 over them is the float64 one, bit for bit
+    tf, length = np.asarray([1.0, 2.0, 7.0]), np.asarray([3.0, 10.0, 41.0])
+    exact = 2.1 * ((tf * 2.2) / (tf + 1.2 * (0.25 + 0.75 * length / 12.5)))
+    narrow = frequencies(tf)
+    assert np.array_equal(2.1 * ((narrow * 2.2) / (narrow + 1.2 * (0.25 + 0.75 * length / 12.5))), exact)
 
 
 def folder_with(tmp_path: Path, count: int) -> Path:

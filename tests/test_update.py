@@ -85,6 +85,10 @@ def assert_same_as_full_build(seeds: Path, index: Path, tmp_path: Path, writer: 
     assert incremental == rebuilt
     assert_persisted_equal(index, full)  # the mapped arrays too, not only what they answer
     assert stems_of(index) == stems_of(full)  # and the stems queries read
+    # and what the next update reads: each file's size, time and hash (files.bin) and its URL keys
+    ours, theirs = generations.current_generation(index), generations.current_generation(full)
+    assert dict(generations.read_manifest(ours)["files"]) == dict(generations.read_manifest(theirs)["files"])
+    assert dict(generations.read_keys(ours)) == dict(generations.read_keys(theirs))
 
 
 def stems_of(index: Path) -> dict[str, str]:
@@ -336,6 +340,46 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
         os.utime(path)
     report = incremental.update(folder, index)
     assert report.mode == "unchanged" and (index / "CURRENT").read_text() == live
+    # the new modification times are remembered (the next update trusts the stat), in the live generation
+    table = generations.read_manifest(generations.current_generation(index))["files"]
+    assert {rel: table[rel]["mtime_ns"] for rel in table} == {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert incremental.update(folder, index).mode == "unchanged"
+
+
+def test_the_manifests_file_table_is_columns_beside_it_and_updates_keep_it_as_a_full_build_lists_the_folder(
+    folder, tmp_path
+):
+    """files.bin: every file's size, time and hash as columns; manifest.json keeps only the build's facts."""
+    from indexer.filetable import FileTable
+
+    index = build_index(folder, tmp_path)
+    gen = generations.current_generation(index)
+    assert "files" not in json.loads((gen / generations.MANIFEST).read_text(encoding="utf-8"))
+    assert isinstance(generations.read_manifest(gen)["files"], FileTable)
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1", topics=("Data",)))
+    (folder / "2021-01-04-d.md").write_text(seed("Delta article", "https://d.org/1", topics=("Data",)))  # added
+    (folder / "2021-01-01-a.md").unlink()  # removed
+    os.utime(folder / "2021-01-02-b.md", ns=(1, 10**18))  # its time alone moves
+    report = incremental.update(folder, index)
+    assert (report.mode, report.files_added, report.files_changed, report.files_removed) == ("incremental", 1, 1, 1)
+    table = generations.read_manifest(generations.current_generation(index))["files"]
+    assert table.paths == ["2021-01-02-b.md", "2021-01-03-c.md", "2021-01-04-d.md"]
+    assert table["2021-01-02-b.md"]["mtime_ns"] == 10**18
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_the_file_table_round_trips_any_file_name_and_refuses_a_truncated_one():
+    from indexer.filetable import FileTable
+
+    names = ["a.md", "line\nbreak.md", "caf\u00e9.md", "bad\udcff.md", " .md"]
+    files = {n: {"sha256": f"{i:064x}", "size": i, "mtime_ns": 10**18 + i} for i, n in enumerate(names)}
+    table = FileTable.of(files)
+    again = FileTable.from_bytes(table.to_bytes())
+    assert again.paths == sorted(names) and dict(again) == files
+    assert dict(FileTable.from_bytes(FileTable.of({}).to_bytes())) == {}
+    for broken in (table.to_bytes()[:-1], b"{}\n", b"not json"):
+        with pytest.raises(ValueError):
+            FileTable.from_bytes(broken)
 
 
 def test_an_update_imports_nltk_only_for_a_word_it_has_never_stemmed(folder, tmp_path):
@@ -665,12 +709,12 @@ def test_each_files_keys_live_beside_the_manifest_and_an_older_manifest_holding_
         "2021-01-03-c.md": ["c.org/1"],
     }
     assert all("keys" not in entry for entry in generations.read_manifest(gen)["files"].values())
-    # a generation written before keys.txt: the keys inside the manifest
+    # a generation written before keys.txt (and files.bin): the keys inside the manifest's entries
     manifest = generations.read_manifest(gen)
-    for rel, entry in manifest["files"].items():
-        entry["keys"] = keys[rel]
+    manifest["files"] = {rel: {**entry, "keys": keys[rel]} for rel, entry in manifest["files"].items()}
     (gen / generations.MANIFEST).write_text(json.dumps(manifest))
     (gen / generations.KEYS).unlink()
+    (gen / generations.FILES).unlink()
     (folder / "2021-01-02-b.md").write_text(seed("Beta article", "https://b.org/1", topics=("AI",)))  # drops two
     report = incremental.update(folder, index)
     assert (report.mode, report.docs_removed, report.docs_updated) == ("incremental", 1, 2)
@@ -742,3 +786,40 @@ def test_file_keys_find_the_files_holding_some_keys_in_the_flat_list():
     assert keys.holding({"q"}) == (set(), set())
     assert keys["b.md"] == [] and keys["c.md"] == ["y", "z"] and keys.get("e.md") is None
     assert dict(keys) == {"a.md": ["x", "y"], "b.md": [], "c.md": ["y", "z"], "d.md": ["w"]}
+
+
+def test_a_carried_posting_list_is_spliced_as_masking_and_inserting_would():
+    """``carry._pieces``/``_spliced`` copy each array once; the result is the mask and ``np.insert`` it replaced."""
+    from indexer.carry import _pieces, _spliced
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 7, 300):
+        old = rng.integers(0, 1000, n).astype(np.int32)
+        dropped = np.flatnonzero(rng.random(n) < 0.2)
+        kept = np.delete(old, dropped)
+        lengths = rng.integers(0, 4, rng.integers(0, 12))  # empty runs and several runs at one place too
+        places = np.sort(rng.integers(0, len(kept) + 1, len(lengths)))
+        starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        added = rng.integers(1000, 2000, int(starts[-1])).astype(np.int32)
+        expected = np.insert(kept, np.repeat(places, lengths), added)
+        got = _spliced(_pieces(n, dropped, places, starts), old, added, np.int32)
+        assert got.dtype == np.int32 and got.tolist() == expected.tolist()
+
+
+def test_file_keys_read_from_keys_txt_find_the_same_files_as_a_scan_of_every_key(tmp_path):
+    """``holding`` narrows by a number per line (length, first and last eight bytes) and confirms by the key."""
+    import random
+
+    rng = random.Random(3)
+    stems = ["https://a.org/", "https://b.org/ü/", "x", "https://a.org/long/"]
+    # same length, same first and last eight bytes: only the confirmation tells them apart
+    pool = [f"{rng.choice(stems)}{rng.randint(0, 40)}/{rng.choice('ab')}" for _ in range(300)]
+    pool += ["https://a.org/xxxx1yyyy/z", "https://a.org/xxxx2yyyy/z", "é"]
+    files = {f"{i:03d}.md": sorted(set(rng.sample(pool, rng.randint(0, 6)))) for i in range(60)}
+    files["fixed.md"] = ["https://a.org/xxxx1yyyy/z"]
+    generations.write_keys(tmp_path, files)
+    keys = generations.read_keys(tmp_path)
+    assert dict(keys) == files
+    for wanted in ({"https://a.org/xxxx2yyyy/z"}, {"é", "nowhere"}, set(rng.sample(pool, 40)), set()):
+        holders = {rel for rel, held in files.items() if wanted & set(held)}
+        assert keys.holding(wanted) == (holders, {k for held in files.values() for k in held if k in wanted})

@@ -194,3 +194,36 @@ def test_an_update_removes_generations_superseded_past_the_grace_period_before_i
     unfinished.mkdir()
     generations.remove_superseded(index)
     assert unfinished.is_dir() and sorted(p.name for p in index.glob("gen-*")) == [*names[3:], "gen-000099"]
+
+
+def test_an_updates_sweep_stops_after_the_generation_it_is_removing_when_the_update_publishes(tmp_path, monkeypatch):
+    """A backlog of superseded generations is removed over several updates, not all inside one."""
+    import threading
+
+    index = tmp_path / "index"
+    for number in range(1, 8):  # six finished generations behind the live seventh, all past the grace period
+        gen = index / f"{generations.PREFIX}{number:06d}"
+        gen.mkdir(parents=True)
+        (gen / generations.MANIFEST).write_text("{}")
+        os.utime(gen / generations.MANIFEST, (1, 1))
+    (index / generations.CURRENT).write_text(f"{generations.PREFIX}000007\n")
+    started, release = threading.Event(), threading.Event()
+    removed: list[str] = []
+    real = shutil.rmtree
+
+    def slow_rmtree(path, *args, **kwargs):
+        started.set()
+        release.wait(5)  # the update publishes while the sweep removes its first generation
+        removed.append(Path(path).name)
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(generations.shutil, "rmtree", slow_rmtree)
+    sweep = generations.sweep_superseded(index)
+    assert started.wait(5)
+    release.set()
+    sweep.join()
+    assert removed == [f"{generations.PREFIX}000001"]  # the oldest, whole; the others wait for the next sweep
+    generations.remove_superseded(index)  # a full build's publish removes every one past the grace period
+    assert sorted(p.name for p in index.glob(generations.PREFIX + "*")) == [
+        f"{generations.PREFIX}{n:06d}" for n in (5, 6, 7)
+    ]
