@@ -68,3 +68,16 @@ def test_between_related_mentions_the_file_that_sorts_last_wins_and_topics_merge
     assert (r.kind, r.title) == ("related", "New title")
     assert r.topics == ("AI", "Cloud")  # it belongs to both stories
     assert r.parents == ("a.org/1", "b.org/1")
+
+
+def test_a_single_mention_merges_as_several_would(tmp_path):
+    # the one-record path of merge_records: a related item's topics sorted and distinct, its
+    # parent kept, an article's own key never its parent
+    (tmp_path / "2021-01-01-a.md").write_text(
+        seed("A", "https://a.org/1", topics=("Cloud", "AI", "Cloud"), related=[("Only here", "https://r.org/1")])
+    )
+    docs = documents(tmp_path)
+    r, a = docs["r.org/1"], docs["a.org/1"]
+    assert (r.kind, r.topics, r.parents, r.sources) == ("related", ("AI", "Cloud"), ("a.org/1",), ("2021-01-01-a.md",))
+    assert (a.kind, a.parents, a.sources) == ("article", (), ("2021-01-01-a.md",))
+    assert a.topics == tuple(dict.fromkeys(a.topics))  # as the record states them (records.py drops repeats)
