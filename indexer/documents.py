@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from typing import overload
 
 from .records import Item, Record
 
@@ -66,5 +67,29 @@ def group_by_key(records: Iterable[Record]) -> dict[str, list[Record]]:
 
 def build_documents(records: Iterable[Record]) -> list[Document]:
     """All documents for a set of records, sorted by key for deterministic index order."""
-    groups = group_by_key(records)
-    return [merge_records(groups[key]) for key in sorted(groups)]
+    return MergedDocuments(records)[:]
+
+
+class MergedDocuments(Sequence[Document]):
+    """``build_documents``' list, each document merged when it is first read.
+
+    A full build's writers are forked processes, each writing a range of the documents: read
+    through this, each merges its own range in parallel instead of the parent merging all of them
+    first with the other core idle (~1.2 s at 100k documents).
+    """
+
+    def __init__(self, records: Iterable[Record]) -> None:
+        self._groups = group_by_key(records)
+        self._keys = sorted(self._groups)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> Document: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Document]: ...
+    def __getitem__(self, index: int | slice) -> Document | list[Document]:
+        if isinstance(index, slice):
+            return [merge_records(self._groups[key]) for key in self._keys[index]]
+        return merge_records(self._groups[self._keys[index]])
