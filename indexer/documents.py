@@ -71,7 +71,7 @@ def build_documents(records: Iterable[Record]) -> list[Document]:
 
 
 class MergedDocuments(Sequence[Document]):
-    """``build_documents``' list, each document merged when it is first read.
+    """``build_documents``' list, each document merged when it is read (a writer reads its range once).
 
     A full build's writers are forked processes, each writing a range of the documents: read
     through this, each merges its own range in parallel instead of the parent merging all of them
