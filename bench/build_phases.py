@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from indexer import build, bulk_build, record_cache, stories  # noqa: E402
 
-STEPS = {"read": "read_seed_files", "merge": "build_documents", "write": "write_documents", "derive": "write_derived"}
+# "merge": grouping the records by URL; each writer merges its own documents (within "write")
+STEPS = {"read": "read_seed_files", "merge": "MergedDocuments", "write": "write_documents", "derive": "write_derived"}
 
 
 def main() -> None:

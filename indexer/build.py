@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from . import analysis, generations, persisted, record_cache, storage, stories, writer_lock
 from .derive import Followed, derive
-from .documents import Document, build_documents
+from .documents import Document, MergedDocuments
 from .events import key_hash
 from .record_cache import RecordCache
 from .schema import TEXT_FIELDS, build_schema, document_fields, restored_fields, schema_version
@@ -158,7 +158,7 @@ def write_documents(
     them by a query per key otherwise). The bulk writer returns the text posting tables it wrote
     (``write_derived`` takes them), Whoosh's writer None.
     """
-    docs, delete_keys = list(docs), list(delete_keys)
+    docs, delete_keys = (docs if isinstance(docs, Sequence) else list(docs)), list(delete_keys)
     if create:
         from . import bulk_build  # full builds only: an update's start-up does without its imports
 
@@ -327,7 +327,7 @@ def _full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None) -> 
     del cache  # its pickled records: the documents below hold what the build needs
     record_cache.drop_pickles(seeds.values())  # stored in the cache now
     report.files_added = len(seeds)
-    docs = build_documents(r for s in seeds.values() for r in s.records)
+    docs = MergedDocuments(r for s in seeds.values() for r in s.records)  # merged by the writers, in parallel
     gen = generations.new_generation(index_dir)
     write_derived(gen, written=write_documents(gen, docs, create=True))
     report.docs_added = report.documents = len(docs)

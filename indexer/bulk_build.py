@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from .tables import Written
 # per-document writer (kept for comparison and as a fallback; updates write in bulk either way)
 WRITER_ENV = "SEARCH_BUILD_WRITER"
 
-_DOCS: list[Document] = []  # the documents the forked workers read (inherited, never pickled)
+_DOCS: Sequence[Document] = []  # the documents the forked workers read (inherited, never pickled; merged there)
 
 
 def bulk_writer_chosen() -> bool:
@@ -38,7 +39,7 @@ def _part(gen: str, start: int, end: int, segment_id: str):
     return bulk_segment.write_segment(Path(gen), build_schema(), fields, segment_id, TEXT_FIELDS)
 
 
-def write_index(gen: Path, docs: list[Document], procs: int) -> Written:
+def write_index(gen: Path, docs: Sequence[Document], procs: int) -> Written:
     """A new index of ``docs`` at ``gen``: ``procs`` segments, written in as many forked processes.
 
     Returns each segment's text posting tables as its writer held them (``indexer.derive`` takes

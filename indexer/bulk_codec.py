@@ -145,6 +145,9 @@ class TermWriter:
         self, btext: bytes, ids: list[int], weights: list[float], values: list[bytes] | None, lengths: list[int] | None
     ) -> None:
         """A term's postings (document order; ``lengths``: each posting's field length, None for none)."""
+        if len(ids) == 1 and weights[0] > 0:  # most terms of key-like fields: no block loop
+            self._single(btext, ids[0], weights[0], values[0] if values is not None else None, lengths)
+            return
         start = self._postfile.tell()
         parts = [WHOOSH3_HEADER_MAGIC]
         count, limit, fixed = len(ids), self._limit, self._fixed
@@ -196,3 +199,28 @@ class TermWriter:
             False, total, count, short, length_to_byte(maxlength), maxweight, ids[0], ids[-1]
         )
         self._add(self._prefix + btext, info + pack_long(start) + pack_int(len(chunk)))
+
+    def _single(self, btext: bytes, docnum: int, weight: float, value: bytes | None, lengths: list[int] | None) -> None:
+        """``write`` of a term with one posting of a positive weight: the same bytes, computed without the lists.
+
+        The bulk of a segment's terms (a key, a date, an exact title: ~85% at 100k) have one posting,
+        and the block loop's list work cost more than the pickling it feeds.
+        """
+        start = self._postfile.tell()
+        stored = array("f", (weight,))[0]  # what the block's array("f") holds
+        fixed = self._fixed
+        values = (value,) if value is not None else ()
+        mini_values = values if fixed is None or fixed < 0 else None if fixed == 0 else b"".join(values)
+        data = dumps(((docnum,), None if stored == 1.0 else stored, mini_values), 2)
+        level = self._level if len(data) >= COMPRESSION_MIN_SIZE else 0
+        if level:
+            data = zlib.compress(data, level)
+        length = lengths[0] if lengths is not None else 0
+        shortest = length or None  # a zero length counts in no statistic
+        info = dumps((1, docnum, weight, level, length_to_byte(shortest), length_to_byte(length)), 2)
+        size = len(info) + len(data)
+        chunk = b"".join((WHOOSH3_HEADER_MAGIC, pack_int(-size), info, data))
+        self._postfile.write(chunk)
+        short = 0 if shortest is None else length_to_byte(shortest)
+        terminfo = W3TermInfo._struct.pack(False, stored, 1, short, length_to_byte(length), weight, docnum, docnum)
+        self._add(self._prefix + btext, terminfo + pack_long(start) + pack_int(len(chunk)))

@@ -66,10 +66,10 @@ def write_segment(
     store = FileStorage(str(path))
     codec = default_codec()
     segment = W3Segment(codec, INDEX_NAME, segid=segment_id)
-    for fields in documents:
-        extra = [name for name in fields if name.startswith("_") and not name.startswith("_stored_")]
-        if extra:
-            raise ValueError(f"bulk segments take no boosts ({extra})")
+    given = set().union(*documents)  # every argument name once: a check per name, not per document and name
+    extra = sorted(name for name in given if name.startswith("_") and not name.startswith("_stored_"))
+    if extra:
+        raise ValueError(f"bulk segments take no boosts ({extra})")
     indexed = [name for name in sorted(schema.names()) if schema[name].indexed]
     postings: dict[str, Iterator[Postings] | None] = {}
     lengths: dict[str, np.ndarray] = {}

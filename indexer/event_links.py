@@ -202,8 +202,12 @@ def _jaccard(sets: Sets, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, ascending (a sort: numpy 2's hashing ``unique`` is several times slower here)."""
-    values = np.sort(values)
+    """The distinct values, ascending (a sort: numpy 2's hashing ``unique`` is several times slower here).
+
+    Timsort ("stable"): the values here mostly come in ascending runs (item by item, or term by term),
+    which it merges instead of sorting afresh: ~4x numpy's default sort on such input, ~10% slower on random.
+    """
+    values = np.sort(values, kind="stable")
     return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
 
@@ -234,7 +238,8 @@ def _prefix_pairs(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: flo
     by_rarity = np.lexsort((np.arange(len(df)), df))  # the global order: rarest first, ties by number
     rank = np.empty(len(df), dtype=np.int64)
     rank[by_rarity] = np.arange(len(df))
-    ordered = np.sort(item * len(df) + rank[terms])  # one sort of numbers: several times a lexsort's speed
+    # one sort of numbers (several times a lexsort's speed), item by item already: timsort merges the runs
+    ordered = np.sort(item * len(df) + rank[terms], kind="stable")
     item, terms = ordered // len(df), by_rarity[ordered % len(df)]
     place = np.arange(len(item)) - np.repeat(np.cumsum(counts) - counts, counts)
     prefix = counts - np.ceil(bar * counts - _EPSILON).astype(np.int64) + 1
@@ -243,7 +248,8 @@ def _prefix_pairs(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: flo
     minutes = (published[item] - published[scope].min()) // 60_000_000
     span = int(minutes.max()) + WINDOW_US // 60_000_000 + 2
     key = terms * span + minutes
-    order = np.argsort(key)  # ties in any order: the pairs enumerated are the same
+    # ties in any order: the pairs enumerated are the same; timsort: terms come in runs within each item
+    order = np.argsort(key, kind="stable")
     key, item, place = key[order], item[order], place[order]
     end = np.searchsorted(key, key + WINDOW_US // 60_000_000 + 1, side="left")
     return item, key, end - np.arange(len(key)) - 1, place, sizes, bar

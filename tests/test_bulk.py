@@ -298,3 +298,16 @@ def test_a_document_whose_fields_read_what_is_not_stored_is_not_restored(built, 
     names = schema._stored_names()
     monkeypatch.setattr(schema, "_stored_names", lambda: names - {"image"})  # as if images were not stored
     assert restored_fields({k: v for k, v in stored.items() if k != "image"}) is None
+
+
+def test_a_bulk_segment_refuses_a_boost_in_any_document(tmp_path):
+    # Whoosh's writer would apply a "_boost" or "_title_boost" argument; the bulk writer has none
+    schema = build_schema()
+    storage_dir = tmp_path / "ix"
+    storage_dir.mkdir()
+    whoosh_index.create_in(str(storage_dir), schema)
+    plain = {"key": "a.org/1", "title": "One"}
+    for boost in ("_boost", "_title_boost"):
+        with pytest.raises(ValueError, match=boost):
+            bulk_segment.write_segment(storage_dir, schema, [plain, {**plain, boost: 2.0}], "s1", ())
+    bulk_segment.write_segment(storage_dir, schema, [plain, {**plain, "_stored_title": "One!"}], "s2", ())

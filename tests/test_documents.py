@@ -68,3 +68,43 @@ def test_between_related_mentions_the_file_that_sorts_last_wins_and_topics_merge
     assert (r.kind, r.title) == ("related", "New title")
     assert r.topics == ("AI", "Cloud")  # it belongs to both stories
     assert r.parents == ("a.org/1", "b.org/1")
+
+
+def test_a_single_mention_merges_as_several_would(tmp_path):
+    # the one-record path of merge_records: a related item's topics sorted and distinct, its
+    # parent kept, an article's own key never its parent
+    (tmp_path / "2021-01-01-a.md").write_text(
+        seed("A", "https://a.org/1", topics=("Cloud", "AI", "Cloud"), related=[("Only here", "https://r.org/1")])
+    )
+    docs = documents(tmp_path)
+    r, a = docs["r.org/1"], docs["a.org/1"]
+    assert (r.kind, r.topics, r.parents, r.sources) == ("related", ("AI", "Cloud"), ("a.org/1",), ("2021-01-01-a.md",))
+    assert (a.kind, a.parents, a.sources) == ("article", (), ("2021-01-01-a.md",))
+    assert a.topics == tuple(dict.fromkeys(a.topics))  # as the record states them (records.py drops repeats)
+
+
+def test_a_full_build_leaves_merging_to_the_writers(tmp_path, monkeypatch):
+    # the parent only groups records by URL: each forked writer merges its own range (in parallel)
+    from indexer import build
+    from indexer import documents as documents_module
+
+    seeds_dir = tmp_path / "seeds"
+    seeds_dir.mkdir()
+    for i in range(3):
+        (seeds_dir / f"2021-01-0{i + 1}-a.md").write_text(
+            seed(f"T{i}", f"https://a.org/{i}", related=[("R", "https://r.org/1")])
+        )
+    merged: list[str] = []
+    real_merge = documents_module.merge_records
+    monkeypatch.setattr(documents_module, "merge_records", lambda records: merged.append("x") or real_merge(records))
+    at_write: list[int] = []
+    real_write = build.write_documents
+    monkeypatch.setattr(build, "write_documents", lambda *a, **k: at_write.append(len(merged)) or real_write(*a, **k))
+    report = build.full_build(seeds_dir, tmp_path / "index")
+    assert at_write == [0] and len(merged) == report.documents == 4
+    lazy = documents_module.MergedDocuments(
+        r for f in iter_seed_files(seeds_dir, discover(seeds_dir)[0]) for r in f.records
+    )
+    merged.clear()
+    assert [d.key for d in lazy[1:3]] == ["a.org/1", "a.org/2"] and len(merged) == 2  # a range merges only itself
+    assert lazy[:] == build_documents(r for f in iter_seed_files(seeds_dir, discover(seeds_dir)[0]) for r in f.records)
