@@ -50,14 +50,16 @@ def current_generation(index_dir: Path) -> Path:
     return gen
 
 
-def read_manifest(gen: Path) -> dict[str, Any]:
+def read_manifest(gen: Path, *, files: bool = True) -> dict[str, Any]:
     """The manifest of a generation: per-file sizes, times and hashes (``files``), problems, build facts.
 
     ``files`` is a ``FileTable`` (read from files.bin), or, in a generation written before it, the
-    JSON object of per-file entries inside the manifest (which an update still reads).
+    JSON object of per-file entries inside the manifest (which an update still reads). A reader that
+    needs only the build facts (a server: ``built_at``, ``file_count``) passes ``files=False`` and
+    does not depend on files.bin, which only an update reads.
     """
     manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
-    if "files" not in manifest:
+    if files and "files" not in manifest:
         manifest["files"] = FileTable.from_bytes((gen / FILES).read_bytes())
     return manifest
 
@@ -123,7 +125,7 @@ def rewrite_manifest(gen: Path, manifest: dict[str, Any], keys: Mapping[str, Seq
     files = manifest["files"]
     table = files if isinstance(files, FileTable) else FileTable.of(files)
     _write_durably(gen / FILES, table.to_bytes())
-    header = {k: v for k, v in manifest.items() if k != "files"}
+    header = {**{k: v for k, v in manifest.items() if k != "files"}, "file_count": len(table)}
     _write_durably(gen / MANIFEST, json.dumps(header, separators=(",", ":")).encode("utf-8"))
     _fsync_dir(gen)
 

@@ -182,7 +182,7 @@ class SearchEngine:
             "index": str(self.index_dir),
             "generation": gen.name,
             "documents": int(gen.live.sum()),
-            "files": len(manifest.get("files", {})),
+            "files": manifest.get("file_count", len(manifest.get("files", {}))),  # a manifest before files.bin: inline
             "skipped_files": len(manifest.get("problems", [])),
             "fields": sorted(gen.store.field_names()),
             "size_bytes": size,

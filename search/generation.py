@@ -111,9 +111,9 @@ class Generation:
 
     @property
     def manifest(self) -> dict:
-        """The generation's manifest (read on first use: at 100k documents it is megabytes of JSON)."""
+        """The generation's build facts (read on first use; not the per-file table, which only updates read)."""
         if self._manifest is None:
-            self._manifest = generations.read_manifest(self.path)
+            self._manifest = generations.read_manifest(self.path, files=False)
         return self._manifest
 
     def resolve(self, field: str, value: str) -> str | None:

@@ -227,3 +227,23 @@ def test_an_updates_sweep_stops_after_the_generation_it_is_removing_when_the_upd
     assert sorted(p.name for p in index.glob(generations.PREFIX + "*")) == [
         f"{generations.PREFIX}{n:06d}" for n in (5, 6, 7)
     ]
+
+
+def test_a_server_needs_only_the_manifest_not_the_per_file_table_an_update_reads(tmp_path):
+    """A damaged files.bin (only updates read it) costs the next update a full build, never a search answer."""
+    from web import create_app
+
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(SEEDS, seeds)
+    build.full_build(seeds, index)
+    gen = generations.current_generation(index)
+    files = gen / generations.FILES
+    files.write_bytes(files.read_bytes()[:-5])
+    with waitress_server(create_app({"INDEX_DIR": str(index), "ACCESS_LOG": False})) as base:
+        with urlopen(f"{base}/api/search?q=microsoft", timeout=10) as response:
+            assert response.status == 200 and json.load(response)["total"] > 0
+            assert response.headers["ETag"]
+        with urlopen(f"{base}/feed.atom?q=microsoft", timeout=10) as response:
+            assert response.status == 200 and b"<entry>" in response.read()
+    assert SearchEngine(index).stats()["files"] == len(list(seeds.iterdir()))
+    assert "full" in incremental.update(seeds, index).summary()  # the table is unreadable: rebuilt whole
