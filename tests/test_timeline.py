@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from whoosh.util.times import datetime_to_long
 
-from search.request import RequestError, build_request
+from search.request import RequestError, build_request, toggler
 from search.timeline import histogram, parse_period
 from tests.conftest import search
 from web import create_app
@@ -115,3 +115,14 @@ def test_page_draws_the_chart_with_links_and_a_text_alternative(seeds_index):
     assert "filter=date%3A" in href and re.fullmatch(r"(week of )?\w+ .*: \d+ items?", label)
     assert 'id="timeline-summary"' in html and "Matching items per " in html
     assert client.get("/api/search?q=x&filter=date:June").status_code == 400
+
+
+def test_a_month_filter_selects_its_bar_and_the_bar_removes_it(ai_engine):
+    whole = search(ai_engine, "facial recognition")
+    june = next(b for b in whole["timeline"]["buckets"] if b["start"] == "2020-06-01")
+    narrowed = search(ai_engine, "facial recognition", filters=["date=2020-06"])
+    assert narrowed["total"] == june["count"]
+    assert [b for b in narrowed["timeline"]["buckets"] if b["selected"]] == [{**june, "selected": True}]
+    request = build_request("x", filters=["date=2020-06"])
+    assert request.filter_values("date") == ["2020-06-01..2020-06-30"]
+    assert "date" not in toggler(request)("date", "2020-06-01..2020-06-30")  # the bar's link removes the filter
