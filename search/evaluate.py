@@ -131,13 +131,12 @@ def plan_groups(
         held |= partial
     # where words must match, or any does because the query is long (not when relaxed for another reason)
     tiered = needed > 1 or len(terms) >= policy.long_query_words
-    if tiered and policy.words_tier(len(terms)) and (held & (words.matched == len(terms))).any():
-        # items holding every word first; those lacking one follow as partial matches (policy.words_tier),
-        # also when any word matches (4 words): some item holds every word, so the page is not relaxed
+    some_full = bool((held & (words.matched == len(terms))).any())
+    if tiered and policy.words_tier(len(terms)) and some_full:
+        # items holding every word first; those lacking one follow as partial matches (policy.words_tier)
         partial = held & (words.matched < len(terms))
-        relaxed = False
-    if relaxed and (held & (words.matched == len(terms))).any():
-        relaxed = False  # any word matched (a long query), yet some item holds every word: nothing to warn of
+    # "relaxed" tells the reader no item has every word: never so when one has (a long query matches any word)
+    relaxed = relaxed and not some_full
     coordination = words.coordination(policy)  # items with more of the query rank higher
     title = np.zeros(len(ids))
     exact: np.ndarray | tuple = ()
