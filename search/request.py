@@ -11,7 +11,7 @@ from indexer.schema import FACET_FIELDS, FACETS
 from indexer.text import clean_query
 
 from .query import MAX_QUERY_CHARS
-from .timeline import PERIOD_SEPARATOR, PeriodError, parse_period
+from .timeline import PeriodError, parse_period, period_text
 
 SORTS = ("relevance", "newest", "quality")
 DEFAULT_LIMIT = 10
@@ -85,7 +85,7 @@ def parse_filter(text: str) -> tuple[str, str]:
             raise RequestError(str(exc)) from None
         # one spelling per period ('2020-06' is '2020-06-01..2020-06-30'), so the timeline's bar for it
         # shows as selected and its link removes the filter, as a facet value's does
-        value = start.isoformat() if start == end else f"{start.isoformat()}{PERIOD_SEPARATOR}{end.isoformat()}"
+        value = period_text(start.isoformat(), end.isoformat())
     return field, value[:200]
 
 

@@ -80,9 +80,14 @@ def _calendar_unit(text: str) -> tuple[dt.date, dt.date]:
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
+def period_text(start: str, end: str) -> str:
+    """A period's one spelling as a filter value, from ISO days: '2020-06-01..2020-06-30', or one day alone."""
+    return start if start == end else f"{start}{PERIOD_SEPARATOR}{end}"
+
+
 def bucket_period(bucket: dict) -> str:
     """The date filter value selecting one bucket ('2020-06-01..2020-06-30')."""
-    return f"{bucket['start']}{PERIOD_SEPARATOR}{bucket['end']}"
+    return period_text(bucket["start"], bucket["end"])
 
 
 def period_mask(published: np.ndarray, text: str) -> np.ndarray:
