@@ -66,3 +66,15 @@ def test_queries_no_system_found_a_relevant_item_for_are_left_out_of_every_mean(
     assert [q["id"] for q in scored(queries, judged)] == ["a"]
     for script in ("compare.py", "versus.py", "run.py"):
         assert "scored(" in (DATA.parent / script).read_text(encoding="utf-8")
+
+
+def test_a_subset_is_chosen_by_id_range_within_one_letter():
+    from eval.subset import in_range
+
+    assert [in_range(i, "f081", "f140") for i in ("f080", "f081", "f140", "f141", "t090")] == [
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
