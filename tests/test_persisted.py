@@ -129,6 +129,11 @@ def test_term_frequencies_take_the_narrowest_type_that_holds_them_exactly():
     exact = 2.1 * ((tf * 2.2) / (tf + 1.2 * (0.25 + 0.75 * length / 12.5)))
     narrow = frequencies(tf)
     assert np.array_equal(2.1 * ((narrow * 2.2) / (narrow + 1.2 * (0.25 + 0.75 * length / 12.5))), exact)
+    from search.ranking import POLICY  # ... and so is the scorer's own formula
+
+    assert np.array_equal(
+        POLICY.bm25("excerpt", 2.1, narrow, length, 12.5), POLICY.bm25("excerpt", 2.1, tf, length, 12.5)
+    )
 
 
 def folder_with(tmp_path: Path, count: int) -> Path:
