@@ -148,7 +148,7 @@ def posting_table(old: PostingTable, docs: DocMap, live: np.ndarray, added: Post
     counts[added_place] += np.diff(added_starts)
     begins = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     out_ids = np.empty(int(counts.sum()), dtype=np.int32)
-    out_tfs = np.empty(len(out_ids), dtype=np.float64)
+    out_tfs = np.empty(len(out_ids), dtype=np.result_type(old.tfs.dtype, added.tfs.dtype))
     # carried postings, in order: a term's run starts where the carried runs before it end
     kept_terms = old_place[term_of[keep]]
     rank = np.arange(len(kept_terms)) - (np.cumsum(carried) - carried)[kept_terms]

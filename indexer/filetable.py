@@ -237,6 +237,6 @@ def _fingerprints(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) 
     """A number per string ``buf[starts[i]:ends[i]]`` from its length and last eight bytes (``PAD`` zeros lead)."""
     lengths = ends - starts
     windows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, dtype=np.uint8), PAD)
-    tails = np.where(np.arange(PAD) >= PAD - lengths[:, None], windows[ends - PAD], 0).astype(np.uint8)
+    tails = np.where(np.arange(PAD) >= PAD - lengths[:, None], windows[ends - PAD], 0).astype(np.uint8, copy=False)
     spread = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     return np.ascontiguousarray(tails).view(np.uint64).ravel() ^ spread
