@@ -74,12 +74,7 @@ def write_keys(gen: Path, keys: Mapping[str, Sequence[str]]) -> None:
     if any("\n" in key or "\r" in key for key in flat):
         raise ValueError("a URL key holds a line break")
     header = json.dumps({"paths": paths, "counts": [len(keys[path]) for path in paths]}, separators=(",", ":"))
-    tmp = gen / (KEYS + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(header + "\n" + "\n".join(flat))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, gen / KEYS)
+    _write_durably(gen / KEYS, (header + "\n" + "\n".join(flat)).encode("utf-8"))
 
 
 def read_keys(gen: Path) -> FileKeys | None:
