@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexer.documents import build_documents
+from indexer.documents import build_documents, group_by_key, merge_records
 from indexer.seeds import discover, iter_seed_files
 from indexer.text import canonical_url, clean_text
 
@@ -83,6 +83,21 @@ def test_a_single_mention_merges_as_several_would(tmp_path):
     assert a.topics == tuple(dict.fromkeys(a.topics))  # as the record states them (records.py drops repeats)
 
 
+def test_the_one_mention_path_merges_every_record_as_the_general_path_does():
+    # merge_records([r, r]) takes the general path (sorting, gathering) and must agree with the shortcut
+    from tests.conftest import AI_CORPUS, POWER_APPS
+
+    records = [
+        r
+        for folder in (AI_CORPUS, POWER_APPS / "base")
+        for f in iter_seed_files(folder, discover(folder)[0])
+        if hasattr(f, "records")  # a broken file (SOURCE.md) is a problem, not records
+        for r in f.records
+    ]
+    assert len(records) > 1000
+    assert all(merge_records([r]) == merge_records([r, r]) for r in records)
+
+
 def test_a_full_build_leaves_merging_to_the_writers(tmp_path, monkeypatch):
     # the parent only groups records by URL: each forked writer merges its own range (in parallel)
     from indexer import build
@@ -108,3 +123,5 @@ def test_a_full_build_leaves_merging_to_the_writers(tmp_path, monkeypatch):
     merged.clear()
     assert [d.key for d in lazy[1:3]] == ["a.org/1", "a.org/2"] and len(merged) == 2  # a range merges only itself
     assert lazy[:] == build_documents(r for f in iter_seed_files(seeds_dir, discover(seeds_dir)[0]) for r in f.records)
+    groups = group_by_key(r for f in iter_seed_files(seeds_dir, discover(seeds_dir)[0]) for r in f.records)
+    assert lazy[:] == [merge_records(groups[key]) for key in sorted(groups)]  # by key, each URL merged alone
