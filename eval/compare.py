@@ -13,7 +13,7 @@ chance of a mean change this large if each query's change were as likely up as d
 used in docs/relevance.md: keep a variant only if the tuning mean rises by at least 0.005, it lifts
 at least twice as many queries as it lowers, and known-item MRR and typo recall do not fall.
 Besides the change per query type, ``new`` is the change on the queries written later to tune on
-(``"set": "tuning"``, t001-t060): written with the fresh set's brief, they show its kind of query.
+(``"set": "tuning"``, t001-t140): written with the fresh set's brief, they show its kind of query.
 """
 
 from __future__ import annotations
