@@ -25,8 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .schema import DAY_US
+
 WINDOW_DAYS = 7.0
-WINDOW_US = int(WINDOW_DAYS * 86_400 * 1_000_000)  # published dates are Whoosh longs: microseconds
+WINDOW_US = int(WINDOW_DAYS * DAY_US)  # published dates are Whoosh longs: microseconds
 TITLE_WEIGHT = 0.8  # a pair's similarity: max(Jaccard of words, this x Jaccard of titles)
 _EPSILON = 1e-9  # ceil(0.35 * 20) is 8 in floating point: round the needed overlap down, never up
 CHUNK_PAIRS = 2_000_000  # candidate pairs enumerated at a time: memory stays bounded however many there are
