@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from . import analysis, generations, persisted, record_cache, storage, stories, 
 from .derive import Followed, derive
 from .documents import Document, MergedDocuments
 from .events import key_hash
+from .filetable import FileTable
 from .record_cache import RecordCache
 from .schema import TEXT_FIELDS, build_schema, document_fields, restored_fields, schema_version
 from .seeds import (
@@ -130,13 +131,11 @@ def read_seed_files(
     return seeds, entries
 
 
-def manifest_of(files: dict[str, dict], problems: list[SeedProblem], documents: int, mode: str) -> dict:
+def manifest_of(files: Mapping[str, dict] | FileTable, problems: list[SeedProblem], documents: int, mode: str) -> dict:
+    """A generation's manifest; ``files`` (entries or a table) goes to files.bin, which keeps only size, time, hash."""
     return {
         "version": schema_version(),  # a hash of the field table: a change rebuilds by itself
-        "files": {  # keys live in keys.txt; only entries of files read this run hold them
-            rel: {k: v for k, v in entry.items() if k != "keys"} if "keys" in entry else entry
-            for rel, entry in files.items()
-        },
+        "files": files,
         "problems": [{"path": p.path, "reason": p.reason} for p in problems],
         "documents": documents,
         "built_at": time.time(),

@@ -194,15 +194,12 @@ def _update(
             return None
         return {rel: entries[rel]["keys"] if rel in entries else old_keys_of[rel] for rel in files.paths}
 
-    def manifest_for(documents: int, mode: str) -> dict:
-        written = manifest_of({}, report.problems, documents, mode)
-        written["files"] = files
-        return written
-
     if not changed and not removed and set(old_problems) == set(problems) and derived_current:
         if rehashed:  # only modification times moved: remember them, no new generation
             generations.rewrite_manifest(
-                live, manifest_for(manifest.get("documents", 0), manifest.get("mode", "")), keys_to_write(live)
+                live,
+                manifest_of(files, report.problems, manifest.get("documents", 0), manifest.get("mode", "")),
+                keys_to_write(live),
             )
         report.mode = "unchanged"
         report.documents = manifest.get("documents", 0)
@@ -246,7 +243,7 @@ def _update(
     new_keys = keys_to_write(gen)
     if sweeping is not None:
         sweeping.join()
-    manifest = manifest_for(report.documents, "incremental")
+    manifest = manifest_of(files, report.problems, report.documents, "incremental")
     # the generation this one supersedes stays for the next update's sweep (it is within the grace period now)
     generations.publish(index_dir, gen, manifest, new_keys, superseded=False)
     report.generation = gen.name
