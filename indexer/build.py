@@ -165,13 +165,13 @@ def write_documents(
             return bulk_build.write_index(gen, docs, build_procs() if len(docs) >= PARALLEL_WRITE_MIN_DOCS else 1)
     if not create and not docs and not delete_keys:
         return None  # only the manifest changes (e.g. a broken file appeared or vanished)
+    fields = None if create else [document_fields(doc) for doc in docs]  # an update's, for either writer
     if not create and docs and delete_docs is not None:
         # an update's segment written from arrays (up to ~35% less CPU than Whoosh's writer), a merged
         # tail's documents anew from their stored fields (35-50% less than Whoosh's add_reader re-pooling
         # every posting in Python); its posting tables go to write_derived, not read back
         from . import bulk_segment
 
-        fields = [document_fields(doc) for doc in docs]
         written = bulk_segment.append_segment(
             gen,
             fields,
@@ -196,8 +196,8 @@ def write_documents(
                     with writer.searcher() as searcher:  # one for every key: Whoosh opens one per call otherwise
                         for key in delete_keys:
                             writer.delete_by_term("key", key, searcher=searcher)
-                for doc in docs:
-                    writer.add_document(**document_fields(doc))
+                for doc_fields in fields if fields is not None else map(document_fields, docs):
+                    writer.add_document(**doc_fields)
                 # Scores do not depend on segments (search.livestats.LiveStats), so an update only adds a
                 # small segment, with the few small ones before it (merge_small_tail); incremental.update
                 # rebuilds instead of ever merging the whole index (deleted_share)
