@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval.graded import TYPES, engine_rank, load_judgments, load_queries, open_collection, scored  # noqa: E402
+from eval.graded import TYPES, engine_rank, load_judgments, open_collection, tuning_queries  # noqa: E402
 from eval.metrics import ndcg_at_k, reciprocal_rank  # noqa: E402
 from eval.run import load, typo_recall  # noqa: E402
 from eval.sweep import policy_variant  # noqa: E402
@@ -109,7 +109,7 @@ def main(args: list[str]) -> None:
 def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> None:
     index = engine.index_dir
     judged, known = load_judgments(), load("known_item")
-    queries = scored([q for q in load_queries() if q["half"] == "tuning"], judged)
+    queries = tuning_queries(judged)
     origin = variant(start)
     base_engine = SearchEngine(index, cache_entries=0, policy=origin)
     base_top10s = top10s(base_engine, queries)

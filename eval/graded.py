@@ -54,6 +54,14 @@ def scored(queries: list[dict], judged: dict[str, dict[str, int]]) -> list[dict]
     return [q for q in queries if any(judged.get(q["id"], {}).values())]
 
 
+def tuning_queries(judged: dict[str, dict[str, int]], kind: str | None = None) -> list[dict]:
+    """The queries a ranking change is chosen on: the tuning half's scored ones (of one type, given ``kind``).
+
+    Every tuning script selects through this, so none reads the held-out or fresh half.
+    """
+    return scored([q for q in load_queries() if q["half"] == "tuning" and kind in (None, q["type"])], judged)
+
+
 def open_collection() -> tuple[SearchEngine, Path]:
     """The evaluation collection indexed in a temporary folder (remove ``folder.parent`` when done)."""
     folder = collection_folder()

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval.compare import variant  # noqa: E402
-from eval.graded import load_judgments, load_queries, open_collection  # noqa: E402
+from eval.graded import load_judgments, open_collection, tuning_queries  # noqa: E402
 from eval.metrics import ndcg_at_k  # noqa: E402
 from indexer.analysis import analyze  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
@@ -125,8 +125,8 @@ def main(args: list[str]) -> None:
     try:
         policy = variant("&".join(specs))
         engine = SearchEngine(engine.index_dir, cache_entries=0, policy=policy)
-        queries = [q for q in load_queries() if q["half"] == "tuning"]
-        causes(engine, queries, load_judgments(), show)
+        judged = load_judgments()
+        causes(engine, tuning_queries(judged), judged, show)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
 

@@ -17,7 +17,7 @@ from types import MappingProxyType
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval.graded import TYPES, engine_rank, load_judgments, load_queries, open_collection  # noqa: E402
+from eval.graded import TYPES, engine_rank, load_judgments, open_collection, tuning_queries  # noqa: E402
 from eval.metrics import reciprocal_rank  # noqa: E402
 from eval.run import graded_table, load  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
@@ -44,8 +44,8 @@ def policy_variant(name: str, raw: str, base: RankingPolicy = POLICY) -> Ranking
 
 def main(specs: list[str]) -> None:
     index = open_collection()[0].index_dir
-    queries = [q for q in load_queries() if q["half"] == "tuning"]
     judged = load_judgments()
+    queries = tuning_queries(judged)
     known = load("known_item")
     print(f"{'setting':48}" + "".join(f"{t:>10}" for t in (*TYPES, "all", "known MRR")))
     for spec in specs:

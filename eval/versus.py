@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval import baselines  # noqa: E402
-from eval.graded import TYPES, load_judgments, load_queries, open_collection, scored  # noqa: E402
+from eval.graded import TYPES, load_judgments, open_collection, tuning_queries  # noqa: E402
 from eval.ideal import DEPTH, parts  # noqa: E402
 from eval.metrics import ndcg_at_k  # noqa: E402
 from search.request import build_request  # noqa: E402
@@ -47,9 +47,7 @@ def main() -> None:
     engine, folder = open_collection()
     try:
         judged = load_judgments()
-        queries = scored(
-            [q for q in load_queries() if q["half"] == "tuning" and args.type in (None, q["type"])], judged
-        )
+        queries = tuning_queries(judged, args.type)
         with tempfile.TemporaryDirectory() as tmp:
             systems = baselines.build_all(engine, Path(tmp))
             totals = dict.fromkeys(["engine", *systems], 0.0)

@@ -44,7 +44,13 @@ def test_the_fresh_queries_are_a_half_of_their_own_that_no_tuning_script_reads()
     later_tuning = [q for q in queries if q.get("set") == "tuning"]  # written to tune on: never held out
     assert len(later_tuning) >= 60 and all(q["half"] == "tuning" and q["id"].startswith("t") for q in later_tuning)
     for script in ("sweep.py", "compare.py", "ideal.py", "versus.py"):  # the scripts a ranking change is chosen with
-        assert 'q["half"] == "tuning"' in (DATA.parent / script).read_text(encoding="utf-8")
+        assert "tuning_queries(judged" in (DATA.parent / script).read_text(encoding="utf-8")
+    from eval.graded import load_judgments, tuning_queries
+
+    judged = load_judgments()
+    chosen_on = tuning_queries(judged)
+    assert len(chosen_on) >= 100 and all(q["half"] == "tuning" and any(judged[q["id"]].values()) for q in chosen_on)
+    assert {q["type"] for q in tuning_queries(judged, "topical")} == {"topical"}
 
 
 def test_versus_lists_the_relevant_items_a_baseline_ranks_higher_than_the_engine():
@@ -64,8 +70,9 @@ def test_queries_no_system_found_a_relevant_item_for_are_left_out_of_every_mean(
     queries = [{"id": "a"}, {"id": "b"}, {"id": "c"}]
     judged = {"a": {"x": 0, "y": 1}, "b": {"x": 0}}  # c was never judged
     assert [q["id"] for q in scored(queries, judged)] == ["a"]
-    for script in ("compare.py", "versus.py", "run.py"):
-        assert "scored(" in (DATA.parent / script).read_text(encoding="utf-8")
+    assert "scored(" in (DATA.parent / "run.py").read_text(encoding="utf-8")
+    for script in ("compare.py", "versus.py"):  # through tuning_queries, which scores (tested above)
+        assert "tuning_queries(judged" in (DATA.parent / script).read_text(encoding="utf-8")
 
 
 def test_a_subset_is_chosen_by_id_range_within_one_letter():
