@@ -136,3 +136,32 @@ def test_dropping_the_workers_pickles_frees_them_with_or_without_glibc(monkeypat
 
     monkeypatch.setattr(record_cache.ctypes, "CDLL", no_libc)
     record_cache.drop_pickles([seed])
+
+
+def test_a_build_and_an_update_keep_no_worker_pickle_once_read(folder, tmp_path, monkeypatch):
+    """The bytes a parsing worker sent a file as are let go: after the cache stores them, or at once without one."""
+    from indexer import incremental
+
+    monkeypatch.setattr(seeds, "PARALLEL_READ_MIN_FILES", 1)  # parse in workers even for a few files
+    monkeypatch.setenv("SEARCH_BUILD_PROCS", "2")
+    read: list[dict] = []
+    sent_pickled: list[bool] = []
+    real_read = build.read_seed_files
+
+    def spy(*args, **kwargs):
+        found, entries = real_read(*args, **kwargs)
+        read.append(found)
+        sent_pickled.append(any(seed.pickled for seed in found.values()))
+        return found, entries
+
+    monkeypatch.setattr(build, "read_seed_files", spy)
+    monkeypatch.setattr(incremental, "read_seed_files", spy)
+    index = tmp_path / "index"
+    build.full_build(folder, index)
+    assert sent_pickled == [True]  # as the workers sent them, until the cache stores them
+    assert all(seed.pickled is None for seed in read[0].values())  # ... and after the build
+    changed = sorted(folder.rglob("*.md"))[:3]
+    for path in changed:
+        path.write_text(path.read_text(encoding="utf-8").replace("title:", "title: x", 1), encoding="utf-8")
+    incremental.update(folder, index)
+    assert len(read) == 2 and read[1] and all(seed.pickled is None for seed in read[1].values())
