@@ -146,16 +146,19 @@ def append_segment(
             reader.close()
     segment, held = write_segment(path, toc.schema, documents, new_segment_id(), tables)
     final = [*kept, segment]
-    TOC(toc.schema, final, toc.generation + 1).write(store, INDEX_NAME)
+    publish(path, toc.schema, final, toc.generation + 1)
     clean_files(store, INDEX_NAME, toc.generation + 1, final)  # the superseded table of contents, merged segments
-    shutil.rmtree(Path(path) / f"{INDEX_NAME}.tmp", ignore_errors=True)
     return {segment.segment_id(): held}
 
 
-def publish(path: Path, schema, segments: list[W3Segment]) -> None:
-    """List ``segments`` in the index at ``path`` (a new table of contents, as a writer's commit does)."""
+def publish(path: Path, schema, segments: list[W3Segment], generation: int | None = None) -> None:
+    """List ``segments`` in the index at ``path`` (a new table of contents, as a writer's commit does).
+
+    ``generation``: the table of contents' number, when the caller has read the current one (else the next).
+    """
     store = FileStorage(str(path))
-    generation = whoosh_open_dir(str(path)).latest_generation() + 1
+    if generation is None:
+        generation = whoosh_open_dir(str(path)).latest_generation() + 1
     TOC(schema, segments, generation).write(store, INDEX_NAME)
     shutil.rmtree(Path(path) / f"{INDEX_NAME}.tmp", ignore_errors=True)  # the per-document writers' scratch
 
