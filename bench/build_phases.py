@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from indexer import build, bulk_build, record_cache, stories  # noqa: E402
 
-# "merge": grouping the records by URL; each writer merges its own documents (within "write")
-STEPS = {"read": "read_seed_files", "merge": "MergedDocuments", "write": "write_documents", "derive": "write_derived"}
+# "group": grouping the records by URL; each writer merges its own documents (within "write")
+STEPS = {"read": "read_seed_files", "group": "MergedDocuments", "write": "write_documents", "derive": "write_derived"}
 
 
 def main() -> None:
