@@ -247,6 +247,8 @@ def test_an_update_without_a_merge_writes_the_segment_and_table_of_contents_whoo
             added = []
             if way == "whoosh":  # the writer every update used before
                 patch.setattr(bulk_segment, "append_segment", lambda *a, **k: None)
+            else:  # the full builds' writer setting does not reach updates (docs/design.md)
+                patch.setenv(bulk_build.WRITER_ENV, "document")
             patch.setattr(SegmentWriter, "add_document", _counting(SegmentWriter.add_document, added))
             report = incremental.update(seeds, index)
         assert report.docs_updated and report.docs_removed and report.docs_added
