@@ -143,7 +143,7 @@ def test_a_build_and_an_update_keep_no_worker_pickle_once_read(folder, tmp_path,
     from indexer import incremental
 
     monkeypatch.setattr(seeds, "PARALLEL_READ_MIN_FILES", 1)  # parse in workers even for a few files
-    monkeypatch.setenv("SEARCH_BUILD_PROCS", "2")
+    monkeypatch.setattr(build, "build_procs", lambda: 2)  # even where an earlier test left a thread running
     read: list[dict] = []
     sent_pickled: list[bool] = []
     real_read = build.read_seed_files
