@@ -7,7 +7,10 @@ depends on results, and adding queries never moves old ones between halves. A qu
 for a clean test (``"set": "fresh"``, ids ``f…``) is its own half, ``fresh``: every earlier ranking
 change was made before it existed, so it is held out from all of them. Queries written later to
 tune on (``"set": "tuning"``, ids ``t…``: the fresh half showed the older tuning queries miss a
-kind of query) are all in the tuning half.
+kind of query) are all in the tuning half. The last sets, ``fresh2`` (``f141``-``f220``, then
+``f221``-``f300``), were written after every decision the fresh set had informed (two variants
+refused on ``f001``-``f080``, per-type gaps read on all of it), each before the ranking it checks
+was chosen: confirmation sets, never tuned on (docs/relevance.md, ninth round).
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ from search.request import build_request
 
 DATA = Path(__file__).resolve().parent / "data"
 TYPES = ("entity", "topical", "question", "typo")
-HALVES = ("tuning", "held-out", "fresh")
+HALVES = ("tuning", "held-out", "fresh", "fresh2")
 
 
 def load_queries() -> list[dict]:
     """Every graded query, with its ``half`` ('tuning', 'held-out' or 'fresh')."""
     rows = [json.loads(line) for line in (DATA / "graded_queries.jsonl").read_text(encoding="utf-8").splitlines()]
     for row in rows:
-        if row.get("set") in ("fresh", "tuning"):
+        if row.get("set") in ("fresh", "fresh2", "tuning"):
             row["half"] = row["set"]
         else:
             row["half"] = "held-out" if hashlib.sha1(row["id"].encode()).digest()[-1] % 2 else "tuning"
