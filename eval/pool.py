@@ -1,7 +1,8 @@
 """Pool the top 10 of every system for the graded queries, for blind judging.
 
     python eval/pool.py                # writes eval/data/pool.jsonl: the items not judged yet
-    python eval/pool.py story_boost=0  # ... adding the engine under a policy variant (as eval/sweep.py)
+    python eval/pool.py story_boost=0  # ... adding the engine under a policy variant (as eval/compare.py)
+    python eval/pool.py "saturation=field&k1=1.2"   # ... fields changed together
 
 TREC-style pooling: for each query of ``graded_queries.jsonl`` the top 10 of the engine (the
 flat list, with and without prefix and typo expansion, and the grouped page), SQLite FTS5,
@@ -25,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval import baselines  # noqa: E402
+from eval.compare import variant  # noqa: E402
 from eval.graded import engine_rank, load_judgments, load_queries, open_collection, page_rank  # noqa: E402
-from eval.sweep import policy_variant  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -45,8 +46,8 @@ def main(variants: list[str]) -> None:
             **baselines.build_all(engine, Path(tmp)),
         }
         for spec in variants:
-            variant = SearchEngine(engine.index_dir, cache_entries=0, policy=policy_variant(*spec.split("=")))
-            systems[f"engine, {spec}"] = lambda q, k, e=variant: engine_rank(e, q, k)
+            other = SearchEngine(engine.index_dir, cache_entries=0, policy=variant(spec))
+            systems[f"engine, {spec}"] = lambda q, k, e=other: engine_rank(e, q, k)
         stored = {f["key"]: f for f in engine.stored_documents()}
         out, new = [], 0
         for row in queries:

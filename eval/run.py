@@ -2,6 +2,7 @@
 
     python eval/run.py            # indexes seeds + AI + Power Apps corpora into a temporary folder
     python eval/run.py --half tuning
+    python eval/run.py --policy "saturation=field&k1=1.2"   # the engine under a policy variant
 
 Prints nDCG@10 per query type and overall, for each half of the graded set (tuning, held-out, and
 the fresh set written after the held-out half had been seen), for SQLite FTS5, tantivy and bm25s
@@ -38,6 +39,7 @@ from eval.graded import (  # noqa: E402
     scored,
 )
 from eval.metrics import ndcg_at_k, reciprocal_rank  # noqa: E402
+from search.engine import SearchEngine  # noqa: E402
 from search.request import build_request  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -94,8 +96,13 @@ def _mean(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--half", choices=(*HALVES, "both", "all"), default="all")
+    parser.add_argument("--policy", default="", help="the engine under a policy variant, 'field=value&...'")
     args = parser.parse_args()
     engine, folder = open_collection()
+    if args.policy:
+        from eval.compare import variant
+
+        engine = SearchEngine(engine.index_dir, cache_entries=0, policy=variant(args.policy))
     queries, judged = load_queries(), load_judgments()
     halves = {"all": HALVES, "both": HALVES[:2]}.get(args.half, (args.half,))
     print(

@@ -39,11 +39,13 @@ def test_the_fresh_queries_are_a_half_of_their_own_that_no_tuning_script_reads()
 
     queries = load_queries()
     fresh = [q for q in queries if q["id"].startswith("f")]
-    assert len(fresh) >= 40 and all(q["half"] == "fresh" for q in fresh)
+    # fresh2: the sets written after every earlier decision, for confirmation only (eval.graded)
+    assert len(fresh) >= 40 and all(q["half"] == ("fresh2" if int(q["id"][1:]) > 140 else "fresh") for q in fresh)
+    assert sum(q["half"] == "fresh2" for q in fresh) >= 80
     assert {q["half"] for q in queries if not q["id"].startswith("f")} == {"tuning", "held-out"}
     later_tuning = [q for q in queries if q.get("set") == "tuning"]  # written to tune on: never held out
     assert len(later_tuning) >= 60 and all(q["half"] == "tuning" and q["id"].startswith("t") for q in later_tuning)
-    for script in ("sweep.py", "compare.py", "ideal.py", "versus.py"):  # the scripts a ranking change is chosen with
+    for script in ("sweep.py", "compare.py", "ideal.py", "versus.py", "rerank.py"):  # where ranking changes are chosen
         assert "tuning_queries(judged" in (DATA.parent / script).read_text(encoding="utf-8")
     from eval.graded import load_judgments, tuning_queries
 
