@@ -74,10 +74,38 @@ def plan(text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool
     # with nothing to score (filters, dates, `*`), items rank by the quality prior alone
     scores = np.zeros(gen.doc_count) if scoring_terms else np.ones(gen.doc_count)
     scored = tuple((field, term, gen.policy.boosts.get(field, 1.0)) for field, term in scoring_terms)
-    for field, term, boost in scored:
-        gen.scoring.add_bm25(scores, field, term, boost)
+    named = tree_terms(scored)
+    for term, boosts in named.items():
+        gen.scoring.add_term(scores, term, boosts)
+    parts = {"bm25": scores}
+    exact = titled(gen, list(named))
+    if len(exact):  # a pasted title holding syntax ("... (A2I)") is still the title: the item looked for
+        parts["title"] = np.zeros(gen.doc_count)
+        parts["title"][exact] = gen.policy.exact_title_boost * len(named)
+        scores = scores + parts["title"]
     terms = frozenset(term for _, term in scoring_terms)
-    return Plan(parsed, mask, scores, relaxed, terms, scored=scored, parts={"bm25": scores})
+    return Plan(parsed, mask, scores, relaxed, terms, scored=scored, parts=parts)
+
+
+def titled(gen: Generation, terms: list[str]) -> np.ndarray:
+    """The live documents whose analyzed title is exactly ``terms`` (two or more: one word is no title)."""
+    if len(terms) < 2:
+        return np.zeros(0, dtype=np.int64)
+    return gen.scoring.postings("title_exact", " ".join(terms))[0]
+
+
+def tree_terms(scored: tuple) -> dict[str, dict[str, float]]:
+    """A query tree's scored (field, term, boost) entries as term -> {field: boost}, in the order named.
+
+    A term scores once over all the fields the query names it in (BM25F sums its fields before
+    saturating); a plan's typed-word groups (lists) are not tree entries and are left out.
+    """
+    terms: dict[str, dict[str, float]] = {}
+    for entry in scored:
+        if not isinstance(entry, list):
+            field, term, boost = entry
+            terms.setdefault(term, {})[field] = boost
+    return terms
 
 
 def _exact(words: list[str]) -> list[list[Alternative]]:
@@ -145,7 +173,7 @@ def plan_groups(
         # By position: numpy's boolean indexing took 1-2.4 ms at 40-70k matches (the same floats)
         whole = np.flatnonzero(words.in_title == len(terms))
         title[whole] = policy.title_all_words_boost * words.title_scores[whole]
-        exact = _positions(ids, gen.scoring.postings("title_exact", " ".join(terms))[0])
+        exact = _positions(ids, titled(gen, terms))
         title[exact] += policy.exact_title_boost * len(terms)
     scores = bm25 * coordination + title
     # the plan's arrays cover every document (what the page, facets and explain index); outside

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from .background import zipf
+from .evaluate import tree_terms
 from .expansion import Alternative
-from .words import alternative_bm25, word_idf  # what the engine scored with: explain shows the same numbers
+from .words import alternative_bm25, alternative_idf, word_idf  # what the engine scored with: explain shows the same
 
 
 def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, Any]:
@@ -28,9 +29,8 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
             lines = [_term_lines(gen, docnum, a.term, a.weight, a) for a in entry]
             best = max(range(len(lines)), key=lambda i: (sum(x["value"] for x in lines[i]), -i))
             terms += lines[best]
-        else:  # (field, term, boost) of a query tree
-            field, term, boost = entry
-            terms += _term_lines(gen, docnum, term, 1.0, None, {field: boost})
+    for term, boosts in tree_terms(plan.scored).items():  # a query tree's terms, each over its fields
+        terms += _term_lines(gen, docnum, term, 1.0, None, boosts)
     rules: list[dict[str, Any]] = []
     if plan.partial is not None:
         rules.append(
@@ -127,29 +127,38 @@ def _coordination_words(plan, gen, docnum: int, terms: list[dict[str, Any]]) -> 
 
 
 def _term_lines(gen, docnum: int, term: str, weight: float, alt, boosts=None) -> list[dict[str, Any]]:
-    """One line per field in which the document holds ``term``: its BM25, boost and weighted value."""
+    """One line per field in which the document holds ``term``, the lines adding up to the term's score.
+
+    BM25F (``policy.saturation`` "document"): the term scores once, from its fields' normalised
+    frequencies x their boosts summed; each line shows its field's frequency and that field's
+    share of the score. Per-field BM25 ("field"): each line is its field's BM25 x the field's boost.
+    """
+    policy = gen.policy
+    typed, alt = alt is not None, alt or Alternative(term, 1.0, "exact", term)
+    document = policy.saturation == "document"
     lines = []
-    for field, boost in (boosts or gen.policy.boosts).items():
+    for field, boost in (boosts or policy.boosts).items():
         if not boost:
             continue
         ids, tf = gen.scoring.postings(field, term)
         i = int(np.searchsorted(ids, docnum))
         if i < len(ids) and ids[i] == docnum:
-            _, bm25 = alternative_bm25(alt or Alternative(term, 1.0, "exact", term), field, gen)
-            raw = float(bm25[i])
-            idf_term = alt.idf_term if alt is not None and alt.idf_term else term
-            line = {
-                "term": term,
-                "field": field,
-                "tf": float(tf[i]),
-                "idf": gen.scoring.idf(field, idf_term),
-                "bm25": raw,
-                "boost": boost,
-                "value": boost * raw * weight,
-            }
-            if alt is not None:
+            idf_term = alt.idf_term or term
+            line = {"term": term, "field": field, "tf": float(tf[i]), "idf": gen.scoring.idf(field, idf_term)}
+            if document:
+                line["normalised_tf"] = float(gen.scoring.term_frequency(field, term)[1][i])
+            else:
+                line["bm25"] = float(alternative_bm25(alt, field, gen)[1][i])
+                line["value"] = boost * line["bm25"] * weight
+            line["boost"] = boost
+            if typed:
                 line.update(kind=alt.kind, word=alt.word, weight=weight)
-                if idf_term != term:  # a word written together or apart: the typed word's idf (policy.compound_idf)
-                    line.update(idf_of=idf_term)
+            if idf_term != term:  # a word written together or apart: the typed word's idf (policy.compound_idf)
+                line.update(idf_of=idf_term)
             lines.append(line)
+    if document and lines:
+        frequency = sum(line["boost"] * line["normalised_tf"] for line in lines)
+        score = weight * float(policy.saturate(alternative_idf(alt, gen), np.float64(frequency)))
+        for line in lines:
+            line.update(bm25f=score, value=score * line["boost"] * line["normalised_tf"] / frequency)
     return lines

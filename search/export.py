@@ -1,10 +1,11 @@
 """Export the live index for OpenSearch / Elasticsearch.
 
 Writes an index definition, a search template that ranks like this engine, and NDJSON bulk
-files of every document. The definition mirrors the product: Snowball English with accent folding on title, excerpt and
-provider; BM25 with this engine's k1 and per-field b; field boosts; the minimum-should-match
-rule; the quality prior as a ``function_score``; stories collapsed with their other items as
-inner hits; the same facets as aggregations, and the coverage timeline as a date histogram.
+files of every document. The definition mirrors the product: Snowball English with accent folding
+on title, excerpt and provider; BM25F (``combined_fields``), or BM25 per field, with this engine's
+k1 and b; field boosts; the minimum-should-match rule; the quality prior as a ``function_score``;
+stories collapsed with their other items as inner hits; the same facets as aggregations, and the
+coverage timeline as a date histogram.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ BULK_DOCS = 5_000  # per file: a few MB, a comfortable bulk request
 MAPPING_FILE = "index.json"
 TEMPLATE_FILE = "search_template.json"
 TEXT_ANALYZER = "news_text"
+COMBINED_SIMILARITY = "bm25_text"  # BM25F's one similarity for the text fields
 ALL_WORDS_TIER = 1e6  # the all-words tier's constant: above any BM25 sum, so the tier decides first
 
 
@@ -40,7 +42,8 @@ def document_id(key: str) -> str:
 def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     """Settings (analysis, similarity) and strict mappings for the news index."""
 
-    def text(similarity: str, **extra: Any) -> dict[str, Any]:
+    def text(field: str, **extra: Any) -> dict[str, Any]:
+        similarity = COMBINED_SIMILARITY if policy.saturation == "document" else f"bm25_{field}"
         return {"type": "text", "analyzer": TEXT_ANALYZER, "similarity": similarity, **extra}
 
     keyword = {"type": "keyword"}
@@ -61,10 +64,7 @@ def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
                 },
                 "normalizer": {"folded": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
             },
-            "similarity": {
-                f"bm25_{field}": {"type": "BM25", "k1": policy.k1, "b": policy.b[field]}
-                for field in ("title", "excerpt", "provider_text")
-            },
+            "similarity": _similarities(policy),
         },
         "mappings": {
             "dynamic": "strict",
@@ -72,10 +72,10 @@ def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
                 "key": keyword,
                 "url": {"type": "keyword", "index": False},
                 "title": text(
-                    "bm25_title", fields={"exact": {"type": "keyword", "normalizer": "folded", "ignore_above": 2000}}
+                    "title", fields={"exact": {"type": "keyword", "normalizer": "folded", "ignore_above": 2000}}
                 ),
-                "excerpt": text("bm25_excerpt"),
-                "provider": {"type": "keyword", "fields": {"text": text("bm25_provider_text")}},
+                "excerpt": text("excerpt"),
+                "provider": {"type": "keyword", "fields": {"text": text("provider_text")}},
                 "provider_domain": keyword,
                 "topics": keyword,
                 "kind": keyword,
@@ -93,10 +93,35 @@ def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     }
 
 
+def _similarities(policy: RankingPolicy) -> dict[str, Any]:
+    """BM25 per text field (its own b), or for BM25F one for them all, as ``combined_fields`` requires."""
+    if policy.saturation == "document":
+        # one length norm: the excerpt's b (a combined field's length is mostly its excerpt); k1 x the
+        # boosts' scale (``_boost_scale``), so the saturation of the scaled frequencies is the policy's
+        k1 = policy.k1 * _boost_scale(policy)
+        return {COMBINED_SIMILARITY: {"type": "BM25", "k1": k1, "b": policy.b["excerpt"]}}
+    return {
+        f"bm25_{field}": {"type": "BM25", "k1": policy.k1, "b": policy.b[field]}
+        for field in ("title", "excerpt", "provider_text")
+    }
+
+
+def _boost_scale(policy: RankingPolicy) -> float:
+    """What the boosts are multiplied by: 1, or for BM25F what lifts the smallest to 1.
+
+    ``combined_fields`` takes no boost below 1, and BM25F ranks the same when the boosts and k1
+    are scaled alike.
+    """
+    if policy.saturation != "document":
+        return 1.0
+    return max(1.0, 1.0 / min(boost for boost in policy.boosts.values() if boost))
+
+
 def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     """A mustache search template (params: q, from, size, feedback) ranking like ``/api/search``."""
     names = {"title": "title", "excerpt": "excerpt", "provider_text": "provider.text"}
-    fields = [f"{names[field]}^{boost}" for field, boost in policy.boosts.items() if boost]
+    scale = _boost_scale(policy)
+    fields = [f"{names[field]}^{boost * scale:g}" for field, boost in policy.boosts.items() if boost]
     # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 4<1" (3-4 words: all but one; 5 on: 1)
     should_match = f"2<-1 {policy.long_query_words - 1}<1"
     aggs: dict[str, Any] = {field: {"terms": {"field": field, "size": FACETS[field].size}} for field in FACET_FIELDS}
@@ -108,14 +133,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
             "function_score": {
                 "query": {
                     "bool": {
-                        "must": {
-                            "multi_match": {
-                                "query": "{{q}}",
-                                "fields": fields,
-                                **_across_fields(policy),
-                                "minimum_should_match": should_match,
-                            }
-                        },
+                        "must": _words(policy, fields, "{{q}}", minimum_should_match=should_match),
                         "should": [
                             # the title holds the words (phrase is the closest built-in), or equals the query
                             {"match_phrase": {"title": {"query": "{{q}}", "boost": policy.title_all_words_boost}}},
@@ -148,15 +166,21 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     return {"script": {"lang": "mustache", "source": source}}
 
 
-def _across_fields(policy: RankingPolicy) -> dict[str, Any]:
-    """How a word's field scores add up: summed over the fields, on one idf or each field's own.
+def _words(policy: RankingPolicy, fields: list[str], query: str, **options: Any) -> dict[str, Any]:
+    """The query's words over the text fields, their scores adding up as the policy's ``saturation`` says.
 
-    cross_fields blends a word's idf across the fields from their largest document frequency (the
-    policy's ``idf_fields`` "max"), and counts a word once for minimum-should-match wherever it is.
+    BM25F: ``combined_fields`` (Elasticsearch 7.13+, OpenSearch 3.2+), one idf per word and one
+    saturation of its fields' boosted frequencies. Per-field BM25 summed: ``cross_fields``, which
+    blends a word's idf across the fields from their largest document frequency (the policy's
+    ``idf_fields`` "max") and counts a word once for minimum-should-match wherever it is, or
+    ``most_fields`` on each field's own idf.
     """
+    clause = {"query": query, "fields": fields, **options}
+    if policy.saturation == "document":
+        return {"combined_fields": clause}
     if policy.idf_fields == "max":
-        return {"type": "cross_fields", "tie_breaker": 1.0}
-    return {"type": "most_fields"}
+        return {"multi_match": {**clause, "type": "cross_fields", "tie_breaker": 1.0}}
+    return {"multi_match": {**clause, "type": "most_fields"}}
 
 
 def _all_words_first(policy: RankingPolicy, fields: list[str]) -> list[dict[str, Any]]:
@@ -189,14 +213,8 @@ def _feedback(policy: RankingPolicy, fields: list[str]) -> list[dict[str, Any]]:
     """
     if not policy.feedback_from:
         return []
-    clause = {
-        "query": "{{feedback}}",
-        "fields": fields,
-        **_across_fields(policy),
-        "zero_terms_query": "none",
-        "boost": policy.feedback_weight * 3 / max(policy.feedback_terms, 1),
-    }
-    return [{"multi_match": clause}]
+    boost = policy.feedback_weight * 3 / max(policy.feedback_terms, 1)
+    return [_words(policy, fields, "{{feedback}}", zero_terms_query="none", boost=boost)]
 
 
 def _document(stored: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import numpy as np
 from indexer.analysis import analyze
 
 from .expansion import Alternative
-from .words import alternative_bm25
+from .words import alternative_scores
 
 READ_AT_MOST = 4  # x feedback_docs: items read to find that many distinct ones (copies are skipped)
 
@@ -102,11 +102,8 @@ def _first(docs: np.ndarray, ranking: np.ndarray, later: np.ndarray, k: int) -> 
 
 
 def feedback_bm25(groups: list[list[Alternative]], gen) -> np.ndarray:
-    """The feedback words' weighted, boosted BM25 over every document (what they add to an item's BM25)."""
+    """The feedback words' weighted score over every document (what they add to an item's BM25), as a word's."""
     scores = np.zeros(gen.doc_count)
     for (alt,) in groups:
-        for field, boost in gen.policy.boosts.items():
-            if boost:
-                ids, bm25 = alternative_bm25(alt, field, gen)
-                scores[ids] += (alt.weight * boost) * bm25
+        scores += alternative_scores(alt, gen)[0]
     return scores

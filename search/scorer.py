@@ -49,7 +49,7 @@ class ScoringData:
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = OrderedDict()
-        self._bm25: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._bm25: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()  # by (kind, field, term)
         self._bm25_bytes = 0
         self._dense: OrderedDict[object, tuple[np.ndarray, ...]] = OrderedDict()
         self._dense_bytes = 0
@@ -108,26 +108,44 @@ class ScoringData:
             return len(table.get(term)[0])
         return self.stats.doc_frequency(self.store, field, term)
 
-    def add_bm25(self, scores: np.ndarray, field: str, term: str, boost: float) -> np.ndarray:
-        """Add one (field, term)'s boosted BM25 to ``scores``; return the documents it matched."""
-        ids, bm25 = self.term_bm25(field, term)
-        if len(ids) == 0:
-            return ids
-        scores[ids] += boost * bm25
-        return ids
+    def add_term(self, scores: np.ndarray, term: str, boosts: dict[str, float]) -> None:
+        """Add a term's score over the fields of ``boosts`` to ``scores`` (over every document).
+
+        BM25F (``policy.saturation`` "document"): its normalised frequencies x the boosts, summed
+        over the fields, saturated once; else each field's BM25 x its boost, added field by field.
+        """
+        if self.policy.saturation == "field":
+            for field, boost in boosts.items():
+                ids, bm25 = self.term_bm25(field, term)
+                scores[ids] += boost * bm25
+            return
+        frequency = np.zeros(len(scores))
+        for field, boost in boosts.items():
+            ids, tf = self.term_frequency(field, term)
+            frequency[ids] += boost * tf
+        held = np.flatnonzero(frequency)
+        scores[held] += self.policy.saturate(self.idf(next(iter(boosts)), term), frequency[held])
 
     def term_bm25(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(live documents holding a term, their unboosted BM25): ``bm25`` over all its postings, cached."""
+        return self._per_posting("bm25", field, term, self.bm25)
+
+    def term_frequency(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(live documents holding a term, its length-normalised frequency there): what BM25F sums over fields."""
+        return self._per_posting("tf", field, term, self.normalised_tf)
+
+    def _per_posting(self, kind: str, field: str, term: str, compute) -> tuple[np.ndarray, np.ndarray]:
+        """A term's postings and ``compute(field, term, ids, tf)`` over them, kept per generation for long lists."""
         ids, tf = self.postings(field, term)
         if len(ids) < BM25_CACHE_FROM:
-            return ids, self.bm25(field, term, ids, tf)
-        key = (field, term)
+            return ids, compute(field, term, ids, tf)
+        key = (kind, field, term)
         with self.lock:
             hit = self._bm25.get(key)
             if hit is not None:
                 self._bm25.move_to_end(key)
                 return ids, hit
-        values = self.bm25(field, term, ids, tf)
+        values = compute(field, term, ids, tf)
         values.flags.writeable = False  # shared by every request that scores the term
         with self.lock:
             if key not in self._bm25 and values.nbytes <= BM25_CACHE_BYTES:
@@ -163,6 +181,10 @@ class ScoringData:
         """Unboosted BM25 of a term for some of its postings (``ids`` and their ``tf``)."""
         avg = self.stats.avg_field_length(field)
         return self.policy.bm25(field, self.idf(field, term), tf, self.lengths[field][ids], avg)
+
+    def normalised_tf(self, field: str, term: str, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
+        """A term's frequency in ``field`` over its length norm, for some of its postings (``ids`` and their ``tf``)."""
+        return self.policy.normalised_tf(field, tf, self.lengths[field][ids], self.stats.avg_field_length(field))
 
     def held(self, term: str) -> int:
         """Live documents holding a term in their excerpt, or else in their title (0: no item holds it)."""

@@ -79,24 +79,12 @@ def _dense_of(groups: list[list[Alternative]], held: list[int], gen) -> WordScor
 
 
 def alternative_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weighted boosted BM25 over the fields, weighted title BM25, which documents hold it)."""
+    """(weighted score over the fields, weighted title BM25, which documents hold it), over every document."""
+    ids, scores, title = _sparse_alternative(alt, gen)
     n = gen.doc_count
-    boosts = gen.policy.boosts
-    scores, title = np.zeros(n), np.zeros(n)
-    holds = np.zeros(n, dtype=bool)
-    for field, boost in boosts.items():
-        if field != "title" and boost:
-            ids, bm25 = alternative_bm25(alt, field, gen)
-            scores[ids] += boost * bm25
-            holds[ids] = True
-    ids, bm25 = alternative_bm25(alt, "title", gen)
-    title[ids] += bm25
-    holds[ids] = True
-    scores += boosts["title"] * title
-    if alt.weight != 1.0:
-        scores *= alt.weight
-        title *= alt.weight
-    return scores, title, holds
+    dense_scores, dense_title, holds = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    dense_scores[ids], dense_title[ids], holds[ids] = scores, title, True
+    return dense_scores, dense_title, holds
 
 
 def _group_scores(group: list[Alternative], gen, postings: int | None = None) -> tuple[np.ndarray, ...]:
@@ -117,7 +105,7 @@ def _group_arrays(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
     titled = title > 0
     for alt in group[1:]:
         # completions and corrections touch only their own postings: no whole-collection arrays each
-        ids, alt_scores, alt_title = _sparse_scores(alt, gen)
+        ids, alt_scores, alt_title = _sparse_alternative(alt, gen)
         better = alt_scores > scores[ids]
         replaced = np.compress(better, ids)
         scores[replaced] = np.compress(better, alt_scores)
@@ -152,22 +140,36 @@ def _sparse_of(groups: list[list[Alternative]], held: list[int], gen) -> WordSco
 
 
 def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(documents holding ``alt`` in a scored field, their weighted boosted BM25 over the fields, weighted title BM25).
+    """(documents holding ``alt`` in a scored field, its weighted score over the fields, its weighted title BM25).
 
-    Summed field by field in the order the policy lists its boosts, the title last, as the
-    per-document arrays were: exact words score the same floats as before.
+    The score is the policy's ``saturation``: BM25F ("document": each field's normalised frequency
+    x the field's boost, summed, then saturated once), or each field's BM25 x its boost, summed
+    ("field"). Either way the fields add up in the order the policy lists its boosts, the title
+    last; the title's own BM25 is kept apart, as the title bonus reads it.
     """
-    boosts = gen.policy.boosts
-    fields = [(f, b) for f, b in boosts.items() if f != "title" and b] + [("title", 1.0)]
-    postings = [(field, boost, *alternative_bm25(alt, field, gen)) for field, boost in fields]
-    ids = _union([field_ids for _, _, field_ids, _ in postings], gen.doc_count)
+    policy = gen.policy
+    boosts = policy.boosts
+    fields = [(f, b) for f, b in boosts.items() if f != "title" and b] + [("title", boosts["title"])]
+    document = policy.saturation == "document"
+    part = gen.scoring.term_frequency if document else lambda field, _term: alternative_bm25(alt, field, gen)
+    parts = [(boost, *part(field, alt.term)) for field, boost in fields]
+    ids = _union([field_ids for _, field_ids, _ in parts], gen.doc_count)
     slots = _Slots(ids, gen.doc_count)
-    scores, title = np.zeros(len(ids)), np.zeros(len(ids))
-    for field, boost, field_ids, bm25 in postings:
+    summed, title = np.zeros(len(ids)), np.zeros(len(ids))
+    for boost, field_ids, values in parts[:-1]:
         if len(field_ids):
-            target = title if field == "title" else scores
-            target[slots.of(field_ids)] += boost * bm25
-    scores += boosts["title"] * title
+            summed[slots.of(field_ids)] += boost * values
+    title_ids, title_bm25 = alternative_bm25(alt, "title", gen) if document else parts[-1][1:]
+    if len(title_ids):
+        title[slots.of(title_ids)] += title_bm25
+    if document:
+        title_ids, title_tf = parts[-1][1:]
+        if len(title_ids):
+            summed[slots.of(title_ids)] += boosts["title"] * title_tf
+        scores = policy.saturate(alternative_idf(alt, gen), summed)
+    else:
+        scores = summed
+        scores += boosts["title"] * title
     if alt.weight != 1.0:
         scores *= alt.weight
         title *= alt.weight
@@ -186,7 +188,7 @@ def _sparse_group(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
     """(documents holding a form, the best form's scores and title scores, which hold one in the title)."""
     first = _sparse_alternative(group[0], gen)
     # completions and corrections are scored over their own postings only
-    others = [_sparse_scores(alt, gen) for alt in group[1:]]
+    others = [_sparse_alternative(alt, gen) for alt in group[1:]]
     if not others:
         return *first, first[2] > 0
     ids = _union([first[0], *(alt_ids for alt_ids, _, _ in others)], gen.doc_count)
@@ -249,32 +251,6 @@ class _Slots:
         return self._table[docs]
 
 
-def _sparse_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(documents holding ``alt``, their weighted boosted BM25, their weighted title BM25), sparse."""
-    parts_ids, parts_scores, parts_title = [], [], []
-    for field, boost in gen.policy.boosts.items():
-        if not boost:
-            continue
-        ids, bm25 = alternative_bm25(alt, field, gen)
-        if len(ids):
-            parts_ids.append(ids)
-            parts_scores.append(boost * bm25)
-            parts_title.append(bm25 if field == "title" else None)
-    if not parts_ids:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-    # summed from 0.0 field by field in the policy's order, as bincount over the concatenated
-    # postings did (the same floats); placing the postings costs far less than np.unique's sort
-    ids = _union(parts_ids, gen.doc_count)
-    slots = _Slots(ids, gen.doc_count)
-    scores, title = np.zeros(len(ids)), np.zeros(len(ids))
-    for field_ids, field_scores, field_title in zip(parts_ids, parts_scores, parts_title, strict=True):
-        slot = slots.of(field_ids)
-        scores[slot] += field_scores
-        if field_title is not None:  # other fields added 0.0 to the title's sum
-            title[slot] += field_title
-    return ids, scores * alt.weight, title * alt.weight
-
-
 def alternative_bm25(alt: Alternative, field: str, gen) -> tuple[np.ndarray, np.ndarray]:
     """(live documents holding ``alt``'s term in ``field``, its unboosted BM25 there, unweighted).
 
@@ -285,6 +261,15 @@ def alternative_bm25(alt: Alternative, field: str, gen) -> tuple[np.ndarray, np.
     if alt.idf_term and alt.idf_term != alt.term and len(ids):
         bm25 = bm25 * (gen.scoring.idf(field, alt.idf_term) / gen.scoring.idf(field, alt.term))
     return ids, bm25
+
+
+def alternative_idf(alt: Alternative, gen) -> float:
+    """The idf BM25F weighs ``alt`` by: its own, or the typed word's it stands for (``alt.idf_term``).
+
+    One per term across the fields (the policy's ``idf_fields`` "max"): any scored field's is the same.
+    """
+    field = next(f for f, boost in gen.policy.boosts.items() if boost)
+    return gen.scoring.idf(field, alt.idf_term or alt.term)
 
 
 def word_idf(group: list[Alternative], gen) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from indexer import build
 from search.engine import SearchEngine
+from search.ranking import POLICY
 from search.request import build_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +23,11 @@ CORPUS = FIXTURES / "corpus"
 AI_CORPUS = CORPUS / "artificial-intelligence"
 POWER_APPS = CORPUS / "microsoft-power-apps"
 BROKEN = CORPUS / "broken"
+# the policy before BM25F (docs/relevance.md, ninth round): each field's BM25 summed; tests that show
+# a failure "as then" start from it
+PER_FIELD_BM25 = dataclasses.replace(
+    POLICY, saturation="field", k1=1.2, title_all_words_boost=1.5, exact_title_boost=4.0
+)
 
 
 @contextlib.contextmanager

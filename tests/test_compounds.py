@@ -13,7 +13,7 @@ from search.compounds import MAX_SPLITS, NEW_PAIRS, adjacent_counter, split_word
 from search.engine import SearchEngine
 from search.ranking import POLICY
 from search.request import build_request
-from tests.conftest import search
+from tests.conftest import PER_FIELD_BM25, search
 from tests.test_documents import seed
 
 OFF = dataclasses.replace(POLICY, compound_weight=0.0, feedback_from=0)  # feedback alone finds the drone items
@@ -148,7 +148,7 @@ def test_a_rare_spelling_of_the_words_weighs_what_the_typed_words_weigh(power_ap
     assert hits[joined]["explain"]["score"] == pytest.approx(hits[joined]["score"], abs=1e-6)  # score: 6 places
     # the failure: second, on its own idf (and each field's own, as then)
     own = SearchEngine(
-        power_apps_engine.index_dir, policy=dataclasses.replace(POLICY, compound_idf="own", idf_fields="field")
+        power_apps_engine.index_dir, policy=dataclasses.replace(PER_FIELD_BM25, compound_idf="own", idf_fields="field")
     )
     before = [h["title"] for h in search(own, query, group=False, limit=20)["hits"]]
     assert before.index("Update your bookmarks for PowerApps") == 1

@@ -93,7 +93,8 @@ def test_mapping_references_only_what_it_defines_and_the_template_ranks_like_the
     source = search_template()["script"]["source"]
     scored = source["query"]["function_score"]
     assert scored["boost_mode"] == "multiply" and scored["functions"][1]["field_value_factor"]["field"] == "quality"
-    assert source["query"]["function_score"]["query"]["bool"]["must"]["multi_match"]["fields"][0] == "title^2.5"
+    # BM25F (the policy's saturation): combined_fields, the boosts scaled so the smallest is 1 (title 2.5 -> 5)
+    assert source["query"]["function_score"]["query"]["bool"]["must"]["combined_fields"]["fields"][0] == "title^5"
     assert source["collapse"]["field"] == "story"
     assert {"topics", "provider", "year", "month", "kind", "timeline"} <= set(source["aggs"])
 
@@ -101,12 +102,13 @@ def test_mapping_references_only_what_it_defines_and_the_template_ranks_like_the
 def test_the_template_scores_feedback_words_as_the_policy_says_and_only_when_it_is_on():
     def feedback_clauses(policy):
         should = search_template(policy)["script"]["source"]["query"]["function_score"]["query"]["bool"]["should"]
-        return [c["multi_match"] for c in should if c.get("multi_match", {}).get("query") == "{{feedback}}"]
+        clauses = [c.get("combined_fields") or c.get("multi_match") or {} for c in should]
+        return [c for c in clauses if c.get("query") == "{{feedback}}"]
 
     fed = dataclasses.replace(POLICY, feedback_from=2)
     (clause,) = feedback_clauses(fed)
     assert clause["boost"] == pytest.approx(fed.feedback_weight * 3 / fed.feedback_terms)
-    assert clause["zero_terms_query"] == "none" and clause["fields"][0] == "title^2.5"  # scores, never matches
+    assert clause["zero_terms_query"] == "none" and clause["fields"][0] == "title^5"  # scores, never matches
     assert feedback_clauses(dataclasses.replace(POLICY, feedback_from=0)) == []
 
 

@@ -89,27 +89,35 @@ def test_browsing_every_item_counts_every_live_item(all_engine):
         assert all(row["count"] == counts[table.values.index(row["value"])] for row in rows), field
 
 
-def test_completion_scores_equal_summing_the_concatenated_postings(all_engine):
-    # the reference: np.unique over every field's postings, then bincount in the policy's field order
+def test_every_forms_score_is_bm25f_over_its_fields_computed_from_the_postings(all_engine):
+    # the reference, from the raw postings and lengths: a form's frequency in each field over the
+    # field's length norm, x the field's boost, summed over the fields, saturated once with its idf
     gen = all_engine.generation()
+    policy = gen.policy
+    assert policy.saturation == "document"
     compared = 0
     for text in queries_of(all_engine, 80):
-        parsed = parse(text, gen.store.schema, gen.resolve, relaxed=False, any_from=gen.policy.long_query_words)
-        for group in expand(parsed.words, gen.vocabulary(), gen.policy, prefix_last=True, typos=True):
+        parsed = parse(text, gen.store.schema, gen.resolve, relaxed=False, any_from=policy.long_query_words)
+        for group in expand(parsed.words, gen.vocabulary(), policy, prefix_last=True, typos=True):
             for alt in group:
-                ids, scores, title = words._sparse_scores(alt, gen)
-                # a joined or split form's BM25 is on the typed word's idf (policy.compound_idf)
-                parts = [(b, *words.alternative_bm25(alt, f, gen), f) for f, b in gen.policy.boosts.items() if b]
-                parts = [p for p in parts if len(p[1])]
-                if not parts:
-                    assert len(ids) == 0
-                    continue
-                ref_ids, slot = np.unique(np.concatenate([p[1] for p in parts]), return_inverse=True)
-                weights = np.concatenate([b * bm25 for b, _, bm25, _ in parts])
-                titles = np.concatenate([bm25 if f == "title" else np.zeros(len(bm25)) for _, _, bm25, f in parts])
-                assert np.array_equal(ids, ref_ids)
-                assert np.array_equal(scores, np.bincount(slot, weights=weights, minlength=len(ids)) * alt.weight)
-                assert np.array_equal(title, np.bincount(slot, weights=titles, minlength=len(ids)) * alt.weight)
+                ids, scores, title = words._sparse_alternative(alt, gen)
+                frequency = np.zeros(gen.doc_count)
+                title_bm25 = np.zeros(gen.doc_count)
+                for field, boost in policy.boosts.items():
+                    docs, tf = gen.scoring.postings(field, alt.term)
+                    b = policy.b[field]
+                    norm = 1 - b + b * gen.scoring.lengths[field][docs] / gen.stats.avg_field_length(field)
+                    frequency[docs] += boost * tf / norm
+                    if field == "title":
+                        title_bm25[docs] = words.alternative_bm25(alt, "title", gen)[1]
+                held = np.flatnonzero(frequency)
+                assert np.array_equal(ids, held)
+                # a word written together or apart weighs the typed word's idf (policy.compound_idf)
+                idf = gen.scoring.idf("excerpt", alt.idf_term or alt.term)
+                k1 = policy.k1
+                expected = alt.weight * idf * (k1 + 1) * frequency[held] / (frequency[held] + k1)
+                assert np.allclose(scores, expected, rtol=1e-12, atol=0)
+                assert np.allclose(title, alt.weight * title_bm25[held], rtol=1e-12, atol=0)
                 compared += 1
     assert compared > 100
 

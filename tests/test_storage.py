@@ -19,6 +19,7 @@ from indexer.derive import derive
 from search.livestats import LiveStats
 from search.ranking import POLICY
 from search.scorer import ScoringData
+from tests.conftest import PER_FIELD_BM25
 
 
 def test_the_pinned_whoosh_is_checked_at_import(monkeypatch):
@@ -31,7 +32,7 @@ def test_the_pinned_whoosh_is_checked_at_import(monkeypatch):
 def test_numpy_bm25_equals_whoosh_bm25f_on_real_postings(seeds_index):
     """With Whoosh's idf (each field's own), the adapter's arrays and the policy's formula give Whoosh's own scores."""
     store = storage.Store(next(p for p in seeds_index.iterdir() if p.name.startswith("gen-")))
-    policy = dataclasses.replace(POLICY, idf_formula="whoosh", idf_fields="field")
+    policy = dataclasses.replace(PER_FIELD_BM25, idf_formula="whoosh", idf_fields="field")
     derived = derive(store)
     stats = LiveStats(derived.live_count, derived.field_lengths, derived)
     scoring_data = ScoringData(store, derived.doc_count, derived.live, derived.lengths, stats, policy, derived.postings)
