@@ -9,8 +9,9 @@ change was made before it existed, so it is held out from all of them. Queries w
 tune on (``"set": "tuning"``, ids ``t…``: the fresh half showed the older tuning queries miss a
 kind of query) are all in the tuning half. The last sets, ``fresh2`` (``f141``-``f220``, then
 ``f221``-``f300``), were written after every decision the fresh set had informed (two variants
-refused on ``f001``-``f080``, per-type gaps read on all of it), each before the ranking it checks
-was chosen: confirmation sets, never tuned on (docs/relevance.md, ninth round).
+refused on ``f001``-``f080``, per-type gaps read on all of it): the first before the ninth round,
+the second after its candidate was chosen on the tuning half and before any held-out result of
+it. Confirmation sets, never tuned on (docs/relevance.md, ninth round).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from .expansion import Alternative, expand
 from .feedback import feedback_bm25, feedback_words
 from .generation import Generation
 from .query import ParsedQuery, QueryTooBroad, parse, words_only
-from .words import WordScores
+from .words import WordScores, field_scores
 
 MAX_EXPANSIONS = 32  # terms a wildcard contributes to scoring (matching is unaffected)
 MAX_WILDCARD_TERMS = 1_000  # words a wildcard or range may match at all: bounds the posting lists it reads
@@ -76,7 +76,8 @@ def plan(text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool
     scored = tuple((field, term, gen.policy.boosts.get(field, 1.0)) for field, term in scoring_terms)
     named = tree_terms(scored)
     for term, boosts in named.items():
-        gen.scoring.add_term(scores, term, boosts)
+        ids, values = field_scores(Alternative(term, 1.0, "exact", term), boosts, gen)
+        scores[ids] += values
     parts = {"bm25": scores}
     exact = titled(gen, list(named))
     if len(exact):  # a pasted title holding syntax ("... (A2I)") is still the title: the item looked for

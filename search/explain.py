@@ -45,8 +45,13 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
     rules += [
         {
             "rule": "bm25",
-            "description": "BM25F: idf x saturated term frequency per term and field, times the field's boost"
-            " (feedback words: x their weight)"
+            "description": (
+                "BM25F: per term, idf x its frequency in each field over the field's length norm x the field's"
+                " boost, summed, saturated once (each field's line: its share)"
+                if policy.saturation == "document"
+                else "BM25: idf x saturated term frequency per term and field, times the field's boost"
+            )
+            + " (feedback words: x their weight)"
             if plan.scored
             else "no words to score: every match counts the same",
             "value": bm25,

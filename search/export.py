@@ -28,7 +28,7 @@ BULK_DOCS = 5_000  # per file: a few MB, a comfortable bulk request
 MAPPING_FILE = "index.json"
 TEMPLATE_FILE = "search_template.json"
 TEXT_ANALYZER = "news_text"
-COMBINED_SIMILARITY = "bm25_text"  # BM25F's one similarity for the text fields
+TITLE_ALONE = "alone"  # BM25F: the title's subfield scored on its own, for the title bonus
 ALL_WORDS_TIER = 1e6  # the all-words tier's constant: above any BM25 sum, so the tier decides first
 
 
@@ -43,8 +43,14 @@ def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     """Settings (analysis, similarity) and strict mappings for the news index."""
 
     def text(field: str, **extra: Any) -> dict[str, Any]:
-        similarity = COMBINED_SIMILARITY if policy.saturation == "document" else f"bm25_{field}"
-        return {"type": "text", "analyzer": TEXT_ANALYZER, "similarity": similarity, **extra}
+        # combined_fields refuses fields with a similarity of their own: BM25F's fields take the default
+        similarity = {} if policy.saturation == "document" else {"similarity": f"bm25_{field}"}
+        return {"type": "text", "analyzer": TEXT_ANALYZER, **similarity, **extra}
+
+    title_fields: dict[str, Any] = {"exact": {"type": "keyword", "normalizer": "folded", "ignore_above": 2000}}
+    if policy.saturation == "document":
+        # the title on its own, scored as the engine's title bonus reads it (its own BM25, k1 and b)
+        title_fields[TITLE_ALONE] = {"type": "text", "analyzer": TEXT_ANALYZER, "similarity": "bm25_title"}
 
     keyword = {"type": "keyword"}
     return {
@@ -71,9 +77,7 @@ def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
             "properties": {
                 "key": keyword,
                 "url": {"type": "keyword", "index": False},
-                "title": text(
-                    "title", fields={"exact": {"type": "keyword", "normalizer": "folded", "ignore_above": 2000}}
-                ),
+                "title": text("title", fields=title_fields),
                 "excerpt": text("excerpt"),
                 "provider": {"type": "keyword", "fields": {"text": text("provider_text")}},
                 "provider_domain": keyword,
@@ -94,12 +98,16 @@ def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
 
 
 def _similarities(policy: RankingPolicy) -> dict[str, Any]:
-    """BM25 per text field (its own b), or for BM25F one for them all, as ``combined_fields`` requires."""
+    """BM25 per text field (its own b), or for BM25F the index's default, as ``combined_fields`` requires."""
     if policy.saturation == "document":
         # one length norm: the excerpt's b (a combined field's length is mostly its excerpt); k1 x the
-        # boosts' scale (``_boost_scale``), so the saturation of the scaled frequencies is the policy's
+        # boosts' scale (``_boost_scale``), so the saturation of the scaled frequencies is the policy's.
+        # The title alone (its bonus) keeps the title's own BM25.
         k1 = policy.k1 * _boost_scale(policy)
-        return {COMBINED_SIMILARITY: {"type": "BM25", "k1": k1, "b": policy.b["excerpt"]}}
+        return {
+            "default": {"type": "BM25", "k1": k1, "b": policy.b["excerpt"]},
+            "bm25_title": {"type": "BM25", "k1": policy.k1, "b": policy.b["title"]},
+        }
     return {
         f"bm25_{field}": {"type": "BM25", "k1": policy.k1, "b": policy.b[field]}
         for field in ("title", "excerpt", "provider_text")
@@ -121,6 +129,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
     """A mustache search template (params: q, from, size, feedback) ranking like ``/api/search``."""
     names = {"title": "title", "excerpt": "excerpt", "provider_text": "provider.text"}
     scale = _boost_scale(policy)
+    title = f"title.{TITLE_ALONE}" if policy.saturation == "document" else "title"
     fields = [f"{names[field]}^{boost * scale:g}" for field, boost in policy.boosts.items() if boost]
     # the policy's minimum_should_match in Elasticsearch's notation: "2<-1 4<1" (3-4 words: all but one; 5 on: 1)
     should_match = f"2<-1 {policy.long_query_words - 1}<1"
@@ -136,7 +145,7 @@ def search_template(policy: RankingPolicy = POLICY) -> dict[str, Any]:
                         "must": _words(policy, fields, "{{q}}", minimum_should_match=should_match),
                         "should": [
                             # the title holds the words (phrase is the closest built-in), or equals the query
-                            {"match_phrase": {"title": {"query": "{{q}}", "boost": policy.title_all_words_boost}}},
+                            {"match_phrase": {title: {"query": "{{q}}", "boost": policy.title_all_words_boost}}},
                             # the engine adds this per query word; a template cannot count the words
                             {"term": {"title.exact": {"value": "{{q}}", "boost": policy.exact_title_boost}}},
                             *_all_words_first(policy, fields),

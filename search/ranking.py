@@ -138,6 +138,8 @@ class RankingPolicy:
     def __post_init__(self) -> None:
         if self.saturation not in ("document", "field"):
             raise ValueError(f"saturation is 'document' or 'field', not {self.saturation!r}")
+        if self.k1 <= 0 or min(self.boosts.values()) < 0:
+            raise ValueError("k1 must be above 0 and field boosts 0 or more")
         if self.saturation == "document" and self.idf_fields != "max":
             raise ValueError("BM25F (saturation 'document') weighs a term by one idf: idf_fields must be 'max'")
 

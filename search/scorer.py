@@ -108,24 +108,6 @@ class ScoringData:
             return len(table.get(term)[0])
         return self.stats.doc_frequency(self.store, field, term)
 
-    def add_term(self, scores: np.ndarray, term: str, boosts: dict[str, float]) -> None:
-        """Add a term's score over the fields of ``boosts`` to ``scores`` (over every document).
-
-        BM25F (``policy.saturation`` "document"): its normalised frequencies x the boosts, summed
-        over the fields, saturated once; else each field's BM25 x its boost, added field by field.
-        """
-        if self.policy.saturation == "field":
-            for field, boost in boosts.items():
-                ids, bm25 = self.term_bm25(field, term)
-                scores[ids] += boost * bm25
-            return
-        frequency = np.zeros(len(scores))
-        for field, boost in boosts.items():
-            ids, tf = self.term_frequency(field, term)
-            frequency[ids] += boost * tf
-        held = np.flatnonzero(frequency)
-        scores[held] += self.policy.saturate(self.idf(next(iter(boosts)), term), frequency[held])
-
     def term_bm25(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(live documents holding a term, their unboosted BM25): ``bm25`` over all its postings, cached."""
         return self._per_posting("bm25", field, term, self.bm25)

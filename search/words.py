@@ -2,7 +2,7 @@
 
 Each query word is a group of alternatives (``search.expansion``): the word itself, and for the
 last word its completions, for a misspelt word its close spellings, each with a weight below 1.
-A document's score for a word is its best alternative's (weight x boosted BM25 over the fields),
+A document's score for a word is its best alternative's (weight x its BM25F over the fields),
 so an item never gains from holding several spellings of one word, and exact words rank above
 completions and corrections.
 """
@@ -18,6 +18,7 @@ from .expansion import Alternative
 DENSE_SHARE = 0.75  # postings (summed over words, forms and fields) from which arrays over every document are cheaper
 REMEMBER_FROM = 8  # a word whose postings hold 1/8 of the collection keeps its arrays over every document
 REMEMBER_SPARSE_FROM = 32  # ... and from 1/32 its arrays over the documents holding it
+REMEMBER_SCORES_FROM = 256  # postings from which a form's score over its fields is kept (as a term's BM25 is)
 
 
 @dataclass
@@ -142,38 +143,54 @@ def _sparse_of(groups: list[list[Alternative]], held: list[int], gen) -> WordSco
 def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(documents holding ``alt`` in a scored field, its weighted score over the fields, its weighted title BM25).
 
-    The score is the policy's ``saturation``: BM25F ("document": each field's normalised frequency
-    x the field's boost, summed, then saturated once), or each field's BM25 x its boost, summed
-    ("field"). Either way the fields add up in the order the policy lists its boosts, the title
-    last; the title's own BM25 is kept apart, as the title bonus reads it.
+    The score is ``field_scores``' over the policy's fields, the title last; the title's own BM25
+    is kept apart, as the title bonus reads it.
     """
-    policy = gen.policy
-    boosts = policy.boosts
-    fields = [(f, b) for f, b in boosts.items() if f != "title" and b] + [("title", boosts["title"])]
-    document = policy.saturation == "document"
-    part = gen.scoring.term_frequency if document else lambda field, _term: alternative_bm25(alt, field, gen)
-    parts = [(boost, *part(field, alt.term)) for field, boost in fields]
-    ids = _union([field_ids for _, field_ids, _ in parts], gen.doc_count)
-    slots = _Slots(ids, gen.doc_count)
-    summed, title = np.zeros(len(ids)), np.zeros(len(ids))
-    for boost, field_ids, values in parts[:-1]:
-        if len(field_ids):
-            summed[slots.of(field_ids)] += boost * values
-    title_ids, title_bm25 = alternative_bm25(alt, "title", gen) if document else parts[-1][1:]
+    boosts = gen.policy.boosts
+    fields = {f: b for f, b in boosts.items() if f != "title" and b} | {"title": boosts["title"]}
+    ids, scores = field_scores(alt, fields, gen)
+    scores = scores * alt.weight if alt.weight != 1.0 else scores.copy()  # a kept array is shared: never changed
+    title = np.zeros(len(ids))
+    title_ids, title_bm25 = alternative_bm25(alt, "title", gen)
     if len(title_ids):
-        title[slots.of(title_ids)] += title_bm25
-    if document:
-        title_ids, title_tf = parts[-1][1:]
-        if len(title_ids):
-            summed[slots.of(title_ids)] += boosts["title"] * title_tf
-        scores = policy.saturate(alternative_idf(alt, gen), summed)
-    else:
-        scores = summed
-        scores += boosts["title"] * title
+        title[_Slots(ids, gen.doc_count).of(title_ids)] += title_bm25
     if alt.weight != 1.0:
-        scores *= alt.weight
         title *= alt.weight
     return ids, scores, title
+
+
+def field_scores(alt: Alternative, fields: dict[str, float], gen) -> tuple[np.ndarray, np.ndarray]:
+    """(documents holding ``alt``'s term in one of ``fields``, its unweighted score there), read-only.
+
+    The policy's ``saturation``: BM25F ("document": each field's normalised frequency x the
+    field's boost, summed, then saturated once with the term's idf), or each field's BM25 x its
+    boost, summed ("field"); the fields add up in the order given. A query tree's terms score here
+    too, over the fields the query names them in. A term with many postings keeps its arrays for
+    the generation (``ScoringData.remembered``), as each field's BM25 is kept.
+    """
+    postings = sum(len(gen.scoring.postings(field, alt.term)[0]) for field in fields)
+    if postings < REMEMBER_SCORES_FROM:
+        return _field_scores(alt, fields, gen)
+    key = ("field scores", alt.term, alt.idf_term, *fields.items())
+    return gen.scoring.remembered(key, lambda: _field_scores(alt, fields, gen))
+
+
+def _field_scores(alt: Alternative, fields: dict[str, float], gen) -> tuple[np.ndarray, np.ndarray]:
+    policy = gen.policy
+    document = policy.saturation == "document"
+    parts = [
+        (boost, *(gen.scoring.term_frequency(field, alt.term) if document else alternative_bm25(alt, field, gen)))
+        for field, boost in fields.items()
+    ]
+    ids = _union([field_ids for _, field_ids, _ in parts], gen.doc_count)
+    slots = _Slots(ids, gen.doc_count)
+    scores = np.zeros(len(ids))
+    for boost, field_ids, values in parts:
+        if len(field_ids):
+            scores[slots.of(field_ids)] += boost * values
+    if document:
+        scores = policy.saturate(alternative_idf(alt, gen), scores)
+    return ids, scores
 
 
 def _kept_sparse_group(group: list[Alternative], gen, postings: int) -> tuple[np.ndarray, ...]:

@@ -80,20 +80,27 @@ def _words_clause(policy) -> dict:
     return export.search_template(policy)["script"]["source"]["query"]["function_score"]["query"]["bool"]["must"]
 
 
-def test_the_export_scores_bm25f_as_combined_fields_with_one_similarity():
+def test_the_export_scores_bm25f_as_combined_fields_on_the_default_similarity():
     policy = dataclasses.replace(POLICY, k1=0.9, saturation="document")
     definition = export.index_definition(policy)
-    # combined_fields takes one similarity and no boost below 1: the boosts (2.5, 1, 0.5) x 2, and k1
-    # with them, which ranks as BM25F does with the policy's own (scaling both leaves x/(x+k1) alone:
-    # the scores change by one factor for every item)
-    assert definition["settings"]["similarity"] == {
-        export.COMBINED_SIMILARITY: {"type": "BM25", "k1": 1.8, "b": policy.b["excerpt"]}
-    }
-    texts = [definition["mappings"]["properties"][f] for f in ("title", "excerpt")]
-    texts.append(definition["mappings"]["properties"]["provider"]["fields"]["text"])
-    assert {t["similarity"] for t in texts} == {export.COMBINED_SIMILARITY}
-    clause = _words_clause(policy)["combined_fields"]
-    assert clause["fields"] == ["title^5", "excerpt^2", "provider.text^1"]
+    # combined_fields refuses fields with a similarity of their own ("[combined_fields] queries cannot
+    # be used with per-field similarities"): its fields take the index's default, BM25 with the
+    # boosts (2.5, 1, 0.5) x 2 (it takes none below 1) and k1 x 2, which ranks as BM25F does
+    similarity = definition["settings"]["similarity"]
+    assert similarity["default"] == {"type": "BM25", "k1": 1.8, "b": policy.b["excerpt"]}
+    properties = definition["mappings"]["properties"]
+    texts = [properties["title"], properties["excerpt"], properties["provider"]["fields"]["text"]]
+    assert all("similarity" not in t for t in texts)
+    must = _words_clause(policy)
+    assert must["combined_fields"]["fields"] == ["title^5", "excerpt^2", "provider.text^1"]
+    # the title bonus reads the title alone, on the title's own BM25 (a subfield, not queried by combined_fields)
+    alone = properties["title"]["fields"][export.TITLE_ALONE]
+    assert similarity[alone["similarity"]] == {"type": "BM25", "k1": 0.9, "b": policy.b["title"]}
+    should = export.search_template(policy)["script"]["source"]["query"]["function_score"]["query"]["bool"]["should"]
+    assert {
+        "match_phrase": {f"title.{export.TITLE_ALONE}": {"query": "{{q}}", "boost": policy.title_all_words_boost}}
+    } in should
+    # scaling the boosts and k1 alike multiplies every item's BM25F by one factor: the same order
     frequencies = np.array([0.3, 1.0, 4.2])
     scaled = dataclasses.replace(policy, k1=1.8, boosts={"title": 5.0, "excerpt": 2.0, "provider_text": 1.0})
     ratio = scaled.saturate(2.0, 2 * frequencies) / policy.saturate(2.0, frequencies)
@@ -118,6 +125,8 @@ def test_bm25f_needs_one_idf_per_term():
         dataclasses.replace(POLICY, saturation="document", idf_fields="field")
     with pytest.raises(ValueError, match="saturation"):
         dataclasses.replace(POLICY, saturation="fields")
+    with pytest.raises(ValueError, match="k1"):
+        dataclasses.replace(POLICY, k1=0.0)
 
 
 def test_exact_words_rank_above_completions_and_corrections(engine):

@@ -38,10 +38,12 @@ def test_remembered_word_arrays_give_the_answers_computed_each_time(all_engine, 
     texts = queries_of(all_engine, 60)
     monkeypatch.setattr(words, "REMEMBER_FROM", 0)  # never kept: the reference
     monkeypatch.setattr(words, "REMEMBER_SPARSE_FROM", 0)
+    monkeypatch.setattr(words, "REMEMBER_SCORES_FROM", 10**9)  # a form's score: kept from this many postings
     reference = _answers(all_engine, texts)
     assert not gen.scoring._dense
     monkeypatch.setattr(words, "REMEMBER_FROM", 10**9)  # every word held by an item kept
     monkeypatch.setattr(words, "REMEMBER_SPARSE_FROM", 10**9)
+    monkeypatch.setattr(words, "REMEMBER_SCORES_FROM", 0)
     assert _answers(all_engine, texts) == reference  # computed and kept
     assert gen.scoring._dense, "the words' arrays were kept"
     assert _answers(all_engine, texts) == reference  # read from what was kept
@@ -108,8 +110,10 @@ def test_every_forms_score_is_bm25f_over_its_fields_computed_from_the_postings(a
                     b = policy.b[field]
                     norm = 1 - b + b * gen.scoring.lengths[field][docs] / gen.stats.avg_field_length(field)
                     frequency[docs] += boost * tf / norm
-                    if field == "title":
-                        title_bm25[docs] = words.alternative_bm25(alt, "title", gen)[1]
+                    if field == "title":  # the title's own BM25 (the title bonus reads it), on the same idf
+                        idf = gen.scoring.idf("title", alt.idf_term or alt.term)
+                        length = gen.scoring.lengths["title"][docs]
+                        title_bm25[docs] = policy.bm25("title", idf, tf, length, gen.stats.avg_field_length("title"))
                 held = np.flatnonzero(frequency)
                 assert np.array_equal(ids, held)
                 # a word written together or apart weighs the typed word's idf (policy.compound_idf)

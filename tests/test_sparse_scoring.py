@@ -118,6 +118,22 @@ def test_a_terms_bm25_is_computed_once_and_kept_within_its_budget(ai_engine, mon
     assert data._bm25_bytes <= scorer.BM25_CACHE_BYTES
 
 
+def test_a_terms_bm25_and_its_normalised_frequencies_are_kept_apart(ai_engine, monkeypatch):
+    """Both are kept per (field, term): BM25F reads the frequencies, the title bonus the title's BM25."""
+    gen = ai_engine.generation()
+    data = gen.scoring
+    monkeypatch.setattr(scorer, "BM25_CACHE_FROM", 1)  # the collection's lists are short: keep every one
+    for field in ("title", "excerpt"):
+        term = analyze("recognition")[0]
+        ids, tf = data.postings(field, term)
+        frequency = data.term_frequency(field, term)[1]  # kept first: a shared key would hand it out as BM25
+        bm25 = data.term_bm25(field, term)[1]
+        assert np.array_equal(bm25, data.bm25(field, term, ids, tf))
+        assert np.array_equal(frequency, data.normalised_tf(field, term, ids, tf))
+        assert data.term_frequency(field, term)[1] is frequency and data.term_bm25(field, term)[1] is bm25
+        assert not np.allclose(bm25, frequency)
+
+
 def test_stored_fields_read_past_whoosh_equal_its_reader_on_many_segments(tmp_path):
     from tests.test_persisted import index_of_several_segments
 
