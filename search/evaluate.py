@@ -76,7 +76,9 @@ def plan(text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool
     scored = tuple((field, term, gen.policy.boosts.get(field, 1.0)) for field, term in scoring_terms)
     named = tree_terms(scored)
     for term, boosts in named.items():
-        ids, values = field_scores(Alternative(term, 1.0, "exact", term), boosts, gen)
+        ids, values = gen.scoring.remembered(
+            ("tree term", term, *boosts.items()), lambda t=term, b=boosts: _term(t, b, gen)
+        )
         scores[ids] += values
     parts = {"bm25": scores}
     exact = titled(gen, list(named))
@@ -93,6 +95,11 @@ def titled(gen: Generation, terms: list[str]) -> np.ndarray:
     if len(terms) < 2:
         return np.zeros(0, dtype=np.int64)
     return gen.scoring.postings("title_exact", " ".join(terms))[0]
+
+
+def _term(term: str, boosts: dict[str, float], gen: Generation) -> tuple[np.ndarray, np.ndarray]:
+    """(documents holding a query tree's term in one of its fields, its score over them), kept per generation."""
+    return field_scores(Alternative(term, 1.0, "exact", term), boosts, gen)[:2]
 
 
 def tree_terms(scored: tuple) -> dict[str, dict[str, float]]:

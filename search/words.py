@@ -18,7 +18,6 @@ from .expansion import Alternative
 DENSE_SHARE = 0.75  # postings (summed over words, forms and fields) from which arrays over every document are cheaper
 REMEMBER_FROM = 8  # a word whose postings hold 1/8 of the collection keeps its arrays over every document
 REMEMBER_SPARSE_FROM = 32  # ... and from 1/32 its arrays over the documents holding it
-REMEMBER_SCORES_FROM = 256  # postings from which a form's score over its fields is kept (as a term's BM25 is)
 
 
 @dataclass
@@ -148,49 +147,44 @@ def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, 
     """
     boosts = gen.policy.boosts
     fields = {f: b for f, b in boosts.items() if f != "title" and b} | {"title": boosts["title"]}
-    ids, scores = field_scores(alt, fields, gen)
-    scores = scores * alt.weight if alt.weight != 1.0 else scores.copy()  # a kept array is shared: never changed
-    title = np.zeros(len(ids))
-    title_ids, title_bm25 = alternative_bm25(alt, "title", gen)
-    if len(title_ids):
-        title[_Slots(ids, gen.doc_count).of(title_ids)] += title_bm25
+    ids, scores, title = field_scores(alt, fields, gen)
     if alt.weight != 1.0:
+        scores *= alt.weight
         title *= alt.weight
     return ids, scores, title
 
 
-def field_scores(alt: Alternative, fields: dict[str, float], gen) -> tuple[np.ndarray, np.ndarray]:
-    """(documents holding ``alt``'s term in one of ``fields``, its unweighted score there), read-only.
+def field_scores(alt: Alternative, fields: dict[str, float], gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(documents holding ``alt``'s term in one of ``fields``, its unweighted score there, its title BM25).
 
     The policy's ``saturation``: BM25F ("document": each field's normalised frequency x the
     field's boost, summed, then saturated once with the term's idf), or each field's BM25 x its
-    boost, summed ("field"); the fields add up in the order given. A query tree's terms score here
-    too, over the fields the query names them in. A term with many postings keeps its arrays for
-    the generation (``ScoringData.remembered``), as each field's BM25 is kept.
+    boost, summed ("field"); the fields add up in the order given. The title's own BM25 (zero
+    where the title does not hold it, or when ``fields`` has no title) is what the title bonus
+    reads. A query tree's terms score here too, over the fields the query names them in.
     """
-    postings = sum(len(gen.scoring.postings(field, alt.term)[0]) for field in fields)
-    if postings < REMEMBER_SCORES_FROM:
-        return _field_scores(alt, fields, gen)
-    key = ("field scores", alt.term, alt.idf_term, *fields.items())
-    return gen.scoring.remembered(key, lambda: _field_scores(alt, fields, gen))
-
-
-def _field_scores(alt: Alternative, fields: dict[str, float], gen) -> tuple[np.ndarray, np.ndarray]:
     policy = gen.policy
     document = policy.saturation == "document"
     parts = [
-        (boost, *(gen.scoring.term_frequency(field, alt.term) if document else alternative_bm25(alt, field, gen)))
+        (
+            field,
+            boost,
+            *(gen.scoring.term_frequency(field, alt.term) if document else alternative_bm25(alt, field, gen)),
+        )
         for field, boost in fields.items()
     ]
-    ids = _union([field_ids for _, field_ids, _ in parts], gen.doc_count)
+    ids = _union([field_ids for _, _, field_ids, _ in parts], gen.doc_count)
     slots = _Slots(ids, gen.doc_count)
-    scores = np.zeros(len(ids))
-    for boost, field_ids, values in parts:
+    scores, title = np.zeros(len(ids)), np.zeros(len(ids))
+    for field, boost, field_ids, values in parts:
         if len(field_ids):
-            scores[slots.of(field_ids)] += boost * values
+            slot = slots.of(field_ids)
+            scores[slot] += boost * values
+            if field == "title":
+                title[slot] += alternative_bm25(alt, "title", gen)[1] if document else values
     if document:
         scores = policy.saturate(alternative_idf(alt, gen), scores)
-    return ids, scores
+    return ids, scores, title
 
 
 def _kept_sparse_group(group: list[Alternative], gen, postings: int) -> tuple[np.ndarray, ...]:

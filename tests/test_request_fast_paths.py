@@ -38,12 +38,10 @@ def test_remembered_word_arrays_give_the_answers_computed_each_time(all_engine, 
     texts = queries_of(all_engine, 60)
     monkeypatch.setattr(words, "REMEMBER_FROM", 0)  # never kept: the reference
     monkeypatch.setattr(words, "REMEMBER_SPARSE_FROM", 0)
-    monkeypatch.setattr(words, "REMEMBER_SCORES_FROM", 10**9)  # a form's score: kept from this many postings
     reference = _answers(all_engine, texts)
     assert not gen.scoring._dense
     monkeypatch.setattr(words, "REMEMBER_FROM", 10**9)  # every word held by an item kept
     monkeypatch.setattr(words, "REMEMBER_SPARSE_FROM", 10**9)
-    monkeypatch.setattr(words, "REMEMBER_SCORES_FROM", 0)
     assert _answers(all_engine, texts) == reference  # computed and kept
     assert gen.scoring._dense, "the words' arrays were kept"
     assert _answers(all_engine, texts) == reference  # read from what was kept
@@ -170,3 +168,14 @@ def test_the_title_bonus_by_position_equals_adding_it_by_boolean_mask(all_engine
             assert np.array_equal(found.parts["title"][scored.ids], reference), text
             compared += int(whole.any())
     assert compared > 10, "queries whose titles hold every word"
+
+
+def test_a_query_trees_kept_term_scores_give_the_answers_computed_each_time(all_engine, monkeypatch):
+    gen = all_engine.generation()
+    monkeypatch.setattr(gen.answers, "get_or_compute", lambda request, compute: (compute(), False))
+    texts = ["title:power OR apps", "(facial OR face) AND recognition", "police -facial", "recog* police"]
+    gen.scoring._dense.clear()
+    computed = _answers(all_engine, texts)
+    assert any(key[0] == "tree term" for key in gen.scoring._dense), "a tree's terms are kept"
+    assert _answers(all_engine, texts) == computed  # read from what was kept
+    assert all(answer["hits"] for answer in computed)
