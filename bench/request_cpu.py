@@ -1,7 +1,7 @@
 """CPU time per uncached /api/search request, in one process: the development metric of serving work.
 
     PYTHONPATH=. python bench/request_cpu.py --index /tmp/nb/index20k [--queries 250] [--rounds 3]
-        [--path /api/search] [--profile out.prof] [--plan]
+        [--path /api/search] [--profile out.prof] [--plan [--cold]]
 
 Wall-clock throughput on a shared machine moves with the neighbours' load; the CPU time a
 request costs (``time.process_time``) moves far less. This sends the throughput bench's
@@ -40,11 +40,14 @@ def main() -> None:
     parser.add_argument("--path", default="/api/search", help="/api/search (JSON) or / (the page)")
     parser.add_argument("--profile", type=Path, help="write a cProfile (CPU time) of the last round here")
     parser.add_argument("--plan", action="store_true", help="time only matching and scoring (evaluate.plan)")
+    parser.add_argument(
+        "--cold", action="store_true", help="with --plan: the generation's kept scores emptied before each query"
+    )
     args = parser.parse_args()
     engine = SearchEngine(args.index, cache_entries=0)
     queries = list(dict.fromkeys(query_mix(engine, args.queries * 2)))[: args.queries]
     if args.plan:
-        plan_only(engine, queries, args.rounds)
+        plan_only(engine, queries, args.rounds, args.cold)
         return
     del engine
     scratch = Path(tempfile.mkdtemp(prefix="request-cpu-"))
@@ -79,21 +82,35 @@ def main() -> None:
     )
 
 
-def plan_only(engine: SearchEngine, queries: list[str], rounds: int) -> None:
-    """CPU ms per query of ``evaluate.plan`` alone, as /api/search calls it (last word a prefix, typos on)."""
+def plan_only(engine: SearchEngine, queries: list[str], rounds: int, cold: bool = False) -> None:
+    """CPU ms per query of ``evaluate.plan`` alone, as /api/search calls it (last word a prefix, typos on).
+
+    ``cold``: every query finds none of the scores a generation keeps (terms' BM25 and frequencies, common
+    words' arrays, query trees' terms), only the mapped posting lists: the uncached path.
+    """
     gen = engine.generation()
     per_query = {q: [] for q in queries}
     for _ in range(rounds + 1):  # the first round warms the pages and caches
         for q in queries:
+            if cold:
+                _forget_kept(gen.scoring)
             started = time.process_time()
             evaluate.plan(q, gen, prefix_last=True, typos=True)
             per_query[q].append((time.process_time() - started) * 1000)
     best = sorted(min(times[1:]) for times in per_query.values())
     print(
-        f"{Path(search.__file__).parent.parent}: evaluate.plan, {len(queries)} distinct queries, CPU ms (best of "
-        f"{rounds} each): mean {statistics.fmean(best):.2f}, p50 {best[len(best) // 2]:.2f}, "
+        f"{Path(search.__file__).parent.parent}: evaluate.plan{' (cold)' if cold else ''}, {len(queries)} distinct "
+        f"queries, CPU ms (best of {rounds} each): mean {statistics.fmean(best):.2f}, p50 {best[len(best) // 2]:.2f}, "
         f"p90 {best[int(len(best) * 0.9)]:.2f}, max {best[-1]:.2f}"
     )
+
+
+def _forget_kept(scoring) -> None:
+    """Empty what ``ScoringData`` keeps between requests (its attributes, as every measured checkout has them)."""
+    scoring._bm25.clear()
+    scoring._bm25_bytes = 0
+    scoring._dense.clear()
+    scoring._dense_bytes = 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ HALVES = ("tuning", "held-out", "fresh", "fresh2")
 
 
 def load_queries() -> list[dict]:
-    """Every graded query, with its ``half`` ('tuning', 'held-out' or 'fresh')."""
+    """Every graded query, with its ``half`` ('tuning', 'held-out', 'fresh' or 'fresh2')."""
     rows = [json.loads(line) for line in (DATA / "graded_queries.jsonl").read_text(encoding="utf-8").splitlines()]
     for row in rows:
         if row.get("set") in ("fresh", "fresh2", "tuning"):

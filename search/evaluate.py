@@ -81,20 +81,23 @@ def plan(text: str, gen: Generation, *, relaxed: bool = False, prefix_last: bool
         )
         scores[ids] += values
     parts = {"bm25": scores}
-    exact = titled(gen, list(named))
+    exact, bonus = exact_title(gen, list(named))
     if len(exact):  # a pasted title holding syntax ("... (A2I)") is still the title: the item looked for
         parts["title"] = np.zeros(gen.doc_count)
-        parts["title"][exact] = gen.policy.exact_title_boost * len(named)
+        parts["title"][exact] = bonus
         scores = scores + parts["title"]
     terms = frozenset(term for _, term in scoring_terms)
     return Plan(parsed, mask, scores, relaxed, terms, scored=scored, parts=parts)
 
 
-def titled(gen: Generation, terms: list[str]) -> np.ndarray:
-    """The live documents whose analyzed title is exactly ``terms`` (two or more: one word is no title)."""
+def exact_title(gen: Generation, terms: list[str]) -> tuple[np.ndarray, float]:
+    """(the live documents whose analyzed title is exactly ``terms``, the bonus they get: per term).
+
+    Two or more terms: one word is no title.
+    """
     if len(terms) < 2:
-        return np.zeros(0, dtype=np.int64)
-    return gen.scoring.postings("title_exact", " ".join(terms))[0]
+        return np.zeros(0, dtype=np.int64), 0.0
+    return gen.scoring.postings("title_exact", " ".join(terms))[0], gen.policy.exact_title_boost * len(terms)
 
 
 def _term(term: str, boosts: dict[str, float], gen: Generation) -> tuple[np.ndarray, np.ndarray]:
@@ -181,8 +184,9 @@ def plan_groups(
         # By position: numpy's boolean indexing took 1-2.4 ms at 40-70k matches (the same floats)
         whole = np.flatnonzero(words.in_title == len(terms))
         title[whole] = policy.title_all_words_boost * words.title_scores[whole]
-        exact = _positions(ids, titled(gen, terms))
-        title[exact] += policy.exact_title_boost * len(terms)
+        exact_docs, bonus = exact_title(gen, terms)
+        exact = _positions(ids, exact_docs)
+        title[exact] += bonus
     scores = bm25 * coordination + title
     # the plan's arrays cover every document (what the page, facets and explain index); outside
     # ``ids`` an item matches nothing and scores 0, as summing over every document gave

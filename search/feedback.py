@@ -24,7 +24,7 @@ import numpy as np
 from indexer.analysis import analyze
 
 from .expansion import Alternative
-from .words import alternative_scores
+from .words import sparse_alternative
 
 READ_AT_MOST = 4  # x feedback_docs: items read to find that many distinct ones (copies are skipped)
 
@@ -105,5 +105,6 @@ def feedback_bm25(groups: list[list[Alternative]], gen) -> np.ndarray:
     """The feedback words' weighted score over every document (what they add to an item's BM25), as a word's."""
     scores = np.zeros(gen.doc_count)
     for (alt,) in groups:
-        scores += alternative_scores(alt, gen)[0]
+        ids, values, _ = sparse_alternative(alt, gen)  # over the word's postings: no collection-sized arrays
+        scores[ids] += values
     return scores

@@ -50,10 +50,10 @@ class RankingPolicy:
     idf_fields: str = "max"
     # how a term's fields add up: "document" is BM25F (Robertson and Zaragoza; Elasticsearch's
     # combined_fields): its frequency in each field, over that field's length norm and x the field's
-    # boost, is summed before one saturation, so a word held in the title and the excerpt counts
-    # about once and an item holding more of the query's words ranks higher. "field": each field's
-    # BM25 saturates on its own and the fields' scores add, so a word held twice outweighed a second
-    # word (tuning half +0.0164, 26 queries up, 11 down, every type up: docs/relevance.md, ninth round)
+    # boost, is summed before one saturation, so a word held again in another field adds less than
+    # a second query word does. "field": each field's BM25 saturates on its own and the fields'
+    # scores add, so a word repeated in the excerpt weighed as much as a second word there
+    # (tests/test_relevance.py; tuning half +0.0164, 26 queries up, 11 down: docs/relevance.md, ninth round)
     saturation: str = "document"
     # BM25F saturates the summed, boosted frequency (a title word alone is 2.5), hence a larger k1
     # than per-field BM25's 1.2; the tuning half was flat from 4 to 8

@@ -79,12 +79,18 @@ def _dense_of(groups: list[list[Alternative]], held: list[int], gen) -> WordScor
 
 
 def alternative_scores(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weighted score over the fields, weighted title BM25, which documents hold it), over every document."""
-    ids, scores, title = _sparse_alternative(alt, gen)
+    """(weighted score over the fields, weighted title BM25, which documents hold it), over every document.
+
+    The same floats as ``sparse_alternative`` where it holds; added straight into arrays of every
+    document, as a common word's are cheaper so than placed through the union of its postings.
+    """
     n = gen.doc_count
-    dense_scores, dense_title, holds = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
-    dense_scores[ids], dense_title[ids], holds[ids] = scores, title, True
-    return dense_scores, dense_title, holds
+    parts = _field_parts(alt, _scored_fields(gen), gen)
+    holds = np.zeros(n, dtype=bool)
+    for _, _, field_ids, _ in parts:
+        holds[field_ids] = True
+    scores, title = _summed(alt, parts, n, lambda field_ids: field_ids, gen)
+    return (*_weighted(alt, scores, title), holds)
 
 
 def _group_scores(group: list[Alternative], gen, postings: int | None = None) -> tuple[np.ndarray, ...]:
@@ -105,7 +111,7 @@ def _group_arrays(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
     titled = title > 0
     for alt in group[1:]:
         # completions and corrections touch only their own postings: no whole-collection arrays each
-        ids, alt_scores, alt_title = _sparse_alternative(alt, gen)
+        ids, alt_scores, alt_title = sparse_alternative(alt, gen)
         better = alt_scores > scores[ids]
         replaced = np.compress(better, ids)
         scores[replaced] = np.compress(better, alt_scores)
@@ -139,19 +145,14 @@ def _sparse_of(groups: list[list[Alternative]], held: list[int], gen) -> WordSco
     return WordScores(ids, scores, title_scores, matched, in_title, matched_idf, total_idf, len(groups))
 
 
-def _sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sparse_alternative(alt: Alternative, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(documents holding ``alt`` in a scored field, its weighted score over the fields, its weighted title BM25).
 
     The score is ``field_scores``' over the policy's fields, the title last; the title's own BM25
     is kept apart, as the title bonus reads it.
     """
-    boosts = gen.policy.boosts
-    fields = {f: b for f, b in boosts.items() if f != "title" and b} | {"title": boosts["title"]}
-    ids, scores, title = field_scores(alt, fields, gen)
-    if alt.weight != 1.0:
-        scores *= alt.weight
-        title *= alt.weight
-    return ids, scores, title
+    ids, scores, title = field_scores(alt, _scored_fields(gen), gen)
+    return (ids, *_weighted(alt, scores, title))
 
 
 def field_scores(alt: Alternative, fields: dict[str, float], gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,28 +164,49 @@ def field_scores(alt: Alternative, fields: dict[str, float], gen) -> tuple[np.nd
     where the title does not hold it, or when ``fields`` has no title) is what the title bonus
     reads. A query tree's terms score here too, over the fields the query names them in.
     """
+    parts = _field_parts(alt, fields, gen)
+    ids = _union([field_ids for _, _, field_ids, _ in parts], gen.doc_count)
+    return (ids, *_summed(alt, parts, len(ids), _Slots(ids, gen.doc_count).of, gen))
+
+
+def _scored_fields(gen) -> dict[str, float]:
+    """The policy's boosted fields, the title last (and always: the title bonus reads its BM25)."""
+    boosts = gen.policy.boosts
+    return {f: b for f, b in boosts.items() if f != "title" and b} | {"title": boosts["title"]}
+
+
+def _field_parts(alt: Alternative, fields: dict[str, float], gen) -> list[tuple[str, float, np.ndarray, np.ndarray]]:
+    """(field, boost, documents, values) per field: normalised frequencies for BM25F, else the field's BM25."""
+    document = gen.policy.saturation == "document"
+    read = gen.scoring.term_frequency if document else lambda field, _term: alternative_bm25(alt, field, gen)
+    return [(field, boost, *read(field, alt.term)) for field, boost in fields.items()]
+
+
+def _summed(alt: Alternative, parts: list, size: int, place, gen) -> tuple[np.ndarray, np.ndarray]:
+    """(score, title BM25) over ``size`` slots, each field's postings placed by ``place``, in ``parts``' order.
+
+    BM25F saturates the summed, boosted frequencies once; the title's own BM25 is its normalised
+    frequency saturated alone (the same formula as the policy's per-field BM25).
+    """
     policy = gen.policy
     document = policy.saturation == "document"
-    parts = [
-        (
-            field,
-            boost,
-            *(gen.scoring.term_frequency(field, alt.term) if document else alternative_bm25(alt, field, gen)),
-        )
-        for field, boost in fields.items()
-    ]
-    ids = _union([field_ids for _, _, field_ids, _ in parts], gen.doc_count)
-    slots = _Slots(ids, gen.doc_count)
-    scores, title = np.zeros(len(ids)), np.zeros(len(ids))
+    idf = alternative_idf(alt, gen) if document else 0.0
+    scores, title = np.zeros(size), np.zeros(size)
     for field, boost, field_ids, values in parts:
         if len(field_ids):
-            slot = slots.of(field_ids)
+            slot = place(field_ids)
             scores[slot] += boost * values
             if field == "title":
-                title[slot] += alternative_bm25(alt, "title", gen)[1] if document else values
-    if document:
-        scores = policy.saturate(alternative_idf(alt, gen), scores)
-    return ids, scores, title
+                title[slot] += policy.saturate(idf, values) if document else values
+    return (policy.saturate(idf, scores) if document else scores), title
+
+
+def _weighted(alt: Alternative, scores: np.ndarray, title: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A form's scores x its weight (completions and corrections weigh less than the typed word)."""
+    if alt.weight != 1.0:
+        scores *= alt.weight
+        title *= alt.weight
+    return scores, title
 
 
 def _kept_sparse_group(group: list[Alternative], gen, postings: int) -> tuple[np.ndarray, ...]:
@@ -197,9 +219,9 @@ def _kept_sparse_group(group: list[Alternative], gen, postings: int) -> tuple[np
 
 def _sparse_group(group: list[Alternative], gen) -> tuple[np.ndarray, ...]:
     """(documents holding a form, the best form's scores and title scores, which hold one in the title)."""
-    first = _sparse_alternative(group[0], gen)
+    first = sparse_alternative(group[0], gen)
     # completions and corrections are scored over their own postings only
-    others = [_sparse_alternative(alt, gen) for alt in group[1:]]
+    others = [sparse_alternative(alt, gen) for alt in group[1:]]
     if not others:
         return *first, first[2] > 0
     ids = _union([first[0], *(alt_ids for alt_ids, _, _ in others)], gen.doc_count)

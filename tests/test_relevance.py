@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from indexer import build
 from search import export
 from search.engine import SearchEngine
 from search.evaluate import plan
@@ -194,8 +195,10 @@ def test_items_holding_every_word_rank_before_items_lacking_one(all_engine):
     assert tiers == [True] + [False] * (len(hits) - 1)
     assert hits[1]["score"] > hits[0]["score"]  # the tier decides, not the score
     by_score = SearchEngine(all_engine.index_dir, policy=dataclasses.replace(POLICY, all_words_first=False))
-    # by score alone it is not first (4th with per-field BM25 summed, 2nd with BM25F): the tier puts it there
+    # by score alone it is not first (2nd with BM25F; 4th with per-field BM25 summed): the tier puts it there
     assert [h["key"] for h in search(by_score, query, group=False)["hits"]].index(wanted) > 0
+    then = SearchEngine(all_engine.index_dir, policy=dataclasses.replace(PER_FIELD_BM25, all_words_first=False))
+    assert [h["key"] for h in search(then, query, group=False)["hits"]].index(wanted) == 3
 
 
 def test_four_words_may_match_any_word_with_the_items_holding_all_four_first(all_engine):
@@ -403,3 +406,33 @@ def test_a_word_weighs_one_idf_in_every_field(all_engine):
     per_field = SearchEngine(all_engine.index_dir, policy=dataclasses.replace(PER_FIELD_BM25, idf_fields="field"))
     before = [h["title"] for h in search(per_field, query, group=False, limit=3)["hits"]]
     assert before[1].startswith("Governance, Privacy, and Ethics")  # the failure
+
+
+def _item(folder, name: str, title: str, excerpt: str) -> None:
+    (folder / f"2021-01-{name}.md").write_text(
+        f'---\ntitle: "{title}"\nexcerpt: "{excerpt}"\nwebUrl: "https://x.org/{name}"\n'
+        "publishedDateTime: 2021-01-02T03:04:05Z\nquality: 50\n---\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_second_query_word_outweighs_the_first_word_repeated_in_another_field(tmp_path):
+    """BM25F sums a word's fields before saturating: an item holding "zeta" in its title and "omega" in
+    its excerpt outscores one holding "zeta" in both, where per-field BM25 summed scored them alike."""
+    folder, index = tmp_path / "seeds", tmp_path / "index"
+    folder.mkdir()
+    _item(folder, "repeats", "Zeta market update", "zeta rose today in a busy market")
+    _item(folder, "both", "Zeta market update", "omega rose today in a busy market")
+    _item(folder, "other", "Other news story", "omega fell today in a quiet market")
+    for i in range(5):
+        _item(folder, f"filler{i}", f"Filler story {i}", "nothing to see in this one at all")
+    build.full_build(folder, index)
+    bm25 = {}
+    for policy in (POLICY, PER_FIELD_BM25):
+        gen = SearchEngine(index, policy=policy, cache_entries=0).generation()
+        found = plan("zeta omega", gen, relaxed=True)  # every item holding either word, scored
+        bm25[policy.saturation] = {
+            key: float(found.parts["bm25"][gen.live_docs(f"x.org/{key}")[0]]) for key in ("repeats", "both")
+        }
+    assert bm25["field"]["both"] == pytest.approx(bm25["field"]["repeats"], rel=1e-9)  # alike, as then
+    assert bm25["document"]["both"] > 1.1 * bm25["document"]["repeats"]

@@ -13,9 +13,11 @@ import pytest
 
 from search import engine as engine_module
 from search import evaluate, words
+from search.engine import SearchEngine
 from search.expansion import expand
 from search.query import parse
-from tests.conftest import search
+from search.ranking import POLICY
+from tests.conftest import PER_FIELD_BM25, search
 from tests.test_sparse_scoring import queries_of
 
 
@@ -89,36 +91,40 @@ def test_browsing_every_item_counts_every_live_item(all_engine):
         assert all(row["count"] == counts[table.values.index(row["value"])] for row in rows), field
 
 
-def test_every_forms_score_is_bm25f_over_its_fields_computed_from_the_postings(all_engine):
-    # the reference, from the raw postings and lengths: a form's frequency in each field over the
-    # field's length norm, x the field's boost, summed over the fields, saturated once with its idf
-    gen = all_engine.generation()
-    policy = gen.policy
-    assert policy.saturation == "document"
+@pytest.mark.parametrize("saturation", ["document", "field"])
+def test_every_forms_score_over_its_fields_is_computed_from_the_postings(all_engine, saturation):
+    # the reference, from the raw postings and lengths. BM25F ("document"): a form's frequency in each
+    # field over the field's length norm, x the field's boost, summed over the fields, saturated once
+    # with its idf. "field": each field's BM25 x the field's boost, summed
+    policy = POLICY if saturation == "document" else PER_FIELD_BM25
+    assert policy.saturation == saturation
+    gen = SearchEngine(all_engine.index_dir, policy=policy, cache_entries=0).generation()
     compared = 0
     for text in queries_of(all_engine, 80):
         parsed = parse(text, gen.store.schema, gen.resolve, relaxed=False, any_from=policy.long_query_words)
         for group in expand(parsed.words, gen.vocabulary(), policy, prefix_last=True, typos=True):
             for alt in group:
-                ids, scores, title = words._sparse_alternative(alt, gen)
-                frequency = np.zeros(gen.doc_count)
+                ids, scores, title = words.sparse_alternative(alt, gen)
+                # a word written together or apart weighs the typed word's idf (policy.compound_idf)
+                idf = gen.scoring.idf("excerpt", alt.idf_term or alt.term)
+                frequency, per_field = np.zeros(gen.doc_count), np.zeros(gen.doc_count)
                 title_bm25 = np.zeros(gen.doc_count)
                 for field, boost in policy.boosts.items():
                     docs, tf = gen.scoring.postings(field, alt.term)
+                    length, average = gen.scoring.lengths[field][docs], gen.stats.avg_field_length(field)
                     b = policy.b[field]
-                    norm = 1 - b + b * gen.scoring.lengths[field][docs] / gen.stats.avg_field_length(field)
-                    frequency[docs] += boost * tf / norm
+                    frequency[docs] += boost * tf / (1 - b + b * length / average)
+                    per_field[docs] += boost * policy.bm25(field, idf, tf, length, average)
                     if field == "title":  # the title's own BM25 (the title bonus reads it), on the same idf
-                        idf = gen.scoring.idf("title", alt.idf_term or alt.term)
-                        length = gen.scoring.lengths["title"][docs]
-                        title_bm25[docs] = policy.bm25("title", idf, tf, length, gen.stats.avg_field_length("title"))
+                        title_bm25[docs] = policy.bm25("title", idf, tf, length, average)
                 held = np.flatnonzero(frequency)
                 assert np.array_equal(ids, held)
-                # a word written together or apart weighs the typed word's idf (policy.compound_idf)
-                idf = gen.scoring.idf("excerpt", alt.idf_term or alt.term)
                 k1 = policy.k1
-                expected = alt.weight * idf * (k1 + 1) * frequency[held] / (frequency[held] + k1)
-                assert np.allclose(scores, expected, rtol=1e-12, atol=0)
+                if saturation == "document":
+                    expected = idf * (k1 + 1) * frequency[held] / (frequency[held] + k1)
+                else:
+                    expected = per_field[held]
+                assert np.allclose(scores, alt.weight * expected, rtol=1e-12, atol=0)
                 assert np.allclose(title, alt.weight * title_bm25[held], rtol=1e-12, atol=0)
                 compared += 1
     assert compared > 100
