@@ -198,8 +198,14 @@ class RankingPolicy:
         return tf / ((1 - b) + b * length / (avg_length or 1.0))
 
     def saturate(self, idf: float, frequency: np.ndarray) -> np.ndarray:
-        """BM25F of a term from its summed, boosted, normalised frequency over the fields."""
-        return idf * (frequency * (self.k1 + 1)) / (frequency + self.k1)
+        """BM25F of a term from its summed, boosted, normalised frequency over the fields.
+
+        ``idf x (k1 + 1) x f / (f + k1)`` in one new array (a common word's spans the collection).
+        """
+        out = np.asarray(frequency + self.k1, dtype=np.float64)  # a new array (0-d for one value)
+        np.divide(frequency, out, out=out)
+        out *= idf * (self.k1 + 1)
+        return out
 
     def coordination_factor(self, matched_weight: np.ndarray, total_weight: float) -> np.ndarray:
         """The share of the query an item holds (by word count or by idf, see ``coordination``)."""
