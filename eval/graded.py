@@ -11,30 +11,34 @@ kind of query) are all in the tuning half. The last sets, ``fresh2`` (``f141``-`
 ``f221``-``f300``), were written after every decision the fresh set had informed (two variants
 refused on ``f001``-``f080``, per-type gaps read on all of it): the first before the ninth round,
 the second after its candidate was chosen on the tuning half and before any held-out result of
-it. Confirmation sets, never tuned on (docs/relevance.md, ninth round).
+it. Confirmation sets, never tuned on (docs/relevance.md, ninth round). The tenth round's two
+sets were written blind in parallel: ``f301``-``f380`` joined the tuning half (``"set": "tuning"``),
+``f381``-``f460`` (less 16 that repeated the first) are ``fresh3``, run once to confirm the
+round's one candidate (docs/relevance.md, tenth round).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from eval.build_sets import collection_folder
-from indexer import build
+from indexer import build, embedder
 from search.engine import SearchEngine
 from search.request import build_request
 
 DATA = Path(__file__).resolve().parent / "data"
 TYPES = ("entity", "topical", "question", "typo")
-HALVES = ("tuning", "held-out", "fresh", "fresh2")
+HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3")
 
 
 def load_queries() -> list[dict]:
-    """Every graded query, with its ``half`` ('tuning', 'held-out', 'fresh' or 'fresh2')."""
+    """Every graded query, with its ``half`` ('tuning', 'held-out', 'fresh', 'fresh2' or 'fresh3')."""
     rows = [json.loads(line) for line in (DATA / "graded_queries.jsonl").read_text(encoding="utf-8").splitlines()]
     for row in rows:
-        if row.get("set") in ("fresh", "fresh2", "tuning"):
+        if row.get("set") in ("fresh", "fresh2", "fresh3", "tuning"):
             row["half"] = row["set"]
         else:
             row["half"] = "held-out" if hashlib.sha1(row["id"].encode()).digest()[-1] % 2 else "tuning"
@@ -66,11 +70,16 @@ def tuning_queries(judged: dict[str, dict[str, int]], kind: str | None = None) -
     return scored([q for q in load_queries() if q["half"] == "tuning" and kind in (None, q["type"])], judged)
 
 
+# the items embedded for the semantic rule when its extra is installed (the engine as it ships with it);
+# SEARCH_SEMANTIC_MODEL=none measures words alone
+SEMANTIC = os.environ.get("SEARCH_SEMANTIC_MODEL") or ("default" if embedder.available() else "none")
+
+
 def open_collection() -> tuple[SearchEngine, Path]:
     """The evaluation collection indexed in a temporary folder (remove ``folder.parent`` when done)."""
     folder = collection_folder()
     index = folder.parent / "index"
-    build.full_build(folder, index)
+    build.full_build(folder, index, semantic_model=SEMANTIC)
     return SearchEngine(index, cache_entries=0), folder
 
 

@@ -3,6 +3,7 @@
     python eval/run.py            # indexes seeds + AI + Power Apps corpora into a temporary folder
     python eval/run.py --half tuning
     python eval/run.py --policy "saturation=field&k1=1.2"   # the engine under a policy variant
+    SEARCH_SEMANTIC_MODEL=none python eval/run.py          # words alone, without item vectors
 
 Prints nDCG@10 per query type and overall, for each half of the graded set (tuning, held-out, and
 the fresh set written after the held-out half had been seen), for SQLite FTS5, tantivy and bm25s
@@ -12,6 +13,8 @@ as not relevant). Then known-item MRR, typo recall@10 (graded typo
 queries: relevant items found in the top 10, over at most 10), and the share of generated typo
 queries whose did-you-mean restores the word. The story set is printed as a guard on grouping
 only: its answers are the ``related:`` lists the ranking can read, so it is never a target.
+With the semantic extra installed the collection is embedded (``eval.graded.SEMANTIC``) and the
+engine ranks with the semantic rule; "engine, words (flat)" is the same index without it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,6 +119,9 @@ def main() -> None:
         systems: dict[str, Rank] = dict(baselines.build_all(engine, Path(tmp)))
         systems["engine (flat)"] = lambda q, k: engine_rank(engine, q, k)
         systems["engine (page)"] = lambda q, k: page_rank(engine, q, k)
+        if engine.generation().vectors is not None:  # the engine as it ranks without the semantic extra
+            words = SearchEngine(engine.index_dir, cache_entries=0, policy=replace(engine.policy, semantic_weight=0))
+            systems["engine, words (flat)"] = lambda q, k: engine_rank(words, q, k)
         table = graded_table(systems, queries, judged)
         columns = [*TYPES, "all", "judged@10"]
         for half in halves:

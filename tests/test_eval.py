@@ -39,12 +39,16 @@ def test_the_fresh_queries_are_a_half_of_their_own_that_no_tuning_script_reads()
 
     queries = load_queries()
     fresh = [q for q in queries if q["id"].startswith("f")]
-    # fresh2: the sets written after every earlier decision, for confirmation only (eval.graded)
-    assert len(fresh) >= 40 and all(q["half"] == ("fresh2" if int(q["id"][1:]) > 140 else "fresh") for q in fresh)
-    assert sum(q["half"] == "fresh2" for q in fresh) >= 80
+
+    def half_of(number: int) -> str:  # fresh2, fresh3: sets written after every earlier decision (eval.graded)
+        return "fresh" if number <= 140 else "fresh2" if number <= 300 else "tuning" if number <= 380 else "fresh3"
+
+    assert len(fresh) >= 40 and all(q["half"] == half_of(int(q["id"][1:])) for q in fresh)
+    assert sum(q["half"] == "fresh2" for q in fresh) >= 80 and sum(q["half"] == "fresh3" for q in fresh) >= 60
     assert {q["half"] for q in queries if not q["id"].startswith("f")} == {"tuning", "held-out"}
     later_tuning = [q for q in queries if q.get("set") == "tuning"]  # written to tune on: never held out
-    assert len(later_tuning) >= 60 and all(q["half"] == "tuning" and q["id"].startswith("t") for q in later_tuning)
+    assert len(later_tuning) >= 140 and all(q["half"] == "tuning" for q in later_tuning)
+    assert all(q["id"].startswith("t") or 301 <= int(q["id"][1:]) <= 380 for q in later_tuning)
     for script in ("sweep.py", "compare.py", "ideal.py", "versus.py", "rerank.py"):  # where ranking changes are chosen
         assert "tuning_queries(judged" in (DATA.parent / script).read_text(encoding="utf-8")
     from eval.graded import load_judgments, tuning_queries

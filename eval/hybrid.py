@@ -1,0 +1,119 @@
+"""The tenth round's trials of meaning beside words, on the TUNING half (never the held-out halves).
+
+    SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py          # all-MiniLM-L6-v2 (the semantic extra)
+    SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py --static 256 [--vocabulary]   # model2vec distillation
+
+Each variant re-orders the words-only engine's flat top 100 (full matches before partial ones, as
+``search.semantic`` does) by score / top score + w x cosine(query, title + ". " + excerpt), or fuses
+it by reciprocal rank with the model's own top 100 over every item, or ranks by the model alone;
+then compares it query by query with the engine's order, as ``eval/compare.py`` compares policy
+variants (unjudged items count 0). ``--static`` distils a static model from the same one with
+model2vec (``pip install 'model2vec[distill]'``: not an extra of the product), 256 dimensions by
+default, ``--vocabulary``: wordfreq's English words as its vocabulary (docs/relevance.md, tenth round).
+Run it on an index without vectors (``SEARCH_SEMANTIC_MODEL=none``), or the engine's order would
+already hold the rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eval.compare import paired  # noqa: E402
+from eval.graded import TYPES, load_judgments, open_collection, tuning_queries  # noqa: E402
+from eval.metrics import ndcg_at_k  # noqa: E402
+from indexer import embedder  # noqa: E402
+from search.request import build_request  # noqa: E402
+
+WINDOW = 100
+
+
+def encoder(static: int | None, vocabulary: bool):
+    """texts -> unit vectors: the product's model, or a static distillation of it."""
+    if static is None:
+        return lambda texts: embedder.encode(embedder.DEFAULT_MODEL, texts)
+    from model2vec.distill import distill
+
+    from search.background import _bins
+
+    words = [w for b in _bins() for w in b if w.isalpha()] if vocabulary else None
+    model = distill(model_name=embedder._location(embedder.DEFAULT_MODEL), pca_dims=static, vocabulary=words)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        rows = model.encode(texts)
+        return rows / (np.linalg.norm(rows, axis=1, keepdims=True) + 1e-9)
+
+    return encode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--static", type=int, help="distil a static model of this many dimensions (model2vec)")
+    parser.add_argument("--vocabulary", action="store_true", help="... with wordfreq's words as its vocabulary")
+    args = parser.parse_args()
+    engine, folder = open_collection()
+    if engine.generation().vectors is not None:
+        raise SystemExit("run with SEARCH_SEMANTIC_MODEL=none: the engine's order must be by words alone")
+    judged = load_judgments()
+    queries = tuning_queries(judged)
+    stored = list(engine.stored_documents())
+    keys = [d["key"] for d in stored]
+    where = {k: i for i, k in enumerate(keys)}
+    encode = encoder(args.static, args.vocabulary)
+    items = encode([embedder.item_text(d.get("title") or "", d.get("excerpt") or "") for d in stored])
+    asked = dict(zip([q["id"] for q in queries], encode([q["query"] for q in queries]), strict=True))
+    tops = {}
+    for q in queries:
+        hits = engine.search(build_request(q["query"][:1000], limit=WINDOW, group=False))["hits"]
+        tops[q["id"]] = [(h["key"], h["score"], bool(h.get("partial"))) for h in hits]
+    shutil.rmtree(folder.parent, ignore_errors=True)
+
+    def gains(q: dict) -> dict[str, float]:
+        return {k: float(g) for k, g in judged.get(q["id"], {}).items()}
+
+    def rescored(w: float):
+        def rank(q: dict) -> list[str]:
+            top, sim = tops[q["id"]], items @ asked[q["id"]]
+            best = max((s for _, s, _ in top), default=1.0) or 1.0
+            return [k for k, _, _ in sorted(top, key=lambda h: (h[2], -(h[1] / best + w * sim[where[h[0]]])))]
+
+        return rank
+
+    def fused(w: float, k: int = 60):
+        def rank(q: dict) -> list[str]:
+            score = {key: 1 / (k + i + 1) for i, (key, _, _) in enumerate(tops[q["id"]])}
+            for i, j in enumerate(np.argsort(-(items @ asked[q["id"]]))[:WINDOW]):
+                score[keys[j]] = score.get(keys[j], 0.0) + w / (k + i + 1)
+            return sorted(score, key=lambda key: -score[key])
+
+        return rank
+
+    base = {q["id"]: ndcg_at_k([k for k, _, _ in tops[q["id"]]], gains(q)) for q in queries}
+    variants = {f"re-ordered, w {w}": rescored(w) for w in (0.1, 0.2, 0.3, 0.5, 1.0)}
+    variants |= {f"fused by rank, w {w}": fused(w) for w in (0.2, 0.5, 1.0)}
+    variants["the model alone"] = lambda q: [keys[j] for j in np.argsort(-(items @ asked[q["id"]]))[:10]]
+    print(f"tuning half: {len(queries)} queries, words alone {np.mean(list(base.values())):.4f}")
+    for name, rank in variants.items():
+        ranked = {q["id"]: rank(q)[:10] for q in queries}
+        scores = {q["id"]: ndcg_at_k(ranked[q["id"]], gains(q)) for q in queries}
+        change = paired(base, scores)
+        per_type = " ".join(
+            f"{t[:4]} {np.mean([scores[q['id']] - base[q['id']] for q in queries if q['type'] == t]):+.3f}"
+            for t in TYPES
+        )
+        unjudged = np.mean([k not in judged.get(i, {}) for i, top in ranked.items() for k in top])
+        print(
+            f"{name:22} {change['mean']:+.4f} [{change['low']:+.3f}, {change['high']:+.3f}]"
+            f" up {change['up']} down {change['down']}  {per_type}  unjudged {unjudged:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
