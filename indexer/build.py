@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, generations, persisted, record_cache, storage, stories, writer_lock
+from . import analysis, generations, persisted, record_cache, storage, stories, vectors, writer_lock
 from .derive import Followed, derive
 from .documents import Document, MergedDocuments
 from .events import key_hash
@@ -59,6 +59,7 @@ class BuildReport:
     documents: int = 0
     seconds: float = 0.0
     generation: str = ""
+    semantic_model: str | None = None  # the model that embedded the items (indexer.vectors), None: words only
     problems: list[SeedProblem] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
@@ -74,6 +75,8 @@ class BuildReport:
                 f" {len(self.problems)} skipped; documents +{self.docs_added} ~{self.docs_updated}"
                 f" -{self.docs_removed}, {self.documents:,} in index"
             )
+            if self.semantic_model:
+                head += f", embedded with {self.semantic_model}"
         return f"{head} in {self.seconds:.2f}s"
 
 
@@ -307,13 +310,26 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
-    """Read every seed file and build a fresh generation; the old one stays live until the switch."""
+def full_build(
+    seeds_dir: Path, index_dir: Path, progress: Progress | None = None, *, semantic_model: str | None = None
+) -> BuildReport:
+    """Read every seed file and build a fresh generation; the old one stays live until the switch.
+
+    ``semantic_model``: embed the items with this model (``indexer.vectors``), 'none' not to, None
+    to do as the live generation did.
+    """
     with collector_paused():
-        return _full_build(seeds_dir, index_dir, progress)
+        return _full_build(seeds_dir, index_dir, progress, semantic_model)
 
 
-def _full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None) -> BuildReport:
+def _live_or_none(index_dir: Path) -> Path | None:
+    try:
+        return generations.current_generation(index_dir)
+    except (generations.IndexMissing, ValueError, OSError):
+        return None
+
+
+def _full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None, semantic_model: str | None) -> BuildReport:
     analysis.use_nltk()
     start = time.perf_counter()
     report = BuildReport(mode="full")
@@ -329,6 +345,7 @@ def _full_build(seeds_dir: Path, index_dir: Path, progress: Progress | None) -> 
     docs = MergedDocuments(r for s in seeds.values() for r in s.records)  # merged by the writers, in parallel
     gen = generations.new_generation(index_dir)
     write_derived(gen, written=write_documents(gen, docs, create=True))
+    report.semantic_model = vectors.write(gen, semantic_model, _live_or_none(index_dir))
     report.docs_added = report.documents = len(docs)
     keys = {rel: entry["keys"] for rel, entry in entries.items()}
     generations.publish(index_dir, gen, manifest_of(entries, report.problems, len(docs), "full"), keys)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, generations, persisted, storage
+from . import analysis, embedder, generations, persisted, storage, vectors
 from .build import (
     BuildReport,
     Progress,
@@ -90,8 +90,13 @@ def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys
     return found if len(found) == len(wanted) else None  # a key the arrays miss: let Whoosh look
 
 
-def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -> BuildReport:
-    """Re-read only added, changed and removed files and rebuild exactly the affected documents."""
+def update(
+    seeds_dir: Path, index_dir: Path, progress: Progress | None = None, *, semantic_model: str | None = None
+) -> BuildReport:
+    """Re-read only added, changed and removed files and rebuild exactly the affected documents.
+
+    ``semantic_model`` as ``full_build`` has it: None keeps the live generation's choice.
+    """
     compact = 0.0
     # generations superseded long enough ago are removed while this update reads and writes
     sweeping = generations.sweep_superseded(index_dir) if index_dir.is_dir() else None
@@ -104,10 +109,11 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
                 report = None
             else:
                 report = None
-                if manifest.get("version") == schema_version():  # else the field table changed: rebuild
+                # else the field table changed, or the items are to be embedded otherwise: rebuild
+                if manifest.get("version") == schema_version() and _same_model(live, semantic_model):
                     compact = deleted_share(live)
                     if compact <= REBUILD_SHARE:
-                        report = _update(seeds_dir, index_dir, progress, live, manifest, sweeping)
+                        report = _update(seeds_dir, index_dir, progress, live, manifest, sweeping, semantic_model)
     finally:
         if sweeping is not None:
             sweeping.join()
@@ -116,13 +122,21 @@ def update(seeds_dir: Path, index_dir: Path, progress: Progress | None = None) -
     enabled = gc.isenabled()
     gc.enable()  # as index --full has it: full_build pauses it for its span itself and turns it back on
     try:
-        report = full_build(seeds_dir, index_dir, progress)
+        report = full_build(seeds_dir, index_dir, progress, semantic_model=semantic_model)
     finally:
         if not enabled:
             gc.disable()
     if compact > REBUILD_SHARE:
         report.warnings.append(("", f"{compact:.0%} of the index were replaced versions: rebuilt it to compact"))
     return report
+
+
+def _same_model(live: Path, requested: str | None) -> bool:
+    """Whether the live generation's items are embedded as asked (None asks nothing)."""
+    if requested is None:
+        return True
+    held = vectors.load(live)
+    return embedder.chosen(requested) == (held.model if held else None)
 
 
 def _update(
@@ -132,6 +146,7 @@ def _update(
     live: Path,
     manifest: dict,
     sweeping: threading.Thread | None = None,
+    semantic_model: str | None = None,
 ) -> BuildReport | None:
     """``update`` once the live generation is known to be updatable; None when only a full build can say.
 
@@ -240,6 +255,7 @@ def _update(
     delete_docs = _live_versions(live_store, live_derived, replaced)
     written = write_documents(gen, new_docs, create=False, delete_keys=replaced, delete_docs=delete_docs)
     write_derived(gen, live, affected, opened=(live_store, live_derived), written=written)
+    report.semantic_model = vectors.write(gen, semantic_model, live)
     new_keys = keys_to_write(gen)
     if sweeping is not None:
         sweeping.join()

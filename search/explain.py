@@ -12,14 +12,26 @@ from typing import Any
 
 import numpy as np
 
+from . import semantic
 from .background import zipf
 from .evaluate import tree_terms
 from .expansion import Alternative
 from .words import alternative_bm25, alternative_idf, word_idf  # what the engine scored with: explain shows the same
 
 
-def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, Any]:
-    """The breakdown of one document's relevance score under ``plan`` (in the order of ``ranking.RULES``)."""
+def explain(
+    plan,
+    gen,
+    docnum: int,
+    best_in_story: float | None,
+    closeness: tuple[float, float] | None = None,
+    rescored: bool = False,
+) -> dict[str, Any]:
+    """The breakdown of one document's relevance score under ``plan`` (in the order of ``ranking.RULES``).
+
+    ``rescored``: the semantic rule re-ordered the first results; ``closeness``, this item's
+    (similarity, scale) when it was among them.
+    """
     policy = gen.policy
     parts = plan.parts
     bm25 = float(parts["bm25"][docnum]) if "bm25" in parts else float(plan.scores[docnum])
@@ -107,6 +119,18 @@ def explain(plan, gen, docnum: int, best_in_story: float | None) -> dict[str, An
                 "value": score,
             }
         )
+    if rescored:
+        rule: dict[str, Any] = {
+            "rule": "semantic",
+            "description": f"+ {policy.semantic_weight} x closeness in meaning to the query (cosine of the"
+            f" {gen.vectors.model} vectors) x the best score, over the first {policy.semantic_window} results",
+        }
+        if closeness is None:
+            rule.update(similarity=None, value=score, description=rule["description"] + ": not among them")
+        else:
+            score += semantic.lift(policy, *closeness)
+            rule.update(similarity=closeness[0], scale=closeness[1], value=score)
+        rules.append(rule)
     return {"score": score, "rules": rules}
 
 

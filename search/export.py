@@ -5,7 +5,8 @@ files of every document. The definition mirrors the product: Snowball English wi
 on title, excerpt and provider; BM25F (``combined_fields``), or BM25 per field, with this engine's
 k1 and b; field boosts; the minimum-should-match rule; the quality prior as a ``function_score``;
 stories collapsed with their other items as inner hits; the same facets as aggregations, and the
-coverage timeline as a date histogram.
+coverage timeline as a date histogram. An index embedded for the semantic rule also exports each
+item's vector (a ``knn_vector``) and ``semantic_rescore.json``: the rule as a ``rescore`` clause.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from indexer.schema import FACET_FIELDS, FACETS
 
 from .engine import SearchEngine
+from .generation import Generation
 from .hits import MORE_SHOWN, iso_utc
 from .ranking import POLICY, RankingPolicy
 
@@ -27,6 +29,7 @@ MAX_ID_BYTES = 512  # OpenSearch and Elasticsearch refuse longer document ids
 BULK_DOCS = 5_000  # per file: a few MB, a comfortable bulk request
 MAPPING_FILE = "index.json"
 TEMPLATE_FILE = "search_template.json"
+RESCORE_FILE = "semantic_rescore.json"
 TEXT_ANALYZER = "news_text"
 TITLE_ALONE = "alone"  # BM25F: the title's subfield scored on its own, for the title bonus
 ALL_WORDS_TIER = 1e6  # the all-words tier's constant: above any BM25 sum, so the tier decides first
@@ -39,8 +42,8 @@ def document_id(key: str) -> str:
     return "sha1:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
 
 
-def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
-    """Settings (analysis, similarity) and strict mappings for the news index."""
+def index_definition(policy: RankingPolicy = POLICY, dimensions: int = 0) -> dict[str, Any]:
+    """Settings (analysis, similarity) and strict mappings for the news index (with item vectors of ``dimensions``)."""
 
     def text(field: str, **extra: Any) -> dict[str, Any]:
         # combined_fields refuses fields with a similarity of their own: BM25F's fields take the default
@@ -92,6 +95,7 @@ def index_definition(policy: RankingPolicy = POLICY) -> dict[str, Any]:
                 "story": keyword,
                 "parents": keyword,
                 "sources": keyword,
+                **({"vector": {"type": "knn_vector", "dimension": dimensions}} if dimensions else {}),
             },
         },
     }
@@ -226,6 +230,23 @@ def _feedback(policy: RankingPolicy, fields: list[str]) -> list[dict[str, Any]]:
     return [_words(policy, fields, "{{feedback}}", zero_terms_query="none", boost=boost)]
 
 
+def semantic_rescore(policy: RankingPolicy, model: str) -> dict[str, Any]:
+    """The semantic rule (``search.semantic``) as a ``rescore`` clause to add to a rendered template's body.
+
+    A client sets ``query_value`` to the query's vector from ``model`` and ``scale`` to the first
+    result's score less the all-words tier's constant when it holds every word (the engine's scale:
+    the best score by words in the window). ``1 +`` keeps the script's score non-negative, as
+    OpenSearch requires; it adds the same to every rescored item. OpenSearch refuses ``rescore``
+    beside ``collapse``: drop the template's ``collapse`` (the flat list) to use it, or group the
+    rescored hits by ``story`` in the client.
+    """
+    script = "params.weight * params.scale * (1 + cosineSimilarity(params.query_value, doc[params.field]))"
+    params = {"field": "vector", "weight": policy.semantic_weight, "scale": 1.0, "query_value": [], "model": model}
+    rescore = {"script_score": {"query": {"match_all": {}}, "script": {"source": script, "params": params}}}
+    clause = {"query_weight": 1.0, "rescore_query_weight": 1.0, "score_mode": "total", "rescore_query": rescore}
+    return {"rescore": {"window_size": policy.semantic_window, "query": clause}}
+
+
 def _document(stored: dict[str, Any]) -> dict[str, Any]:
     doc = {
         "key": stored.get("key", ""),
@@ -249,10 +270,14 @@ def _document(stored: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v is not None and v != ""}
 
 
-def documents(engine: SearchEngine) -> Iterator[dict[str, Any]]:
-    """Every live document of the engine's generation, as exported."""
-    for stored in engine.stored_documents():
-        yield _document(stored)
+def documents(engine: SearchEngine, gen: Generation | None = None) -> Iterator[dict[str, Any]]:
+    """Every live document of the engine's generation, as exported (with its vector when it has one)."""
+    gen = gen or engine.generation()
+    for docnum, stored in engine.live_items(gen):
+        doc = _document(stored)
+        if gen.vectors is not None:
+            doc["vector"] = [round(float(x), 5) for x in gen.vectors.rows[docnum]]
+        yield doc
 
 
 def export_opensearch(engine: SearchEngine, out_dir: Path, index_name: str = "news", batch: int = BULK_DOCS) -> dict:
@@ -260,11 +285,18 @@ def export_opensearch(engine: SearchEngine, out_dir: Path, index_name: str = "ne
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("bulk-*.ndjson"):
         old.unlink()  # a smaller re-export must not leave stale files behind
-    (out_dir / MAPPING_FILE).write_text(json.dumps(index_definition(), indent=2) + "\n", encoding="utf-8")
-    (out_dir / TEMPLATE_FILE).write_text(json.dumps(search_template(), indent=2) + "\n", encoding="utf-8")
+    gen = engine.generation()  # one generation for the mapping and every document
+    vectors = gen.vectors
+    definition = index_definition(engine.policy, vectors.rows.shape[1] if vectors is not None else 0)
+    (out_dir / MAPPING_FILE).write_text(json.dumps(definition, indent=2) + "\n", encoding="utf-8")
+    (out_dir / TEMPLATE_FILE).write_text(json.dumps(search_template(engine.policy), indent=2) + "\n", encoding="utf-8")
+    (out_dir / RESCORE_FILE).unlink(missing_ok=True)
+    if vectors is not None:
+        rescore = semantic_rescore(engine.policy, vectors.model)
+        (out_dir / RESCORE_FILE).write_text(json.dumps(rescore, indent=2) + "\n", encoding="utf-8")
     files, count, handle = [], 0, None
     try:
-        for doc in documents(engine):
+        for doc in documents(engine, gen):
             if count % batch == 0:
                 if handle:
                     handle.close()
@@ -278,4 +310,5 @@ def export_opensearch(engine: SearchEngine, out_dir: Path, index_name: str = "ne
     finally:
         if handle:
             handle.close()
-    return {"index": index_name, "documents": count, "files": [MAPPING_FILE, TEMPLATE_FILE, *files]}
+    extra = [RESCORE_FILE] if vectors is not None else []
+    return {"index": index_name, "documents": count, "files": [MAPPING_FILE, TEMPLATE_FILE, *extra, *files]}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import generations, persisted
+from indexer import generations, persisted, vectors
 from indexer.analysis import remember_stems
 from indexer.persisted import Derived
 from indexer.schema import FACET_FIELDS
@@ -37,6 +37,17 @@ from .ranking import RankingPolicy
 from .scorer import ScoringData
 
 log = logging.getLogger(__name__)
+
+
+def _vectors_of(path: Path, doc_count: int) -> vectors.Vectors | None:
+    """The generation's item vectors, when it was embedded and they are its own (one row per document)."""
+    held = vectors.load(path)
+    if held is not None and len(held.rows) != doc_count:
+        log.warning(
+            "%s: item vectors of another build (%d rows, %d items): ignored", path.name, len(held.rows), doc_count
+        )
+        return None
+    return held
 
 
 @dataclass
@@ -60,6 +71,7 @@ class Generation:
     policy: RankingPolicy
     answers: AnswerCache  # answers computed on this generation: never stale, dropped with it
     derived: Derived = field(repr=False)
+    vectors: vectors.Vectors | None = field(default=None, repr=False)  # item vectors (search.semantic), if built
     mapped: bool = False  # whether the derived arrays are mapped from the build's files (else computed here)
     _vocabulary: Vocabulary | None = field(default=None, repr=False)
     _manifest: dict | None = field(default=None, repr=False)
@@ -106,6 +118,7 @@ class Generation:
             policy=policy,
             answers=AnswerCache(cache_entries),
             derived=derived,
+            vectors=_vectors_of(path, derived.doc_count),
             mapped=mapped,
         )
 

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 from whoosh.util.times import long_to_datetime
 
-from . import highlight
+from . import highlight, semantic
 from .evaluate import Plan
 from .explain import explain
 from .generation import Generation
@@ -21,7 +21,12 @@ MORE_SHOWN = 5  # other items of a story listed under its best hit
 
 
 def page_of_hits(
-    plan: Plan, request: SearchRequest, gen: Generation, final: np.ndarray, docs: np.ndarray | None = None
+    plan: Plan,
+    request: SearchRequest,
+    gen: Generation,
+    final: np.ndarray,
+    docs: np.ndarray | None = None,
+    meaning: np.ndarray | None = None,
 ) -> tuple[list[dict], int]:
     """The page of hits, and how many stories the matches belong to.
 
@@ -30,14 +35,14 @@ def page_of_hits(
     hit names its story (the key of the story's earliest item) and, when the story holds other
     items, its size, its number of sources and its date span (``story_items``, ``story_sources``,
     ``story_first``, ``story_last``), whether or not they match. ``docs``: ``np.flatnonzero(final)``
-    when the caller has it.
+    when the caller has it. ``meaning``: the query's vector, for the semantic rule (``search.semantic``).
     """
     docs = np.flatnonzero(final) if docs is None else docs
     story = gen.story[docs]
     per_story = np.bincount(story) if len(docs) else np.zeros(0, dtype=np.int64)  # matches per story
     stories = int(np.count_nonzero(per_story))
     wanted = request.offset + request.limit
-    best = None
+    best = rescored = None
     if request.sort == "relevance":
         ranked = plan.scores[docs] * gen.prior[docs]
         # browsing ranks by quality alone; without a story boost the best score of each story
@@ -52,6 +57,9 @@ def page_of_hits(
             # (the same floats as np.where over every match, which cost ~0.7 ms at 70k matches)
             lifted = np.flatnonzero(plan.partial[docs])
             key[lifted] = key[lifted] + ranked.max() + 1.0
+        if meaning is not None and len(docs):
+            rescored = semantic.rescore(gen, meaning, docs, ranked, key)
+            key = _tiers(ranked, rescored.window, plan.partial[docs] if plan.partial is not None else None)
         keys: tuple[np.ndarray, ...] = (gen.tiebreak[docs], key)
     elif request.sort == "newest":
         ranked = None
@@ -85,14 +93,33 @@ def page_of_hits(
         for hit, p in zip(hits, page, strict=True):
             hit["partial"] = bool(plan.partial[docs[p]])
     if request.explain and ranked is not None:
+        closeness = _closeness(rescored) if rescored is not None else {}
         for hit, p in zip(hits, page, strict=True):
-            hit["explain"] = explain(plan, gen, int(docs[p]), float(best[story[p]]) if best is not None else None)
+            in_story = float(best[story[p]]) if best is not None else None
+            hit["explain"] = explain(plan, gen, int(docs[p]), in_story, closeness.get(int(p)), rescored is not None)
     for hit, others, shown in zip(hits, members, more_stored, strict=False):
         hit["more"] = len(others)
         hit["more_items"] = [member(fields) for fields in shown]
     for hit, p in zip(hits, page, strict=True):
         hit.update(story_card(gen, int(docs[p]), hit["key"]))
     return hits, stories
+
+
+def _tiers(ranked: np.ndarray, window: np.ndarray, partial: np.ndarray | None) -> np.ndarray:
+    """Sort keys (lower first): the rescored window before the rest, full matches before partial ones in each."""
+    tier = np.full(len(ranked), 2.0)
+    tier[window] = 0.0
+    if partial is not None:
+        tier += partial
+    return -ranked + tier * (float(ranked.max() - ranked.min()) + 1.0)
+
+
+def _closeness(rescored: semantic.Rescored) -> dict[int, tuple[float, float]]:
+    """Match position -> (similarity, scale) of each item the semantic rule re-ordered."""
+    return {
+        int(p): (float(s), rescored.scale)
+        for p, s in zip(rescored.window.tolist(), rescored.similarity.tolist(), strict=True)
+    }
 
 
 def story_card(gen: Generation, doc: int, key: str) -> dict:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from indexer.analysis import load_stemmer_in_background
+from search import semantic
 from search.analytics import FILE_NAME, Recorder
 from search.engine import SearchEngine
 from search.query import load_parser
@@ -87,6 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["search_engine"] = SearchEngine(
         Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"], app.config["RESULT_CACHE"]
     )
+    semantic.load_in_background(Path(app.config["INDEX_DIR"]))  # seconds of PyTorch import, if embedded
     analytics_path = app.config["ANALYTICS_PATH"] or Path(app.config["INDEX_DIR"]) / FILE_NAME
     app.extensions["analytics"] = (
         Recorder.from_settings(Path(analytics_path), app.config) if app.config["ANALYTICS"] else None

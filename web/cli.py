@@ -34,9 +34,10 @@ SORTS = ("relevance", "newest", "quality")
 class Context:
     """Global options shared by every command."""
 
-    def __init__(self, index: Path, seeds: Path) -> None:
+    def __init__(self, index: Path, seeds: Path, semantic_model: str | None = None) -> None:
         self.index = index
         self.seeds = seeds
+        self.semantic_model = semantic_model
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,11 +59,20 @@ class Context:
     type=click.Path(file_okay=False, path_type=Path),
     help="Seed folder (env SEARCH_SEEDS).",
 )
+@click.option(
+    "--semantic-model",
+    envvar="SEARCH_SEMANTIC_MODEL",
+    default=None,
+    metavar="NAME",
+    help="When indexing: embed the items with this sentence-transformers model ('default': all-MiniLM-L6-v2;"
+    " 'none': stop) so results are also ranked by meaning; needs the semantic extra. Unset: as the index"
+    " was built (env SEARCH_SEMANTIC_MODEL).",
+)
 @click.version_option(package_name="news-search")
 @click.pass_context
-def main(ctx: click.Context, index_dir: Path, seeds_dir: Path) -> None:
+def main(ctx: click.Context, index_dir: Path, seeds_dir: Path, semantic_model: str | None) -> None:
     """Relevance-ranked search over a folder of news front-matter files."""
-    ctx.obj = Context(index_dir, seeds_dir)
+    ctx.obj = Context(index_dir, seeds_dir, semantic_model)
 
 
 # ---------------------------------------------------------------------------

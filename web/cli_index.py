@@ -24,9 +24,18 @@ PROGRAM_EXITS_AFTER = False  # set by the search-cli program (web.cli.run), neve
 
 
 def run_index(
-    seeds: Path, index: Path, *, full: bool, wait: bool, quiet: bool, progress_bar: bool = False
+    seeds: Path,
+    index: Path,
+    *,
+    full: bool,
+    wait: bool,
+    quiet: bool,
+    progress_bar: bool = False,
+    semantic_model: str | None = None,
 ) -> BuildReport:
     """Build or update the index; raises on fatal errors.
+
+    ``semantic_model``: embed the items with it ('none': stop; None: as the live generation did).
 
     A progress bar (files read, rate, time left) goes to stderr on a terminal, or when asked
     (``progress_bar``), never with ``quiet``.
@@ -53,8 +62,8 @@ def run_index(
     try:
         with writer_lock.writer_lock(index, wait=wait):
             if full:
-                return build.full_build(seeds, index, progress)
-            return incremental.update(seeds, index, progress)
+                return build.full_build(seeds, index, progress, semantic_model=semantic_model)
+            return incremental.update(seeds, index, progress, semantic_model=semantic_model)
     finally:
         if bar is not None:
             bar.close()
@@ -89,15 +98,27 @@ def index_command(
 
     Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
     """
+    from indexer.embedder import EmbedderMissing
     from indexer.writer_lock import IndexBusy
 
     def run_once(full: bool, wait: bool) -> BuildReport | None:
         try:
             report = run_index(
-                obj.seeds, obj.index, full=full, wait=wait, quiet=quiet or watch, progress_bar=progress_bar
+                obj.seeds,
+                obj.index,
+                full=full,
+                wait=wait,
+                quiet=quiet or watch,
+                progress_bar=progress_bar,
+                semantic_model=obj.semantic_model,
             )
         except IndexBusy as exc:
             fail(str(exc))
+        except EmbedderMissing as exc:
+            if not watch:
+                fail(f"{exc}; the previous index is unchanged")
+            echo(f"error: {exc}; the previous index is unchanged", err=True)
+            return None
         except OSError as exc:
             if not watch:
                 fail(f"{exc.strerror or exc}: {exc.filename or obj.index}; the previous index is unchanged")

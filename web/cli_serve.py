@@ -87,6 +87,7 @@ def serve_command(
     import logging
 
     from indexer import generations
+    from indexer.embedder import EmbedderMissing
     from indexer.generations import IndexMissing
     from indexer.writer_lock import IndexBusy
 
@@ -101,8 +102,10 @@ def serve_command(
     except IndexMissing:
         echo(f"no index at {obj.index}: building it from {obj.seeds}", err=True)
         try:
-            report = run_index(obj.seeds, obj.index, full=True, wait=True, quiet=False)
-        except (IndexBusy, OSError) as exc:
+            report = run_index(
+                obj.seeds, obj.index, full=True, wait=True, quiet=False, semantic_model=obj.semantic_model
+            )
+        except (IndexBusy, OSError, EmbedderMissing) as exc:
             fail(str(exc))
         for problem in report.problems:
             echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)

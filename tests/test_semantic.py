@@ -1,0 +1,277 @@
+"""The semantic rule (search.semantic) on a real index embedded by the real model (indexer.embedder).
+
+Needs the semantic extra (``pip install -e '.[semantic]'``): skipped without it, required in CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import doctest
+import json
+import logging
+import os
+import shutil
+import urllib.request
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from indexer import build, embedder, generations, incremental, vectors
+from search.engine import SearchEngine
+from search.ranking import POLICY
+from search.request import build_request
+from tests.conftest import waitress_server
+
+if not embedder.available():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs the semantic extra: pip install -e '.[semantic]'")
+    pytest.skip("the semantic extra is not installed (pip install -e '.[semantic]')", allow_module_level=True)
+
+WORDS_ONLY = dataclasses.replace(POLICY, semantic_weight=0)
+QUERY = "maps in Power Apps"  # no item says "maps" but "full"; "geo" says it otherwise
+SEARCH = "/api/search?q=maps+in+power+apps&explain=1&group=0"
+
+
+def _item(folder, name: str, title: str, excerpt: str) -> None:
+    (folder / f"2021-01-{name}.md").write_text(
+        f'---\ntitle: "{title}"\nexcerpt: "{excerpt}"\nwebUrl: "https://x.org/{name}"\n'
+        "publishedDateTime: 2021-01-02T03:04:05Z\nquality: 50\n---\n",
+        encoding="utf-8",
+    )
+
+
+def _seeds(folder) -> None:
+    folder.mkdir()
+    _item(folder, "geo", "Power Apps gets geospatial features", "Show addresses and locations on a canvas")
+    _item(folder, "pricing", "Power Apps gets cheaper pricing plans", "Licences now cost less for every business")
+    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now start quicker on phones")
+    _item(folder, "full", "Power Apps licence costs", "Contoso maps out what Power Apps plans cost")
+    for i in range(5):
+        _item(folder, f"filler{i}", f"Filler story {i}", "nothing to see in this one at all")
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    """(seed folder, index) of nine items, embedded with the default model."""
+    root = tmp_path_factory.mktemp("semantic")
+    _seeds(root / "seeds")
+    report = build.full_build(root / "seeds", root / "index", semantic_model="default")
+    assert report.semantic_model == embedder.DEFAULT_MODEL
+    return root / "seeds", root / "index"
+
+
+def _keys(index, q: str = QUERY, policy=POLICY, **options) -> list[str]:
+    answer = SearchEngine(index, policy=policy, cache_entries=0).search(build_request(q, group=False, **options))
+    return [hit["key"].rsplit("/", 1)[1] for hit in answer["hits"]]
+
+
+def _hits(index, q: str = QUERY, policy=POLICY) -> list[dict]:
+    engine = SearchEngine(index, policy=policy, cache_entries=0)
+    return engine.search(build_request(q, group=False, explain=True))["hits"]
+
+
+def test_the_model_setting_reads_as_documented():
+    assert doctest.testmod(embedder).failed == 0
+
+
+def test_meaning_lifts_an_item_phrased_otherwise_above_one_the_words_alone_put_first(embedded):
+    _, index = embedded
+    # by words, "geo" (no "maps") is third among the items lacking a word; by meaning it is the closest of them
+    assert _keys(index, policy=WORDS_ONLY) == ["full", "mobile", "geo", "pricing"]
+    assert _keys(index) == ["full", "geo", "mobile", "pricing"]
+
+
+def test_only_the_first_results_are_reordered_and_they_stay_ahead_of_the_rest(embedded):
+    _, index = embedded
+    one = dataclasses.replace(POLICY, semantic_window=1)
+    assert _keys(index, policy=one) == ["full", "mobile", "geo", "pricing"]
+    outside = _hits(index, policy=one)[2]["explain"]["rules"][-1]
+    assert (
+        outside["rule"] == "semantic" and outside["similarity"] is None and "not among them" in outside["description"]
+    )
+
+
+def test_an_item_lacking_a_required_word_stays_after_those_holding_every_word_whatever_its_meaning(embedded):
+    _, index = embedded
+    strong = dataclasses.replace(POLICY, semantic_weight=10.0)  # enough to lift "geo" past "full" by score
+    hits = _hits(index, "power apps maps", policy=strong)
+    assert [h["key"].rsplit("/", 1)[1] for h in hits[:2]] == ["full", "geo"]
+    assert hits[1]["partial"] and not hits[0]["partial"]
+    assert hits[1]["score"] > hits[0]["score"]  # the tier, not the score, keeps it second
+
+
+def test_explain_names_the_semantic_rule_and_adds_up_to_each_hits_score(embedded):
+    _, index = embedded
+    hits = _hits(index)
+    for hit in hits:
+        rule = hit["explain"]["rules"][-1]
+        assert rule["rule"] == "semantic" and 0 < rule["similarity"] <= 1
+        assert hit["explain"]["score"] == pytest.approx(hit["score"], abs=1e-6)  # the hit's is rounded to 6 places
+    words = {h["key"]: h["score"] for h in _hits(index, policy=WORDS_ONLY)}
+    for hit in hits:  # the rule adds weight x similarity x the best score by words, and nothing else moves
+        rule = hit["explain"]["rules"][-1]
+        assert rule["scale"] == pytest.approx(max(words.values()), abs=1e-6)
+        lift = POLICY.semantic_weight * rule["similarity"] * rule["scale"]
+        assert hit["score"] == pytest.approx(words[hit["key"]] + lift, rel=1e-6)
+
+
+def test_query_syntax_and_other_sorts_are_not_reordered_by_meaning(embedded):
+    _, index = embedded
+    syntax = "power AND apps"
+    assert _keys(index, syntax) == _keys(index, syntax, policy=WORDS_ONLY)
+    hits = _hits(index, syntax)
+    assert all(r["rule"] != "semantic" for h in hits for r in h["explain"]["rules"])
+    assert _keys(index, sort="newest") == _keys(index, sort="newest", policy=WORDS_ONLY)
+
+
+def test_an_update_embeds_only_the_changed_item_and_keeps_the_indexes_model(embedded, tmp_path, monkeypatch):
+    seeds, index = embedded
+    read = []
+    text_of = embedder.item_text
+    monkeypatch.setattr(embedder, "item_text", lambda title, excerpt: read.append(title) or text_of(title, excerpt))
+    folder, copy = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(seeds, folder)
+    shutil.copytree(index, copy)
+    before = vectors.load(generations.current_generation(copy))
+    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    report = incremental.update(folder, copy)  # no model named: the index's own
+    assert report.mode == "incremental" and report.semantic_model == embedder.DEFAULT_MODEL
+    gen = generations.current_generation(copy)
+    meta = json.loads((gen / vectors.DIRECTORY / vectors.META).read_text())
+    assert (meta["embedded"], meta["carried"]) == (1, 9)  # the new version; the old one is a deleted row
+    assert read == ["Power Apps gets a faster mobile player"]  # the other rows copied by position, unread
+    after = vectors.load(gen)
+    same = [i for i, h in enumerate(after.hashes.tolist()) if h in set(before.hashes.tolist())]
+    assert len(same) == 9
+    rows = {int(h): before.rows[i] for i, h in enumerate(before.hashes.tolist())}
+    assert all(np.array_equal(after.rows[i], rows[int(after.hashes[i])]) for i in same)
+
+
+def test_none_stops_embedding_and_the_index_ranks_by_words(embedded, tmp_path):
+    seeds, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    report = incremental.update(seeds, copy, semantic_model="none")
+    assert report.mode == "full" and report.semantic_model is None  # the model changed: a rebuild
+    assert vectors.load(generations.current_generation(copy)) is None
+    assert _keys(copy) == _keys(index, policy=WORDS_ONLY)
+    from search.export import RESCORE_FILE, export_opensearch
+
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / RESCORE_FILE).write_text("{}")  # from an export of the index when it was embedded
+    assert RESCORE_FILE not in export_opensearch(SearchEngine(copy), out)["files"]
+    assert not (out / RESCORE_FILE).exists()
+    assert "vector" not in (out / "bulk-00001.ndjson").read_text()
+
+
+def test_an_index_whose_model_cannot_be_loaded_is_searched_by_words_with_a_warning(embedded, tmp_path, caplog):
+    _, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    meta = generations.current_generation(copy) / vectors.DIRECTORY / vectors.META
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "model": str(tmp_path / "no-such-model")}))
+    with caplog.at_level(logging.WARNING, logger="search.semantic"):
+        assert _keys(copy) == _keys(index, policy=WORDS_ONLY)
+    assert "cannot load the embedding model" in caplog.text and "ranking by words alone" in caplog.text
+
+
+def test_the_cli_refuses_a_model_it_cannot_load_and_keeps_the_index(embedded, tmp_path):
+    from web.cli import main
+
+    seeds, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    live = generations.current_generation(copy)
+    bad = str(tmp_path / "no-such-model")
+    result = CliRunner().invoke(main, ["--seeds", str(seeds), "--index", str(copy), "--semantic-model", bad, "index"])
+    assert result.exit_code == 1
+    assert "cannot load the embedding model" in result.output and "the previous index is unchanged" in result.output
+    assert generations.current_generation(copy) == live
+
+
+def test_the_api_explains_the_semantic_rule_on_a_real_server(embedded):
+    from web.app import create_app
+
+    _, index = embedded
+    app = create_app({"INDEX_DIR": str(index), "ANALYTICS": False})
+    with waitress_server(app) as url, urllib.request.urlopen(f"{url}{SEARCH}") as response:
+        answer = json.load(response)
+    keys = [hit["key"].rsplit("/", 1)[1] for hit in answer["hits"]]
+    assert keys == ["full", "geo", "mobile", "pricing"]
+    assert all(hit["explain"]["rules"][-1]["rule"] == "semantic" for hit in answer["hits"])
+
+
+def test_the_export_carries_the_vectors_and_the_rule_as_a_rescore_clause(embedded, tmp_path):
+    from search.export import RESCORE_FILE, export_opensearch
+
+    _, index = embedded
+    summary = export_opensearch(SearchEngine(index), tmp_path)
+    assert RESCORE_FILE in summary["files"]
+    definition = json.loads((tmp_path / "index.json").read_text())
+    assert definition["mappings"]["properties"]["vector"] == {"type": "knn_vector", "dimension": 384}
+    lines = (tmp_path / "bulk-00001.ndjson").read_text().splitlines()
+    docs = [json.loads(line) for line in lines[1::2]]
+    assert len(docs) == 9 and all(len(doc["vector"]) == 384 for doc in docs)
+    assert all(np.linalg.norm(doc["vector"]) == pytest.approx(1.0, abs=1e-3) for doc in docs)
+    rescore = json.loads((tmp_path / RESCORE_FILE).read_text())["rescore"]
+    assert rescore["window_size"] == POLICY.semantic_window
+    params = rescore["query"]["rescore_query"]["script_score"]["script"]["params"]
+    assert params["weight"] == POLICY.semantic_weight and params["model"] == embedder.DEFAULT_MODEL
+
+
+def test_the_window_stays_ahead_of_the_rest_even_for_an_item_far_from_the_querys_meaning(embedded):
+    _, index = embedded
+    # a window of 2 holds "full" and "mobile" (the first two by words); "geo", outside it, is closer in
+    # meaning than "mobile" and would outscore it with the lift, but must stay after the window
+    two = dataclasses.replace(POLICY, semantic_window=2)
+    hits = _hits(index, policy=two)
+    keys = [h["key"].rsplit("/", 1)[1] for h in hits]
+    assert keys[:2] == ["full", "mobile"]  # the window: the first two by words, re-ordered among themselves
+    outside = {h["key"].rsplit("/", 1)[1]: h for h in hits[2:]}
+    assert outside["geo"]["explain"]["rules"][-1]["similarity"] is None
+    # "geo" is closer in meaning than "mobile" (it wins a window holding both), but outside it gains nothing
+    assert _keys(index, policy=dataclasses.replace(POLICY, semantic_window=3))[1] == "geo"
+
+
+def test_a_model_named_for_the_hub_that_is_not_on_disk_costs_a_query_no_wait(embedded, tmp_path, monkeypatch):
+    import time
+
+    _, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    meta = generations.current_generation(copy) / vectors.DIRECTORY / vectors.META
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "model": "someorg/not-a-real-model"}))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # a query must not ask the Hub even when it may
+    started = time.monotonic()
+    for _ in range(3):
+        assert _keys(copy) == _keys(index, policy=WORDS_ONLY)
+    assert time.monotonic() - started < 10  # the Hub (unreachable here) was never waited on
+
+
+def test_truncated_vector_files_read_as_words_alone_and_a_rebuild_embeds_again(embedded, tmp_path):
+    seeds, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    (generations.current_generation(copy) / vectors.DIRECTORY / "vectors.npy").write_bytes(b"")  # a crash
+    assert _keys(copy) == _keys(index, policy=WORDS_ONLY)
+    report = build.full_build(seeds, copy)  # the index's model, kept; the rows made again
+    assert report.semantic_model == embedder.DEFAULT_MODEL
+    assert _keys(copy) == _keys(index)
+    shutil.rmtree(copy)
+    shutil.copytree(index, copy)
+    (generations.current_generation(copy) / vectors.DIRECTORY / "hashes.npy").write_bytes(b"")
+    assert build.full_build(seeds, copy, semantic_model="none").semantic_model is None
+
+
+def test_sort_keys_put_the_window_first_and_full_matches_first_within_each_part():
+    from search.hits import _tiers
+
+    # scores after the rule: a window item may end below an item outside it (a negative cosine)
+    ranked = np.array([5.0, -1.0, 9.0, 3.0, 8.0])
+    window = np.array([0, 1, 3])
+    partial = np.array([False, False, False, True, True])
+    order = np.argsort(_tiers(ranked, window, partial), kind="stable").tolist()
+    assert order == [0, 1, 3, 2, 4]  # window full (5, -1), window partial (3), outside full (9), partial (8)
+    assert np.argsort(_tiers(ranked, window, None), kind="stable").tolist() == [0, 3, 1, 2, 4]
