@@ -101,7 +101,8 @@ def new_generation(index_dir: Path) -> Path:
     return gen
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """A directory's entries on disk (after files were created or renamed in it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -122,7 +123,7 @@ def rewrite_manifest(gen: Path, manifest: dict[str, Any], keys: Mapping[str, Seq
     _write_durably(gen / FILES, table.to_bytes())
     header = {**{k: v for k, v in manifest.items() if k != "files"}, "file_count": len(table)}
     _write_durably(gen / MANIFEST, json.dumps(header, separators=(",", ":")).encode("utf-8"))
-    _fsync_dir(gen)
+    fsync_dir(gen)
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -155,7 +156,7 @@ def publish(
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(pointer, index_dir / CURRENT)
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
     remove_unfinished(index_dir)
     if superseded:
         remove_superseded(index_dir)

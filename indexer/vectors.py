@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import embedder
+from . import embedder, generations
 from .storage import Store
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
         _replace(folder / name, lambda fh, a=array: np.save(fh, a))
     meta = {"format": FORMAT, "model": model, "dimensions": dims, "embedded": len(missing), "carried": n - len(missing)}
     _replace(folder / META, lambda fh: fh.write(json.dumps(meta).encode()))
-    _fsync(folder)
+    generations.fsync_dir(folder)  # its entries too, before the generation is published
     return model
 
 
@@ -142,12 +142,3 @@ def _replace(path: Path, write) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def _fsync(folder: Path) -> None:
-    """The folder's entries on disk too (before the generation is published)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

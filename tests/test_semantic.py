@@ -21,7 +21,7 @@ from indexer import build, embedder, generations, incremental, vectors
 from search.engine import SearchEngine
 from search.ranking import POLICY
 from search.request import build_request
-from tests.conftest import waitress_server
+from tests.conftest import ROOT, waitress_server
 
 if not embedder.available():
     if os.environ.get("CI"):
@@ -275,3 +275,27 @@ def test_sort_keys_put_the_window_first_and_full_matches_first_within_each_part(
     order = np.argsort(_tiers(ranked, window, partial), kind="stable").tolist()
     assert order == [0, 1, 3, 2, 4]  # window full (5, -1), window partial (3), outside full (9), partial (8)
     assert np.argsort(_tiers(ranked, window, None), kind="stable").tolist() == [0, 3, 1, 2, 4]
+
+
+def test_the_cli_ranks_by_meaning_unless_told_words_only_which_never_loads_the_model(embedded):
+    import subprocess
+    import sys
+
+    _, index = embedded
+    code = (
+        "import json, sys\n"
+        "from click.testing import CliRunner\n"
+        "from web.cli import main\n"
+        "args = ['--index', sys.argv[1], 'query', '--json', '--no-group', *sys.argv[2:], 'maps in power apps']\n"
+        "out = CliRunner().invoke(main, args).stdout\n"
+        "print(json.dumps([[h['key'] for h in json.loads(out)['hits']], 'torch' in sys.modules]))\n"
+    )
+
+    def run(*flags: str) -> tuple[list[str], bool]:
+        command = [sys.executable, "-c", code, str(index), *flags]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+        keys, torch = json.loads(done.stdout.strip().splitlines()[-1])
+        return [k.rsplit("/", 1)[1] for k in keys], torch
+
+    assert run() == (["full", "geo", "mobile", "pricing"], True)
+    assert run("--words-only") == (["full", "mobile", "geo", "pricing"], False)

@@ -7,6 +7,7 @@ loads no web framework.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import sys
@@ -79,11 +80,12 @@ def main(ctx: click.Context, index_dir: Path, seeds_dir: Path, semantic_model: s
 # query
 
 
-def _open_engine(index: Path):
+def _open_engine(index: Path, *, words_only: bool = False):
     from indexer.generations import IndexMissing
     from search.engine import SearchEngine
+    from search.ranking import POLICY
 
-    engine = SearchEngine(index)
+    engine = SearchEngine(index, policy=dataclasses.replace(POLICY, semantic_weight=0) if words_only else POLICY)
     try:
         engine.generation()
     except IndexMissing as exc:
@@ -105,6 +107,12 @@ def _open_engine(index: Path):
 )
 @click.option("--typos/--no-typos", default=True, show_default=True, help="Misspelt words match close spellings.")
 @click.option("--explain", is_flag=True, help="Break each hit's score into the ranking policy's rules.")
+@click.option(
+    "--words-only",
+    is_flag=True,
+    help="On an index embedded for ranking by meaning: rank by words alone, without loading the model"
+    " (seconds of PyTorch import a run).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON object (same as /api/search).")
 @click.pass_obj
 def query_command(
@@ -118,6 +126,7 @@ def query_command(
     prefix: bool,
     typos: bool,
     explain: bool,
+    words_only: bool,
     as_json: bool,
 ) -> None:
     """Ranked results for WORDS ("phrases", -exclude, field:value, published:[2020 to 2021])."""
@@ -139,7 +148,7 @@ def query_command(
         )
     except RequestError as exc:
         fail(str(exc), 2)
-    engine = _open_engine(obj.index)
+    engine = _open_engine(obj.index, words_only=words_only)
     try:
         result = engine.search(request)
     except QUERY_REFUSALS as exc:
