@@ -138,8 +138,8 @@ class RankingPolicy:
     # semantic (search.semantic; only for an index built with --semantic-model): the first
     # ``semantic_window`` results each gain this x the cosine of the item's and the query's vectors x
     # the best score among them, and are ordered again. Chosen on the tuning half (0.3: +0.025, 42
-    # queries up, 18 down; topical +0.038) and confirmed on the clean fresh3 half (+0.020, 9 up, 6 down)
-    # and every older held-out half (docs/relevance.md, tenth round); 0: off
+    # queries up, 18 down; topical +0.038); passed its one run on the clean fresh3 half (+0.019, 9 up,
+    # 6 down, not significant alone) and is up on every older held-out half (docs/relevance.md, tenth round); 0: off
     semantic_weight: float = 0.3
     semantic_window: int = 100
 

@@ -49,7 +49,8 @@ def test_the_fresh_queries_are_a_half_of_their_own_that_no_tuning_script_reads()
     later_tuning = [q for q in queries if q.get("set") == "tuning"]  # written to tune on: never held out
     assert len(later_tuning) >= 140 and all(q["half"] == "tuning" for q in later_tuning)
     assert all(q["id"].startswith("t") or 301 <= int(q["id"][1:]) <= 380 for q in later_tuning)
-    for script in ("sweep.py", "compare.py", "ideal.py", "versus.py", "rerank.py"):  # where ranking changes are chosen
+    # where ranking changes are chosen
+    for script in ("sweep.py", "compare.py", "ideal.py", "versus.py", "rerank.py", "hybrid.py"):
         assert "tuning_queries(judged" in (DATA.parent / script).read_text(encoding="utf-8")
     from eval.graded import load_judgments, tuning_queries
 
