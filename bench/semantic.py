@@ -57,7 +57,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = build_sqlite(meaning, Path(tmp) / "fts.db")
         systems = {
-            "semantic": lambda q: meaning.search(build_request(q)),
+            # the query's vector made anew each time: the uncached path (embedder.query_vector keeps them)
+            "semantic": lambda q: (embedder.query_vector.cache_clear(), meaning.search(build_request(q))),
             "words": lambda q: words.search(build_request(q)),
             "FTS5": lambda q: sqlite_search(db, q),
         }

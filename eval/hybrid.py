@@ -26,9 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval.compare import paired  # noqa: E402
-from eval.graded import TYPES, load_judgments, open_collection, tuning_queries  # noqa: E402
+from eval.graded import load_judgments, open_collection, tuning_queries  # noqa: E402
 from eval.metrics import ndcg_at_k  # noqa: E402
+from eval.rerank import report  # noqa: E402
 from indexer import embedder  # noqa: E402
 from search.request import build_request  # noqa: E402
 
@@ -100,19 +100,12 @@ def main() -> None:
     variants |= {f"fused by rank, w {w}": fused(w) for w in (0.2, 0.5, 1.0)}
     variants["the model alone"] = lambda q: [keys[j] for j in np.argsort(-(items @ asked[q["id"]]))[:10]]
     print(f"tuning half: {len(queries)} queries, words alone {np.mean(list(base.values())):.4f}")
+    print(f"{'variant':34}{'change':>8}  95% interval    up down  per type")
     for name, rank in variants.items():
         ranked = {q["id"]: rank(q)[:10] for q in queries}
         scores = {q["id"]: ndcg_at_k(ranked[q["id"]], gains(q)) for q in queries}
-        change = paired(base, scores)
-        per_type = " ".join(
-            f"{t[:4]} {np.mean([scores[q['id']] - base[q['id']] for q in queries if q['type'] == t]):+.3f}"
-            for t in TYPES
-        )
         unjudged = np.mean([k not in judged.get(i, {}) for i, top in ranked.items() for k in top])
-        print(
-            f"{name:22} {change['mean']:+.4f} [{change['low']:+.3f}, {change['high']:+.3f}]"
-            f" up {change['up']} down {change['down']}  {per_type}  unjudged {unjudged:.3f}"
-        )
+        report(name, base, scores, queries, f"  unjudged {unjudged:.3f}")
 
 
 if __name__ == "__main__":

@@ -95,12 +95,12 @@ def training_pairs(ids: list[str], tops: dict[str, list[dict]], judged: dict[str
     return np.array(out)
 
 
-def report(label: str, base: dict[str, float], scores: dict[str, float], queries: list[dict]) -> None:
+def report(label: str, base: dict[str, float], scores: dict[str, float], queries: list[dict], extra: str = "") -> None:
     s = paired(base, scores)
     types = " ".join(
         f"{t[:3]} {np.mean([scores[q['id']] - base[q['id']] for q in queries if q['type'] == t]):+.3f}" for t in TYPES
     )
-    print(f"{label:34}{s['mean']:+8.4f}  [{s['low']:+.3f}, {s['high']:+.3f}]{s['up']:4}{s['down']:5}  {types}")
+    print(f"{label:34}{s['mean']:+8.4f}  [{s['low']:+.3f}, {s['high']:+.3f}]{s['up']:4}{s['down']:5}  {types}{extra}")
 
 
 def proximity(engine: SearchEngine, queries: list[dict], tops: dict, gains: dict, base: dict) -> None:

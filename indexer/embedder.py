@@ -16,18 +16,17 @@ request (``web.app``).
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import threading
 import time
+from functools import lru_cache
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 OFF = ("", "none", "off")
 BATCH = 64
+QUERY_VECTORS = 4096  # texts whose vectors a process keeps (1.5 KB each)
 _lock = threading.Lock()
 
 
@@ -119,11 +118,21 @@ def encode(name: str, texts: list[str], *, download: bool = False) -> np.ndarray
 
         # a build's batches on every core it may use; a query on one (search-cli asks every library for
         # one thread, and a server's requests run side by side: web.cli)
-        torch.set_num_threads(
-            len(os.sched_getaffinity(0)) if len(texts) > 1 and hasattr(os, "sched_getaffinity") else 1
-        )
+        torch.set_num_threads(_cores() if len(texts) > 1 else 1)
         vectors = model.encode(texts, batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)
     return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+@lru_cache(maxsize=QUERY_VECTORS)
+def query_vector(name: str, text: str) -> np.ndarray:
+    """A query's vector (read-only), kept per process.
+
+    The next page or a facet toggled asks for the same text again, and embedding it is most of an
+    uncached query's time.
+    """
+    vector = encode(name, [text])[0]
+    vector.flags.writeable = False
+    return vector
 
 
 def _cores() -> int:

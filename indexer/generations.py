@@ -74,7 +74,7 @@ def write_keys(gen: Path, keys: Mapping[str, Sequence[str]]) -> None:
     if any("\n" in key or "\r" in key for key in flat):
         raise ValueError("a URL key holds a line break")
     header = json.dumps({"paths": paths, "counts": [len(keys[path]) for path in paths]}, separators=(",", ":"))
-    _write_durably(gen / KEYS, (header + "\n" + "\n".join(flat)).encode("utf-8"))
+    write_durably(gen / KEYS, (header + "\n" + "\n".join(flat)).encode("utf-8"))
 
 
 def read_keys(gen: Path) -> FileKeys | None:
@@ -120,13 +120,13 @@ def rewrite_manifest(gen: Path, manifest: dict[str, Any], keys: Mapping[str, Seq
         write_keys(gen, keys)
     files = manifest["files"]
     table = files if isinstance(files, FileTable) else FileTable.of(files)
-    _write_durably(gen / FILES, table.to_bytes())
+    write_durably(gen / FILES, table.to_bytes())
     header = {**{k: v for k, v in manifest.items() if k != "files"}, "file_count": len(table)}
-    _write_durably(gen / MANIFEST, json.dumps(header, separators=(",", ":")).encode("utf-8"))
+    write_durably(gen / MANIFEST, json.dumps(header, separators=(",", ":")).encode("utf-8"))
     fsync_dir(gen)
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+def write_durably(path: Path, data: bytes | memoryview) -> None:
     """Write ``data`` under a temporary name, fsync it, and rename it into place."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:

@@ -135,8 +135,7 @@ def _same_model(live: Path, requested: str | None) -> bool:
     """Whether the live generation's items are embedded as asked (None asks nothing)."""
     if requested is None:
         return True
-    held = vectors.load(live)
-    return embedder.chosen(requested) == (held.model if held else None)
+    return embedder.chosen(requested) == vectors.model_of(live)
 
 
 def _update(

@@ -14,9 +14,9 @@ from there, so an update embeds its new and changed items and a rebuild of uncha
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,14 +94,14 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
         stored = store.stored(docnum)
         texts[docnum] = embedder.item_text(stored.get("title") or "", stored.get("excerpt") or "")
     hashes = np.empty(n, dtype=np.int64)
-    hashes[:same] = before.hashes[:same] if same else 0
     for docnum, text in texts.items():
         hashes[docnum] = text_hash(model, text)
     known = {int(h): row for row, h in enumerate(before.hashes.tolist())} if before is not None else {}
     missing = [d for d in texts if int(hashes[d]) not in known]
     dims = before.rows.shape[1] if before is not None else embedder.dimensions(model)
     rows = np.zeros((n, dims), dtype=np.float16)
-    rows[:same] = before.rows[:same] if same else 0
+    if same:  # the shared segments' documents: their rows and hashes as they were
+        rows[:same], hashes[:same] = before.rows[:same], before.hashes[:same]
     carried = [d for d in texts if int(hashes[d]) in known]
     if carried:
         rows[carried] = before.rows[[known[int(hashes[d])] for d in carried]]
@@ -111,9 +111,11 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
     folder = gen / DIRECTORY
     folder.mkdir(exist_ok=True)
     for name, array in (("vectors.npy", rows), ("hashes.npy", hashes)):
-        _replace(folder / name, lambda fh, a=array: np.save(fh, a))
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        generations.write_durably(folder / name, buffer.getbuffer())
     meta = {"format": FORMAT, "model": model, "dimensions": dims, "embedded": len(missing), "carried": n - len(missing)}
-    _replace(folder / META, lambda fh: fh.write(json.dumps(meta).encode()))
+    generations.write_durably(folder / META, json.dumps(meta).encode())
     generations.fsync_dir(folder)  # its entries too, before the generation is published
     return model
 
@@ -132,13 +134,3 @@ def _same_documents(store: Store, before: Store, rows: int) -> int:
         return 0
     end = theirs[shared][1] if shared < len(theirs) else before.doc_count  # where they part
     return min(end, store.doc_count, rows)
-
-
-def _replace(path: Path, write) -> None:
-    """Write a file under a temporary name, flush it to disk and rename it: a reader sees the old file or the new."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

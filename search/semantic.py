@@ -44,7 +44,7 @@ def query_vector(gen, text: str) -> np.ndarray | None:
     if held is None or gen.policy.semantic_weight <= 0 or not text.strip():
         return None
     try:
-        return embedder.encode(held.model, [text])[0]
+        return embedder.query_vector(held.model, text)
     except embedder.EmbedderMissing as err:
         if held.model not in _warned:
             _warned.add(held.model)

@@ -299,3 +299,52 @@ def test_the_cli_ranks_by_meaning_unless_told_words_only_which_never_loads_the_m
 
     assert run() == (["full", "geo", "mobile", "pricing"], True)
     assert run("--words-only") == (["full", "mobile", "geo", "pricing"], False)
+
+
+def test_a_querys_vector_is_made_once_for_its_next_page_and_facets(embedded, monkeypatch):
+    _, index = embedded
+    calls = []
+    encode = embedder.encode
+    monkeypatch.setattr(embedder, "encode", lambda name, texts, **kw: calls.append(texts) or encode(name, texts, **kw))
+    embedder.query_vector.cache_clear()
+    engine = SearchEngine(index, cache_entries=0)
+    first = engine.search(build_request(QUERY, group=False, limit=2))
+    second = engine.search(build_request(QUERY, group=False, limit=2, page=2))
+    assert calls == [[QUERY]]  # the second page reused the vector
+    assert [h["key"] for h in first["hits"] + second["hits"]] == [h["key"] for h in _hits(index)]
+
+
+def test_a_rebuild_of_the_same_texts_embeds_nothing_and_loads_no_model(embedded, tmp_path, monkeypatch):
+    seeds, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was asked for")
+
+    monkeypatch.setattr(embedder, "encode", refuse)
+    monkeypatch.setattr(embedder, "dimensions", refuse)
+    assert build.full_build(seeds, copy).semantic_model == embedder.DEFAULT_MODEL
+    meta = json.loads((generations.current_generation(copy) / vectors.DIRECTORY / vectors.META).read_text())
+    assert (meta["embedded"], meta["carried"]) == (0, 9)
+    assert _keys(copy) == _keys(index)
+
+
+def test_the_server_loads_the_indexes_model_before_the_first_query(embedded, tmp_path):
+    import time
+
+    from web.app import create_app
+
+    _, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    # the same files under a name this process has not loaded yet
+    folder = embedder._location(embedder.DEFAULT_MODEL)
+    meta = generations.current_generation(copy) / vectors.DIRECTORY / vectors.META
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "model": folder}))
+    assert folder not in embedder._models
+    create_app({"INDEX_DIR": str(copy), "ANALYTICS": False})  # no request made
+    deadline = time.monotonic() + 60
+    while folder not in embedder._models and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert folder in embedder._models
