@@ -14,7 +14,10 @@ the second after its candidate was chosen on the tuning half and before any held
 it. Confirmation sets, never tuned on (docs/relevance.md, ninth round). The tenth round's two
 sets were written blind in parallel: ``f301``-``f380`` joined the tuning half (``"set": "tuning"``),
 ``f381``-``f460`` (less 16 that repeated the first) are ``fresh3``, run once to confirm the
-round's one candidate (docs/relevance.md, tenth round).
+round's one candidate (docs/relevance.md, tenth round). ``f461``-``f600`` (``fresh4``), written blind by
+two writers in the eleventh round, measured the engine as it ships, once, with no change made first;
+``f601``-``f700`` (``fresh5``, less 8 that repeated the other writer's), mostly names, then measured
+entity queries, which fresh4 held too few of (docs/relevance.md, eleventh round).
 """
 
 from __future__ import annotations
@@ -31,14 +34,14 @@ from search.request import build_request
 
 DATA = Path(__file__).resolve().parent / "data"
 TYPES = ("entity", "topical", "question", "typo")
-HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3")
+HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
 
 
 def load_queries() -> list[dict]:
-    """Every graded query, with its ``half`` ('tuning', 'held-out', 'fresh', 'fresh2' or 'fresh3')."""
+    """Every graded query, with its ``half`` ('tuning', 'held-out' or a fresh set)."""
     rows = [json.loads(line) for line in (DATA / "graded_queries.jsonl").read_text(encoding="utf-8").splitlines()]
     for row in rows:
-        if row.get("set") in ("fresh", "fresh2", "fresh3", "tuning"):
+        if row.get("set") in ("tuning", *HALVES[2:]):
             row["half"] = row["set"]
         else:
             row["half"] = "held-out" if hashlib.sha1(row["id"].encode()).digest()[-1] % 2 else "tuning"

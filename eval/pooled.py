@@ -2,12 +2,13 @@
 
     python eval/pooled.py        # needs the semantic extra (the collection is embedded)
 
-For each half, and for the two newest clean halves and every held-out half pooled: the paired change
-of flat nDCG@10 from words alone (``semantic_weight`` 0, the same index) to the rule, as
-``eval/compare.py`` reports one (mean, bootstrap 95% interval, queries up / down, randomization p),
-and each engine's ratio to the best plain-BM25 baseline of that group with a bootstrap 95% interval
-(queries resampled); then per-type means of every system for the pooled groups (docs/relevance.md,
-tenth round). It reads the held-out halves: a report, never a place to choose a change.
+For each half, and pooled for fresh2 + fresh3, for the clean sets run once each (fresh3-5) and for
+every held-out half: the paired change of flat nDCG@10 from words alone (``semantic_weight`` 0, the
+same index) to the rule, as ``eval/compare.py`` reports one (mean, bootstrap 95% interval, queries
+up / down, randomization p), and each engine's ratio to the best plain-BM25 baseline of that group
+with a bootstrap 95% interval (queries resampled); then per-type means of every system for the
+pooled groups and the newest sets (docs/relevance.md, tenth and eleventh rounds). It reads the
+held-out halves: a report, never a place to choose a change.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def main() -> None:
     shutil.rmtree(folder.parent, ignore_errors=True)
     groups = {h: [q["id"] for q in queries if q["half"] == h] for h in HALVES}
     groups["fresh2 + fresh3"] = groups["fresh2"] + groups["fresh3"]
+    groups["clean: fresh3-5"] = groups["fresh3"] + groups["fresh4"] + groups["fresh5"]  # each run once
     groups["all held-out"] = [q["id"] for q in queries if q["half"] != "tuning"]
     kind = {q["id"]: q["type"] for q in queries}
     plain = [n for n in systems if not n.startswith("engine")]
@@ -77,7 +79,7 @@ def main() -> None:
             f" up {change['up']} down {change['down']} p {change['p']:.3f}; semantic {ratio(ids, 'engine, semantic')};"
             f" words {ratio(ids, 'engine, words')}"
         )
-    for group in ("fresh2 + fresh3", "all held-out"):
+    for group in ("fresh2 + fresh3", "fresh4", "fresh5", "clean: fresh3-5", "all held-out"):
         ids = groups[group]
         print(f"\n{group}, per type ({', '.join(f'{t} {sum(kind[i] == t for i in ids)}' for t in TYPES)} queries)")
         for name in systems:

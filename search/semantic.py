@@ -44,7 +44,7 @@ def query_vector(gen, text: str) -> np.ndarray | None:
     if held is None or gen.policy.semantic_weight <= 0 or not text.strip():
         return None
     try:
-        return embedder.query_vector(held.model, text)
+        return embedder.query_vector(held.model, text, held.runtime)
     except embedder.EmbedderMissing as err:
         if held.model not in _warned:
             _warned.add(held.model)
@@ -77,9 +77,10 @@ def load_in_background(index_dir: Path) -> None:
 
     def load() -> None:
         try:
-            model = vectors.model_of(generations.current_generation(index_dir))
+            gen = generations.current_generation(index_dir)
+            model = vectors.model_of(gen)
             if model is not None:
-                embedder.load(model)
+                embedder.load(model, vectors.runtime_of(gen))
         except (IndexMissing, OSError, ValueError, RuntimeError) as err:  # no index or model: the first query says
             log.info("embedding model not loaded ahead: %s", err)
 

@@ -277,35 +277,41 @@ def test_sort_keys_put_the_window_first_and_full_matches_first_within_each_part(
     assert np.argsort(_tiers(ranked, window, None), kind="stable").tolist() == [0, 3, 1, 2, 4]
 
 
-def test_the_cli_ranks_by_meaning_unless_told_words_only_which_never_loads_the_model(embedded):
+def test_the_cli_ranks_by_meaning_without_pytorch_and_words_only_loads_no_model(embedded):
+    """The index's exported model runs in onnxruntime: a query needs neither PyTorch (seconds to import)
+    nor sentence-transformers, as on a machine with only the semantic-runtime extra."""
     import subprocess
     import sys
 
     _, index = embedded
     code = (
         "import json, sys\n"
+        "sys.modules.update(torch=None, sentence_transformers=None)  # importing either now fails\n"
         "from click.testing import CliRunner\n"
         "from web.cli import main\n"
         "args = ['--index', sys.argv[1], 'query', '--json', '--no-group', *sys.argv[2:], 'maps in power apps']\n"
         "out = CliRunner().invoke(main, args).stdout\n"
-        "print(json.dumps([[h['key'] for h in json.loads(out)['hits']], 'torch' in sys.modules]))\n"
+        "loaded = [m for m in ('torch', 'sentence_transformers', 'onnxruntime') if sys.modules.get(m)]\n"
+        "print(json.dumps([[h['key'] for h in json.loads(out)['hits']], loaded]))\n"
     )
 
-    def run(*flags: str) -> tuple[list[str], bool]:
+    def run(*flags: str) -> tuple[list[str], list[str]]:
         command = [sys.executable, "-c", code, str(index), *flags]
         done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
-        keys, torch = json.loads(done.stdout.strip().splitlines()[-1])
-        return [k.rsplit("/", 1)[1] for k in keys], torch
+        keys, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+        return [k.rsplit("/", 1)[1] for k in keys], loaded
 
-    assert run() == (["full", "geo", "mobile", "pricing"], True)
-    assert run("--words-only") == (["full", "mobile", "geo", "pricing"], False)
+    assert run() == (["full", "geo", "mobile", "pricing"], ["onnxruntime"])
+    assert run("--words-only") == (["full", "mobile", "geo", "pricing"], [])
 
 
 def test_a_querys_vector_is_made_once_for_its_next_page_and_facets(embedded, monkeypatch):
     _, index = embedded
     calls = []
     encode = embedder.encode
-    monkeypatch.setattr(embedder, "encode", lambda name, texts, **kw: calls.append(texts) or encode(name, texts, **kw))
+    monkeypatch.setattr(
+        embedder, "encode", lambda name, texts, *a, **kw: calls.append(texts) or encode(name, texts, *a, **kw)
+    )
     embedder.query_vector.cache_clear()
     engine = SearchEngine(index, cache_entries=0)
     first = engine.search(build_request(QUERY, group=False, limit=2))
@@ -327,6 +333,7 @@ def test_a_rebuild_of_the_same_texts_embeds_nothing_and_loads_no_model(embedded,
     assert build.full_build(seeds, copy).semantic_model == embedder.DEFAULT_MODEL
     meta = json.loads((generations.current_generation(copy) / vectors.DIRECTORY / vectors.META).read_text())
     assert (meta["embedded"], meta["carried"]) == (0, 9)
+    monkeypatch.undo()  # a query embeds its text
     assert _keys(copy) == _keys(index)
 
 
@@ -348,3 +355,58 @@ def test_the_server_loads_the_indexes_model_before_the_first_query(embedded, tmp
     while folder not in embedder._models and time.monotonic() < deadline:
         time.sleep(0.1)
     assert folder in embedder._models
+
+
+def test_the_index_carries_the_model_exported_to_onnx_which_embeds_as_the_model_does(embedded):
+    _, index = embedded
+    runtime = vectors.runtime_of(generations.current_generation(index))
+    assert runtime is not None and json.loads((runtime / "runtime.json").read_text())["model"] == embedder.DEFAULT_MODEL
+    texts = [QUERY, "Power Apps gets geospatial features. Show addresses and locations on a canvas", "é" * 900]
+    exported = embedder.encode(embedder.DEFAULT_MODEL, texts, runtime)
+    itself = embedder.encode(embedder.DEFAULT_MODEL, texts)
+    assert exported.shape == itself.shape == (3, 384)
+    assert float(np.abs(exported - itself).max()) < 1e-4
+
+
+def test_an_update_links_the_exported_model_and_embeds_without_pytorch(embedded, tmp_path, monkeypatch):
+    seeds, index = embedded
+    folder, copy = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(seeds, folder)
+    shutil.copytree(index, copy)
+    before = vectors.runtime_of(generations.current_generation(copy))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("PyTorch's model was loaded")
+
+    monkeypatch.setattr(embedder, "_model", refuse)
+    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    assert incremental.update(folder, copy).mode == "incremental"
+    after = vectors.runtime_of(generations.current_generation(copy))
+    assert after is not None and after != before
+    assert (after / "model.onnx").stat().st_ino == (before / "model.onnx").stat().st_ino  # linked, not copied
+    meta = json.loads((after.parent / vectors.META).read_text())
+    assert meta["embedded"] == 1
+
+
+def test_a_damaged_exported_model_falls_back_to_the_model_itself(embedded, tmp_path):
+    _, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    runtime = vectors.runtime_of(generations.current_generation(copy))
+    (runtime / "model.onnx").write_bytes(b"not a model")
+    engine = SearchEngine(copy, cache_entries=0)
+    answer = engine.search(build_request(QUERY, group=False, explain=True))
+    assert [h["key"].rsplit("/", 1)[1] for h in answer["hits"]] == _keys(index)
+    assert any(part["rule"] == "semantic" for part in answer["hits"][0]["explain"]["rules"])
+
+
+def test_a_model_the_exporter_cannot_take_is_run_by_pytorch(embedded, tmp_path, monkeypatch):
+    from indexer import onnx_model
+
+    seeds, index = embedded
+    monkeypatch.setattr(onnx_model, "unsupported", lambda model: "its pooling is not the mean of the tokens")
+    report = build.full_build(seeds, tmp_path / "index", semantic_model="default")
+    gen = generations.current_generation(tmp_path / "index")
+    assert report.semantic_model == embedder.DEFAULT_MODEL and vectors.runtime_of(gen) is None
+    assert not (gen / vectors.DIRECTORY / vectors.RUNTIME).exists()
+    assert _keys(tmp_path / "index") == _keys(index)

@@ -88,7 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["search_engine"] = SearchEngine(
         Path(app.config["INDEX_DIR"]), app.config["REFRESH_SECONDS"], app.config["RESULT_CACHE"]
     )
-    semantic.load_in_background(Path(app.config["INDEX_DIR"]))  # seconds of PyTorch import, if embedded
+    semantic.load_in_background(Path(app.config["INDEX_DIR"]))  # the embedded index's model, off the request path
     analytics_path = app.config["ANALYTICS_PATH"] or Path(app.config["INDEX_DIR"]) / FILE_NAME
     app.extensions["analytics"] = (
         Recorder.from_settings(Path(analytics_path), app.config) if app.config["ANALYTICS"] else None

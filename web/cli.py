@@ -111,7 +111,7 @@ def _open_engine(index: Path, *, words_only: bool = False):
     "--words-only",
     is_flag=True,
     help="On an index embedded for ranking by meaning: rank by words alone, without loading the model"
-    " (seconds of PyTorch import a run).",
+    " (about 0.3 s a run; seconds where the index has no exported copy and PyTorch runs it).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON object (same as /api/search).")
 @click.pass_obj
