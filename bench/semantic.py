@@ -58,7 +58,7 @@ def main() -> None:
         db = build_sqlite(meaning, Path(tmp) / "fts.db")
         systems = {
             # the query's vector made anew each time: the uncached path (embedder.query_vector keeps them)
-            "semantic": lambda q: (embedder.query_vector.cache_clear(), meaning.search(build_request(q))),
+            "semantic": lambda q: (embedder.forget_query_vectors(), meaning.search(build_request(q))),
             "words": lambda q: words.search(build_request(q)),
             "FTS5": lambda q: sqlite_search(db, q),
         }

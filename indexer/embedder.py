@@ -21,7 +21,7 @@ import importlib.util
 import os
 import threading
 import time
-from functools import lru_cache
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +70,16 @@ def _location(name: str) -> str:
 
 
 _models: dict[str, object] = {}
-_runtimes: dict[tuple[int, int, int, int], onnx_model.Runtime] = {}  # (device, inode, size, threads) of model.onnx
+_runtimes: dict[tuple[int, ...], onnx_model.Runtime] = {}  # model.onnx's (device, inode, size, mtime), threads
 _failed: dict[str, tuple[float, str]] = {}  # name or runtime folder -> (when, why) of its last failed load
 RETRY_SECONDS = 300.0  # a model that failed to load is not tried again sooner: a query must not wait on it
+_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # (model, query text) -> vector, last used last
+
+
+def _recent_failure(key: str) -> str | None:
+    """Why loading ``key`` (a model name or a runtime folder) failed within ``RETRY_SECONDS``, if it did."""
+    failed = _failed.get(key)
+    return failed[1] if failed is not None and time.monotonic() - failed[0] < RETRY_SECONDS else None
 
 
 def _model(name: str, *, download: bool):
@@ -83,9 +90,9 @@ def _model(name: str, *, download: bool):
     """
     if name in _models:
         return _models[name]
-    failed = _failed.get(name)
-    if failed is not None and time.monotonic() - failed[0] < RETRY_SECONDS:
-        raise EmbedderMissing(failed[1])
+    failed = _recent_failure(name)
+    if failed is not None:
+        raise EmbedderMissing(failed)
     if not available():
         raise EmbedderMissing("semantic search needs its extra: pip install -e '.[semantic]'")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -116,10 +123,9 @@ def _runtime(folder: Path | None, threads: int) -> onnx_model.Runtime | None:
         stat = (folder / onnx_model.MODEL).stat()
     except OSError:
         return None
-    key = (stat.st_dev, stat.st_ino, stat.st_size, threads)
+    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, threads)
     if key not in _runtimes:
-        failed = _failed.get(str(folder))
-        if failed is not None and time.monotonic() - failed[0] < RETRY_SECONDS:
+        if _recent_failure(str(folder)) is not None:
             return None
         try:
             _runtimes[key] = onnx_model.Runtime.load(folder, threads)
@@ -127,6 +133,16 @@ def _runtime(folder: Path | None, threads: int) -> onnx_model.Runtime | None:
             _failed[str(folder)] = (time.monotonic(), str(err))
             return None
     return _runtimes[key]
+
+
+def _run_exported(exported: onnx_model.Runtime, texts: list[str]) -> np.ndarray:
+    """``texts`` embedded by the exported copy, in batches of like length as sentence-transformers makes them."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding to run
+    vectors = np.empty((len(texts), exported.dimensions), dtype=np.float32)
+    for start in range(0, len(order), BATCH):
+        part = order[start : start + BATCH]
+        vectors[part] = exported.encode([texts[i] for i in part])
+    return vectors
 
 
 def load(name: str, runtime: Path | None = None, *, download: bool = False) -> None:
@@ -152,20 +168,33 @@ def encode(name: str, texts: list[str], runtime: Path | None = None, *, download
     threads = _cores() if len(texts) > 1 else 1
     with _lock:  # one model per process, used by one request at a time
         exported = _runtime(runtime, threads)
+        vectors = None
         if exported is not None:
-            # batches of texts of like length, as sentence-transformers makes them: less padding to run
-            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-            vectors = np.empty((len(texts), exported.dimensions), dtype=np.float32)
-            for start in range(0, len(order), BATCH):
-                part = order[start : start + BATCH]
-                vectors[part] = exported.encode([texts[i] for i in part])
-        else:
+            try:
+                vectors = _run_exported(exported, texts)
+            except Exception as err:  # noqa: BLE001 - a copy that loads but cannot run: the model itself
+                _failed[str(runtime)] = (time.monotonic(), str(err))
+                _runtimes.clear()
+        if vectors is None:
             model = _model(name, download=download)
             import torch  # loaded with the model
 
             torch.set_num_threads(threads)
             vectors = model.encode(texts, batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)
     return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+def exporter_versions() -> str:
+    """The libraries an export depends on, with their versions: a failed export is tried again when they change."""
+    from importlib import metadata
+
+    found = []
+    for package in ("torch", "sentence-transformers", "transformers", "onnx"):
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{package} -")
+    return ", ".join(found)
 
 
 def export(name: str, folder: Path, probe: list[str]) -> str | None:
@@ -182,16 +211,31 @@ def export(name: str, folder: Path, probe: list[str]) -> str | None:
     return None
 
 
-@lru_cache(maxsize=QUERY_VECTORS)
 def query_vector(name: str, text: str, runtime: Path | None = None) -> np.ndarray:
-    """A query's vector (read-only), kept per process.
+    """A query's vector (read-only), kept per process for the last ``QUERY_VECTORS`` texts.
 
     The next page or a facet toggled asks for the same text again, and embedding it is most of an
-    uncached query's time.
+    uncached query's time. Kept by model and text, not by ``runtime``: every generation has its own
+    folder for the same copy of the model, so an update does not empty it.
     """
+    key = (name, text)
+    with _lock:
+        if key in _vectors:
+            _vectors.move_to_end(key)
+            return _vectors[key]
     vector = encode(name, [text], runtime)[0]
     vector.flags.writeable = False
+    with _lock:
+        _vectors[key] = vector
+        while len(_vectors) > QUERY_VECTORS:
+            _vectors.popitem(last=False)
     return vector
+
+
+def forget_query_vectors() -> None:
+    """Empty the kept query vectors (a benchmark of the uncached path, a test)."""
+    with _lock:
+        _vectors.clear()
 
 
 def _cores() -> int:

@@ -101,6 +101,12 @@ def new_generation(index_dir: Path) -> Path:
     return gen
 
 
+def fsync_file(path: Path) -> None:
+    """A file another library wrote, on disk (before the generation holding it is published)."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def fsync_dir(path: Path) -> None:
     """A directory's entries on disk (after files were created or renamed in it)."""
     fd = os.open(path, os.O_RDONLY)

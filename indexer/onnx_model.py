@@ -8,79 +8,87 @@ faster. Only a model that is a transformer, mean pooling and unit length (as all
 exported, and only when the exported copy gives the same vectors as the model on probe texts;
 otherwise there is no runtime folder and the model itself is used, as before.
 
-A folder is ``model.onnx``, ``tokenizer.json`` and ``runtime.json``, written last: a folder without
-it is not there.
+A folder is ``model.onnx``, ``tokenizer.json`` and ``runtime.json``, written last, which records
+the other two files' sizes: a folder without it, or whose files are not those sizes, is not there.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import generations
 
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
 MODEL, TOKENIZER, META = "model.onnx", "tokenizer.json", "runtime.json"
 FORMAT = 1
 TOLERANCE = 1e-4  # the largest difference allowed between the model's and the export's vectors
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+KEYS = {"model": str, "inputs": list, "max_length": int, "pad_id": int, "pad_token": str, "dimensions": int}
 
 
-def installed() -> bool:
-    """Whether onnxruntime and tokenizers can be imported (looked up, not imported)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
+def installed(*also: str) -> bool:
+    """Whether onnxruntime, tokenizers (and ``also``) can be imported (looked up, not imported)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers", *also))
 
 
 def meta(folder: Path | None) -> dict | None:
-    """The folder's ``runtime.json``, None when it is absent or unreadable (no runtime)."""
+    """The folder's ``runtime.json``, None when it is absent, unreadable or its files are not as it says."""
     if folder is None:
         return None
     try:
         found = json.loads((folder / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        whole = all((folder / name).stat().st_size == found["sizes"][name] for name in (MODEL, TOKENIZER))
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(found, dict) or found.get("format") != FORMAT or not (folder / MODEL).is_file():
+    if not whole or found.get("format") != FORMAT or not all(isinstance(found.get(k), t) for k, t in KEYS.items()):
         return None
-    return found
+    return found if set(found["inputs"]) <= set(INPUTS) else None
 
 
 @dataclass
 class Runtime:
     """An exported model loaded in onnxruntime: texts in, unit vectors out."""
 
-    session: object
-    tokenizer: object
+    session: Any  # onnxruntime.InferenceSession
+    tokenizer: Any  # tokenizers.Tokenizer
     inputs: tuple[str, ...]
     lowercase: bool
     dimensions: int
 
     @classmethod
-    def load(cls, folder: Path, threads: int) -> Runtime:
-        """Load the folder's model to run on ``threads`` cores (raises OSError or ValueError when it cannot)."""
-        import onnxruntime
-        from tokenizers import Tokenizer
+    def load(cls, folder: Path, threads: int, found: dict | None = None) -> Runtime:
+        """Load the folder's model to run on ``threads`` cores (ValueError when it cannot).
 
-        found = meta(folder)
+        ``found``: its ``runtime.json`` as written, for the check of an export not yet finished.
+        """
+        found = found or meta(folder)
         if found is None:
             raise ValueError(f"{folder}: no exported model")
-        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER))
-        tokenizer.enable_truncation(max_length=int(found["max_length"]))
-        tokenizer.enable_padding(pad_id=int(found["pad_id"]), pad_token=str(found["pad_token"]))
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # idle worker threads sleep rather than spin: a server's other requests need the cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(folder / TOKENIZER))
+            tokenizer.enable_truncation(max_length=found["max_length"])
+            tokenizer.enable_padding(pad_id=found["pad_id"], pad_token=found["pad_token"])
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            # idle worker threads sleep rather than spin: a server's other requests need the cores
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = onnxruntime.InferenceSession(str(folder / MODEL), options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime raises its own types for a damaged file
-            raise ValueError(f"{folder / MODEL}: {err}") from err
-        return cls(session, tokenizer, tuple(found["inputs"]), bool(found.get("lowercase")), int(found["dimensions"]))
+        except Exception as err:  # both libraries raise their own types for a damaged file
+            raise ValueError(f"{folder}: {err}") from err
+        return cls(session, tokenizer, tuple(found["inputs"]), bool(found.get("lowercase")), found["dimensions"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors: the transformer's token vectors averaged over each text's tokens."""
@@ -94,10 +102,12 @@ class Runtime:
         return mean / np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
 
 
-def unsupported(model) -> str | None:
+def unsupported(model: SentenceTransformer) -> str | None:
     """Why a loaded sentence-transformers model cannot be exported, None when it can."""
-    if not all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime", "tokenizers")):
+    if not installed("onnx"):
         return "onnx, onnxruntime or tokenizers is not installed"
+    if getattr(model, "default_prompt_name", None):
+        return "it puts a prompt before every text"
     kinds = [type(module).__name__ for module in model]
     if kinds not in (["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"]):
         return f"its modules are {kinds}, not a transformer and mean pooling"
@@ -108,7 +118,7 @@ def unsupported(model) -> str | None:
     return None
 
 
-def export(model, name: str, folder: Path, probe: list[str]) -> None:
+def export(model: SentenceTransformer, name: str, folder: Path, probe: list[str]) -> None:
     """Write ``model`` (sentence-transformers, loaded) to ``folder`` as ONNX, checked on ``probe``.
 
     ``name``: the model as the index names it (``runtime.json`` records it). Raises ValueError when
@@ -121,7 +131,7 @@ def export(model, name: str, folder: Path, probe: list[str]) -> None:
 
     transformer = model[0]
     tokenizer = model.tokenizer
-    inputs = tuple(name for name in INPUTS if name in tokenizer.model_input_names)
+    inputs = tuple(given for given in INPUTS if given in tokenizer.model_input_names)
     sample = tokenizer(["an example", "and another, longer example"], padding=True, return_tensors="pt")
 
     class Tokens(torch.nn.Module):  # the transformer's token vectors, from named inputs
@@ -133,12 +143,12 @@ def export(model, name: str, folder: Path, probe: list[str]) -> None:
             return self.inner(**dict(zip(inputs, tensors, strict=True))).last_hidden_state
 
     folder.mkdir(parents=True, exist_ok=True)
-    axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, "tokens")}
+    axes = {tensor: {0: "batch", 1: "tokens"} for tensor in (*inputs, "tokens")}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the tracer's notes on shapes: the probe checks the result
         torch.onnx.export(
             Tokens().eval(),
-            tuple(sample[name] for name in inputs),
+            tuple(sample[given] for given in inputs),
             str(folder / MODEL),
             input_names=list(inputs),
             output_names=["tokens"],
@@ -156,16 +166,14 @@ def export(model, name: str, folder: Path, probe: list[str]) -> None:
         "pad_token": str(tokenizer.pad_token or "[PAD]"),
         "lowercase": bool(getattr(transformer, "do_lower_case", False)),
         "dimensions": int(model.get_embedding_dimension()),
+        "sizes": {written: (folder / written).stat().st_size for written in (MODEL, TOKENIZER)},
     }
-    generations.write_durably(folder / META, json.dumps(found).encode())
     expected = np.asarray(model.encode(probe, normalize_embeddings=True, show_progress_bar=False), dtype=np.float32)
-    got = Runtime.load(folder, threads=1).encode(probe)
+    got = Runtime.load(folder, 1, found).encode(probe)
     gap = float(np.abs(got - expected).max())
     if gap > TOLERANCE:
-        for name in (META, MODEL, TOKENIZER):
-            (folder / name).unlink(missing_ok=True)
         raise ValueError(f"the exported model's vectors differ from the model's by {gap:.2g}")
-    for name in (MODEL, TOKENIZER):  # written by the exporters: on disk before the generation is published
-        with open(folder / name, "rb") as fh:
-            os.fsync(fh.fileno())
+    for written in (MODEL, TOKENIZER):  # by the exporters: on disk before the meta file that vouches for them
+        generations.fsync_file(folder / written)
+    generations.write_durably(folder / META, json.dumps(found).encode())
     generations.fsync_dir(folder)

@@ -50,13 +50,19 @@ class Vectors:
     runtime: Path | None = None  # the model exported to ONNX, when the generation has it
 
 
-def model_of(gen: Path) -> str | None:
-    """The model that embedded the generation's items (its meta file alone), None when it was not."""
+def _meta(gen: Path) -> dict:
+    """The generation's vector meta file; empty when there is none or it is unreadable (as if never embedded)."""
     try:
         meta = json.loads((gen / DIRECTORY / META).read_text(encoding="utf-8"))
-        return str(meta["model"]) if meta.get("format") == FORMAT and meta.get("model") else None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable: as if never embedded
-        return None
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else {}
+
+
+def model_of(gen: Path) -> str | None:
+    """The model that embedded the generation's items (its meta file alone), None when it was not."""
+    model = _meta(gen).get("model")
+    return str(model) if model else None
 
 
 def load(gen: Path) -> Vectors | None:
@@ -123,7 +129,8 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
         rows[carried] = before.rows[[known[int(hashes[d])] for d in carried]]
     folder = gen / DIRECTORY
     folder.mkdir(exist_ok=True)
-    runtime = _runtime(folder / RUNTIME, model, previous if before is not None else None, [texts[d] for d in missing])
+    followed = previous if before is not None else None
+    runtime, failed = _runtime(folder / RUNTIME, model, followed, [texts[d] for d in missing])
     for start in range(0, len(missing), 1024):  # in slices: the model's memory stays small
         part = missing[start : start + 1024]
         rows[part] = embedder.encode(model, [texts[d] for d in part], runtime, download=True).astype(np.float16)
@@ -132,16 +139,20 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
         np.save(buffer, array)
         generations.write_durably(folder / name, buffer.getbuffer())
     meta = {"format": FORMAT, "model": model, "dimensions": dims, "embedded": len(missing), "carried": n - len(missing)}
+    if failed:
+        meta["export_failed"] = failed
     generations.write_durably(folder / META, json.dumps(meta).encode())
     generations.fsync_dir(folder)  # its entries too, before the generation is published
     return model
 
 
-def _runtime(target: Path, model: str, previous: Path | None, texts: list[str]) -> Path | None:
-    """The generation's exported model: ``previous``'s hard-linked, else exported when there is text to embed.
+def _runtime(target: Path, model: str, previous: Path | None, texts: list[str]) -> tuple[Path | None, dict | None]:
+    """The generation's exported model, and a failed export to remember (or None for either).
 
-    ``previous``: a generation embedded with the same model. Without anything to embed (a rebuild
-    of unchanged texts) nothing is exported, so nothing loads the model.
+    ``previous`` (a generation embedded with the same model): its copy is hard-linked; its failed
+    export, with the same exporter, is not tried again (an export costs seconds and 90 MB written).
+    Otherwise the model is exported when there is text to embed: a rebuild of unchanged texts loads
+    no model.
     """
     source = runtime_of(previous) if previous is not None else None
     if source is not None:
@@ -151,18 +162,20 @@ def _runtime(target: Path, model: str, previous: Path | None, texts: list[str]) 
                 os.link(source / name, target / name)
             except OSError:  # another file system, or links not allowed: a copy, on disk before it is published
                 shutil.copy2(source / name, target / name)
-                with open(target / name, "rb") as fh:
-                    os.fsync(fh.fileno())
+                generations.fsync_file(target / name)
         generations.fsync_dir(target)
-        return target
+        return target, None
+    failed = _meta(previous).get("export_failed") if previous is not None else None
+    if isinstance(failed, dict) and failed.get("exporter") == embedder.exporter_versions():
+        return None, failed
     if not texts or not embedder.available():
-        return None
+        return None, None
     why = embedder.export(model, target, [*texts[:16], *PROBE])
-    if why is not None:
-        log.info("%s is not exported to ONNX (%s): it runs in PyTorch", model, why)
-        shutil.rmtree(target, ignore_errors=True)
-        return None
-    return target
+    if why is None:
+        return target, None
+    log.warning("%s is not exported to ONNX (%s): queries and updates run it in PyTorch", model, why)
+    shutil.rmtree(target, ignore_errors=True)
+    return None, {"why": why, "exporter": embedder.exporter_versions()}
 
 
 def _same_documents(store: Store, before: Store, rows: int) -> int:

@@ -312,7 +312,7 @@ def test_a_querys_vector_is_made_once_for_its_next_page_and_facets(embedded, mon
     monkeypatch.setattr(
         embedder, "encode", lambda name, texts, *a, **kw: calls.append(texts) or encode(name, texts, *a, **kw)
     )
-    embedder.query_vector.cache_clear()
+    embedder.forget_query_vectors()
     engine = SearchEngine(index, cache_entries=0)
     first = engine.search(build_request(QUERY, group=False, limit=2))
     second = engine.search(build_request(QUERY, group=False, limit=2, page=2))
@@ -362,7 +362,9 @@ def test_the_index_carries_the_model_exported_to_onnx_which_embeds_as_the_model_
     runtime = vectors.runtime_of(generations.current_generation(index))
     assert runtime is not None and json.loads((runtime / "runtime.json").read_text())["model"] == embedder.DEFAULT_MODEL
     texts = [QUERY, "Power Apps gets geospatial features. Show addresses and locations on a canvas", "é" * 900]
-    exported = embedder.encode(embedder.DEFAULT_MODEL, texts, runtime)
+    with pytest.MonkeyPatch.context() as patch:  # the copy alone: the model itself must not be asked
+        patch.setattr(embedder, "_model", lambda *a, **k: pytest.fail("PyTorch's model was loaded"))
+        exported = embedder.encode(embedder.DEFAULT_MODEL, texts, runtime)
     itself = embedder.encode(embedder.DEFAULT_MODEL, texts)
     assert exported.shape == itself.shape == (3, 384)
     assert float(np.abs(exported - itself).max()) < 1e-4
@@ -400,13 +402,58 @@ def test_a_damaged_exported_model_falls_back_to_the_model_itself(embedded, tmp_p
     assert any(part["rule"] == "semantic" for part in answer["hits"][0]["explain"]["rules"])
 
 
-def test_a_model_the_exporter_cannot_take_is_run_by_pytorch(embedded, tmp_path, monkeypatch):
+def test_a_model_the_exporter_cannot_take_is_run_by_pytorch_and_not_exported_again(embedded, tmp_path, monkeypatch):
     from indexer import onnx_model
 
     seeds, index = embedded
+    folder = tmp_path / "seeds"
+    shutil.copytree(seeds, folder)
     monkeypatch.setattr(onnx_model, "unsupported", lambda model: "its pooling is not the mean of the tokens")
-    report = build.full_build(seeds, tmp_path / "index", semantic_model="default")
+    report = build.full_build(folder, tmp_path / "index", semantic_model="default")
     gen = generations.current_generation(tmp_path / "index")
     assert report.semantic_model == embedder.DEFAULT_MODEL and vectors.runtime_of(gen) is None
     assert not (gen / vectors.DIRECTORY / vectors.RUNTIME).exists()
     assert _keys(tmp_path / "index") == _keys(index)
+    exports = []
+    export = embedder.export
+    monkeypatch.setattr(embedder, "export", lambda *a: exports.append(a) or export(*a))
+    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    assert incremental.update(folder, tmp_path / "index").mode == "incremental"
+    gen = generations.current_generation(tmp_path / "index")
+    meta = json.loads((gen / vectors.DIRECTORY / vectors.META).read_text())
+    assert meta["embedded"] == 1 and "pooling" in meta["export_failed"]["why"]
+    assert exports == []  # the failure was remembered: the update did not export again
+
+
+@pytest.mark.parametrize("damage", ["shorter", "same size"])
+def test_a_damaged_tokenizer_falls_back_to_the_model_and_the_next_update_exports_again(embedded, tmp_path, damage):
+    seeds, index = embedded
+    folder, copy = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(seeds, folder)
+    shutil.copytree(index, copy)
+    tokenizer = vectors.runtime_of(generations.current_generation(copy)) / "tokenizer.json"
+    size = tokenizer.stat().st_size
+    tokenizer.write_bytes(b"{" if damage == "shorter" else b" " * size)
+    embedder.forget_query_vectors()
+    assert _keys(copy) == _keys(index)  # by the model itself: no error, still by meaning
+    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    assert incremental.update(folder, copy).mode == "incremental"
+    runtime = vectors.runtime_of(generations.current_generation(copy))
+    if damage == "shorter":  # seen as damaged: exported anew, not linked
+        assert runtime is not None and (runtime / "tokenizer.json").stat().st_size == size
+    embedder.forget_query_vectors()
+    assert _keys(copy)[:2] == ["full", "geo"]
+
+
+def test_a_querys_vector_is_kept_across_an_update(embedded, tmp_path, monkeypatch):
+    _, index = embedded
+    runtime = vectors.runtime_of(generations.current_generation(index))
+    other = tmp_path / "runtime"
+    shutil.copytree(runtime, other)  # another generation's folder for the same copy of the model
+    calls = []
+    encode = embedder.encode
+    monkeypatch.setattr(embedder, "encode", lambda name, texts, *a, **k: calls.append(texts) or encode(name, texts, *a))
+    embedder.forget_query_vectors()
+    first = embedder.query_vector(embedder.DEFAULT_MODEL, QUERY, runtime)
+    again = embedder.query_vector(embedder.DEFAULT_MODEL, QUERY, other)
+    assert calls == [[QUERY]] and again is first
