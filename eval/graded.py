@@ -17,7 +17,9 @@ sets were written blind in parallel: ``f301``-``f380`` joined the tuning half (`
 round's one candidate (docs/relevance.md, tenth round). ``f461``-``f600`` (``fresh4``), written blind by
 two writers in the eleventh round, measured the engine as it ships, once, with no change made first;
 ``f601``-``f700`` (``fresh5``, less 8 that repeated the other writer's), mostly names, then measured
-entity queries, which fresh4 held too few of (docs/relevance.md, eleventh round).
+entity queries, which fresh4 held too few of (docs/relevance.md, eleventh round). Name queries
+``n001``-``n080`` were written from names a script drew from the collection (``eval/name_candidates.py``)
+and split once by the SHA-1 of the id: odd last byte ``fresh6`` (names, run once), even ``tuning``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from search.request import build_request
 
 DATA = Path(__file__).resolve().parent / "data"
 TYPES = ("entity", "topical", "question", "typo")
-HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
+HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
 
 
 def load_queries() -> list[dict]:

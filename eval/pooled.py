@@ -79,14 +79,14 @@ def main() -> None:
             f" up {change['up']} down {change['down']} p {change['p']:.3f}; semantic {ratio(ids, 'engine, semantic')};"
             f" words {ratio(ids, 'engine, words')}"
         )
-    for group in ("fresh2 + fresh3", "fresh4", "fresh5", "clean: fresh3-5", "all held-out"):
+    for group in ("fresh2 + fresh3", "fresh4", "fresh5", "clean: fresh3-5", "fresh6", "all held-out"):
         ids = groups[group]
         print(f"\n{group}, per type ({', '.join(f'{t} {sum(kind[i] == t for i in ids)}' for t in TYPES)} queries)")
         for name in systems:
-            means = [np.mean([per[name][i] for i in ids if kind[i] == t]) for t in TYPES]
+            means = [[per[name][i] for i in ids if kind[i] == t] for t in TYPES]
             print(
                 f"  {name:20}"
-                + "".join(f"{m:8.3f}" for m in means)
+                + "".join(f"{np.mean(m):8.3f}" if m else f"{'-':>8}" for m in means)
                 + f"   all {np.mean([per[name][i] for i in ids]):.3f}"
             )
 

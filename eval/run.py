@@ -94,7 +94,12 @@ def _restored(engine, query: str) -> set[str | None]:
 
 
 def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
+    """The mean, NaN for none (a half without queries of a type: printed as "-", never as a score of 0)."""
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _cell(value: float) -> str:
+    return f"{'-':>11}" if value != value else f"{value:11.3f}"  # NaN: no queries
 
 
 def main() -> None:
@@ -128,7 +133,7 @@ def main() -> None:
             print(f"\nnDCG@10, {half} half ({table['engine (flat)'][half]['queries']} queries)")
             print(f"{'':22}" + "".join(f"{c:>11}" for c in columns))
             for name in systems:
-                print(f"{name:22}" + "".join(f"{table[name][half][c]:11.3f}" for c in columns))
+                print(f"{name:22}" + "".join(_cell(table[name][half][c]) for c in columns))
             best = max(table[n][half]["all"] for n in systems if not n.startswith("engine"))
             flat = table["engine (flat)"][half]["all"]
             print(f"engine (flat) vs best baseline: {flat:.3f} / {best:.3f} = {flat / best:.3f}x")
@@ -136,7 +141,7 @@ def main() -> None:
         known = load("known_item")
         for name, rank in systems.items():
             mrr = _mean([reciprocal_rank(rank(r["query"], 10), {r["expected"]}) for r in known])
-            recall = " / ".join(f"{typo_recall(rank, queries, judged, h):.3f}" for h in halves)
+            recall = " / ".join(_cell(typo_recall(rank, queries, judged, h)).strip() for h in halves)
             print(f"{name:22} known-item MRR {mrr:.3f}   typo recall@10 ({' / '.join(halves)}) {recall}")
     typos = load("typo")
     fixed = sum(1 for row in typos if row["expected"] in _restored(engine, row["query"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -48,10 +49,13 @@ def test_the_fresh_queries_are_a_half_of_their_own_that_no_tuning_script_reads()
     assert len(fresh) >= 40 and all(q["half"] == half_of(int(q["id"][1:])) for q in fresh)
     assert sum(q["half"] == "fresh2" for q in fresh) >= 80 and sum(q["half"] == "fresh3" for q in fresh) >= 60
     assert sum(q["half"] == "fresh4" for q in fresh) == 140 and sum(q["half"] == "fresh5" for q in fresh) == 92
-    assert {q["half"] for q in queries if not q["id"].startswith("f")} == {"tuning", "held-out"}
+    names = [q for q in queries if q["id"].startswith("n")]  # split once by the id's SHA-1: odd held out
+    assert len(names) >= 60 and all(q["type"] == "entity" for q in names)
+    assert all(q["half"] == ("fresh6" if hashlib.sha1(q["id"].encode()).digest()[-1] % 2 else "tuning") for q in names)
+    assert {q["half"] for q in queries if q["id"][0] not in "fn"} == {"tuning", "held-out"}
     later_tuning = [q for q in queries if q.get("set") == "tuning"]  # written to tune on: never held out
     assert len(later_tuning) >= 140 and all(q["half"] == "tuning" for q in later_tuning)
-    assert all(q["id"].startswith("t") or 301 <= int(q["id"][1:]) <= 380 for q in later_tuning)
+    assert all(q["id"][0] in "tn" or 301 <= int(q["id"][1:]) <= 380 for q in later_tuning)
     # where ranking changes are chosen
     for script in ("sweep.py", "compare.py", "ideal.py", "versus.py", "rerank.py", "hybrid.py"):
         assert "tuning_queries(judged" in (DATA.parent / script).read_text(encoding="utf-8")

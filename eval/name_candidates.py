@@ -1,0 +1,58 @@
+"""Names that occur in the evaluation collection, for a writer of name queries who sees no item.
+
+    python eval/name_candidates.py > names.txt     # 300 capitalised phrases, a seeded sample
+
+Blind writers pick many names the collection does not hold (docs/relevance.md, eleventh round), so
+name queries are written from phrases a program drew from the items' titles and excerpts: runs of
+one to four capitalised words or acronyms held by 1-40 items, less single ordinary words (frequent
+in English) and phrases opening with a function word. The list is noisy (headline fragments); the
+writer chooses the names. It names no system and shows no ranking.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import re
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eval.build_sets import collection_folder
+from indexer import build
+from search.background import zipf
+from search.engine import SearchEngine
+
+SEED = 20261203
+WORD = r"(?:[A-Z][a-zA-Z0-9\-\.&']*[a-zA-Z0-9]|[A-Z]{2,}[0-9]*)"
+PHRASE = re.compile(rf"\b{WORD}(?:\s+{WORD}){{0,3}}\b")
+OPENERS = {"The", "A", "An", "In", "On", "How", "Why", "What", "New", "This", "It", "AI", "We", "Our", "For", "And"}
+OPENERS |= {"With", "Is", "To"}
+
+
+def main(count: int = 300) -> None:
+    folder = collection_folder()
+    index = folder.parent / "index"
+    build.full_build(folder, index, semantic_model="none")
+    items = list(SearchEngine(index, cache_entries=0).stored_documents())
+    shutil.rmtree(folder.parent, ignore_errors=True)
+    held = collections.Counter()
+    for item in items:
+        text = f"{item.get('title', '')}. {item.get('excerpt', '')}"
+        held.update({match.group(0).strip(" .'") for match in PHRASE.finditer(text)})
+    names = [
+        name
+        for name, items_holding in sorted(held.items())  # a fixed order for the seeded shuffle
+        if 1 <= items_holding <= 40
+        and len(name) >= 3
+        and name.split()[0] not in OPENERS
+        and not (" " not in name and zipf(name.lower()) > 4.0)  # an ordinary word, capitalised
+    ]
+    random.Random(SEED).shuffle(names)
+    print("\n".join(sorted(names[:count], key=str.lower)))
+
+
+if __name__ == "__main__":
+    main()
