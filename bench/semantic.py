@@ -51,7 +51,7 @@ def main() -> None:
         raise SystemExit(f"{args.index} has no item vectors: index it with --semantic-model default")
     words = SearchEngine(args.index, cache_entries=0, policy=dataclasses.replace(meaning.policy, semantic_weight=0))
     started = time.perf_counter()
-    embedder.load(gen.vectors.model)
+    embedder.load(gen.vectors.model, gen.vectors.runtime)  # as a server does: the exported copy where there is one
     print(f"{gen.doc_count:,} documents; model {gen.vectors.model} loaded in {time.perf_counter() - started:.1f} s")
     queries = query_mix(meaning, args.queries)
     with tempfile.TemporaryDirectory() as tmp:

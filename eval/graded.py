@@ -80,11 +80,11 @@ def tuning_queries(judged: dict[str, dict[str, int]], kind: str | None = None) -
 SEMANTIC = os.environ.get("SEARCH_SEMANTIC_MODEL") or ("default" if embedder.available() else "none")
 
 
-def open_collection() -> tuple[SearchEngine, Path]:
+def open_collection(semantic_model: str = SEMANTIC) -> tuple[SearchEngine, Path]:
     """The evaluation collection indexed in a temporary folder (remove ``folder.parent`` when done)."""
     folder = collection_folder()
     index = folder.parent / "index"
-    build.full_build(folder, index, semantic_model=SEMANTIC)
+    build.full_build(folder, index, semantic_model=semantic_model)
     return SearchEngine(index, cache_entries=0), folder
 
 

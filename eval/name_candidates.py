@@ -20,10 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eval.build_sets import collection_folder
-from indexer import build
+from eval.graded import open_collection
 from search.background import zipf
-from search.engine import SearchEngine
 
 SEED = 20261203
 WORD = r"(?:[A-Z][a-zA-Z0-9\-\.&']*[a-zA-Z0-9]|[A-Z]{2,}[0-9]*)"
@@ -33,10 +31,8 @@ OPENERS |= {"With", "Is", "To"}
 
 
 def main(count: int = 300) -> None:
-    folder = collection_folder()
-    index = folder.parent / "index"
-    build.full_build(folder, index, semantic_model="none")
-    items = list(SearchEngine(index, cache_entries=0).stored_documents())
+    engine, folder = open_collection(semantic_model="none")  # words are all it reads
+    items = list(engine.stored_documents())
     shutil.rmtree(folder.parent, ignore_errors=True)
     held = collections.Counter()
     for item in items:

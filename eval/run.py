@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -99,7 +100,7 @@ def _mean(values: list[float]) -> float:
 
 
 def _cell(value: float) -> str:
-    return f"{'-':>11}" if value != value else f"{value:11.3f}"  # NaN: no queries
+    return f"{'-':>11}" if math.isnan(value) else f"{value:11.3f}"
 
 
 def main() -> None:

