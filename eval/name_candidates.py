@@ -1,6 +1,7 @@
 """Names that occur in the evaluation collection, for a writer of name queries who sees no item.
 
     python eval/name_candidates.py > names.txt     # 300 capitalised phrases, a seeded sample
+    python eval/name_candidates.py --seed 20261204 --skip eval/data/briefs/name_candidates_n001.txt
 
 Blind writers pick many names the collection does not hold (docs/relevance.md, eleventh round), so
 name queries are written from phrases a program drew from the items' titles and excerpts: runs of
@@ -11,6 +12,7 @@ writer chooses the names. It names no system and shows no ranking.
 
 from __future__ import annotations
 
+import argparse
 import collections
 import random
 import re
@@ -30,7 +32,8 @@ OPENERS = {"The", "A", "An", "In", "On", "How", "Why", "What", "New", "This", "I
 OPENERS |= {"With", "Is", "To"}
 
 
-def main(count: int = 300) -> None:
+def main(count: int = 300, seed: int = SEED, skip: frozenset[str] = frozenset()) -> None:
+    """Print `count` names drawn with `seed`, none of them in `skip` (an earlier writer's list)."""
     engine, folder = open_collection(semantic_model="none")  # words are all it reads
     items = list(engine.stored_documents())
     shutil.rmtree(folder.parent, ignore_errors=True)
@@ -45,10 +48,17 @@ def main(count: int = 300) -> None:
         and len(name) >= 3
         and name.split()[0] not in OPENERS
         and not (" " not in name and zipf(name.lower()) > 4.0)  # an ordinary word, capitalised
+        and name not in skip
     ]
-    random.Random(SEED).shuffle(names)
+    random.Random(seed).shuffle(names)
     print("\n".join(sorted(names[:count], key=str.lower)))
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--skip", type=Path, help="a list of names already given to a writer")
+    args = parser.parse_args()
+    skipped = frozenset(args.skip.read_text().splitlines()) if args.skip else frozenset()
+    main(args.count, args.seed, skipped)
