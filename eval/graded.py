@@ -20,6 +20,8 @@ two writers in the eleventh round, measured the engine as it ships, once, with n
 entity queries, which fresh4 held too few of (docs/relevance.md, eleventh round). Name queries
 ``n001``-``n080`` were written from names a script drew from the collection (``eval/name_candidates.py``)
 and split once by the SHA-1 of the id: odd last byte ``fresh6`` (names, run once), even ``tuning``.
+``f701``-``f820`` (``fresh7``, less 2 that repeated the other writer's), written blind by two writers in
+the twelfth round in the issue's mix (about half the names from a second drawn list), run once.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from search.request import build_request
 
 DATA = Path(__file__).resolve().parent / "data"
 TYPES = ("entity", "topical", "question", "typo")
-HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
+HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7")
 
 
 def load_queries() -> list[dict]:
