@@ -32,11 +32,8 @@ OPENERS = {"The", "A", "An", "In", "On", "How", "Why", "What", "New", "This", "I
 OPENERS |= {"With", "Is", "To"}
 
 
-def main(count: int = 300, seed: int = SEED, skip: frozenset[str] = frozenset()) -> None:
-    """Print `count` names drawn with `seed`, none of them in `skip` (an earlier writer's list)."""
-    engine, folder = open_collection(semantic_model="none")  # words are all it reads
-    items = list(engine.stored_documents())
-    shutil.rmtree(folder.parent, ignore_errors=True)
+def drawn(items: list[dict], count: int = 300, seed: int = SEED, skip: frozenset[str] = frozenset()) -> list[str]:
+    """``count`` names the stored ``items`` hold, drawn with ``seed``, none in ``skip`` (an earlier list)."""
     held = collections.Counter()
     for item in items:
         text = f"{item.get('title', '')}. {item.get('excerpt', '')}"
@@ -51,7 +48,15 @@ def main(count: int = 300, seed: int = SEED, skip: frozenset[str] = frozenset())
         and name not in skip
     ]
     random.Random(seed).shuffle(names)
-    print("\n".join(sorted(names[:count], key=str.lower)))
+    return sorted(names[:count], key=str.lower)
+
+
+def collection_items() -> list[dict]:
+    """The evaluation collection's stored items (indexed by words alone in a temporary folder)."""
+    engine, folder = open_collection(semantic_model="none")  # words are all the draw reads
+    items = list(engine.stored_documents())
+    shutil.rmtree(folder.parent, ignore_errors=True)
+    return items
 
 
 if __name__ == "__main__":
@@ -61,4 +66,4 @@ if __name__ == "__main__":
     parser.add_argument("--skip", type=Path, help="a list of names already given to a writer")
     args = parser.parse_args()
     skipped = frozenset(args.skip.read_text().splitlines()) if args.skip else frozenset()
-    main(args.count, args.seed, skipped)
+    print("\n".join(drawn(collection_items(), args.count, args.seed, skipped)))

@@ -68,6 +68,18 @@ def test_the_fresh_queries_are_a_half_of_their_own_that_no_tuning_script_reads()
     assert {q["type"] for q in tuning_queries(judged, "topical")} == {"topical"}
 
 
+def test_the_name_lists_the_writers_saw_are_the_ones_name_candidates_draws_from_the_collection():
+    """docs/relevance.md says each list is reproduced by its command: the first, then the second skipping it."""
+    from eval.name_candidates import SEED, collection_items, drawn
+
+    first = (DATA / "briefs" / "name_candidates_n001.txt").read_text(encoding="utf-8").splitlines()
+    second = (DATA / "briefs" / "name_candidates_f701.txt").read_text(encoding="utf-8").splitlines()
+    items = collection_items()
+    assert drawn(items, 300, SEED) == first
+    assert drawn(items, 200, 20261204, frozenset(first)) == second
+    assert not set(first) & set(second)
+
+
 def test_versus_lists_the_relevant_items_a_baseline_ranks_higher_than_the_engine():
     from eval.versus import ranked_higher
 

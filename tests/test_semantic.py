@@ -446,7 +446,9 @@ def test_a_model_the_exporter_cannot_take_is_run_by_pytorch_and_not_exported_aga
 
 
 @pytest.mark.parametrize("damage", ["shorter", "same size"])
-def test_a_damaged_tokenizer_falls_back_to_the_model_and_the_next_update_exports_again(embedded, tmp_path, damage):
+def test_a_damaged_tokenizer_falls_back_to_the_model_and_one_seen_as_damaged_is_exported_again(
+    embedded, tmp_path, damage
+):
     seeds, index = embedded
     folder, copy = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(seeds, folder)
@@ -465,7 +467,7 @@ def test_a_damaged_tokenizer_falls_back_to_the_model_and_the_next_update_exports
     assert _keys(copy)[:2] == ["full", "geo"]
 
 
-def test_a_querys_vector_is_kept_across_an_update(embedded, tmp_path, monkeypatch):
+def test_a_querys_vector_is_kept_whichever_generations_folder_asks_for_it(embedded, tmp_path, monkeypatch):
     _, index = embedded
     runtime = vectors.runtime_of(generations.current_generation(index))
     other = tmp_path / "runtime"
@@ -477,3 +479,23 @@ def test_a_querys_vector_is_kept_across_an_update(embedded, tmp_path, monkeypatc
     first = embedder.query_vector(embedder.DEFAULT_MODEL, QUERY, runtime)
     again = embedder.query_vector(embedder.DEFAULT_MODEL, QUERY, other)
     assert calls == [[QUERY]] and again is first
+
+
+def test_a_querys_vector_is_kept_across_a_real_update(embedded, tmp_path, monkeypatch):
+    seeds, index = embedded
+    folder, copy = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(seeds, folder)
+    shutil.copytree(index, copy)
+    asked = []
+    encode = embedder.encode
+    monkeypatch.setattr(
+        embedder, "encode", lambda name, texts, *a, **k: asked.append(texts) or encode(name, texts, *a, **k)
+    )
+    embedder.forget_query_vectors()
+    before = generations.current_generation(copy)
+    assert _keys(copy)[:2] == ["full", "geo"]
+    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    assert incremental.update(folder, copy).mode == "incremental"
+    assert generations.current_generation(copy) != before  # a new generation, its own folder for the copy
+    assert _keys(copy)[:2] == ["full", "geo"]
+    assert asked.count([QUERY]) == 1  # embedded for the first search only
