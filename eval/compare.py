@@ -112,39 +112,51 @@ def _compare(engine: SearchEngine, start: str, specs: list[str], show: bool) -> 
     queries = tuning_queries(judged)
     origin = variant(start)
     base_engine = SearchEngine(index, cache_entries=0, policy=origin)
-    base_top10s = top10s(base_engine, queries)
-    base = per_query(base_top10s, queries, judged)
-    base_mrr = known_item_mrr(base_engine, known)
-    base_unjudged, base_recall = unjudged_and_typo_recall(base_top10s, queries, judged)
-    label = start or "current policy"
-    print(f"{label}, tuning half ({len(queries)} queries): nDCG@10 {sum(base.values()) / len(base):.4f}")
-    print(f"unjudged in top 10s {base_unjudged:.3f}, typo recall@10 {base_recall:.3f}, known-item MRR {base_mrr:.3f}")
-    print(
-        f"{'variant':40}{'mean':>8}{'delta':>8}{'95% CI':>18}{'up':>4}{'down':>5}{'p':>7}"
-        "  per type / known MRR, typo recall, unjudged"
-    )
+    base, base_mrr_recall = baseline(start or "current policy", base_engine, queries, judged, known)
     for spec in specs:
         name, values = spec.split("=", 1)
         expanded = [f"{name}={raw}" for raw in values.split(",")] if "&" not in spec else [spec]
         for one in expanded:
             engine_variant = SearchEngine(index, cache_entries=0, policy=variant(one, origin))
             ranked = top10s(engine_variant, queries)
-            scores = per_query(ranked, queries, judged)
-            s = paired(base, scores)
-            types = " ".join(f"{t[:3]} {_type_delta(base, scores, queries, t):+.3f}" for t in TYPES)
-            types += f" new {_type_delta(base, scores, [q for q in queries if q.get('set') == 'tuning'], None):+.3f}"
-            mrr = known_item_mrr(engine_variant, known)
-            unjudged, recall = unjudged_and_typo_recall(ranked, queries, judged)
-            print(
-                f"{one:40}{sum(scores.values()) / len(scores):8.4f}{s['mean']:+8.4f}"
-                f"  [{s['low']:+.3f}, {s['high']:+.3f}]{s['up']:4}{s['down']:5}{s['p']:7.3f}"
-                f"  {types}  MRR {mrr - base_mrr:+.3f} recall {recall - base_recall:+.3f} unjudged {unjudged:.3f}"
-            )
-            if show:
-                for q in queries:
-                    d = scores[q["id"]] - base[q["id"]]
-                    if abs(d) > 1e-9:
-                        print(f"    {d:+.3f} {q['id']} {q['type']:8} {q['query']}")
+            row(one, base, base_mrr_recall, engine_variant, ranked, queries, judged, known, show)
+
+
+def baseline(label: str, engine: SearchEngine, queries: list[dict], judged, known) -> tuple[dict, tuple]:
+    """Measure and print the starting point: (query id -> nDCG@10, (known-item MRR, typo recall@10))."""
+    ranked = top10s(engine, queries)
+    base = per_query(ranked, queries, judged)
+    mrr = known_item_mrr(engine, known)
+    unjudged, recall = unjudged_and_typo_recall(ranked, queries, judged)
+    print(f"{label}, tuning half ({len(queries)} queries): nDCG@10 {sum(base.values()) / len(base):.4f}")
+    print(f"unjudged in top 10s {unjudged:.3f}, typo recall@10 {recall:.3f}, known-item MRR {mrr:.3f}")
+    print(
+        f"{'variant':40}{'mean':>8}{'delta':>8}{'95% CI':>18}{'up':>4}{'down':>5}{'p':>7}"
+        "  per type / known MRR, typo recall, unjudged"
+    )
+    return base, (mrr, recall)
+
+
+def row(label, base, base_mrr_recall, engine, ranked, queries, judged, known, show=False) -> None:
+    """Print one variant's line against ``base`` (and, with ``show``, every query it moved)."""
+    base_mrr, base_recall = base_mrr_recall
+    scores = per_query(ranked, queries, judged)
+    s = paired(base, scores)
+    types = " ".join(f"{t[:3]} {_type_delta(base, scores, queries, t):+.3f}" for t in TYPES)
+    types += f" new {_type_delta(base, scores, [q for q in queries if q.get('set') == 'tuning'], None):+.3f}"
+    mrr = known_item_mrr(engine, known)
+    unjudged, recall = unjudged_and_typo_recall(ranked, queries, judged)
+    print(
+        f"{label:40}{sum(scores.values()) / len(scores):8.4f}{s['mean']:+8.4f}"
+        f"  [{s['low']:+.3f}, {s['high']:+.3f}]{s['up']:4}{s['down']:5}{s['p']:7.3f}"
+        f"  {types}  MRR {mrr - base_mrr:+.3f} recall {recall - base_recall:+.3f} unjudged {unjudged:.3f}",
+        flush=True,
+    )
+    if show:
+        for q in queries:
+            d = scores[q["id"]] - base[q["id"]]
+            if abs(d) > 1e-9:
+                print(f"    {d:+.3f} {q['id']} {q['type']:8} {q['query']}")
 
 
 def _type_delta(base: dict[str, float], scores: dict[str, float], queries: list[dict], kind: str | None) -> float:
