@@ -30,6 +30,8 @@ _EXCLUSION_GROUP = re.compile(r'(?<!:)\(\s*((?:-(?:"[^"]*"|[^\s()"]+)\s*)+)\)')
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
 _FIELD_COLON = re.compile(r"(\w+):(\S?)")
 _FIELD_NAMES = frozenset((*SEARCHABLE_FIELDS, *ALIASES))
+# a clause on a field that holds no text ("date:>2021-01-01", "provider:\"The Verge\"", "year:[2019 TO 2020]")
+_VALUE_CLAUSE = re.compile(r'(\w+):(?:\[[^\]]*\]|\{[^}]*\}|"[^"]*"|\([^)]*\)|\S+)')
 
 
 class QueryTooLong(ValueError):
@@ -181,7 +183,7 @@ def parse(
     syntax = text_colons(_QUESTION_MARK.sub(" ", text))
     words = split_words(text)
     plain = not _OPERATOR_CHARS.search(syntax)
-    content_words = [w for w in words if analyze(w)]
+    content_words = [w for w in split_words(_without_value_clauses(syntax)) if analyze(w)]
     any_word = relaxed or len(content_words) >= any_from
     if not text:
         return ParsedQuery(text, Nothing(), [], plain=True)
@@ -206,6 +208,22 @@ def parse(
     except Exception:  # noqa: BLE001 - Whoosh raises bare Exception (e.g. unparseable dates): use the words
         return ParsedQuery(text, Words(tuple(words), any_word=any_word), words, plain=True, fallback=True)
     return ParsedQuery(text, tree, words, plain=plain)
+
+
+def _without_value_clauses(syntax: str) -> str:
+    """The query without its clauses on fields of values (dates, providers, topics).
+
+    What is left are the words that count towards "any word matches from N words", which a date's
+    digits must not reach.
+
+    >>> _without_value_clauses('date:>2021-01-01 police provider:"The Verge" title:ban')
+    '  police   title:ban'
+    """
+
+    def keep(m: re.Match) -> str:
+        return m[0] if ALIASES.get(m[1], m[1]) in TEXT_FIELDS or m[1] not in _FIELD_NAMES else " "
+
+    return _VALUE_CLAUSE.sub(keep, syntax)
 
 
 def _parse_syntax(parser: MultifieldParser, syntax: str) -> wq.Query:

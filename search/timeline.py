@@ -51,7 +51,7 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
     try:
         start = _calendar_unit(first)[0]
         end = _calendar_unit(last if separator else first)[1]
-    except ValueError:
+    except (ValueError, OverflowError):
         raise PeriodError(
             f"date filter {text[:40]!r} must look like 2020-06-01..2020-06-30 (first and last day),"
             " 2020-06 (a month), 2020-W24 (a week) or 2020 (a year)"
@@ -72,7 +72,8 @@ def _calendar_unit(text: str) -> tuple[dt.date, dt.date]:
     year, week, month, day = (int(part) if part else None for part in found.groups())
     if week is not None:
         monday = dt.date.fromisocalendar(year, week, 1)
-        return monday, monday + dt.timedelta(days=6)
+        # 9999's last week ends after the last date Python has (9999-12-31, a Friday)
+        return monday, monday + dt.timedelta(days=min(6, (dt.date.max - monday).days))
     if day is not None:
         return (dt.date(year, month, day),) * 2
     if month is not None:

@@ -120,6 +120,11 @@ def test_junk_events_get_a_400_that_says_what_is_wrong(seeds_index, tmp_path, it
         '{"type": "click", "params": "q=x", "url": ""}': "'url' must be the address of the opened result",
         "[" * 5_000: "the body must be a JSON object",  # nested deep enough to break a naive parser
         "\xff": "the body must be a JSON object",
+        # found by an adversarial pass: each was a 500 (an unhashable type; lone surrogates JSON lets through)
+        '{"type": {"a": 1}}': "'type' must be 'search' or 'click'",
+        '{"type": ["click"]}': "'type' must be 'search' or 'click'",
+        '{"type": "search", "params": "q=\\ud800"}': "'params' must be text",
+        '{"type": "click", "params": "q=a", "url": "https://x\\ud800", "rank": 1}': "'url' must be text",
     }
     for body, expected in cases.items():
         answer = client.post(
@@ -127,6 +132,12 @@ def test_junk_events_get_a_400_that_says_what_is_wrong(seeds_index, tmp_path, it
         )
         assert answer.status_code == 400, body[:60]
         assert expected in answer.get_json()["error"], (body[:60], answer.get_json())
+
+
+def test_a_search_event_for_the_last_week_python_can_date_is_recorded(seeds_index, tmp_path):
+    # 9999-W52 ends past 9999-12-31: its period overflowed into a 500 (an adversarial pass)
+    client = make_app(seeds_index, tmp_path).test_client()
+    assert client.post("/api/events", json={"type": "search", "params": "filter=date:9999-W52"}).status_code == 204
 
 
 def test_bodies_not_sent_as_json_are_415(seeds_index, tmp_path, item_url):

@@ -128,6 +128,16 @@ def test_phrase_exclusion_and_not(engine):
     assert search(engine, "police NOT amazon")["total"] == without["total"]
 
 
+def test_a_date_clause_beside_words_narrows_them_and_its_digits_are_not_words(engine):
+    # "date:>2020-06-15 police" was read as five words (date, 2020, 06, 15, police), and from five
+    # words any word matches: the date and the word were ORed, every later item let in (an adversarial pass)
+    police = {h["key"] for h in search(engine, "police", limit=100, group=False)["hits"]}
+    later = {h["key"] for h in search(engine, "date:>2020-06-15", limit=100, group=False)["hits"]}
+    assert police - later and later - police and police & later  # the test tells AND from OR
+    for q in ("date:>2020-06-15 police", "police date:>2020-06-15", "police AND date:>2020-06-15"):
+        assert {h["key"] for h in search(engine, q, limit=100, group=False)["hits"]} == police & later, q
+
+
 def test_a_query_of_only_exclusions_is_everything_but_them(engine):
     # Whoosh's minus needs something to take from: "-amazon" parsed to nothing, and the word
     # fallback then searched "amazon", the exact items the user excluded (found by an adversarial pass)

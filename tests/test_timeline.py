@@ -65,6 +65,7 @@ def test_periods_doctests():
         ("2020-W53", "2020-12-28", "2021-01-03"),
         (" 2020-06-30..2020-07 ", "2020-06-30", "2020-07-31"),
         ("9999-12", "9999-12-01", "9999-12-31"),
+        ("9999-W52", "9999-12-27", "9999-12-31"),  # its Sunday is past the last date Python has
     ],
 )
 def test_a_period_end_may_be_a_week_a_month_or_a_year(value, first, last):

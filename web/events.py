@@ -48,7 +48,7 @@ def parse_event(body: bytes) -> Event:
     if not isinstance(data, dict):
         raise EventError('the body must be a JSON object such as {"type": "click", ...}')
     kind = data.get("type")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:  # a list or an object as the type is unhashable
         raise EventError(f"'type' must be 'search' or 'click', got {json.dumps(kind)[:40]}")
     unknown = sorted(set(data) - FIELDS[kind])
     if unknown:
@@ -58,11 +58,13 @@ def parse_event(body: bytes) -> Event:
     params = data.get("params", "")
     if not isinstance(params, str) or len(params) > MAX_PARAMS_CHARS:
         raise EventError(f"'params' must be the page's URL query, a string of at most {MAX_PARAMS_CHARS:,} characters")
+    _unicode(params, "params")
     if kind == "search":
         return Event(kind, params)
     url = data.get("url")
     if not isinstance(url, str) or not 0 < len(url) <= MAX_URL_CHARS:
         raise EventError(f"'url' must be the address of the opened result, 1 to {MAX_URL_CHARS:,} characters")
+    _unicode(url, "url")
     rank = data.get("rank")
     if rank is not None:
         try:
@@ -70,6 +72,14 @@ def parse_event(body: bytes) -> Event:
         except ValueError as exc:
             raise EventError(f"{exc} (or null)") from None
     return Event(kind, params, url, rank)
+
+
+def _unicode(text: str, name: str) -> None:
+    """EventError for a string JSON let through that is not Unicode text: a lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventError(f"'{name}' must be text: it holds a lone surrogate (\\ud800-\\udfff)") from None
 
 
 def check_rank(event: Event, page: int, limit: int) -> None:
