@@ -696,3 +696,77 @@ def test_typing_amazon_rekognition_key_by_key_shows_sensible_results_at_every_st
             assert "amazon" in text, (typed, text)
         if typed.startswith("amazon re"):
             assert page.get_by_text(re.compile("rekognition", re.I)).count() > 0, typed
+
+
+# --- found by a pass through the page as a person uses it ----------------------------------------------------
+
+
+def test_typing_into_a_loaded_results_page_adds_to_the_end_of_its_query(server, page):
+    page.goto(server + "/?q=microsoft")
+    assert page.evaluate("document.activeElement.id") == "q"  # the box has focus on load
+    page.keyboard.type(" police", delay=40)
+    shown_for(page, "microsoft police")
+    assert page.locator("#q").input_value() == "microsoft police"
+
+
+def test_a_sort_link_or_a_timeline_bar_followed_from_the_keyboard_keeps_focus_in_the_results(server, page):
+    page.goto(server + "/?q=police")
+    page.get_by_role("link", name="Newest").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"sort=newest"))
+    page.wait_for_function("() => !document.getElementById('results-region').hasAttribute('aria-busy')")
+    # "Newest" is no longer a link: focus goes to the new results' heading, not back to the page's start
+    assert page.evaluate("document.activeElement.id") == "result-count"
+    page.goto(server + "/?q=police")
+    bar = page.locator(".timeline a").first
+    label = bar.get_attribute("aria-label").split(":")[0]
+    bar.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"filter=date%3A"))
+    page.wait_for_function("() => !document.getElementById('results-region').hasAttribute('aria-busy')")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+    assert focused.startswith(label + ":")  # the same bar, now selected
+
+
+def test_leaving_a_storys_view_by_its_chip_groups_the_results_again(server, page):
+    page.goto(server + "/?q=police")
+    page.locator(".hit .story-line a.all").first.click()
+    page.wait_for_url(re.compile(r"filter=story%3A.*group=0"))
+    page.locator(".chips a.chip").click()
+    page.wait_for_url(lambda url: "filter=" not in url)
+    assert "group=0" not in page.url
+    page.wait_for_function("() => / in \\d+ stories/.test(document.querySelector('#result-count').textContent)")
+
+
+def test_no_results_on_a_wide_screen_use_the_results_column(server, page):
+    page.goto(server + "/?q=zebra+quantum+bagpipes")
+    box = page.locator(".empty").bounding_box()
+    assert box["width"] > 600, f"the no-results box is {box['width']}px wide on a 1280px screen"
+
+
+def test_on_a_phone_show_results_closes_the_filters_and_brings_the_results_into_view(server, phone):
+    phone.goto(server + "/?q=police")
+    show = phone.locator(".show-results")
+    assert not show.is_visible()  # closed filters: nothing to close
+    phone.locator("details.filters > summary").click()
+    phone.get_by_label(re.compile(r"^Reuters\s+\d+$")).check()
+    phone.wait_for_function("() => /^2 results/.test(document.querySelector('#result-count').textContent.trim())")
+    assert show.inner_text() == "Show 2 results"
+    show.click()
+    assert not phone.locator("details.filters").evaluate("d => d.open")
+    assert phone.evaluate("document.activeElement.id") == "result-count"
+    heading = phone.locator("#result-count").bounding_box()
+    assert 0 <= heading["y"] < PHONE["height"] / 2
+
+
+def test_a_wrapped_meta_line_on_a_phone_never_starts_with_a_separator(server, phone):
+    phone.goto(server + "/?q=police")
+    starts = phone.evaluate(
+        """() => [...document.querySelectorAll('.hit .meta > *')].filter(e => {
+             const line = e.getClientRects()[0];
+             const before = e.previousElementSibling && e.previousElementSibling.getClientRects();
+             return before && before.length && line.top > before[before.length - 1].top + 2;  // starts a line
+           }).map(e => getComputedStyle(e, '::before').content)"""
+    )
+    assert starts, "no meta line wrapped at this size: the test would check nothing"
+    assert all(content in ("none", "normal") for content in starts)  # the separator sits after the part before

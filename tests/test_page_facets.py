@@ -68,6 +68,28 @@ def test_a_story_chip_shows_the_lead_title_even_when_the_lead_is_not_on_the_page
     assert f">Story: <bdi>{escape(title)}</bdi> <span" in listing
 
 
+def test_removing_the_story_chip_or_clearing_all_groups_again_but_a_provider_chip_keeps_the_view(seeds_client):
+    story = seeds_client.get("/api/search?q=police").get_json()["hits"][0]["story"]
+    query = {"q": "police", "filter": [f"story:{story}", "provider:Reuters"], "group": "0"}
+    html = seeds_client.get("/", query_string=query).get_data(as_text=True)
+    found = re.findall(r'<a class="chip" href="\?([^"]*)" data-nav aria-label="Remove filter (\w+):', html)
+    chips = {field: href for href, field in found}
+    assert "group=0" not in chips["Story"]  # the story's view turned grouping off; leaving it turns it on
+    assert "group=0" in chips["Source"]  # still inside the story: its items stay one per line
+    clear = re.search(r'<a class="clear" href="\?([^"]*)"', html).group(1)
+    assert clear == "q=police"
+    # grouping turned off by hand, with no story: removing a filter keeps it off
+    plain = seeds_client.get("/", query_string={"q": "police", "filter": "provider:Reuters", "group": "0"})
+    assert "group=0" in re.search(r'<a class="chip" href="\?([^"]*)"', plain.get_data(as_text=True)).group(1)
+
+
+def test_a_corrected_query_is_the_one_the_count_names(seeds_client):
+    html = seeds_client.get("/?q=facial+recgonition").get_data(as_text=True)
+    assert "Showing results for" in html
+    assert re.search(r"results? for “<bdi>facial recognition</bdi>”", html)
+    assert "for “<bdi>facial recgonition</bdi>”" not in html
+
+
 def test_an_unknown_story_chip_falls_back_to_its_key(seeds_client):
     html = seeds_client.get("/", query_string={"filter": "story:nope.example/<b>x</b>"}).get_data(as_text=True)
     assert ">Story: <bdi>nope.example/&lt;b&gt;x&lt;/b&gt;</bdi> <span" in html and "<b>x</b>" not in html

@@ -237,16 +237,26 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         # "Showing results for <corrected> · Search instead for <typed>" (the typed words, uncorrected)
         "corrected_url": query_string(req, q=result["corrected"]) if result.get("corrected") else None,
         "exact_url": query_string(req, typos=False) if result.get("corrected") else None,
-        "clear_filters_url": query_string(req, filters=()) if req.filters else None,
+        "clear_filters_url": without_filters(req, ()) if req.filters else None,
         "selected": [
             {
                 "field": FILTER_LABELS.get(f, f),
                 "value": value_label(f, v, result["hits"]),
-                "url": toggle_filter(req, f, v),
+                "url": without_filters(req, tuple(p for p in req.filters if p != (f, v))),
             }
             for f, v in req.filters
         ],
     }
+
+
+def without_filters(req: SearchRequest, filters: tuple[tuple[str, str], ...]) -> str:
+    """The URL query with only ``filters`` left.
+
+    Leaving a story's view (its ``story`` filter removed) groups the results again, as they were
+    before "All N items of this story" turned grouping off.
+    """
+    left_story = any(f == "story" for f, _ in req.filters) and not any(f == "story" for f, _ in filters)
+    return query_string(req, filters=filters, group=True if left_story else req.group)
 
 
 def _render(template: str):

@@ -40,6 +40,11 @@
       return;
     }
     showSidebar(region);
+    // autofocus puts the caret before the query, and typing would prepend to it: the first focus puts it
+    // at the end (a click places it after this, where clicked). Autofocus may come before or after this.
+    function caretToEnd() { input.setSelectionRange(input.value.length, input.value.length); }
+    if (document.activeElement === input) caretToEnd();
+    else input.addEventListener("focus", caretToEnd, { once: true });
     const status = document.getElementById("search-status");
     let timer = null;
     let latest = 0;
@@ -206,12 +211,40 @@
       // SVG links (the timeline's bars) have no .search: read the attribute
       const params = new URL(link.getAttribute("href"), window.location.href).searchParams;
       const paging = !!link.closest(".pagination, .beyond");
+      const place = navPlace(link);
       input.value = params.get("q") || "";
       syncHidden(params);
       update(params, "push").then(function (shown) {
-        if (shown && paging) toResults();
+        if (!shown) return;
+        if (paging) toResults();
+        else if (!region.contains(document.activeElement)) refocus(place);
       });
     });
+
+    // "Show N results" in the filters on a phone: close them and show what they changed
+    region.addEventListener("click", function (event) {
+      if (!event.target.closest(".show-results")) return;
+      const details = event.target.closest("details");
+      if (details) details.open = false;
+      toResults();
+    });
+
+    // Where a followed link sat (its group and its name), so that focus can return there once the region
+    // is replaced: a link's own element is gone then, and focus would fall back to the page's start.
+    const GROUPS = ".sort, .chips, .timeline, .did-you-mean, .story-line, .empty";
+    function navPlace(link) {
+      const group = link.closest(GROUPS);
+      const name = (link.getAttribute("aria-label") || link.textContent).split(":")[0].trim();
+      return { group: group ? GROUPS.split(", ").find(function (g) { return group.matches(g); }) : null, name: name };
+    }
+    function refocus(place) {
+      const group = place.group && region.querySelector(place.group);
+      const same = group && [...group.querySelectorAll("a[href]")].find(function (a) {
+        return (a.getAttribute("aria-label") || a.textContent).split(":")[0].trim() === place.name;
+      });
+      if (same) same.focus({ preventScroll: true });
+      else toResults(); // the link is gone (a sort now chosen, a filter removed): the new results' heading
+    }
 
     // keep the form's hidden sort/limit in line with links the user followed
     function syncHidden(params) {
