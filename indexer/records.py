@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from .text import canonical_url, clean_text
 from .textfiles import SeedFileError
@@ -113,8 +115,16 @@ def _datetime(item: dict, name: str) -> dt.datetime | None:
     else:
         raise SeedFileError(f"field '{name}' must be a date-time, got {type_name(value)}")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31T23:59:59-05:00 is in the year 10000 in UTC
+            raise SeedFileError(f"field '{name}' is past the last date-time there is, in UTC: {value!s:.40}") from None
     return parsed
+
+
+# a control character in a URL reaches the page's href and a terminal as it is: percent-encoded, as a
+# browser's URL parser would send it
+_URL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _url(item: dict) -> tuple[str, str]:
@@ -125,7 +135,7 @@ def _url(item: dict) -> tuple[str, str]:
             continue
         if not isinstance(value, str):
             raise SeedFileError(f"field '{name}' must be text, got {type_name(value)}")
-        value = html.unescape(value.strip())
+        value = _URL_CONTROLS.sub(lambda m: quote(m[0]), html.unescape(value.strip()))
         try:
             key = canonical_url(value)
         except ValueError:  # e.g. a port that is not a number

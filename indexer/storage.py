@@ -304,7 +304,8 @@ class Store:
 
     def segment_ids(self) -> list[str]:
         """The ids of the segments the open reader reads (their files start with them)."""
-        return [s.segment_id() for s in self.reader.segments()]
+        # an index of no documents (every seed file skipped) has no segments: Whoosh's reader says None
+        return [s.segment_id() for s in self.reader.segments() or ()]
 
     def analyzer(self, field: str) -> Any:
         """The analyzer of a text field (as the index ran it)."""

@@ -35,7 +35,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # web.terminal escapes these (plus zero-width marks) for the terminal; queries drop them.
 CONTROL_CHARS = (*(c for c in range(0x20) if c not in (0x09, 0x0A)), *range(0x7F, 0xA0))
 BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
-_QUERY_MAP = {**dict.fromkeys(CONTROL_CHARS, " "), **dict.fromkeys(BIDI_CONTROLS)}
+# a lone surrogate is a byte of an argument that was not UTF-8 (Python's surrogateescape): it reads
+# as the replacement character, as a browser's URL of such bytes does, and can be encoded again
+SURROGATES = range(0xD800, 0xE000)
+_QUERY_MAP = {
+    **dict.fromkeys(CONTROL_CHARS, " "),
+    **dict.fromkeys(BIDI_CONTROLS),
+    **dict.fromkeys(SURROGATES, "\ufffd"),
+}
 
 
 def clean_text(value: str) -> str:
@@ -63,6 +70,8 @@ def clean_query(text: str) -> str:
 
     >>> clean_query("facial\x01recognition \u202epolice")
     'facial recognition police'
+    >>> clean_query("caf\udce9")
+    'caf\ufffd'
     """
     return text.translate(_QUERY_MAP)
 

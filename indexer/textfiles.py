@@ -130,12 +130,25 @@ def discover(root: Path) -> tuple[list[str], list[SeedProblem]]:
                 continue
             if not name.lower().endswith(SEED_SUFFIXES):
                 continue
-            reason = _unreadable_reason(entry, base)
+            reason = _unreadable_reason(entry, base) or _name_reason(prefix + name)
             if reason:
                 problems.append(SeedProblem(prefix + name, reason))
             else:
                 found.append(prefix + name)
     return sorted(found), sorted(problems, key=lambda p: p.path)
+
+
+def _name_reason(path: str) -> str:
+    """Why a file's path cannot name an item, or ''.
+
+    Bytes that are not UTF-8 cannot: Python reads them as lone surrogates, which no page, JSON
+    answer or terminal can carry.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not UTF-8: rename it (with UTF-8 characters) to index it"
+    return ""
 
 
 def _unreadable_reason(entry: os.DirEntry, base: str) -> str:

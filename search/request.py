@@ -18,6 +18,9 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_PAGE = 1_000
 MAX_FILTERS = 50
+# a story is named by its lead's URL, and real URLs pass 200 characters: a value is cut only past
+# what a sitemap allows a URL (cut shorter, the filter would select nothing)
+MAX_FILTER_VALUE = 2_048
 # fields that narrow results without being counted as facets: story:URL lists one story's items,
 # date:2020-06-01..2020-06-30 one period of the coverage timeline
 FILTER_FIELDS = (*FACET_FIELDS, "story", "date")
@@ -86,7 +89,7 @@ def parse_filter(text: str) -> tuple[str, str]:
         # one spelling per period ('2020-06' is '2020-06-01..2020-06-30'), so the timeline's bar for it
         # shows as selected and its link removes the filter, as a facet value's does
         value = period_text(start.isoformat(), end.isoformat())
-    return field, value[:200]
+    return field, value[:MAX_FILTER_VALUE]
 
 
 def build_request(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from indexer.analysis import analyze
-from indexer.text import canonical_url
+from indexer.text import canonical_url, clean_query
 
 from .evaluate import plan, plan_groups
 from .expansion import Alternative
@@ -55,9 +55,12 @@ def did_you_mean(parsed: ParsedQuery, gen: Generation, filters: list[np.ndarray]
     return text if int(mask.sum()) > total else None
 
 
+RELATED_SHOWN = 100  # of an article's related: list, on the similar-items page and in /api/similar
+
+
 def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None:
     """Items most like the one at ``url`` (its most distinctive words, scored as a query); None if unknown."""
-    found = gen.live_docs(url)  # a replaced version of the item is not it
+    found = gen.live_docs(clean_query(url))  # a replaced version of the item is not it
     if len(found) == 0:
         return None
     docnum = int(found[0])
@@ -79,16 +82,18 @@ def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None
         "title": source.get("title", ""),
         "terms": terms,
         "hits": hits,
-        "related": related_coverage(gen, source.get("key") or canonical_url(url)),
+        **related_coverage(gen, source.get("key") or canonical_url(url)),
     }
 
 
-def related_coverage(gen: Generation, key: str) -> list[dict[str, Any]]:
+def related_coverage(gen: Generation, key: str) -> dict[str, Any]:
     """The items the publisher listed under an article (its ``related:`` list), newest first.
 
-    Stories are events (``indexer.events``), not these lists; the list stays the publisher's own.
+    ``related`` holds the newest ``RELATED_SHOWN``, ``related_total`` counts them all: a seed file may
+    list tens of thousands, and reading each one's stored fields took seconds and megabytes. Stories
+    are events (``indexer.events``), not these lists; the list stays the publisher's own.
     """
     listed = gen.store.postings("listed_by", key)[0] if "listed_by" in gen.store.field_names() else []
     docs = [int(d) for d in listed if gen.live[int(d)]]
     docs.sort(key=lambda d: (-int(gen.published[d]), int(gen.tiebreak[d])))
-    return [member(gen.stored(d)) for d in docs]
+    return {"related": [member(gen.stored(d)) for d in docs[:RELATED_SHOWN]], "related_total": len(docs)}

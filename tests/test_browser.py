@@ -770,3 +770,15 @@ def test_a_wrapped_meta_line_on_a_phone_never_starts_with_a_separator(server, ph
     )
     assert starts, "no meta line wrapped at this size: the test would check nothing"
     assert all(content in ("none", "normal") for content in starts)  # the separator sits after the part before
+
+
+def test_text_from_seed_files_is_bidi_isolated_in_facets_titles_providers_and_topics(server, page):
+    # a right-to-left override in a topic reordered the count beside it (an adversarial pass)
+    page.goto(server + "/?q=police")
+    styles = page.evaluate(
+        """() => ['.facet .value', '.hit .provider', '.hit .topic', '.hit .title a'].map(selector => {
+             const e = document.querySelector(selector);
+             return [selector, e ? getComputedStyle(e).unicodeBidi : 'missing'];
+           })"""
+    )
+    assert styles == [[s, "isolate"] for s, _ in styles]

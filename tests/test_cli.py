@@ -123,6 +123,22 @@ def test_missing_index_and_bad_parameters_are_clear_errors(tmp_path):
     assert no_seeds.returncode == 1 and "does not exist" in no_seeds.stderr
 
 
+def test_arguments_that_are_not_utf8_get_an_answer_or_an_error_never_a_traceback(seeds_index):
+    # what a Latin-1 terminal sends for "policé": each of these was a UnicodeEncodeError traceback
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+
+    def call(*args: bytes) -> tuple[int, str, str]:
+        done = subprocess.run([*CLI, "--index", str(seeds_index), *args], capture_output=True, env=env, timeout=60)
+        return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")  # strict: no raw byte
+
+    code, out, err = call(b"query", b"polic\xe9")
+    assert code == 0 and "Traceback" not in err and re.search(r"^\d+ results", out), err
+    code, out, err = call(b"query", b"--filter", b"provider=\xff", b"police")
+    assert code == 0 and "Traceback" not in err and "No results for 'police'" in out
+    code, out, err = call(b"similar", b"http://\xff")
+    assert code == 1 and err == "error: http://\\xff is not in the index\n"
+
+
 def test_a_second_writer_is_told_who_holds_the_lock(tmp_path):
     from indexer.writer_lock import writer_lock
 

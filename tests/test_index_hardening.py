@@ -275,6 +275,45 @@ def test_index_skips_a_fifo_and_misencoded_files_names_them_and_indexes_the_rest
     assert generations.read_manifest(generations.current_generation(index))["documents"] == 53 + 1
 
 
+def test_a_name_not_utf8_is_skipped_by_name_and_a_newline_in_a_name_stays_on_its_line(tmp_path):
+    # found by an adversarial pass: a Latin-1 name was indexed, and every API answer holding it was a 500
+    # (its lone surrogate cannot be encoded); a newline in a name forged a "skipped" line of the report
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(SEEDS, seeds)
+    latin1 = os.fsencode(seeds) + b"/caf\xe9.md"
+    with open(latin1, "wb") as f:
+        f.write(seed("Latin name", "https://example.org/latin").encode())
+    (seeds / "bad\nskipped fake.md: forged.md").write_text(seed("Newline name", "https://example.org/nl"))
+    (seeds / "broken\nx.md").write_text("---\ntitle: broken: [\n---\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "web.cli", "--index", index, "--seeds", seeds, "index", "--json"],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert out.returncode == 3
+    stderr, stdout = out.stderr.decode("utf-8"), out.stdout.decode("utf-8")  # strict: no raw byte went out
+    assert f"skipped {seeds}/caf\\xe9.md: its name is not UTF-8: rename it" in stderr
+    assert f"skipped {seeds}/broken\\nx.md: invalid YAML" in stderr
+    assert "forged" not in stderr and len(stderr.strip().splitlines()) == 2  # one line a skipped file
+    assert '"path": "caf\\udce9.md"' in stdout
+    assert generations.read_manifest(generations.current_generation(index))["documents"] == 53 + 1  # the newline one
+
+
+def test_an_index_of_no_documents_serves_every_page(tmp_path):
+    # every seed file broken: the index has no segments, and Whoosh's reader gives None for them (was a 500)
+    from indexer import build
+    from web import create_app
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "a.md").write_text('---\ntitle: "x \\ud800"\nwebUrl: "https://x.example/a"\n---\n')
+    assert build.full_build(tmp_path / "seeds", tmp_path / "index").documents == 0
+    client = create_app({"INDEX_DIR": str(tmp_path / "index"), "ACCESS_LOG": False}).test_client()
+    for path in ("/", "/?q=police", "/api/search?q=police", "/feed.atom", "/healthz", "/api/suggest?q=po"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/api/search?q=police").get_json()["total"] == 0
+
+
 # -- watch mode --------------------------------------------------------------------------------
 
 

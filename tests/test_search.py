@@ -14,6 +14,7 @@ from search import highlight
 from search.engine import SearchEngine, public_answer
 from search.request import RequestError, build_request
 from tests.conftest import AI_CORPUS, POWER_APPS, SEEDS, search
+from tests.test_documents import seed
 
 
 def all_documents(folder):
@@ -136,6 +137,26 @@ def test_a_date_clause_beside_words_narrows_them_and_its_digits_are_not_words(en
     assert police - later and later - police and police & later  # the test tells AND from OR
     for q in ("date:>2020-06-15 police", "police date:>2020-06-15", "police AND date:>2020-06-15"):
         assert {h["key"] for h in search(engine, q, limit=100, group=False)["hits"]} == police & later, q
+
+
+def test_a_story_or_a_provider_named_past_200_characters_can_be_selected(tmp_path):
+    # filter values were cut to 200 characters: a story named by a long URL, or a long provider name,
+    # selected nothing (an adversarial pass; real URLs in the corpora reach 214 characters)
+    from indexer import build
+
+    (tmp_path / "seeds").mkdir()
+    lead = "https://news.example/" + "a" * 280
+    text = seed("Harbour cranes", lead, related=[("Harbour cranes again", "https://other.example/" + "b" * 280)])
+    text = text.replace("  name: Prov", "  name: " + "P" * 300)
+    (tmp_path / "seeds" / "a.md").write_text(text)
+    build.full_build(tmp_path / "seeds", tmp_path / "index")
+    engine = SearchEngine(tmp_path / "index")
+    hits = search(engine, "harbour", group=False)["hits"]
+    for hit in hits:
+        assert len(hit["story"]) > 200
+        chosen = search(engine, "", filters=[f"story:{hit['story']}"], group=False)["hits"]
+        assert hit["key"] in [h["key"] for h in chosen]
+    assert search(engine, "", filters=["provider:" + "P" * 300])["total"] == 1  # the article (its related has none)
 
 
 def test_a_query_of_only_exclusions_is_everything_but_them(engine):

@@ -98,12 +98,22 @@ def test_the_real_broken_file_is_named_with_its_reason():
         (b"---\ntitle: !!python/object/apply:os.system ['true']\nwebUrl: https://x.org\n---\n", "invalid YAML"),
         (b"---\ntitle: 'open\nwebUrl: https://x.org\n", "front matter is not closed"),
         (b"---\ntitle: ok\nwebUrl: https://x.org\ntopics: {a: 1}\n---\n", "field 'topics' must be a list"),
+        (  # was the catch-all "unexpected error while reading (OverflowError ...)" (an adversarial pass)
+            b"---\ntitle: ok\nwebUrl: https://x.org\npublishedDateTime: 9999-12-31T23:59:59-05:00\n---\n",
+            "field 'publishedDateTime' is past the last date-time there is, in UTC",
+        ),
     ],
 )
 def test_bad_files_get_a_clear_reason(data, reason):
     with pytest.raises(SeedFileError) as caught:
         parse_seed_bytes("bad.md", data)
     assert reason in str(caught.value)
+
+
+def test_a_control_character_in_a_url_is_percent_encoded_as_a_browser_would():
+    data = b'---\ntitle: ok\nwebUrl: "https://ctl.example/a?\\e[31m\\x9b"\n---\n'
+    record = parse_seed_bytes("ctl.md", data).records[0]
+    assert record.url == "https://ctl.example/a?%1B[31m%C2%9B"
 
 
 def test_yaml_alias_bomb_is_refused_quickly():

@@ -362,3 +362,25 @@ def test_control_characters_in_a_filter_value_never_reach_the_page(client):
 def _result_count(page: str) -> int:
     match = re.search(r"<strong>([\d,]+)</strong> results? for", page)
     return int(match.group(1).replace(",", "")) if match else 0
+
+
+def test_an_article_listing_thousands_of_related_items_shows_the_newest_hundred_and_counts_the_rest(tmp_path):
+    # one seed file listing 71,825 related items made /similar take 1.5 s and send 9 MB (an adversarial pass)
+    lines = ["---", 'title: "Harbour cranes"', 'webUrl: "https://many.example/a"', "related:"]
+    for i in range(150):
+        day = f"2020-{1 + i // 28:02d}-{1 + i % 28:02d}"
+        lines += [
+            f'  - title: "Crane item {i}"',
+            f'    webUrl: "https://r.example/{i}"',
+            f"    publishedDateTime: {day}",
+        ]
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "many.md").write_text("\n".join([*lines, "---", ""]))
+    build.full_build(tmp_path / "seeds", tmp_path / "index")
+    client = create_app({"INDEX_DIR": str(tmp_path / "index"), "ACCESS_LOG": False}).test_client()
+    answer = client.get("/api/similar?url=https://many.example/a").get_json()
+    assert answer["related_total"] == 150 and len(answer["related"]) == 100
+    assert [m["title"] for m in answer["related"][:2]] == ["Crane item 149", "Crane item 148"]  # newest first
+    html = client.get("/similar?url=https://many.example/a").get_data(as_text=True)
+    assert "Listed by the publisher under this article: the newest 100 of 150" in html
+    assert html.count('<li><a href="https://r.example/') == 100

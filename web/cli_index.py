@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .terminal import echo, fail, json_text
+from .terminal import echo, fail, file_name, json_text
 
 if TYPE_CHECKING:
     from indexer.build import BuildReport
@@ -71,9 +71,9 @@ def run_index(
 
 def _print_report(report: BuildReport, seeds: Path, as_json: bool) -> None:
     for problem in report.problems:
-        echo(f"skipped {seeds / problem.path}: {problem.reason}", err=True)
+        echo(f"skipped {file_name(seeds / problem.path)}: {problem.reason}", err=True)
     for path, warning in report.warnings:
-        echo(f"warning {seeds / path}: {warning}" if path else f"warning: {warning}", err=True)
+        echo(f"warning {file_name(seeds / path)}: {warning}" if path else f"warning: {warning}", err=True)
     if as_json:
         data = {k: v for k, v in vars(report).items() if k not in ("problems", "warnings")}
         data["skipped"] = [{"path": p.path, "reason": p.reason} for p in report.problems]

@@ -217,6 +217,12 @@ def openapi_document() -> dict[str, Any]:
                                             "title": {"type": "string"},
                                             "terms": {"type": "array", "items": {"type": "string"}},
                                             "hits": {"type": "array", "items": _HIT},
+                                            "related": {
+                                                "type": "array",
+                                                "items": {"type": "object"},
+                                                "description": "The article's related: list, newest 100 first",
+                                            },
+                                            "related_total": {"type": "integer", "minimum": 0},
                                         },
                                     }
                                 }

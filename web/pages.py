@@ -310,6 +310,11 @@ def similar():
     hits = [hit_view(hit) for hit in result["hits"]]
     related = [{**m, "date": _date(m["published"])} for m in result.get("related", [])]
     page = render_template(
-        "similar.html", hits=hits, related=related, source_title=result["title"], source_url=result["url"]
+        "similar.html",
+        hits=hits,
+        related=related,
+        related_total=result.get("related_total", len(related)),
+        source_title=result["title"],
+        source_url=result["url"],
     )
     return tagged(make_response(page), etag)

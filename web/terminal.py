@@ -17,7 +17,7 @@ import json
 import textwrap
 from typing import Any
 
-from indexer.text import BIDI_CONTROLS, CONTROL_CHARS
+from indexer.text import BIDI_CONTROLS, CONTROL_CHARS, SURROGATES
 
 # C0 controls but tab and newline, DEL, C1 controls, and the invisible marks that reorder or hide text
 _UNSAFE = [
@@ -27,7 +27,12 @@ _UNSAFE = [
     0xFEFF,
 ]
 _VISIBLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
-_JSON = {c: f"\\u{c:04x}" for c in _UNSAFE if c >= 0x20}  # json.dumps already escapes C0
+# a lone surrogate is a byte of a file name or an argument that was not UTF-8 (surrogateescape):
+# printed, it would go out as that raw byte (0x9b is CSI); shown as the byte it was
+_VISIBLE.update({c: f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c < 0xDD00 else f"\\u{c:04x}" for c in SURROGATES})
+_JSON = {c: f"\\u{c:04x}" for c in (*_UNSAFE, *SURROGATES) if c >= 0x20}  # json.dumps already escapes C0
+# a file name may hold a newline or a tab: one name must stay on its line ("skipped NAME: reason")
+_NAME = {**_VISIBLE, 0x0A: "\\n", 0x09: "\\t"}
 
 
 def echo(text: str = "", err: bool = False) -> None:
@@ -46,6 +51,15 @@ def fail(message: str, code: int = 1) -> None:
 def printable(text: str) -> str:
     """``text`` with every control or reordering character written as a visible escape."""
     return text.translate(_VISIBLE)
+
+
+def file_name(path: object) -> str:
+    r"""A file's name for one line of a report: ``printable``, and its newlines and tabs escaped too.
+
+    >>> file_name("bad\nskipped x.md: forged.md"), file_name("caf\udce9.md")
+    ('bad\\nskipped x.md: forged.md', 'caf\\xe9.md')
+    """
+    return str(path).translate(_NAME)
 
 
 def clean(value: Any) -> Any:
