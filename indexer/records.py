@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .text import canonical_url, clean_text
+from .text import canonical_url, clean_query, clean_text
 from .textfiles import SeedFileError
 
 MAX_TITLE_CHARS = 1_000
 MAX_EXCERPT_CHARS = 10_000
 MAX_TOPICS = 100
+# a sitemap's limit for a URL; a story is named by its lead's, and filters, the similar routes and
+# analytics take URLs this long, so every item can be chosen, opened and counted
+MAX_URL_CHARS = 2_048
 INT_RANGE = (-(2**31), 2**31 - 1)  # quality and heat are indexed as 32-bit numbers
 
 
@@ -117,14 +120,14 @@ def _datetime(item: dict, name: str) -> dt.datetime | None:
     if parsed.tzinfo is not None:
         try:
             parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        except OverflowError:  # 9999-12-31T23:59:59-05:00 is in the year 10000 in UTC
-            raise SeedFileError(f"field '{name}' is past the last date-time there is, in UTC: {value!s:.40}") from None
+        except OverflowError:  # 9999-12-31T23:59:59-05:00 is in the year 10000 in UTC, 0001-01-01T00:00+14:00 in year 0
+            raise SeedFileError(f"field '{name}' is outside the dates there are, once in UTC: {value!s:.40}") from None
     return parsed
 
 
 # a control character in a URL reaches the page's href and a terminal as it is: percent-encoded, as a
 # browser's URL parser would send it
-_URL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_URL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # and bidi marks, as queries drop them
 
 
 def _url(item: dict) -> tuple[str, str]:
@@ -142,8 +145,21 @@ def _url(item: dict) -> tuple[str, str]:
             key = ""
         if not value.lower().startswith(("http://", "https://")) or not key:
             raise SeedFileError(f"field '{name}' is not an http(s) URL: {value!r:.60}")
+        if len(value) > MAX_URL_CHARS:
+            raise SeedFileError(
+                f"field '{name}' is {len(value):,} characters; a URL may have at most {MAX_URL_CHARS:,}"
+            )
         return value, key
     raise SeedFileError("no 'webUrl' or 'originalUrl': an item needs a URL")
+
+
+def facet_value(text: str) -> str:
+    """A provider or topic as a filter can name it.
+
+    The C1 controls and bidi marks a query or filter drops (``clean_query``) are dropped here too, or
+    the facet would list a value no filter selects.
+    """
+    return clean_text(clean_query(text)) if not text.isprintable() else text
 
 
 def _provider(item: dict) -> tuple[str, str]:
@@ -151,10 +167,10 @@ def _provider(item: dict) -> tuple[str, str]:
     if value is None:
         return "", ""
     if isinstance(value, str):
-        return clean_text(value), ""
+        value = {"name": value}  # the short form, read and cut as the mapping's name is
     if not isinstance(value, dict):
         raise SeedFileError(f"field 'provider' must be a mapping with 'name', got {type_name(value)}")
-    return _text(value, "name"), _text(value, "domain").lower()
+    return facet_value(_text(value, "name")), _text(value, "domain").lower()
 
 
 def _topics(item: dict) -> tuple[str, ...]:
@@ -168,7 +184,7 @@ def _topics(item: dict) -> tuple[str, ...]:
     topics: list[str] = []
     for topic in value[:MAX_TOPICS]:
         if isinstance(topic, (str, int, float)) and not isinstance(topic, bool):
-            cleaned = clean_text(str(topic))[:100]
+            cleaned = facet_value(clean_text(str(topic))[:100])
             if cleaned and cleaned not in topics:
                 topics.append(cleaned)
         else:

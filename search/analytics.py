@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from indexer.records import MAX_URL_CHARS
+
 from .analytics_store import (
     FILE_NAME,
     INSERT,
@@ -43,7 +45,6 @@ log = logging.getLogger(__name__)
 __all__ = ["FILE_NAME", "Recorder", "connect", "normalize_filters", "normalize_query", "report", "setting"]
 
 MAX_QUERY_CHARS = 200
-MAX_URL_CHARS = 2_000
 MAX_RANK = MAX_PAGE * MAX_LIMIT  # a result's position: the last one of the deepest page there is
 MAX_RESULTS = 10**9  # a search's hit count; bounded so it always fits SQLite's integers
 DEFAULT_DAYS = 90
@@ -55,7 +56,9 @@ LINGER_SECONDS = 0.05
 QUEUE_SIZE = 10_000  # events waiting for the writer; beyond that they are dropped, never slowing a search
 PRUNE_SECONDS = 600.0  # how often the writer deletes rows past the age limit
 _EVENT_NAMES = {"searches": "a search event", "clicks": "a click event", "batch": "a batch of events"}
-_EMAIL = re.compile(r"\S+@\S+\.\w+")
+# an address starts where a word does and its domain is labels between dots: "\S+@\S+\.\w+" tried every
+# split of "@@@…..." (2.5 s for 1,000 characters, in the request's thread)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _LONG_NUMBER = re.compile(r"\d[\d\s\-.]{5,}\d")  # phone, account and card numbers
 _SPACES = re.compile(r"\s+")
 

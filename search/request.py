@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlencode
 
+from indexer.records import MAX_URL_CHARS
 from indexer.schema import FACET_FIELDS, FACETS
 from indexer.text import clean_query
 
@@ -19,8 +20,8 @@ MAX_LIMIT = 100
 MAX_PAGE = 1_000
 MAX_FILTERS = 50
 # a story is named by its lead's URL, and real URLs pass 200 characters: a value is cut only past
-# what a sitemap allows a URL (cut shorter, the filter would select nothing)
-MAX_FILTER_VALUE = 2_048
+# the longest URL an item may have (cut shorter, the filter would select nothing)
+MAX_FILTER_VALUE = MAX_URL_CHARS
 # fields that narrow results without being counted as facets: story:URL lists one story's items,
 # date:2020-06-01..2020-06-30 one period of the coverage timeline
 FILTER_FIELDS = (*FACET_FIELDS, "story", "date")

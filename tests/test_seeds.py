@@ -98,9 +98,10 @@ def test_the_real_broken_file_is_named_with_its_reason():
         (b"---\ntitle: !!python/object/apply:os.system ['true']\nwebUrl: https://x.org\n---\n", "invalid YAML"),
         (b"---\ntitle: 'open\nwebUrl: https://x.org\n", "front matter is not closed"),
         (b"---\ntitle: ok\nwebUrl: https://x.org\ntopics: {a: 1}\n---\n", "field 'topics' must be a list"),
+        (b"---\ntitle: ok\nwebUrl: https://x.org/" + b"a" * 2_100 + b"\n---\n", "a URL may have at most 2,048"),
         (  # was the catch-all "unexpected error while reading (OverflowError ...)" (an adversarial pass)
             b"---\ntitle: ok\nwebUrl: https://x.org\npublishedDateTime: 9999-12-31T23:59:59-05:00\n---\n",
-            "field 'publishedDateTime' is past the last date-time there is, in UTC",
+            "field 'publishedDateTime' is outside the dates there are, once in UTC",
         ),
     ],
 )

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from indexer.generations import IndexMissing
+from indexer.records import MAX_URL_CHARS
 from search.engine import public_answer
 from search.query import QUERY_REFUSALS
 from search.request import RequestError
@@ -119,7 +120,7 @@ def events():
 @api.get("/api/similar")
 def similar():
     """Items most like the one at ?url= (same hit objects as /api/search)."""
-    url = request.args.get("url", "")[:2_000]
+    url = request.args.get("url", "")[:MAX_URL_CHARS]
     if not url:
         return jsonify(error="'url' is required: the address of an item in the index", status=400), 400
     try:

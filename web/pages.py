@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 
 from indexer.generations import IndexMissing
+from indexer.records import MAX_URL_CHARS
 from indexer.schema import FACETS
 from search import highlight
 from search.query import QUERY_REFUSALS
@@ -213,6 +214,10 @@ def facet_view(field: str, result: dict[str, Any]) -> dict[str, Any] | None:
 def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
     """What the templates need: the result plus every link already built."""
     facets = [facet for field in SIDEBAR_FACETS if (facet := facet_view(field, result))]
+    # filters with no ticked box to carry them (a story, a period, a value the facet no longer lists):
+    # hidden fields of the form, so a search typed or a box ticked next keeps them, as their chips say
+    ticked = {e["param"].casefold() for f in facets for e in (*f["entries"], *f["more"]) if e["selected"]}
+    carried = [f"{f}:{v}" for f, v in req.filters if f"{f}:{v}".casefold() not in ticked]
     first = (req.page - 1) * req.limit + 1
     hits = [hit_view(hit, req, first + i) for i, hit in enumerate(result["hits"])]
     # a page past the last one (an old link, a hand-edited URL): say so and link the last page
@@ -223,6 +228,7 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
         "hits": hits,
         "facets": facets,
         "active_filters": len(req.filters),
+        "carried_filters": carried,
         "timeline": timeline_view(req, result.get("timeline") or {}),
         "feed_url": url_for("feed.atom") + feed_query(req),
         "feed_title": f"News search: {req.q}" if req.q else "News search: newest items",
@@ -295,7 +301,7 @@ def results():
 @pages.get("/similar")
 def similar():
     """Items like the one at ?url=, most alike first."""
-    url = request.args.get("url", "")[:2_000]
+    url = request.args.get("url", "")[:MAX_URL_CHARS]
     if not url:
         abort(400, description="'url' is required: the address of an item in the index")
     try:

@@ -246,9 +246,9 @@
       else toResults(); // the link is gone (a sort now chosen, a filter removed): the new results' heading
     }
 
-    // keep the form's hidden sort/limit in line with links the user followed
+    // keep the form's hidden sort/limit/group in line with links the user followed
     function syncHidden(params) {
-      for (const name of ["sort", "limit"]) {
+      for (const name of ["sort", "limit", "group"]) {
         let field = form.querySelector('input[type="hidden"][name="' + name + '"]');
         const value = params.get(name);
         if (value && !field) {
