@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .text import canonical_url, clean_query, clean_text
+from .text import BIDI_CONTROLS, CONTROL_CHARS, canonical_url, clean_query, clean_text
 from .textfiles import SeedFileError
 
 MAX_TITLE_CHARS = 1_000
@@ -127,7 +127,8 @@ def _datetime(item: dict, name: str) -> dt.datetime | None:
 
 # a control character in a URL reaches the page's href and a terminal as it is: percent-encoded, as a
 # browser's URL parser would send it
-_URL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # and bidi marks, as queries drop them
+_URL_CONTROLS = re.compile("[" + "".join(map(chr, (*CONTROL_CHARS, *BIDI_CONTROLS))) + "]")
+_URL_DROPPED = dict.fromkeys(map(ord, "\t\n\r"))  # a browser's URL parser removes these before the rest
 
 
 def _url(item: dict) -> tuple[str, str]:
@@ -138,7 +139,7 @@ def _url(item: dict) -> tuple[str, str]:
             continue
         if not isinstance(value, str):
             raise SeedFileError(f"field '{name}' must be text, got {type_name(value)}")
-        value = _URL_CONTROLS.sub(lambda m: quote(m[0]), html.unescape(value.strip()))
+        value = _URL_CONTROLS.sub(lambda m: quote(m[0]), html.unescape(value.strip()).translate(_URL_DROPPED))
         try:
             key = canonical_url(value)
         except ValueError:  # e.g. a port that is not a number

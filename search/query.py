@@ -11,6 +11,8 @@ from indexer.analysis import analyze, split_words
 from indexer.schema import ALIASES, FACET_FIELDS, TEXT_FIELDS
 from indexer.text import clean_text
 
+from . import date_clauses
+from .date_clauses import QueryDateUnclear
 from .qtree import Node, Nothing, Words, from_whoosh
 
 if TYPE_CHECKING:
@@ -43,20 +45,8 @@ class QueryTooBroad(ValueError):
     """A wildcard matches more words than a query may expand to; the message says what to do."""
 
 
-class QueryDateUnclear(ValueError):
-    """A date clause ("date:junk", "date:[2020") names no date; the message shows the spellings that do."""
-
-
 # what a user can fix in the query text itself: shown as a 400 / exit 2 with the message
 QUERY_REFUSALS = (QueryTooLong, QueryTooBroad, QueryDateUnclear)
-DATE_SPELLINGS = (
-    "date:2020-06-15, date:2020-06, date:2020-W24, date:2020, date:2020-06-01..2020-06-30,"
-    " date:>2020-06-15 or date:[2020-06-01 TO 2020-06-30]"
-)
-_DATE_FIELDS = "|".join(sorted({"published", *(a for a, f in ALIASES.items() if f == "published")}))
-# a clause on the date: a comparison and its value, up to a space (a time's colons included)
-_ANY_DATE_CLAUSE = re.compile(rf"(?i)(?<![\w:])({_DATE_FIELDS}):")
-_DATE_CLAUSE = re.compile(rf"(?i)(?<![\w:])({_DATE_FIELDS}):(>=|<=|>|<)?([^\s\[{{\"][^\s)]*)")
 
 
 @dataclass
@@ -176,47 +166,6 @@ def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq
     return q.accept(fix)
 
 
-def _date_clauses(syntax: str) -> str:
-    """Date clauses in the spellings the ``date`` filter and the timeline use, as Whoosh reads ranges.
-
-    "date:2020-W24" and "date:2020-06-01..2020-06-30" found nothing ("police date:2020-W24": 0, with
-    no word why); a date-time compared ("date:>=2020-06-15T10:00:00Z") compares by its day, whose
-    time's colons would otherwise split it into words.
-
-    >>> _date_clauses("police date:2020-W24 published:>=2020-06-15T10:00:00Z date:[2020 TO 2021]")
-    'police date:[2020-06-08 TO 2020-06-14] published:>=2020-06-15 date:[2020 TO 2021]'
-    """
-
-    def rewrite(m: re.Match) -> str:
-        field, compare, value = m[1], m[2] or "", m[3]
-        if compare:
-            return f"{field}:{compare}{value.split('T', 1)[0]}"
-        from .timeline import PeriodError, parse_period  # numpy and Whoosh's times: only for a date clause
-
-        try:
-            start, end = parse_period(value)
-        except PeriodError:
-            return m[0]  # Whoosh's own spellings ("date:yesterday" is not one either: refused below)
-        return f"{field}:[{start.isoformat()} TO {end.isoformat()}]"
-
-    return _DATE_CLAUSE.sub(rewrite, syntax)
-
-
-def _require_dates(q: wq.Query, text: str) -> None:
-    """QueryDateUnclear when Whoosh read a date clause as nothing.
-
-    Searching on without it would answer another question, and nothing at all, as it did, says nothing.
-    """
-    from whoosh import query as wq
-
-    pending = [q]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, type(wq.NullQuery)):
-            raise QueryDateUnclear(f"a date in {text[:80]!r} is not one this search reads; write {DATE_SPELLINGS}")
-        pending.extend(node.children())
-
-
 def _values_narrow(q: wq.Query) -> wq.Query:
     """From five words on any word matches (an OR), but a clause on a field of values still narrows.
 
@@ -224,8 +173,6 @@ def _values_narrow(q: wq.Query) -> wq.Query:
     and the words, which let in every item holding one word. Each field's clauses become one
     required OR ("provider:reuters provider:bbc": either), beside the OR of the words.
     """
-    import copy
-
     from whoosh import query as wq
 
     if isinstance(q, wq.AndNot):  # "... -ibm": the exclusion takes from the narrowed query
@@ -242,8 +189,7 @@ def _values_narrow(q: wq.Query) -> wq.Query:
             words.append(child)
     if not fields or not words:
         return q
-    rest = copy.copy(q)
-    rest.subqueries = words
+    rest = wq.Or(words, boost=q.boost, minmatch=q.minmatch, scale=q.scale)  # the words' OR as the parser made it
     return wq.And([*(one[0] if len(one) == 1 else wq.Or(one) for one in fields.values()), rest])
 
 
@@ -264,7 +210,7 @@ def parse(
     From ``any_from`` content words on, any word matches (the policy's ``long_query_words``).
     """
     text = normalize(text)
-    syntax = text_colons(_date_clauses(_QUESTION_MARK.sub(" ", text)))
+    syntax = text_colons(date_clauses.rewrite(_QUESTION_MARK.sub(" ", text)))
     words = split_words(text)
     plain = not _OPERATOR_CHARS.search(syntax)
     content_words = [w for w in split_words(_without_value_clauses(syntax)) if analyze(w)]
@@ -282,8 +228,7 @@ def parse(
     try:
         parser = _parser(schema, any_word)
         q = _parse_syntax(parser, syntax)
-        if _ANY_DATE_CLAUSE.search(syntax):
-            _require_dates(q, text)
+        date_clauses.require_dates(q, syntax, text)
         q = _bounded(q, resolve_value)
         if any_word:
             q = _values_narrow(q)

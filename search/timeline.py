@@ -17,6 +17,8 @@ from whoosh.util.times import datetime_to_long
 
 from indexer.schema import DAY_US
 
+from .date_clauses import PERIODS
+
 __all__ = ["Calendar", "PeriodError"]
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 WEEKLY_UP_TO_DAYS = 120  # about 17 weekly bars; longer spans are shown by month
@@ -52,10 +54,7 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
         start = _calendar_unit(first)[0]
         end = _calendar_unit(last if separator else first)[1]
     except (ValueError, OverflowError):
-        raise PeriodError(
-            f"date filter {text[:40]!r} must look like 2020-06-01..2020-06-30 (first and last day),"
-            " 2020-06 (a month), 2020-W24 (a week) or 2020 (a year)"
-        ) from None
+        raise PeriodError(f"date filter {text[:40]!r} must look like {PERIODS}") from None
     if end < start:
         raise PeriodError(f"date filter {text[:40]!r} ends before it starts")
     return start, end

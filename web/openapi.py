@@ -6,6 +6,7 @@ from typing import Any
 
 from indexer.schema import FACET_FIELDS
 from search.request import FILTER_FIELDS, MAX_LIMIT, MAX_PAGE, SORTS
+from search.suggest import RELATED_SHOWN
 
 _FACET = {
     "type": "array",
@@ -220,7 +221,7 @@ def openapi_document() -> dict[str, Any]:
                                             "related": {
                                                 "type": "array",
                                                 "items": {"type": "object"},
-                                                "description": "The article's related: list, newest 100 first",
+                                                "description": f"The related: list, newest {RELATED_SHOWN} first",
                                             },
                                             "related_total": {"type": "integer", "minimum": 0},
                                         },
