@@ -139,7 +139,9 @@ def _url(item: dict) -> tuple[str, str]:
             continue
         if not isinstance(value, str):
             raise SeedFileError(f"field '{name}' must be text, got {type_name(value)}")
-        value = _URL_CONTROLS.sub(lambda m: quote(m[0]), html.unescape(value.strip()).translate(_URL_DROPPED))
+        value = html.unescape(value.strip())
+        if not value.isprintable():  # only such a URL holds a control character or a bidi mark
+            value = _URL_CONTROLS.sub(lambda m: quote(m[0]), value.translate(_URL_DROPPED))
         try:
             key = canonical_url(value)
         except ValueError:  # e.g. a port that is not a number

@@ -45,6 +45,22 @@ _QUERY_MAP = {
 }
 
 
+def encodable(text: str) -> bool:
+    r"""Whether ``text`` is Unicode text, with no lone surrogate.
+
+    A lone surrogate is a byte of a file name or an argument that was not UTF-8, or JSON's "\ud800":
+    no page, JSON answer or terminal can carry it.
+
+    >>> encodable("café"), encodable("caf\udce9")
+    (True, False)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def clean_text(value: str) -> str:
     """Decode HTML entities (twice, for double-encoded feeds), unify quotes, squeeze spaces.
 

@@ -14,6 +14,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from .text import encodable
+
 SEED_SUFFIXES = (".md", ".txt")
 SNIFF_BYTES = 8192  # how much of a file the encoding guesses look at
 _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
@@ -139,16 +141,8 @@ def discover(root: Path) -> tuple[list[str], list[SeedProblem]]:
 
 
 def _name_reason(path: str) -> str:
-    """Why a file's path cannot name an item, or ''.
-
-    Bytes that are not UTF-8 cannot: Python reads them as lone surrogates, which no page, JSON
-    answer or terminal can carry.
-    """
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return "its name is not UTF-8: rename it (with UTF-8 characters) to index it"
-    return ""
+    """Why a file's path cannot name an item (bytes that are not UTF-8), or ''."""
+    return "" if encodable(path) else "its name is not UTF-8: rename it (with UTF-8 characters) to index it"
 
 
 def _unreadable_reason(entry: os.DirEntry, base: str) -> str:

@@ -52,7 +52,7 @@ def rewrite(syntax: str) -> str:
             return f"{field}:{value}"  # Whoosh's own spellings ("yesterday", "june 2020"): it reads those
         return f"{field}:[{start.isoformat()} TO {end.isoformat()}]"
 
-    return _CLAUSE.sub(one, syntax)
+    return _CLAUSE.sub(one, syntax) if ":" in syntax else syntax  # most queries name no field
 
 
 def require_dates(q: wq.Query, syntax: str, text: str) -> None:

@@ -213,7 +213,9 @@ def parse(
     syntax = text_colons(date_clauses.rewrite(_QUESTION_MARK.sub(" ", text)))
     words = split_words(text)
     plain = not _OPERATOR_CHARS.search(syntax)
-    content_words = [w for w in split_words(_without_value_clauses(syntax)) if analyze(w)]
+    # a field's clause is no word of the query ("date:>2021-01-01"); plain words hold none
+    counted = words if plain else split_words(_without_value_clauses(syntax))
+    content_words = [w for w in counted if analyze(w)]
     any_word = relaxed or len(content_words) >= any_from
     if not text:
         return ParsedQuery(text, Nothing(), [], plain=True)

@@ -752,6 +752,12 @@ def test_on_a_phone_show_results_closes_the_filters_and_brings_the_results_into_
     phone.get_by_label(re.compile(r"^Reuters\s+\d+$")).check()
     phone.wait_for_function("() => /^2 results/.test(document.querySelector('#result-count').textContent.trim())")
     assert show.inner_text() == "Show 2 results"
+    # in sight at the screen's foot without scrolling (the README says so), the filters still open above it
+    box = phone.evaluate(
+        "() => { const r = document.querySelector('.show-results').getBoundingClientRect();"
+        " return {top: r.top, bottom: r.bottom, y: window.scrollY}; }"
+    )
+    assert box["bottom"] <= PHONE["height"] and box["top"] > PHONE["height"] / 2, box
     show.click()
     assert not phone.locator("details.filters").evaluate("d => d.open")
     assert phone.evaluate("document.activeElement.id") == "result-count"

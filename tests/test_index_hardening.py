@@ -300,6 +300,33 @@ def test_a_name_not_utf8_is_skipped_by_name_and_a_newline_in_a_name_stays_on_its
     assert generations.read_manifest(generations.current_generation(index))["documents"] == 53 + 1  # the newline one
 
 
+def test_serve_building_its_first_index_reports_skipped_files_as_index_does(tmp_path, monkeypatch):
+    # serve printed its first build's skipped files itself, names raw: a newline forged a report line
+    from click.testing import CliRunner
+
+    import web
+    from web.cli import main
+
+    class Stop(Exception):
+        pass
+
+    def fake_create_app(config):
+        raise Stop
+
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    (tmp_path / "seeds" / "broken\nskipped fake.md").write_text("---\ntitle: broken: [\n---\n")
+    monkeypatch.setattr(web, "create_app", fake_create_app)
+    monkeypatch.setenv("SEARCH_WORKERS", "1")
+    args = ["--index", str(tmp_path / "index"), "--seeds", str(tmp_path / "seeds"), "serve"]
+    result = CliRunner().invoke(main, args)
+    assert isinstance(result.exception, Stop), result.output
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert skipped == [
+        f"skipped {tmp_path / 'seeds'}/broken\\nskipped fake.md: invalid YAML at line 2, column 14: "
+        "mapping values are not allowed in this context"
+    ]
+
+
 def test_an_index_of_no_documents_serves_every_page(tmp_path):
     # every seed file broken: the index has no segments, and Whoosh's reader gives None for them (was a 500)
     from indexer import build

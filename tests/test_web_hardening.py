@@ -384,3 +384,14 @@ def test_an_article_listing_thousands_of_related_items_shows_the_newest_hundred_
     html = client.get("/similar?url=https://many.example/a").get_data(as_text=True)
     assert "Listed by the publisher under this article: the newest 100 of 150" in html
     assert html.count('<li><a href="https://r.example/') == 100
+
+
+def test_an_item_whose_url_is_2048_characters_has_a_similar_page(tmp_path):
+    # the similar routes cut ?url= at 2,000 characters while items may have 2,048: its "Similar" link was a 404
+    url = "https://long.example/" + "a" * (2_048 - len("https://long.example/"))
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "a.md").write_text(f'---\ntitle: "Harbour cranes"\nwebUrl: "{url}"\n---\n')
+    build.full_build(tmp_path / "seeds", tmp_path / "index")
+    client = create_app({"INDEX_DIR": str(tmp_path / "index"), "ACCESS_LOG": False}).test_client()
+    assert client.get("/api/similar", query_string={"url": url}).status_code == 200
+    assert client.get("/similar", query_string={"url": url}).status_code == 200

@@ -69,11 +69,16 @@ def run_index(
             bar.close()
 
 
-def _print_report(report: BuildReport, seeds: Path, as_json: bool) -> None:
+def print_problems(report: BuildReport, seeds: Path) -> None:
+    """Each skipped file and each warning on a line of standard error (``index``, and ``serve``'s first build)."""
     for problem in report.problems:
         echo(f"skipped {file_name(seeds / problem.path)}: {problem.reason}", err=True)
     for path, warning in report.warnings:
         echo(f"warning {file_name(seeds / path)}: {warning}" if path else f"warning: {warning}", err=True)
+
+
+def _print_report(report: BuildReport, seeds: Path, as_json: bool) -> None:
+    print_problems(report, seeds)
     if as_json:
         data = {k: v for k, v in vars(report).items() if k not in ("problems", "warnings")}
         data["skipped"] = [{"path": p.path, "reason": p.reason} for p in report.problems]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .cli_index import run_index
+from .cli_index import print_problems, run_index
 from .terminal import echo, fail
 
 # ---------------------------------------------------------------------------
@@ -107,8 +107,7 @@ def serve_command(
             )
         except (IndexBusy, OSError, EmbedderMissing) as exc:
             fail(str(exc))
-        for problem in report.problems:
-            echo(f"skipped {obj.seeds / problem.path}: {problem.reason}", err=True)
+        print_problems(report, obj.seeds)
         echo(report.summary(), err=True)
     config = {"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics}
     config.update(ANALYTICS_DAYS=analytics_days, ANALYTICS_MAX_MB=analytics_max_mb, THUMBNAILS=thumbnails)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from indexer.text import encodable
 from search.analytics import MAX_RANK, MAX_URL_CHARS, setting, whole_number
 
 MAX_PARAMS_CHARS = 4_000  # a query of 1,000 characters, percent-encoded, and a few filters
@@ -76,10 +77,8 @@ def parse_event(body: bytes) -> Event:
 
 def _unicode(text: str, name: str) -> None:
     """EventError for a string JSON let through that is not Unicode text: a lone surrogate."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise EventError(f"'{name}' must be text: it holds a lone surrogate (\\ud800-\\udfff)") from None
+    if not encodable(text):
+        raise EventError(f"'{name}' must be text: it holds a lone surrogate (\\ud800-\\udfff)")
 
 
 def check_rank(event: Event, page: int, limit: int) -> None:

@@ -85,16 +85,25 @@
       } // "history": the browser has already moved to the entry
     }
 
-    // What replacing the region would lose: the focused control and which disclosures are open.
-    function snapshot() {
-      const active = document.activeElement;
+    // What replacing the region would lose: the focused control and which disclosures are open. A followed
+    // link (``origin``, focused or not) has no id: it is found again by its group and its name, as long as
+    // the new region still holds it (a timeline bar now selected, another chip of the same field).
+    const GROUPS = [".sort", ".chips", ".timeline", ".did-you-mean", ".story-line", ".empty"];
+    function linkName(a) { return (a.getAttribute("aria-label") || a.textContent).split(":")[0].trim(); }
+    function snapshot(origin) {
+      const active = region.contains(document.activeElement) ? document.activeElement : origin;
       let focus = null;
+      let link = null;
       if (active && region.contains(active)) {
         if (active.matches('input[name="filter"]')) focus = 'input[name="filter"][value="' + CSS.escape(active.value) + '"]';
         else if (active.id) focus = "#" + CSS.escape(active.id);
+        else if (active.matches("a[data-nav]")) {
+          const group = GROUPS.find(function (g) { return active.closest(g); });
+          if (group) link = { group: group, name: linkName(active) };
+        }
       }
       const open = [...region.querySelectorAll("details[id][open]")].map(function (d) { return d.id; });
-      return { focus: focus, open: open };
+      return { focus: focus, link: link, open: open };
     }
 
     function restore(saved) {
@@ -102,7 +111,9 @@
         const details = document.getElementById(id);
         if (details) details.open = true;
       }
-      const target = saved.focus && region.querySelector(saved.focus);
+      let target = saved.focus && region.querySelector(saved.focus);
+      const group = !target && saved.link && region.querySelector(saved.link.group);
+      if (group) target = [...group.querySelectorAll("a[href]")].find(function (a) { return linkName(a) === saved.link.name; });
       if (!target) return;
       for (let d = target.closest("details"); d; d = d.parentElement.closest("details")) d.open = true;
       target.focus({ preventScroll: true });
@@ -116,7 +127,7 @@
       status.textContent = (corrected ? corrected.textContent.replace(/\s+/g, " ").trim() + ". " : "") + text;
     }
 
-    async function update(params, how) {
+    async function update(params, how, origin) {
       const seq = ++latest;
       if (controller) controller.abort();
       controller = new AbortController();
@@ -131,7 +142,7 @@
         });
         const html = await response.text();
         if (seq !== latest) return false; // a newer request has been sent: drop this stale answer
-        const saved = snapshot();
+        const saved = snapshot(origin);
         region.innerHTML = html; // server-rendered, every user string escaped by Jinja
         showSidebar(region);
         restore(saved);
@@ -210,14 +221,11 @@
       event.preventDefault();
       // SVG links (the timeline's bars) have no .search: read the attribute
       const params = new URL(link.getAttribute("href"), window.location.href).searchParams;
-      const paging = !!link.closest(".pagination, .beyond");
-      const place = navPlace(link);
       input.value = params.get("q") || "";
       syncHidden(params);
-      update(params, "push").then(function (shown) {
-        if (!shown) return;
-        if (paging) toResults();
-        else if (!region.contains(document.activeElement)) refocus(place);
+      update(params, "push", link).then(function (shown) {
+        // a new page, or the followed link gone (a sort now chosen, a filter removed): the new results' heading
+        if (shown && !region.contains(document.activeElement)) toResults();
       });
     });
 
@@ -228,23 +236,6 @@
       if (details) details.open = false;
       toResults();
     });
-
-    // Where a followed link sat (its group and its name), so that focus can return there once the region
-    // is replaced: a link's own element is gone then, and focus would fall back to the page's start.
-    const GROUPS = ".sort, .chips, .timeline, .did-you-mean, .story-line, .empty";
-    function navPlace(link) {
-      const group = link.closest(GROUPS);
-      const name = (link.getAttribute("aria-label") || link.textContent).split(":")[0].trim();
-      return { group: group ? GROUPS.split(", ").find(function (g) { return group.matches(g); }) : null, name: name };
-    }
-    function refocus(place) {
-      const group = place.group && region.querySelector(place.group);
-      const same = group && [...group.querySelectorAll("a[href]")].find(function (a) {
-        return (a.getAttribute("aria-label") || a.textContent).split(":")[0].trim() === place.name;
-      });
-      if (same) same.focus({ preventScroll: true });
-      else toResults(); // the link is gone (a sort now chosen, a filter removed): the new results' heading
-    }
 
     // keep the form's hidden sort/limit/group in line with links the user followed
     function syncHidden(params) {

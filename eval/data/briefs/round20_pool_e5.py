@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from eval.graded import load_judgments, load_queries, open_collection, tuning_queries  # noqa: E402
-from eval.hybrid import encoder  # noqa: E402
+from eval.hybrid import encoder, reordered  # noqa: E402
 from eval.pool import _item  # noqa: E402
 from indexer import embedder  # noqa: E402
 from search.request import build_request  # noqa: E402
@@ -42,11 +42,9 @@ def main(out_dir: Path) -> None:
         hits = engine.search(build_request(q["query"][:1000], limit=100, group=False))["hits"]
         top = [(h["key"], h["score"], bool(h.get("partial"))) for h in hits]
         sim = items @ encode_queries([q["query"]])[0]
-        best = max((s for _, s, _ in top), default=1.0) or 1.0
         pooled: set[str] = set()
         for w in WEIGHTS:
-            order = sorted(top, key=lambda h, w=w: (h[2], -(h[1] / best + w * sim[where[h[0]]])))
-            pooled.update(k for k, _, _ in order[:10])
+            pooled.update(reordered(top, sim, where, w)[:10])
         pooled -= set(judged.get(q["id"], {}))
         if pooled:
             keys = sorted(pooled, key=lambda k, i=q["id"]: hashlib.sha1(f"{i} {k}".encode()).hexdigest())
