@@ -65,11 +65,13 @@ def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None
         return None
     docnum = int(found[0])
     source = gen.stored(docnum)
-    # tf x idf over the item's own text; title words count twice
+    # tf x idf over the item's own text, title words twice; a word common in any English text ("would",
+    # "there") weighs less, by the rule coordination weighs typed words by (a stem that is no word weighs 1)
     weights: dict[str, float] = {}
     for text, factor in ((source.get("title", ""), 2.0), (source.get("excerpt", ""), 1.0)):
         for term in analyze(text):
             weights[term] = weights.get(term, 0.0) + factor * gen.scoring.idf("excerpt", term)
+    weights = {term: w * gen.policy.word_weight(term) for term, w in weights.items()}
     terms = sorted(weights, key=lambda t: (-weights[t], t))[:SIMILAR_TERMS]
     # scored as a search for those words (any of them), by the same path and policy as every query
     parsed = ParsedQuery(" ".join(terms), Words(tuple(terms), any_word=True), [], plain=True)

@@ -506,6 +506,10 @@ def test_a_long_facet_shows_ten_values_and_the_rest_on_request(server, page):
     more = source.get_by_text(f"Show {len(providers) - 10} more")
     more.click()
     assert all(boxes.nth(i).is_visible() for i in range(boxes.count()))
+    # open, the summary offers to fold the list again, not to show what is already shown
+    summary = source.locator("details.more > summary")
+    assert summary.locator(".when-open").inner_text() == "Show fewer" and summary.locator(".when-open").is_visible()
+    assert not more.is_visible()
     last = providers[-1]["value"]
     source.get_by_label(re.compile(rf"^{re.escape(last)}\s+\d+$")).check()
     page.wait_for_url(re.compile(r"filter=provider%3A"))

@@ -7,7 +7,7 @@ import re
 import pytest
 from markupsafe import escape
 
-from web.pages import FACET_SHOWN, period_label
+from web.sidebar import FACET_SHOWN, period_label
 
 
 def facet_html(html: str, legend: str) -> str:
@@ -22,7 +22,7 @@ def test_a_facet_lists_ten_values_and_holds_the_rest_in_a_details_element(seeds_
     assert rest, "the values past the tenth sit in a <details> (no script needed to open it)"
     assert re.findall(r'value="provider:([^"]+)"', shown) == [escape(p["value"]) for p in providers[:10]]
     assert re.findall(r'value="provider:([^"]+)"', rest) == [escape(p["value"]) for p in providers[10:]]
-    assert f"<summary>Show {len(providers) - 10} more" in rest
+    assert f'<summary><span class="when-closed">Show {len(providers) - 10} more</span>' in rest
     topics = facet_html(seeds_client.get("/").get_data(as_text=True), "Topics")
     assert "<details" not in topics  # four values: nothing to fold
 

@@ -207,6 +207,42 @@ REUTERS = (
 )
 
 
+def test_back_to_search_from_a_similar_page_returns_to_the_search_it_came_from(client):
+    listing = client.get("/?q=police&filter=kind:related&sort=newest&group=0&page=2").get_data(as_text=True)
+    similar = html.unescape(re.search(r'class="similar" href="([^"]+)"', listing).group(1))
+    assert "back=q%3Dpolice%26filter%3Dkind%253Arelated%26sort%3Dnewest%26group%3D0%26page%3D2" in similar
+    page = client.get(similar).get_data(as_text=True)
+    back = html.unescape(re.search(r'<a href="([^"]*)">Back to search</a>', page).group(1))
+    assert back == "/?q=police&filter=kind%3Arelated&sort=newest&group=0&page=2"
+    # and from there on: a similar page's own "Similar" links keep the way back
+    onward = html.unescape(re.search(r'class="similar" href="([^"]+)"', page).group(1))
+    assert "back=q%3Dpolice%26filter" in onward
+
+
+@pytest.mark.parametrize(
+    ("back", "expected"),
+    [
+        ("javascript:alert(1)", "/"),  # no search in it
+        ("q=javascript:alert(1)", "/?q=javascript%3Aalert%281%29"),  # a search for those words, on this site
+        ('q="><script>x</script>', "/?q=%22%3E%3Cscript%3Ex%3C%2Fscript%3E"),
+        ("page=abc", "/"),  # not a valid search: back to the start
+        ("sort=sideways&q=x", "/"),
+        ("", "/"),
+    ],
+)
+def test_back_to_search_links_only_a_search_read_again_from_the_link(client, back, expected):
+    page = client.get("/similar", query_string={"url": REUTERS, "back": back}).get_data(as_text=True)
+    assert "<script>x" not in page
+    assert html.unescape(re.search(r'<a href="([^"]*)">Back to search</a>', page).group(1)) == expected
+
+
+def test_more_like_this_passes_over_words_common_in_any_english_text(client):
+    """The item's own words choose its neighbours: "would", "there" and "said" (in its excerpt) say nothing of it."""
+    terms = client.get("/api/similar", query_string={"url": REUTERS}).get_json()["terms"]
+    assert {"polic", "facial", "declin", "sell"} <= set(terms)
+    assert not {"would", "there", "said"} & set(terms)
+
+
 def test_more_like_this_in_the_api_the_page_and_the_cli(client, seeds_index):
     from click.testing import CliRunner
 

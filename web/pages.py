@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from indexer.generations import IndexMissing
 from indexer.records import MAX_URL_CHARS
@@ -17,18 +16,16 @@ from indexer.schema import FACETS
 from search import highlight
 from search.query import QUERY_REFUSALS
 from search.request import SORTS, RequestError, SearchRequest
-from search.timeline import PeriodError, bucket_label, bucket_period, parse_period
 
 from .feed import feed_query
-from .params import engine, query_string, record_search, request_from_args, toggle_filter
+from .params import engine, query_string, record_search, request_from_args
 from .policy import INDEX_UNAVAILABLE, answer_etag, revalidate, tagged
+from .sidebar import facet_view, timeline_view, value_label
 
 pages = Blueprint("pages", __name__)
 
 FILTER_LABELS = {**{field: facet.label for field, facet in FACETS.items()}, "story": "Story", "date": "Period"}
-CHART_WIDTH, CHART_HEIGHT = 240, 64
 SIDEBAR_FACETS = ("topics", "provider", "year", "kind")
-FACET_SHOWN = 10  # values listed before "Show N more"
 PAGE_WINDOW = 2
 # a thumbnail's box: fixed, so a loading or missing image never moves the text (CSS crops with object-fit)
 THUMB_WIDTH, THUMB_HEIGHT = 96, 64
@@ -84,13 +81,21 @@ def thumbnail(image: str | None) -> str | None:
     return image
 
 
-def hit_view(hit: dict[str, Any], req: SearchRequest | None = None, rank: int | None = None) -> dict[str, Any]:
-    """A hit with what the hit template shows: a readable date, the highlight markup, its story's items."""
+def hit_view(
+    hit: dict[str, Any], req: SearchRequest | None = None, rank: int | None = None, back: str = ""
+) -> dict[str, Any]:
+    """A hit with what the hit template shows: a readable date, the highlight markup, its story's items.
+
+    ``back``: the search (a URL query) its "Similar" page links back to; by default the one of ``req``.
+    """
     story_url = None
     if req is not None and req.group and hit.get("story_items", 1) > 1:  # a card: its whole story one click away
         story_url = query_string(req, filters=(*req.filters, ("story", hit["story"])), group=False)
+    if req is not None and not back:
+        back = query_string(req, page=req.page).lstrip("?")
     return {
         **hit,
+        "similar_url": url_for("pages.similar", url=hit["url"], back=back or None) if hit.get("url") else None,
         "more_items": [{**m, "date": _date(m["published"])} for m in hit.get("more_items", [])],
         "story_url": story_url,
         "story_span": _span(hit.get("story_first"), hit.get("story_last")),
@@ -100,114 +105,6 @@ def hit_view(hit: dict[str, Any], req: SearchRequest | None = None, rank: int | 
         "thumb_size": (THUMB_WIDTH, THUMB_HEIGHT),
         "title_html": highlight.to_html(hit["highlight"]["title"]),  # escaped text, matches in <mark>
         "excerpt_html": highlight.to_html(hit["highlight"]["excerpt"]),
-    }
-
-
-def timeline_view(req: SearchRequest, histogram: dict[str, Any]) -> dict[str, Any] | None:
-    """Bars of the coverage chart: geometry, a label, and the link that toggles that period."""
-    buckets, interval = histogram.get("buckets") or [], histogram.get("interval")
-    if not buckets or sum(b["count"] for b in buckets) == 0:
-        return None
-    peak = max(b["count"] for b in buckets)
-    step = CHART_WIDTH / len(buckets)
-    bars = []
-    for i, bucket in enumerate(buckets):
-        height = 0 if not bucket["count"] else max(2.0, CHART_HEIGHT * bucket["count"] / peak)
-        label = bucket_label(bucket, interval)
-        bars.append(
-            {
-                **bucket,
-                "label": label,
-                "x": round(i * step, 2),
-                "width": round(max(1.0, step * 0.8), 2),
-                "y": round(CHART_HEIGHT - height, 2),
-                "height": round(height, 2),
-                "url": toggle_filter(req, "date", bucket_period(bucket)),
-            }
-        )
-    busiest = max(bars, key=lambda b: b["count"])
-    summary = (
-        f"Matching items per {interval}, {bars[0]['label']} to {bars[-1]['label']};"
-        f" most in {busiest['label']} ({busiest['count']})."
-    )
-    return {
-        "interval": interval,
-        "bars": bars,
-        "summary": summary,
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "first": bars[0]["label"],
-        "last": bars[-1]["label"],
-    }
-
-
-def period_label(value: str) -> str:
-    """A period filter as people say it: 'Jun 2020', 'week of Jun 1, 2020', '2020', else its two days."""
-    try:
-        start, end = parse_period(value)
-    except PeriodError:
-        return value
-    bucket = {"start": start.isoformat(), "end": end.isoformat()}
-    month_end = start.replace(day=calendar.monthrange(start.year, start.month)[1])  # no overflow at 9999-12
-    if start == end:
-        return _day(start)
-    if start.day == 1 and end == month_end:
-        return bucket_label(bucket, "month")
-    if start.weekday() == 0 and (end - start).days == 6:
-        return bucket_label(bucket, "week")
-    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31):
-        return bucket_label(bucket, "year" if start.year == end.year else "decade")
-    return f"{_day(start)} – {_day(end)}"
-
-
-def _day(day: dt.date) -> str:
-    return f"{day:%b} {day.day}, {day.year}"
-
-
-def story_title(key: str, hits: Sequence[dict[str, Any]]) -> str:
-    """The title of the item a story is named by: from the hits shown when it is among them, else one lookup."""
-    for hit in hits:
-        for item in (hit, *hit.get("more_items", [])):
-            if item.get("key") == key:
-                return item["title"]
-    try:
-        found = engine().item(key)
-    except IndexMissing:
-        return key
-    return found.get("title") or key if found else key
-
-
-def value_label(field: str, value: str, hits: Sequence[dict[str, Any]] = ()) -> str:
-    """How a filter's value reads: a story by its title, a period or month by name, else the facet's label."""
-    if field == "story":
-        return story_title(value, hits)
-    if field == "date":
-        return period_label(value)
-    if field == "month":
-        try:
-            return dt.date.fromisoformat(value + "-01").strftime("%b %Y")
-        except ValueError:
-            return value
-    return FACETS[field].label_of(value) if field in FACETS else value
-
-
-def facet_view(field: str, result: dict[str, Any]) -> dict[str, Any] | None:
-    """One facet: its first FACET_SHOWN values, the rest behind "Show N more" (open when one is selected)."""
-    entries = [
-        {**entry, "url": entry["toggle_url"], "param": f"{field}:{entry['value']}", "id": f"f-{field}-{i}"}
-        for i, entry in enumerate(result["facets"].get(field, []))
-    ]
-    if not entries:
-        return None
-    meta = result["facet_meta"][field]
-    shown, rest = entries[:FACET_SHOWN], entries[FACET_SHOWN:]
-    return {
-        "field": field,
-        "label": meta["label"],
-        "truncated": meta["truncated"],
-        "entries": shown,
-        "more": rest,
-        "more_open": any(e["selected"] for e in rest),
     }
 
 
@@ -265,6 +162,18 @@ def without_filters(req: SearchRequest, filters: tuple[tuple[str, str], ...]) ->
     return query_string(req, filters=filters, group=True if left_story else req.group)
 
 
+def search_from(back: str) -> str:
+    """The search a similar page was opened from (a URL query); '' if none or not one.
+
+    Read again as a request and written out anew, so nothing of the link reaches the page but a valid search.
+    """
+    try:
+        req = request_from_args(MultiDict(parse_qsl(back[:MAX_URL_CHARS])))
+    except RequestError:
+        return ""
+    return query_string(req, page=req.page).lstrip("?")
+
+
 def _render(template: str):
     try:
         req = request_from_args(request.args)
@@ -302,6 +211,7 @@ def results():
 def similar():
     """Items like the one at ?url=, most alike first."""
     url = request.args.get("url", "")[:MAX_URL_CHARS]
+    back = search_from(request.args.get("back", ""))
     if not url:
         abort(400, description="'url' is required: the address of an item in the index")
     try:
@@ -313,7 +223,7 @@ def similar():
         abort(503, description=INDEX_UNAVAILABLE)
     if result is None:
         abort(404, description="That item is not in the index.")
-    hits = [hit_view(hit) for hit in result["hits"]]
+    hits = [hit_view(hit, back=back) for hit in result["hits"]]
     related = [{**m, "date": _date(m["published"])} for m in result.get("related", [])]
     page = render_template(
         "similar.html",
@@ -322,5 +232,6 @@ def similar():
         related_total=result.get("related_total", len(related)),
         source_title=result["title"],
         source_url=result["url"],
+        back_url=url_for("pages.index") + (f"?{back}" if back else ""),
     )
     return tagged(make_response(page), etag)
