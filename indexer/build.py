@@ -23,7 +23,7 @@ from . import analysis, generations, persisted, record_cache, storage, stories, 
 from .derive import Followed, derive
 from .documents import Document, MergedDocuments
 from .events import key_hash
-from .filetable import FileTable
+from .filetable import FileTable, file_time
 from .record_cache import RecordCache
 from .schema import TEXT_FIELDS, build_schema, document_fields, restored_fields, schema_version
 from .seeds import (
@@ -84,7 +84,7 @@ def _file_entry(seed: SeedFile, stat: os.stat_result) -> dict:
     return {
         "sha256": seed.sha256,
         "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
+        "mtime_ns": file_time(stat),
         "keys": sorted({r.key for r in seed.records}),
     }
 

@@ -6,8 +6,8 @@ page a fault in a fresh process); as columns it is read with one ``read`` and co
 and an update writes it back by changing the few rows it read.
 
 On disk (``files.bin`` beside ``manifest.json``): a JSON header line (count, bytes of paths), the
-paths joined by NUL (no POSIX file name holds one), then size and ``mtime_ns`` as little-endian
-int64 and the SHA-256s as 64 ASCII hex digits each.
+paths joined by NUL (no POSIX file name holds one), then size and ``mtime_ns`` (``file_time``: the later
+of the modification and change times) as little-endian int64 and the SHA-256s as 64 ASCII hex digits each.
 """
 
 from __future__ import annotations
@@ -142,8 +142,19 @@ class FileTable(Mapping[str, dict]):
         return cls(paths, size, mtime, sha)
 
 
+def file_time(st: os.stat_result) -> int:
+    """The time a file is compared by (stored as ``mtime_ns``): the later of its modification and change times.
+
+    An edit that keeps the size and puts the old modification time back (``touch -r``, ``rsync -t``,
+    an editor that restores it) still moves the change time, which no program can set, so the content
+    hash is consulted; a file whose change time alone moved (chmod, a fresh checkout) is re-hashed once
+    and found unchanged.
+    """
+    return max(st.st_mtime_ns, st.st_ctime_ns)
+
+
 def stat_columns(base: str, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(size, ``mtime_ns``) of each of ``base + path`` (size -1: cannot be stat'ed), as int64 columns."""
+    """(size, ``file_time``) of each of ``base + path`` (size -1: cannot be stat'ed), as int64 columns."""
     sizes: list[int] = []
     times: list[int] = []
     for rel in paths:
@@ -154,7 +165,7 @@ def stat_columns(base: str, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
             times.append(0)
         else:
             sizes.append(st.st_size)
-            times.append(st.st_mtime_ns)
+            times.append(file_time(st))
     return np.asarray(sizes, dtype=_INT), np.asarray(times, dtype=_INT)
 
 
