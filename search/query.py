@@ -157,7 +157,11 @@ def _bounded(q: wq.Query, resolve_value: Callable[[str, str], str | None]) -> wq
             if isinstance(node, wq.FuzzyTerm):
                 node.maxdist = min(node.maxdist, 2)
         if field in FACET_FIELDS and isinstance(node, wq.Term):
-            value = resolve_value(field, str(node.text))
+            text = str(node.text)
+            value = resolve_value(field, text)
+            if value is None and (bare := text.strip("[]{}")) != text:
+                # a bracket left of a range never closed ("year:[2020 police"): the value it opened
+                value = resolve_value(field, bare)
             # a value no item has matches nothing, also inside AND: Whoosh's normalize() drops a
             # NullQuery from an And, which silently ignored "police provider:nytimes.com"
             return wq.Term(field, value if value is not None else NO_VALUE)

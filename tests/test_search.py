@@ -277,6 +277,17 @@ def test_a_field_value_no_item_has_matches_nothing_alone_or_beside_words(engine)
     assert search(engine, "police OR provider:nonexistent")["total"] == police
 
 
+def test_a_range_left_open_on_a_field_of_values_reads_as_the_value_it_opened(engine):
+    """Whoosh reads "year:[2020 police" as the value "[2020", which no item has: it found nothing."""
+    year = {h["url"] for h in search(engine, "year:2020 police", limit=100)["hits"]}
+    assert year
+    for typed in ("year:[2020 police", "police year:{2020", "year:2020] police"):
+        assert {h["url"] for h in search(engine, typed, limit=100)["hits"]} == year, typed
+    reuters = {h["url"] for h in search(engine, "provider:reuters", limit=100)["hits"]}
+    assert reuters and {h["url"] for h in search(engine, "provider:[reuters", limit=100)["hits"]} == reuters
+    assert search(engine, "year:[1999 police")["total"] == 0  # a year no item has still matches nothing
+
+
 def test_a_colon_after_a_word_that_names_no_field_is_punctuation(engine):
     # a pasted headline ("Amazon: police ...") was read as a field query on an unknown field,
     # which dropped the word before the colon and skipped the relaxed fallback plain words get
