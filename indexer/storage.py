@@ -214,6 +214,11 @@ class Store:
                 values = _column_values(sub.column_reader(field), sub.doc_count_all())
                 if values.dtype.kind == "u" and not shift:  # unsigned: a document without a value holds the max
                     values = np.where(values >= 2**63, 0, values).astype(np.int64) - (values >= 2**63)
+                elif shift:
+                    # the column's default, all ones, marks a document written without a value (Whoosh
+                    # writes a missing quality's stored None as no value): read as -1, not 2**31 - 1,
+                    # which the quality prior took for the best quality there is
+                    values = np.where(values == 2 * shift - 1, shift - 1, values)
                 parts.append(values.astype(np.int64) - shift)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 

@@ -36,6 +36,31 @@ def test_facial_recognition_police_ranks_police_stories_first(engine):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_an_item_without_a_quality_counts_as_neutral_and_sorts_last_by_quality(tmp_path):
+    """Whoosh writes a missing quality as the column's default, which read as 2**31 - 1: the best prior of
+    all, so unrated press releases led the landing page and "Sort: Quality" (found in Chromium)."""
+    from indexer import build
+    from search.engine import SearchEngine
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name, quality in (("good", 90), ("poor", 10), ("unrated", None)):
+        text = seed(f"Widget maker {name} news", f"https://{name}.example/1", quality=quality or 0)
+        if quality is None:
+            text = text.replace("quality: 0\n", "")
+        (seeds / f"2021-01-02-{name}.md").write_text(text)
+    build.full_build(seeds, tmp_path / "index")
+    engine = SearchEngine(tmp_path / "index")
+    answer = search(engine, "widget", explain=True, group=False)
+    rules = {h["url"].split("/")[2]: h["explain"]["rules"] for h in answer["hits"]}
+    prior = {site: next(r for r in found if r["rule"] == "prior") for site, found in rules.items()}
+    assert prior["unrated.example"]["quality"] is None
+    assert prior["unrated.example"]["factor"] == pytest.approx(1.125)  # neutral_quality 50
+    assert prior["good.example"]["factor"] > prior["unrated.example"]["factor"] > prior["poor.example"]["factor"]
+    by_quality = search(engine, "widget", sort="quality", group=False)["hits"]
+    assert [h["url"].split("/")[2] for h in by_quality] == ["good.example", "poor.example", "unrated.example"]
+
+
 @pytest.mark.parametrize("folder", [SEEDS, AI_CORPUS, POWER_APPS / "base"], ids=["seeds", "ai", "power-apps"])
 def test_every_item_is_first_for_its_exact_title(folder, tmp_path):
     from indexer import build

@@ -89,7 +89,7 @@ def test_the_real_broken_file_is_named_with_its_reason():
         (b"---\ntitle: ok\nwebUrl: https://x.org\nquality: high\n---\n", "field 'quality' must be a whole number"),
         (
             b"---\ntitle: ok\nwebUrl: https://x.org\nquality: 7272227280\n---\n",
-            "field 'quality' is out of range: 7272227280 (must be between -2,147,483,648 and 2,147,483,647)",
+            "field 'quality' is out of range: 7272227280 (must be between -2,147,483,648 and 2,147,483,646)",
         ),
         (b"---\ntitle: ok\nwebUrl: https://x.org\nheat: -99999999999\n---\n", "field 'heat' is out of range"),
         (b"---\ntitle: ok\nwebUrl: ftp://x.org\n---\n", "is not an http(s) URL"),
