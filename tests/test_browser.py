@@ -171,16 +171,18 @@ def test_each_story_is_one_card_with_its_sources_dates_and_all_its_items(server,
         link.click()
         pg.wait_for_url(re.compile(r"filter=story%3A"))
         pg.wait_for_function(
-            f"() => /^{top['story_items']} results/.test(document.querySelector('#result-count').textContent.trim())"
+            f"() => /^{top['story_items']} items/.test(document.querySelector('#result-count').textContent.trim())"
         )
         assert pg.locator("ol.hits > li.hit").count() == min(10, top["story_items"])
     finally:
         context.close()
 
 
+SIMILAR_ARTICLE = "https://www.digitaltrends.com/news/microsoft-wont-sell-facial-recognition-technology-to-police/"
+
+
 def test_the_similar_page_shows_the_publishers_related_coverage(server, page):
-    article = "https://www.digitaltrends.com/news/microsoft-wont-sell-facial-recognition-technology-to-police/"
-    page.goto(server + "/similar?url=" + article)
+    page.goto(server + "/similar?url=" + SIMILAR_ARTICLE)
     section = page.get_by_role("region", name="Related coverage")
     assert section.is_visible() and section.locator("li a").count() == 32  # the article's whole related: list
 
@@ -780,6 +782,21 @@ def test_a_wrapped_meta_line_on_a_phone_never_starts_with_a_separator(server, ph
     )
     assert starts, "no meta line wrapped at this size: the test would check nothing"
     assert all(content in ("none", "normal") for content in starts)  # the separator sits after the part before
+
+
+def test_a_story_list_and_related_coverage_draw_one_separator_between_source_and_date(server, page):
+    # the stylesheet draws "·" after each part of a meta line; the lists also wrote one: "ZDNet · · Jun 15"
+    shown = """els => els.map(meta => [...meta.childNodes].map(n => n.nodeType === 3 ? n.textContent
+                 : n.textContent + getComputedStyle(n, '::after').content.replace(/^(none|normal)$/, '')
+                     .replace(/^"(.*)"$/, '$1')).join('').replace(/\\s+/g, ' ').trim())"""
+    page.goto(server + "/?q=police")
+    story = page.locator(".hit details.story").first
+    story.locator("summary").click()
+    lines = story.locator("li .meta").evaluate_all(shown)
+    assert lines and all(line.count("·") == 1 for line in lines), lines
+    page.goto(server + "/similar?url=" + SIMILAR_ARTICLE)
+    related = page.locator(".related li .meta").evaluate_all(shown)
+    assert related and all(line.count("·") == 1 for line in related), related
 
 
 def test_text_from_seed_files_is_bidi_isolated_in_facets_titles_providers_and_topics(server, page):

@@ -95,9 +95,22 @@ def test_page_groups_a_story_under_its_best_item_and_links_all_of_it(client):
     assert '<span class="story-span">Jun 11 – 12, 2020</span>' in html
     link = re.search(rf'<a class="all" href="([^"]+)" data-nav>All {top["story_items"]} items of this story</a>', html)
     assert link
+    # every item of it, as the link says: not only those holding the query's words or passing its filters
+    assert "q=" not in link.group(1)
     story_page = client.get("/" + link.group(1).replace("&amp;", "&")).get_data(as_text=True)
-    assert f"<strong>{top['story_items']}</strong> results" in story_page
+    assert f"<strong>{top['story_items']}</strong> items" in story_page
     assert "Remove filter Story:" in story_page  # the story filter shows as a removable chip
+
+
+def test_all_n_items_of_a_story_shows_n_items_when_only_some_hold_the_query(client):
+    # "All 16 items of this story" kept the query's words: the story's view listed the 4 holding "ibm"
+    api = client.get("/api/search?q=ibm").get_json()
+    top = next(h for h in api["hits"] if h["story_items"] > h["more"] + 1 > 1)
+    listing = client.get("/?q=ibm").get_data(as_text=True)
+    label = f"All {top['story_items']} items of this story"
+    link = re.search(rf'<a class="all" href="([^"]+)" data-nav>{label}</a>', listing)
+    story_page = client.get("/" + html.unescape(link.group(1))).get_data(as_text=True)
+    assert f"<strong>{top['story_items']}</strong> items" in story_page
 
 
 def test_bad_group_parameter_is_explained(client):

@@ -89,8 +89,10 @@ def hit_view(
     ``back``: the search (a URL query) its "Similar" page links back to; by default the one of ``req``.
     """
     story_url = None
-    if req is not None and req.group and hit.get("story_items", 1) > 1:  # a card: its whole story one click away
-        story_url = query_string(req, filters=(*req.filters, ("story", hit["story"])), group=False)
+    if req is not None and req.group and hit.get("story_items", 1) > 1:
+        # a card: its whole story one click away, every item as the link says, not those of the query's
+        # words and filters alone ("+N more matching items" lists those)
+        story_url = query_string(req, q="", filters=(("story", hit["story"]),), group=False)
     if req is not None and not back:
         back = query_string(req, page=req.page).lstrip("?")
     return {
