@@ -97,6 +97,8 @@ def test_page_groups_a_story_under_its_best_item_and_links_all_of_it(client):
     assert link
     # every item of it, as the link says: not only those holding the query's words or passing its filters
     assert "q=" not in link.group(1)
+    # the unfolded list's last line leads to the same view, not plain text
+    assert f'<li class="rest"><a href="{link.group(1)}" data-nav>and {top["more"] - 5} more</a></li>' in html
     story_page = client.get("/" + link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert f"<strong>{top['story_items']}</strong> items" in story_page
     assert "Remove filter Story:" in story_page  # the story filter shows as a removable chip
