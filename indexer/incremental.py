@@ -36,7 +36,7 @@ from .filetable import FileTable, stat_columns
 from .records import Record
 from .schema import schema_version
 from .seeds import MAX_FILE_BYTES, SeedFile, SeedFileError, SeedProblem, discover, file_hash, iter_seed_files
-from .textfiles import read_regular_file
+from .textfiles import read_regular_file, unlisted_folders
 
 ADVISE_COMPACT_SHARE = 0.05  # above this share of deleted versions, the report suggests `index --full`
 REBUILD_SHARE = 0.25  # above this, an update rebuilds (in parallel) instead of adding a segment
@@ -88,6 +88,10 @@ def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys
     candidates = np.flatnonzero(np.isin(np.asarray(derived.key_hash), hashes) & np.asarray(derived.live))
     found = [docnum for docnum in candidates.tolist() if store.stored(docnum).get("key") in wanted]
     return found if len(found) == len(wanted) else None  # a key the arrays miss: let Whoosh look
+
+
+class SeedFolderEmpty(Exception):
+    """An update found no seed file at all where the index was built from some: nothing was changed."""
 
 
 def update(
@@ -165,6 +169,21 @@ def _update(
         return None  # which file held which URL is lost
     old_problems = {p["path"]: p["reason"] for p in manifest.get("problems", [])}
     paths, link_problems = discover(seeds_dir)
+    # a folder that cannot be listed (permissions, a mount gone stale) deletes nothing: its files as
+    # the last update saw them stay, unread, until it can be listed again
+    held = (
+        [rel for rel in table.paths if rel.startswith(unlisted)]
+        if (unlisted := unlisted_folders(link_problems))
+        else []
+    )
+    if held:
+        paths = sorted({*paths, *held})
+    if not paths and not link_problems and len(table):
+        # a mistyped path or a mount that is not there: an update would delete every document
+        raise SeedFolderEmpty(
+            f"{seeds_dir} holds no seed files: is it the right folder, and mounted? The index keeps its"
+            f" {manifest.get('documents', 0):,} documents; 'index --full' rebuilds it from the folder as it is"
+        )
     report.files_total = len(paths)
 
     # 1. classify files: a stat match is trusted, otherwise the content hash decides
@@ -172,6 +191,9 @@ def _update(
     problems: dict[str, SeedProblem] = {p.path: p for p in link_problems}
     rows = table.rows(paths)
     size, mtime_ns = stat_columns(str(seeds_dir) + os.sep, paths)
+    if held:
+        kept = np.flatnonzero(np.isin(np.asarray(paths, dtype=object), held))
+        size[kept], mtime_ns[kept] = table.size[rows[kept]], table.mtime_ns[rows[kept]]
     same_size, same = table.matches(rows, size, mtime_ns)
     to_read: list[str] = []
     rehashed = 0  # files whose modification time alone moved (the table takes the new one)

@@ -101,8 +101,9 @@ def read_regular_file(path: str | os.PathLike[str], limit: int) -> bytes:
 def discover(root: Path) -> tuple[list[str], list[SeedProblem]]:
     """Seed files below ``root`` as sorted POSIX relative paths, plus the ones that cannot be read.
 
-    Skipped with a reason: links that point outside ``root`` and anything that is not a regular
-    file (a FIFO would block the reader forever, a device could stream without end).
+    Skipped with a reason: links that point outside ``root``, anything that is not a regular file
+    (a FIFO would block the reader forever, a device could stream without end), and folders that
+    cannot be listed (their path ends with "/": ``unlisted_folders``).
     """
     root = root.resolve()
     base = str(root) + os.sep
@@ -116,8 +117,10 @@ def discover(root: Path) -> tuple[list[str], list[SeedProblem]]:
         try:
             with os.scandir(dirpath) as listing:
                 entries = list(listing)
-        except OSError:
-            continue  # like os.walk: an unreadable directory is passed over
+        except OSError as exc:
+            if prefix:  # named, never passed over in silence: an update keeps what its files held
+                problems.append(SeedProblem(prefix, f"{UNLISTED}: {exc.strerror or exc}"))
+            continue
         for entry in entries:
             name = entry.name
             if name.startswith("."):
@@ -138,6 +141,14 @@ def discover(root: Path) -> tuple[list[str], list[SeedProblem]]:
             else:
                 found.append(prefix + name)
     return sorted(found), sorted(problems, key=lambda p: p.path)
+
+
+UNLISTED = "cannot list this folder, so its files keep the documents they had (a full build leaves them out)"
+
+
+def unlisted_folders(problems: list[SeedProblem]) -> tuple[str, ...]:
+    """The folders ``discover`` could not list, as path prefixes ("sub/")."""
+    return tuple(p.path for p in problems if p.path.endswith("/"))
 
 
 def _name_reason(path: str) -> str:

@@ -102,6 +102,26 @@ def test_an_empty_seed_folder_builds_an_empty_index_that_answers_and_then_grows(
     assert json.loads(run("stats", "--json", env=env).stdout)["documents"] > 0
 
 
+def test_an_update_from_a_seed_folder_emptied_or_not_mounted_keeps_the_index(tmp_path):
+    # a mistyped path or a mount that is not there emptied the index, with exit 0
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    env = {"SEARCH_INDEX": str(tmp_path / "ix"), "SEARCH_SEEDS": str(seeds)}
+    assert run("index", env=env).returncode == 0
+    before = json.loads(run("stats", "--json", env=env).stdout)["documents"]
+    assert before > 0
+    (tmp_path / "away").mkdir()
+    for path in seeds.iterdir():
+        path.rename(tmp_path / "away" / path.name)
+    out = run("index", env=env)
+    assert out.returncode == 1
+    assert f"error: {seeds} holds no seed files: is it the right folder, and mounted?" in out.stderr
+    assert f"The index keeps its {before:,} documents" in out.stderr
+    assert json.loads(run("stats", "--json", env=env).stdout)["documents"] == before
+    emptied = run("index", "--full", env=env)  # asked for: the folder as it is
+    assert emptied.returncode == 0 and json.loads(run("stats", "--json", env=env).stdout)["documents"] == 0
+
+
 def test_broken_file_exits_3_names_it_and_indexes_everything_else(tmp_path, seeds_with_broken_file):
     ix = str(tmp_path / "ix")
     out = run("--index", ix, "--seeds", str(seeds_with_broken_file), "index")

@@ -347,6 +347,40 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
     assert incremental.update(folder, index).mode == "unchanged"
 
 
+def test_a_folder_that_cannot_be_listed_is_named_and_its_files_keep_their_documents(folder, tmp_path, monkeypatch):
+    """It was passed over in silence ("like os.walk"), so an update deleted every document of its files."""
+    from indexer import textfiles
+
+    (folder / "sub").mkdir()
+    (folder / "sub" / "2021-01-05-e.md").write_text(seed("Epsilon article", "https://e.org/1"))
+    index = build_index(folder, tmp_path)
+    assert "e.org/1" in docs_by_key(index)
+    if os.geteuid() == 0:  # root lists any folder: the refusal a user without permission gets, by hand
+        listing = os.scandir
+
+        def refused(path):
+            if str(path).endswith(os.sep + "sub"):
+                raise PermissionError(13, "Permission denied", str(path))
+            return listing(path)
+
+        monkeypatch.setattr(textfiles.os, "scandir", refused)
+    else:
+        (folder / "sub").chmod(0)
+    (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1"))  # a change elsewhere
+    try:
+        report = incremental.update(folder, index)
+    finally:
+        (folder / "sub").chmod(0o755)
+    assert [(p.path, p.reason.split(":")[0]) for p in report.problems] == [("sub/", textfiles.UNLISTED)]
+    assert "Permission denied" in report.problems[0].reason
+    assert (report.files_removed, report.docs_removed) == (0, 0)
+    docs = docs_by_key(index)
+    assert "e.org/1" in docs and docs["c.org/1"]["title"] == "Gamma article, revised"
+    monkeypatch.undo()
+    report = incremental.update(folder, index)  # listed again: nothing of it changed, nothing to say
+    assert report.problems == [] and "e.org/1" in docs_by_key(index)
+
+
 def test_an_edit_that_keeps_the_size_and_puts_the_old_modification_time_back_is_seen(folder, tmp_path):
     """As ``touch -r`` or ``rsync -t`` leave a file: same size, same mtime, other words; the change time moved."""
     index = build_index(folder, tmp_path)

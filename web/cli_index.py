@@ -104,6 +104,7 @@ def index_command(
     Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
     """
     from indexer.embedder import EmbedderMissing
+    from indexer.incremental import SeedFolderEmpty
     from indexer.writer_lock import IndexBusy
 
     def run_once(full: bool, wait: bool) -> BuildReport | None:
@@ -119,6 +120,11 @@ def index_command(
             )
         except IndexBusy as exc:
             fail(str(exc))
+        except SeedFolderEmpty as exc:
+            if not watch:
+                fail(str(exc))
+            echo(f"error: {exc}", err=True)  # a watch waits for the folder to hold files again
+            return None
         except EmbedderMissing as exc:
             if not watch:
                 fail(f"{exc}; the previous index is unchanged")
