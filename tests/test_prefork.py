@@ -12,10 +12,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 from indexer import build, generations, incremental, persisted
+from search.query import MAX_QUERY_CHARS
 from tests.conftest import ROOT, SEEDS
 from tests.test_web_hardening import fetch, raw_exchange, wait_for
 from web import SECURITY_HEADERS
@@ -146,6 +148,16 @@ def test_gunicorn_own_error_replies_carry_the_security_headers(prefork):
     too_long = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"  # over gunicorn's limit_request_line
     status, headers, _ = raw_exchange(port, too_long)
     assert status == 414 and {k: headers.get(k) for k in expected} == expected
+
+
+def test_a_query_in_cyrillic_up_to_the_query_limit_is_answered_not_refused_by_gunicorn(prefork):
+    # 6 bytes a character once percent-encoded (9 in Chinese): gunicorn's default request line of 4,094
+    # bytes refused 700 characters with an HTML 414; its largest, 8,190, takes a whole query in Cyrillic
+    _, port, _, _ = prefork
+    for text in (("Полиция использует распознавание лиц " * 30)[:MAX_QUERY_CHARS], "警察使用面部识别技术" * 88):
+        status, headers, body = fetch(port, "/api/search?" + urlencode({"q": text}))
+        assert status == 200 and headers["content-type"].startswith("application/json"), body[:200]
+        assert json.loads(body)["query"] == text.strip()
 
 
 def test_the_command_line_answers_from_the_mapped_files_as_the_server_does(prefork):

@@ -167,4 +167,8 @@ def options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
         "accesslog": None,  # the app logs one line per request itself (ACCESS_LOG)
         "errorlog": "-",
         "forwarded_allow_ips": "",  # like waitress's clear_untrusted_proxy_headers: trust no proxy headers
+        # a request line's bytes: gunicorn's default 4,094 refused a Cyrillic query of 700 characters (6 bytes
+        # each in the URL). 8,190 is its largest bound (0 would read a line without end): a full 1,000
+        # characters of Cyrillic, about 900 of Chinese (9 bytes each); waitress allows 256 KB
+        "limit_request_line": 8190,
     }
