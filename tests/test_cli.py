@@ -122,6 +122,31 @@ def test_an_update_from_a_seed_folder_emptied_or_not_mounted_keeps_the_index(tmp
     assert emptied.returncode == 0 and json.loads(run("stats", "--json", env=env).stdout)["documents"] == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["serve", "--port", "70000"], {}, "70000 is not in the range 1<=x<=65535"),
+        (["serve", "--threads", "0"], {}, "0 is not in the range x>=1"),
+        (["serve"], {"SEARCH_THREADS": "0"}, "0 is not in the range x>=1"),
+        (["serve"], {"SEARCH_ANALYTICS_MAX_MB": "nan"}, "nan is not a finite number"),
+        (["serve"], {"SEARCH_EVENTS_PER_MINUTE": "abc"}, "SEARCH_EVENTS_PER_MINUTE) must be a positive number"),
+        (["serve"], {"SEARCH_EVENTS_BURST": "-3"}, "SEARCH_EVENTS_BURST"),
+        (["index", "--full"], {"SEARCH_BUILD_WRITER": "junk"}, "SEARCH_BUILD_WRITER must be 'bulk' or 'document'"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_2_before_anything_is_served_or_read(tmp_path, args, env, says):
+    # they were tracebacks in each worker after "serving ...", a port wrapped round to 4464, a server whose
+    # every request hung (0 threads), or a traceback from the build
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    env = {"SEARCH_INDEX": str(tmp_path / "ix"), "SEARCH_SEEDS": str(seeds), "SEARCH_WORKERS": "1", **env}
+    full_env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT), **env}
+    out = subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=30)
+    assert out.returncode == 2, out.stderr
+    assert says in out.stderr and "Traceback" not in out.stderr
+    assert "serving" not in out.stderr and not (tmp_path / "ix").exists()
+
+
 def test_broken_file_exits_3_names_it_and_indexes_everything_else(tmp_path, seeds_with_broken_file):
     ix = str(tmp_path / "ix")
     out = run("--index", ix, "--seeds", str(seeds_with_broken_file), "index")

@@ -40,10 +40,14 @@ def run_index(
     A progress bar (files read, rate, time left) goes to stderr on a terminal, or when asked
     (``progress_bar``), never with ``quiet``.
     """
-    from indexer import build, incremental, writer_lock
+    from indexer import build, bulk_build, incremental, writer_lock
 
     if not seeds.is_dir():
         raise click.ClickException(f"seed folder {seeds} does not exist")
+    try:
+        bulk_build.bulk_writer_chosen()  # SEARCH_BUILD_WRITER: refused before anything is read
+    except ValueError as exc:
+        fail(str(exc), 2)
     show_bar = not quiet and (progress_bar or sys.stderr.isatty())
     bar = None
 

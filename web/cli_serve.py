@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import Any
@@ -15,11 +16,25 @@ from .terminal import echo, fail
 # serve
 
 
+def _finite(param: click.Parameter, value: float) -> float:
+    """A number option that is a number: click's ranges let "nan" and "inf" through."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", param=param)
+    return value
+
+
 @click.command("serve")
 @click.option(
     "--host", envvar="SEARCH_HOST", default="127.0.0.1", show_default=True, help="Address to bind (env SEARCH_HOST)."
 )
-@click.option("--port", envvar="SEARCH_PORT", default=8000, show_default=True, type=int, help="Port (env SEARCH_PORT).")
+@click.option(
+    "--port",
+    envvar="SEARCH_PORT",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port (env SEARCH_PORT).",
+)
 @click.option(
     "--workers",
     envvar="SEARCH_WORKERS",
@@ -29,7 +44,12 @@ from .terminal import echo, fail
     help="Processes answering requests (env SEARCH_WORKERS): more than 1 runs gunicorn (POSIX), 1 runs waitress.",
 )
 @click.option(
-    "--threads", envvar="SEARCH_THREADS", default=4, show_default=True, type=int, help="Threads per worker process."
+    "--threads",
+    envvar="SEARCH_THREADS",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per worker process (env SEARCH_THREADS).",
 )
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
 @click.option(
@@ -67,6 +87,7 @@ from .terminal import echo, fail
     default=50.0,
     show_default=True,
     type=click.FloatRange(min=0, min_open=True),
+    callback=lambda _ctx, param, value: _finite(param, value),
     help="Size cap of the analytics file: the oldest hours go first (env SEARCH_ANALYTICS_MAX_MB).",
 )
 @click.pass_obj
@@ -92,9 +113,15 @@ def serve_command(
     from indexer.writer_lock import IndexBusy
 
     from . import create_app
+    from .events import RateLimiter
     from .policy import base_url as base_url_setting
     from .server import create_server
 
+    try:  # settings read where the app is made (in each worker) are refused here, before a build or "serving"
+        base_url_setting(base_url)
+        RateLimiter.from_settings({})  # SEARCH_EVENTS_PER_MINUTE, SEARCH_EVENTS_BURST
+    except ValueError as exc:
+        fail(str(exc), 2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" chatter under load
     try:
@@ -111,10 +138,6 @@ def serve_command(
         echo(report.summary(), err=True)
     config = {"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics}
     config.update(ANALYTICS_DAYS=analytics_days, ANALYTICS_MAX_MB=analytics_max_mb, THUMBNAILS=thumbnails)
-    try:
-        base_url_setting(base_url)
-    except ValueError as exc:  # a malformed --base-url / SEARCH_BASE_URL
-        fail(str(exc))
     config["BASE_URL"] = base_url
     if workers > 1 and os.name == "posix":
         from .prefork import serve
