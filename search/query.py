@@ -31,6 +31,8 @@ _MINUS = re.compile(r"(^|[\s(])-(?=[\w\"(])")  # a minus starting a word or a gr
 # (each exclusion ends at a space or the ")": with "\s*" there, "(-a-a-a…" could be split 2^n ways)
 _EXCLUSION_GROUP = re.compile(r'(?<!:)\(\s*((?:-(?:"[^"]*"|[^\s()"]+)(?:\s+|(?=\))))+)\)')
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
+# a boost Whoosh cannot read ("police^abc", "^1e3", "^-2") was glued to the word and matched nothing: dropped
+_BAD_BOOST = re.compile(r"\^(?![0-9]*(?:\.[0-9]+)?(?=[\s)]|$))[^\s)]*")
 _FIELD_COLON = re.compile(r"(\w+):(\S?)")
 _FIELD_NAMES = frozenset((*SEARCHABLE_FIELDS, *ALIASES))
 # a clause on a field that holds no text ("date:>2021-01-01", "provider:\"The Verge\"", "year:[2019 TO 2020]")
@@ -214,8 +216,9 @@ def parse(
     From ``any_from`` content words on, any word matches (the policy's ``long_query_words``).
     """
     text = normalize(text)
-    syntax = text_colons(date_clauses.rewrite(_QUESTION_MARK.sub(" ", text)))
-    words = split_words(text)
+    searched = _BAD_BOOST.sub("", text) if "^" in text else text
+    syntax = text_colons(date_clauses.rewrite(_QUESTION_MARK.sub(" ", searched)))
+    words = split_words(searched)
     plain = not _OPERATOR_CHARS.search(syntax)
     # a field's clause is no word of the query ("date:>2021-01-01"); plain words hold none
     counted = words if plain else split_words(_without_value_clauses(syntax))

@@ -313,6 +313,17 @@ def test_a_range_left_open_on_a_field_of_values_reads_as_the_value_it_opened(eng
     assert search(engine, "year:[1999 police")["total"] == 0  # a year no item has still matches nothing
 
 
+@pytest.mark.parametrize("typed", ["police^abc", "police^1e3", "police^-2", "police^nan", "police^1e308"])
+def test_a_boost_whoosh_cannot_read_is_dropped_not_searched_for(engine, typed):
+    # "police^abc" matched nothing: the malformed boost was glued to the word, or searched as a word of its own
+    plain = [h["url"] for h in search(engine, "police", limit=100)["hits"]]
+    assert plain and [h["url"] for h in search(engine, typed, limit=100)["hits"]] == plain
+    both = [h["url"] for h in search(engine, "microsoft police", limit=100)["hits"]]
+    assert [
+        h["url"] for h in search(engine, typed.replace("police", "microsoft") + " police", limit=100)["hits"]
+    ] == both
+
+
 def test_a_colon_after_a_word_that_names_no_field_is_punctuation(engine):
     # a pasted headline ("Amazon: police ...") was read as a field query on an unknown field,
     # which dropped the word before the colon and skipped the relaxed fallback plain words get
