@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .text import encodable
 
-SEED_SUFFIXES = (".md", ".txt")
+# Jekyll's Markdown extensions (its markdown_ext: markdown, mkdown, mkdn, mkd, md), any case, and plain text
+SEED_SUFFIXES = (".md", ".markdown", ".mkdown", ".mkdn", ".mkd", ".txt")
 SNIFF_BYTES = 8192  # how much of a file the encoding guesses look at
 _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "UTF-32 LE", "utf-32-le"),

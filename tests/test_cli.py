@@ -147,6 +147,22 @@ def test_a_bad_setting_is_one_line_and_exit_2_before_anything_is_served_or_read(
     assert "serving" not in out.stderr and not (tmp_path / "ix").exists()
 
 
+def test_a_damaged_analytics_file_and_an_export_folder_that_cannot_be_made_are_errors_not_tracebacks(
+    tmp_path, seeds_index
+):
+    index = tmp_path / "ix"
+    shutil.copytree(seeds_index, index)
+    (index / "analytics.sqlite3").write_bytes(os.urandom(5000))
+    out = run("--index", str(index), "analytics")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"error: {index / 'analytics.sqlite3'} cannot be read (file is not a database)" in out.stderr
+    assert "move it aside and the server starts a new one" in out.stderr
+    (tmp_path / "afile").write_text("x")
+    out = run("--index", str(index), "export", str(tmp_path / "afile" / "x"))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"error: cannot write {tmp_path / 'afile' / 'x'}: Not a directory" in out.stderr
+
+
 def test_broken_file_exits_3_names_it_and_indexes_everything_else(tmp_path, seeds_with_broken_file):
     ix = str(tmp_path / "ix")
     out = run("--index", ix, "--seeds", str(seeds_with_broken_file), "index")

@@ -131,6 +131,14 @@ def test_yaml_alias_bomb_is_refused_quickly():
         parse_seed_bytes("bomb.md", "\n".join(lines).encode())
 
 
+def test_every_markdown_extension_jekyll_reads_is_a_seed_file_in_any_case(tmp_path):
+    # "a.markdown" was passed over without a word, so a Jekyll collection lost its items
+    names = ["a.markdown", "b.MD", "c.mkd", "d.mkdn", "e.mkdown", "f.txt", "g.Markdown"]
+    for name in [*names, "h.md.bak", "i.html"]:
+        (tmp_path / name).write_text("---\ntitle: x\nwebUrl: https://x.example/" + name + "\n---\n")
+    assert discover(tmp_path) == (sorted(names), [])
+
+
 def test_links_out_of_the_seed_folder_are_not_followed(tmp_path):
     outside = tmp_path / "outside.md"
     outside.write_bytes(GOOD)

@@ -194,12 +194,17 @@ def similar_command(obj: Context, url: str, limit: int, as_json: bool) -> None:
 @click.pass_obj
 def analytics_command(obj: Context, days: int, limit: int, min_searches: int, as_json: bool) -> None:
     """Top queries, queries that found nothing, and queries whose results nobody opens."""
+    import sqlite3
+
     from search.analytics import FILE_NAME, report
 
+    path = obj.index / FILE_NAME
     try:
-        data = report(obj.index / FILE_NAME, days=days, limit=limit, min_searches=min_searches)
+        data = report(path, days=days, limit=limit, min_searches=min_searches)
     except FileNotFoundError as exc:
         fail(str(exc))
+    except sqlite3.DatabaseError as exc:  # damaged: the server drops events meanwhile; a new file starts afresh
+        fail(f"{path} cannot be read ({exc}): move it aside and the server starts a new one")
     if as_json:
         click.echo(json_text(data))
         return
@@ -244,7 +249,10 @@ def export_command(obj: Context, out_dir: Path, fmt: str, index_name: str, batch
     """Write the index for OpenSearch/Elasticsearch: index.json, search_template.json, bulk-*.ndjson."""
     from search.export import export_opensearch
 
-    summary = export_opensearch(_open_engine(obj.index), out_dir, index_name, batch)
+    try:
+        summary = export_opensearch(_open_engine(obj.index), out_dir, index_name, batch)
+    except OSError as exc:
+        fail(f"cannot write {exc.filename or out_dir}: {exc.strerror or exc}")
     echo(f"exported {summary['documents']:,} documents to {out_dir} ({len(summary['files'])} files)")
     echo("load them with:", err=True)
     echo(
