@@ -113,7 +113,8 @@ def _datetime(item: dict, name: str) -> dt.datetime | None:
         parsed = dt.datetime(value.year, value.month, value.day)
     elif isinstance(value, str):
         try:
-            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            # RFC 3339 lets "t" and "z" be lower case ("2020-06-10t10:00:00z")
+            parsed = dt.datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
         except ValueError:
             raise SeedFileError(f"field '{name}' is not a date-time: {value!r:.40}") from None
     else:

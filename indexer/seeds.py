@@ -171,6 +171,8 @@ def parse_yaml(block: str) -> Any:
     except (ValueError, TypeError, OverflowError) as exc:
         # PyYAML's constructors raise these for impossible values, e.g. a timestamp in month 13
         raise SeedFileError(f"invalid value in YAML: {exc}") from None
+    except AttributeError:  # PyYAML's timestamp constructor on text that is none ("!!timestamp 'junk'")
+        raise SeedFileError("invalid value in YAML: a value tagged !!timestamp that is not a date-time") from None
     finally:
         loader.dispose()
 

@@ -103,6 +103,10 @@ def test_the_real_broken_file_is_named_with_its_reason():
             b"---\ntitle: ok\nwebUrl: https://x.org\npublishedDateTime: 9999-12-31T23:59:59-05:00\n---\n",
             "field 'publishedDateTime' is outside the dates there are, once in UTC",
         ),
+        (  # was "unexpected error while reading (AttributeError: 'NoneType' object has no attribute 'groupdict')"
+            b"---\ntitle: ok\nwebUrl: https://x.org\npublishedDateTime: !!timestamp 'junk'\n---\n",
+            "invalid value in YAML: a value tagged !!timestamp that is not a date-time",
+        ),
     ],
 )
 def test_bad_files_get_a_clear_reason(data, reason):
@@ -137,6 +141,11 @@ def test_every_markdown_extension_jekyll_reads_is_a_seed_file_in_any_case(tmp_pa
     for name in [*names, "h.md.bak", "i.html"]:
         (tmp_path / name).write_text("---\ntitle: x\nwebUrl: https://x.example/" + name + "\n---\n")
     assert discover(tmp_path) == (sorted(names), [])
+
+
+def test_a_date_time_with_the_lower_case_t_and_z_rfc_3339_allows_is_read():
+    data = b"---\ntitle: ok\nwebUrl: https://x.org\npublishedDateTime: '2020-06-10t10:00:00z'\n---\n"
+    assert parse_seed_bytes("a.md", data).records[0].published.isoformat() == "2020-06-10T10:00:00"
 
 
 def test_links_out_of_the_seed_folder_are_not_followed(tmp_path):
