@@ -324,6 +324,17 @@ def test_a_boost_whoosh_cannot_read_is_dropped_not_searched_for(engine, typed):
     ] == both
 
 
+def test_a_query_ending_in_a_sign_takes_its_last_word_whole(engine):
+    # "C++" completed "c" to the words it begins and found a third of the collection ("could", "challenges")
+    typing = search(engine, "c")["total"]
+    assert typing > 20  # still being typed: any word it begins
+    for typed in ("C++", "C#", "c?"):
+        assert search(engine, typed)["total"] < typing / 5, typed
+    typing = {h["url"] for h in search(engine, "amaz", limit=100)["hits"]}
+    assert typing == {h["url"] for h in search(engine, "amazon", limit=100)["hits"]}  # "amaz": Amazon
+    assert search(engine, "amaz?")["total"] == 0  # "amaz?": the word as typed, which no item holds
+
+
 def test_a_colon_after_a_word_that_names_no_field_is_punctuation(engine):
     # a pasted headline ("Amazon: police ...") was read as a field query on an unknown field,
     # which dropped the word before the colon and skipped the relaxed fallback plain words get
