@@ -771,6 +771,36 @@ def test_on_a_phone_show_results_closes_the_filters_and_brings_the_results_into_
     assert 0 <= heading["y"] < PHONE["height"] / 2
 
 
+@pytest.mark.parametrize("text_size", ["125%", "200%"])
+def test_larger_text_on_a_phone_reflows_and_never_widens_the_page(server, phone, text_size):
+    # at 125% the search box's least width pushed the page to 423 px, at 200% to 678 (a pass in Chromium)
+    phone.goto(server + "/?q=facial+recognition")
+    phone.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+    width = phone.evaluate("document.documentElement.clientWidth")
+    wider = phone.evaluate(
+        """w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)
+                 .map(e => e.tagName + '.' + e.className)""",
+        width,
+    )
+    assert phone.evaluate("document.documentElement.scrollWidth") <= width, wider
+
+
+def test_a_new_query_typed_while_scrolled_down_shows_its_results_from_the_first(server, page):
+    # the box stays in sight (a sticky bar) while the reader scrolls; a new query's count line and first
+    # results were left above the screen (a pass in Chromium)
+    page.goto(server + "/?q=police")
+    page.mouse.wheel(0, 1500)
+    page.wait_for_function("() => window.scrollY > 800")
+    page.locator("#q").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("facial recognition", delay=30)
+    page.wait_for_function("() => /for .facial recognition/.test(document.querySelector('#result-count').textContent)")
+    page.wait_for_function("() => document.querySelector('#result-count').getBoundingClientRect().top >= 0")
+    heading = page.locator("#result-count").bounding_box()
+    assert 0 <= heading["y"] < 900 / 2
+    assert page.evaluate("document.activeElement.id") == "q"  # still typing
+
+
 def test_a_wrapped_meta_line_on_a_phone_never_starts_with_a_separator(server, phone):
     phone.goto(server + "/?q=police")
     starts = phone.evaluate(

@@ -6,7 +6,7 @@
   const DEBOUNCE_MS = 200;
   const SETTLE_MS = 1500; // as-you-type results read this long count as a search, and keep their history entry
   const MIN_TYPED = 2; // as-you-type waits for two characters (Enter searches a single one)
-  const WIDE = window.matchMedia("(min-width: 761px)"); // the filters sit beside the results
+  const WIDE = window.matchMedia("(min-width: 47.5625em)"); // the filters sit beside the results (app.css)
   const STYLABLE_DETAILS = !!(window.CSS && CSS.supports && CSS.supports("selector(::details-content)"));
 
   // A thumbnail that fails to load is hidden (the CSP forbids inline onerror handlers). Error events do
@@ -150,6 +150,8 @@
         remember("/" + (params.toString() ? "?" + params.toString() : ""), how);
         document.title = (params.get("q") ? params.get("q") + " – " : "") + "News search";
         announce();
+        // a new query typed into the sticky box while scrolled down: its results from the first, focus kept
+        if (how === "type" || how === "submit") scrollToResults(true);
         if (intent === "search") lastCounted = params.toString();
         if (how === "type") {
           settleTimer = setTimeout(function () {
@@ -167,13 +169,21 @@
       return true;
     }
 
-    // Next, Previous and the page numbers: show the new page from its top, and move focus there
-    function toResults() {
+    // the results from their top, below the sticky bar; only when scrolled past it (onlyIfPast)
+    function scrollToResults(onlyIfPast) {
       const main = document.getElementById("results");
-      if (!main) return;
+      if (!main) return null;
       const bar = document.querySelector(".topbar");
       const covered = bar && getComputedStyle(bar).position === "sticky" ? bar.offsetHeight : 0;
-      window.scrollTo({ top: Math.max(0, main.getBoundingClientRect().top + window.scrollY - covered - 8) });
+      const top = main.getBoundingClientRect().top - covered - 8;
+      if (!onlyIfPast || top < 0) window.scrollTo({ top: Math.max(0, top + window.scrollY) });
+      return main;
+    }
+
+    // Next, Previous and the page numbers: show the new page from its top, and move focus there
+    function toResults() {
+      const main = scrollToResults(false);
+      if (!main) return;
       const heading = main.querySelector("h1");
       (heading || main).focus({ preventScroll: true });
     }
