@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -40,12 +41,22 @@ def watch(
     """
     stop = stop or threading.Event()
     changed = threading.Event()
+    handler = _Changes(changed)
     observer = Observer()
-    observer.schedule(_Changes(changed), str(seeds), recursive=True)
+    observer.schedule(handler, str(seeds), recursive=True)
+    watched = _identity(seeds)
     observer.start()
     try:
         while not stop.is_set():
             if not changed.wait(timeout=0.5):
+                # a deploy that swaps the folder (mv seeds old; cp -r new seeds) leaves the observer on
+                # the old one: follow the path to the folder now there
+                now = _identity(seeds)
+                if now is not None and now != watched:
+                    observer.unschedule_all()
+                    observer.schedule(handler, str(seeds), recursive=True)
+                    watched = now
+                    changed.set()
                 continue
             while True:  # wait until no change arrived for `debounce` seconds
                 changed.clear()
@@ -56,3 +67,12 @@ def watch(
     finally:
         observer.stop()
         observer.join()
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which directory ``folder`` names now (device and inode), None while nothing is there."""
+    try:
+        found = os.stat(folder)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
