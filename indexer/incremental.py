@@ -290,7 +290,7 @@ def _update(
             (
                 "",
                 f"{share:.0%} of the index are replaced versions (slower to open, more memory): run"
-                f" 'search-cli index --full' in a quiet hour; updates rebuild by themselves at {REBUILD_SHARE:.0%}",
+                f" 'search-cli index --full' in a quiet hour; the next update rebuilds by itself above {REBUILD_SHARE:.0%}",
             )
         )
     report.seconds = time.perf_counter() - start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -368,6 +369,10 @@ def test_the_cli_and_the_page_say_which_words_weigh_less_as_common_english(seeds
     app = create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "ANALYTICS": False, "EXPLAIN": True})
     page = app.test_client().get("/", query_string={"q": query}).get_data(as_text=True)
     assert "Why this result?" in page and "how: weight" in page and "(common in English: x0.26)" in page
+    # each word's part by the word as typed ("police in title"), not its stem ("polic")
+    assert re.search(r"<li>police in (title|excerpt): \d", page) and not re.search(r"<li>polic in ", page)
+    # browsing ranks by quality alone: no "Why this result?" there
+    assert "Why this result?" not in app.test_client().get("/").get_data(as_text=True)
 
 
 def test_a_half_typed_or_misspelt_word_weighs_what_its_commonest_form_weighs(all_engine):

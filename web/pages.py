@@ -179,8 +179,9 @@ def search_from(back: str) -> str:
 def _render(template: str):
     try:
         req = request_from_args(request.args)
-        if current_app.config["EXPLAIN"] and req.sort == "relevance":
-            req = dataclasses.replace(req, explain=True)  # "Why this result?" under each hit
+        if current_app.config["EXPLAIN"] and req.sort == "relevance" and req.q.strip():
+            # "Why this result?" under each hit of a search (browsing ranks by quality alone: nothing to explain)
+            req = dataclasses.replace(req, explain=True)
     except RequestError as exc:
         fallback = SearchRequest(q=request.args.get("q", "")[:1000])
         return render_template(template, req=fallback, error=str(exc), sorts=[]), 400
