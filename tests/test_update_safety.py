@@ -137,57 +137,52 @@ def test_a_server_answers_every_request_while_updates_run_and_then_serves_new_co
     assert engine.generation().name == newest
 
 
-def test_watch_mode_indexes_new_files_after_a_quiet_moment(tmp_path):
+@contextlib.contextmanager
+def watching(tmp_path: Path):
+    """``index --watch`` over a copy of the seeds, its first build done: (seeds, index, how many hold a word)."""
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(SEEDS, seeds)
     proc = cli("--index", str(index), "--seeds", str(seeds), "index", "--watch", "--debounce", "0.3")
+    deadline = time.monotonic() + 60
+
+    def found(word: str, until) -> int:
+        """How many items hold ``word`` once ``until(count)`` holds, or the deadline passes."""
+        count = -1
+        while time.monotonic() < deadline and not until(count):
+            time.sleep(0.2)
+            count = SearchEngine(index).search(build_request(word))["total"]
+        return count
+
     try:
-        deadline = time.monotonic() + 60
         while not (index / "CURRENT").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)  # let the observer start
-        from tests.test_documents import seed
-
-        (seeds / "2030-01-01-new.md").write_text(seed("Quokka sanctuary opens", "https://example.org/quokka"))
-        found = 0
-        while time.monotonic() < deadline and not found:
-            time.sleep(0.2)
-            found = SearchEngine(index).search(build_request("quokka"))["total"]
-        assert found == 1
-        (seeds / "2030-01-01-new.md").unlink()
-        while time.monotonic() < deadline and found:
-            time.sleep(0.2)
-            found = SearchEngine(index).search(build_request("quokka"))["total"]
-        assert found == 0
+        yield seeds, index, found
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+def test_watch_mode_indexes_new_files_after_a_quiet_moment(tmp_path):
+    from tests.test_documents import seed
+
+    with watching(tmp_path) as (seeds, _index, found):
+        (seeds / "2030-01-01-new.md").write_text(seed("Quokka sanctuary opens", "https://example.org/quokka"))
+        assert found("quokka", lambda n: n > 0) == 1
+        (seeds / "2030-01-01-new.md").unlink()
+        assert found("quokka", lambda n: n == 0) == 0
 
 
 def test_watch_mode_follows_a_seed_folder_replaced_by_a_new_one(tmp_path):
     # a deploy's "mv seeds old; cp -r new seeds" left the observer on the old folder: changes went unseen
     from tests.test_documents import seed
 
-    seeds, index = tmp_path / "seeds", tmp_path / "index"
-    shutil.copytree(SEEDS, seeds)
-    proc = cli("--index", str(index), "--seeds", str(seeds), "index", "--watch", "--debounce", "0.3")
-    try:
-        deadline = time.monotonic() + 60
-        while not (index / "CURRENT").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)  # let the observer start
+    with watching(tmp_path) as (seeds, _index, found):
         seeds.rename(tmp_path / "old")
         shutil.copytree(tmp_path / "old", seeds)
         time.sleep(1.5)  # the new folder is found
         (seeds / "2030-01-01-new.md").write_text(seed("Zebrafish after the swap", "https://example.org/zf"))
-        found = 0
-        while time.monotonic() < deadline and not found:
-            time.sleep(0.2)
-            found = SearchEngine(index).search(build_request("zebrafish"))["total"]
-        assert found == 1
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert found("zebrafish", lambda n: n > 0) == 1
 
 
 def test_an_update_removes_generations_superseded_past_the_grace_period_before_it_publishes(tmp_path, monkeypatch):
