@@ -39,6 +39,7 @@ from .seeds import MAX_FILE_BYTES, SeedFile, SeedFileError, SeedProblem, discove
 from .textfiles import read_regular_file, unlisted_folders
 
 ADVISE_COMPACT_SHARE = 0.05  # above this share of deleted versions, the report suggests `index --full`
+ADVISE_COMPACT_DOCS = 5_000  # ... in an index this large: a smaller one rebuilds in a second, by itself above 25%
 REBUILD_SHARE = 0.25  # above this, an update rebuilds (in parallel) instead of adding a segment
 
 
@@ -285,12 +286,12 @@ def _update(
     generations.publish(index_dir, gen, manifest, new_keys, superseded=False)
     report.generation = gen.name
     share = deleted_share(gen)
-    if share > ADVISE_COMPACT_SHARE:
+    if share > ADVISE_COMPACT_SHARE and report.documents >= ADVISE_COMPACT_DOCS:
         report.warnings.append(
             (
                 "",
-                f"{share:.0%} of the index are replaced versions (slower to open, more memory): run"
-                f" 'search-cli index --full' in a quiet hour; the next update rebuilds by itself above {REBUILD_SHARE:.0%}",
+                f"{share:.0%} of the index are replaced versions (slower to open, more memory): run 'search-cli"
+                f" index --full' in a quiet hour; the next update rebuilds by itself above {REBUILD_SHARE:.0%}",
             )
         )
     report.seconds = time.perf_counter() - start

@@ -24,10 +24,12 @@ _ANY_CLAUSE = re.compile(rf"(?i)(?<![\w:])({_FIELDS}):")
 # a clause's comparison and value, up to a space: a time's colons included (text_colons would split them)
 _CLAUSE = re.compile(rf"(?i)(?<![\w:])({_FIELDS}):(>=|<=|>|<)?([^\s\[{{\"][^\s)]*)")
 _DATE_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ]\S*")
+# a range left open ("date:[2020-06 police": no "]" or "}" after it): the period it opened, as "year:[2020" reads
+_OPEN_RANGE = re.compile(rf"(?i)(?<![\w:])({_FIELDS}):[\[{{](?![^\]}}]*[\]}}])")
 
 
 class QueryDateUnclear(ValueError):
-    """A date clause ("date:junk", "date:[2020") names no date; the message shows the spellings that do."""
+    """A date clause ("date:junk", "date:[junk") names no date; the message shows the spellings that do."""
 
 
 def rewrite(syntax: str) -> str:
@@ -37,6 +39,8 @@ def rewrite(syntax: str) -> str:
     'police date:[2020-06-08 TO 2020-06-14] published:>=2020-06-15 date:[2020-06-19 TO 2020-06-19]'
     >>> rewrite("date:[2020 TO 2021] date:yesterday")
     'date:[2020 TO 2021] date:yesterday'
+    >>> rewrite("published:[2020-06 police")
+    'published:[2020-06-01 TO 2020-06-30] police'
     """
 
     def one(m: re.Match) -> str:
@@ -52,7 +56,9 @@ def rewrite(syntax: str) -> str:
             return f"{field}:{value}"  # Whoosh's own spellings ("yesterday", "june 2020"): it reads those
         return f"{field}:[{start.isoformat()} TO {end.isoformat()}]"
 
-    return _CLAUSE.sub(one, syntax) if ":" in syntax else syntax  # most queries name no field
+    if ":" not in syntax:  # most queries name no field
+        return syntax
+    return _CLAUSE.sub(one, _OPEN_RANGE.sub(r"\1:", syntax))
 
 
 def require_dates(q: wq.Query, syntax: str, text: str) -> None:
@@ -60,7 +66,7 @@ def require_dates(q: wq.Query, syntax: str, text: str) -> None:
 
     Searching on without it would answer another question, and nothing at all, as it did, says nothing.
     """
-    if not _ANY_CLAUSE.search(syntax):
+    if not (clause := _ANY_CLAUSE.search(syntax)):
         return
     from whoosh import query as wq
 
@@ -69,7 +75,7 @@ def require_dates(q: wq.Query, syntax: str, text: str) -> None:
         node = pending.pop()
         if node == wq.NullQuery:
             raise QueryDateUnclear(
-                f"a date in {text[:80]!r} is not one this search reads: after 'date:' write {PERIODS};"
-                " or compare, date:>2020-06-15, or give a range, date:[2020-06-01 TO 2020-06-30]"
+                f"a date in {text[:80]!r} is not one this search reads: after '{clause[1]}:' write {PERIODS};"
+                f" or compare, {clause[1]}:>2020-06-15, or give a range, {clause[1]}:[2020-06-01 TO 2020-06-30]"
             )
         pending.extend(node.children())

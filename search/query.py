@@ -31,6 +31,8 @@ _MINUS = re.compile(r"(^|[\s(])-(?=[\w\"(])")  # a minus starting a word or a gr
 # (each exclusion ends at a space or the ")": with "\s*" there, "(-a-a-a…" could be split 2^n ways)
 _EXCLUSION_GROUP = re.compile(r'(?<!:)\(\s*((?:-(?:"[^"]*"|[^\s()"]+)(?:\s+|(?=\))))+)\)')
 _QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
+# a quoted value left open at the end ('topics:"computer vision', typed and not yet closed): closed for it
+_OPEN_FIELD_QUOTE = re.compile(r'(?<![\w:])\w+:"[^"]*$')
 # a boost Whoosh cannot read ("police^abc", "^1e3", "^-2") was glued to the word and matched nothing: dropped
 _BAD_BOOST = re.compile(r"\^(?![0-9]*(?:\.[0-9]+)?(?=[\s)]|$))[^\s)]*")
 _FIELD_COLON = re.compile(r"(\w+):(\S?)")
@@ -218,6 +220,8 @@ def parse(
     text = normalize(text)
     searched = _BAD_BOOST.sub("", text) if "^" in text else text
     syntax = text_colons(date_clauses.rewrite(_QUESTION_MARK.sub(" ", searched)))
+    if syntax.count('"') % 2 and _OPEN_FIELD_QUOTE.search(syntax):
+        syntax += '"'  # Whoosh read the open quote into the value, which no item has: nothing found
     words = split_words(searched)
     plain = not _OPERATOR_CHARS.search(syntax)
     # a field's clause is no word of the query ("date:>2021-01-01"); plain words hold none

@@ -132,6 +132,10 @@ def test_an_update_from_a_seed_folder_emptied_or_not_mounted_keeps_the_index(tmp
         (["serve"], {"SEARCH_EVENTS_PER_MINUTE": "abc"}, "SEARCH_EVENTS_PER_MINUTE) must be a positive number"),
         (["serve"], {"SEARCH_EVENTS_BURST": "-3"}, "SEARCH_EVENTS_BURST"),
         (["index", "--full"], {"SEARCH_BUILD_WRITER": "junk"}, "SEARCH_BUILD_WRITER must be 'bulk' or 'document'"),
+        (["serve"], {"SEARCH_EXPLAIN": "junk"}, "SEARCH_EXPLAIN must be on or off, got 'junk'"),
+        (["serve"], {"SEARCH_RESULT_CACHE": "abc"}, "SEARCH_RESULT_CACHE must be a whole number"),
+        (["serve", "--workers", "100000"], {}, "100000 is not in the range 1<=x<="),  # forked till the machine stalled
+        (["serve"], {"SEARCH_ANALYTICS_MAX_MB": "1e308"}, "1e+308 is not in the range 0<x<=1000000"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_2_before_anything_is_served_or_read(tmp_path, args, env, says):
@@ -147,11 +151,28 @@ def test_a_bad_setting_is_one_line_and_exit_2_before_anything_is_served_or_read(
     assert "serving" not in out.stderr and not (tmp_path / "ix").exists()
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "999.1.1.1"])
+def test_a_port_in_use_or_an_address_not_this_machines_is_one_error_line_not_serving(tmp_path, seeds_index, host):
+    # waitress printed "serving ... on" and then a traceback (Address already in use; getaddrinfo)
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"SEARCH_WORKERS": "1"}
+        out = run("--index", str(seeds_index), "serve", "--host", host, "--port", str(port), "--no-analytics", env=env)
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "serving" not in out.stderr
+    assert f"error: cannot listen on {host}:{port}: " in out.stderr
+
+
 def test_a_damaged_analytics_file_and_an_export_folder_that_cannot_be_made_are_errors_not_tracebacks(
     tmp_path, seeds_index
 ):
     index = tmp_path / "ix"
     shutil.copytree(seeds_index, index)
+    for sidecar in index.glob("analytics.sqlite3*"):  # what other tests recorded, and its write-ahead log
+        sidecar.unlink()
     (index / "analytics.sqlite3").write_bytes(os.urandom(5000))
     out = run("--index", str(index), "analytics")
     assert out.returncode == 1 and "Traceback" not in out.stderr

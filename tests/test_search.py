@@ -200,10 +200,24 @@ def test_a_date_clause_reads_the_spellings_the_date_filter_reads(engine, clause,
 
 def test_a_date_clause_that_names_no_date_is_refused_with_the_spellings_that_do(seeds_client):
     # "published:00^3" left its boost as a term of no field (a 500, then an empty answer): refused too
-    for q in ("police date:junk", "date:[2020 police", "published:00^3"):
+    for q in ("police date:junk", "date:[junk police", "published:00^3"):
         answer = seeds_client.get("/api/search", query_string={"q": q})
         assert answer.status_code == 400, q
-        assert "after 'date:' write 2020-06-01..2020-06-30 (first and last day), 2020-06" in answer.get_json()["error"]
+        field = q.split(":")[0].split()[-1]  # the message names the field as typed
+        error = answer.get_json()["error"]
+        assert f"after '{field}:' write 2020-06-01..2020-06-30 (first and last day), 2020-06" in error
+
+
+def test_a_date_range_left_open_reads_as_the_period_it_opened(seeds_client):
+    # "date:[2020-06 police" was refused while "year:[2020 police" was read (a second pass)
+    def keys(q):
+        answer = seeds_client.get("/api/search", query_string={"q": q, "limit": 100}).get_json()
+        return {h["key"] for h in answer["hits"]}
+
+    june = keys("date:2020-06 police")
+    assert june
+    assert keys("date:[2020-06 police") == keys("published:{2020-06 police") == june
+    assert keys("police published:[2020") == keys("published:2020 police")
 
 
 def test_every_facet_value_and_story_a_seed_file_names_can_be_selected(tmp_path):
@@ -333,6 +347,13 @@ def test_a_query_ending_in_a_sign_takes_its_last_word_whole(engine):
     typing = {h["url"] for h in search(engine, "amaz", limit=100)["hits"]}
     assert typing == {h["url"] for h in search(engine, "amazon", limit=100)["hits"]}  # "amaz": Amazon
     assert search(engine, "amaz?")["total"] == 0  # "amaz?": the word as typed, which no item holds
+
+
+def test_a_quoted_field_value_not_yet_closed_reads_as_closed(engine):
+    # 'provider:"The Verge' (the closing quote not typed yet) found nothing, while '"facial recognition' found items
+    closed = {h["url"] for h in search(engine, 'police provider:"The Verge"', limit=100)["hits"]}
+    assert closed
+    assert {h["url"] for h in search(engine, 'police provider:"The Verge', limit=100)["hits"]} == closed
 
 
 def test_a_colon_after_a_word_that_names_no_field_is_punctuation(engine):

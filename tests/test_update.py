@@ -254,7 +254,17 @@ def test_updates_merge_only_their_last_small_segments_and_answers_stay_identical
     assert_same_as_full_build(folder, index, tmp_path)
 
 
-def test_piled_up_replaced_versions_are_reported_then_compacted_by_a_rebuild(folder, tmp_path):
+def test_a_small_index_is_not_advised_to_compact(folder, tmp_path):
+    # "14% of the index are replaced versions ... run index --full in a quiet hour" on a 6-document index
+    index = build_index(folder, tmp_path)
+    (folder / "2021-01-02-b.md").write_text(seed("Beta article, revised", "https://b.org/1", topics=("AI",)))
+    report = incremental.update(folder, index)
+    assert incremental.deleted_share(generations.current_generation(index)) > incremental.ADVISE_COMPACT_SHARE
+    assert report.mode == "incremental" and not report.warnings
+
+
+def test_piled_up_replaced_versions_are_reported_then_compacted_by_a_rebuild(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(incremental, "ADVISE_COMPACT_DOCS", 0)  # as if the index were large
     index = build_index(folder, tmp_path)
     (folder / "2021-01-02-b.md").write_text(seed("Beta article, revised", "https://b.org/1", topics=("AI",)))
     first = incremental.update(folder, index)

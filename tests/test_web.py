@@ -251,6 +251,17 @@ def test_back_to_search_links_only_a_search_read_again_from_the_link(client, bac
     assert html.unescape(re.search(r'<a href="([^"]*)">Back to search</a>', page).group(1)) == expected
 
 
+def test_a_similar_link_after_a_long_query_in_another_script_stays_a_link_a_server_takes(client):
+    # its back= held the query encoded twice: 12 bytes a Cyrillic letter, 9,189 bytes, a 414 from gunicorn
+    query = ("police " + "полиция " * 124)[:999]
+    listing = client.get("/", query_string={"q": query}).get_data(as_text=True)
+    links = [html.unescape(m) for m in re.findall(r'class="similar" href="([^"]+)"', listing)]
+    assert links and all(len(link.encode()) <= 4_000 for link in links)
+    assert client.get(links[0]).status_code == 200
+    short = client.get("/?q=police").get_data(as_text=True)
+    assert "back=q%3Dpolice" in html.unescape(re.search(r'class="similar" href="([^"]+)"', short).group(1))
+
+
 def test_more_like_this_passes_over_words_common_in_any_english_text(client):
     """The item's own words choose its neighbours: "would", "there" and "said" (in its excerpt) say nothing of it."""
     terms = client.get("/api/similar", query_string={"url": REUTERS}).get_json()["terms"]

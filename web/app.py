@@ -39,7 +39,33 @@ errors = logging.getLogger("news_search.errors")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
-OFF = ("off", "0", "false", "no")
+OFF = ("off", "0", "false", "no", "n", "f")  # the words click's booleans take, as serve's flags do
+ON = ("on", "1", "true", "yes", "y", "t")
+
+
+def environment_settings() -> dict[str, Any]:
+    """The settings the app reads from the environment; ValueError naming the variable if one is not valid.
+
+    ``serve`` calls it before it builds or serves, so a typo is one line, not a traceback in every worker.
+    """
+
+    def flag(name: str, default: str) -> bool:
+        value = os.environ.get(name, default).strip().lower() or default
+        if value not in ON + OFF:
+            raise ValueError(f"{name} must be on or off, got {value!r}")
+        return value in ON
+
+    cache = os.environ.get("SEARCH_RESULT_CACHE", "1024").strip()
+    if not cache.isdigit():
+        raise ValueError(f"SEARCH_RESULT_CACHE must be a whole number of answers (0 turns it off), got {cache!r}")
+    return {
+        "INDEX_DIR": os.environ.get("SEARCH_INDEX", "./index"),
+        "RESULT_CACHE": int(cache),
+        "ANALYTICS": flag("SEARCH_ANALYTICS", "on"),
+        "BASE_URL": os.environ.get("SEARCH_BASE_URL", ""),
+        "EXPLAIN": flag("SEARCH_EXPLAIN", "off"),
+        "THUMBNAILS": flag("SEARCH_THUMBNAILS", "on"),
+    }
 # the error page's heading; its sentence says what to do
 ERROR_HEADINGS = {
     400: "That request could not be understood",
@@ -63,17 +89,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.config.update(
-        INDEX_DIR=os.environ.get("SEARCH_INDEX", "./index"),
         REFRESH_SECONDS=1.0,
-        RESULT_CACHE=int(os.environ.get("SEARCH_RESULT_CACHE", "1024")),
         JSON_SORT_KEYS=False,
         ACCESS_LOG=True,
-        ANALYTICS=os.environ.get("SEARCH_ANALYTICS", "on").strip().lower() not in OFF,
         ANALYTICS_PATH=None,
         MAX_CONTENT_LENGTH=16 * 1024,  # only /api/events takes a body, of a few hundred bytes
-        BASE_URL=os.environ.get("SEARCH_BASE_URL", ""),
-        EXPLAIN=os.environ.get("SEARCH_EXPLAIN", "off").strip().lower() not in OFF,
-        THUMBNAILS=os.environ.get("SEARCH_THUMBNAILS", "on").strip().lower() not in OFF,
+        **environment_settings(),
     )
     app.config.update(config or {})
     app.config["BASE_URL"] = base_url(app.config["BASE_URL"] or "")

@@ -40,7 +40,8 @@ def _finite(param: click.Parameter, value: float) -> float:
     envvar="SEARCH_WORKERS",
     default=os.cpu_count() or 1,
     show_default="number of CPUs",
-    type=click.IntRange(min=1),
+    # a digit too many (100000) forked until the machine stalled: at most 8 a CPU, at least 64
+    type=click.IntRange(1, max(64, 8 * (os.cpu_count() or 1))),
     help="Processes answering requests (env SEARCH_WORKERS): more than 1 runs gunicorn (POSIX), 1 runs waitress.",
 )
 @click.option(
@@ -86,7 +87,7 @@ def _finite(param: click.Parameter, value: float) -> float:
     envvar="SEARCH_ANALYTICS_MAX_MB",
     default=50.0,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, min_open=True, max=1_000_000),
     callback=lambda _ctx, param, value: _finite(param, value),
     help="Size cap of the analytics file: the oldest hours go first (env SEARCH_ANALYTICS_MAX_MB).",
 )
@@ -113,6 +114,7 @@ def serve_command(
     from indexer.writer_lock import IndexBusy
 
     from . import create_app
+    from .app import environment_settings
     from .events import RateLimiter
     from .policy import base_url as base_url_setting
     from .server import create_server
@@ -120,6 +122,7 @@ def serve_command(
     try:  # settings read where the app is made (in each worker) are refused here, before a build or "serving"
         base_url_setting(base_url)
         RateLimiter.from_settings({})  # SEARCH_EVENTS_PER_MINUTE, SEARCH_EVENTS_BURST
+        environment_settings()  # SEARCH_EXPLAIN, SEARCH_RESULT_CACHE, ...
     except ValueError as exc:
         fail(str(exc), 2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -146,9 +149,12 @@ def serve_command(
         serve(config, host=host, port=port, workers=workers, threads=threads, access_log=not no_access_log)
         return
     app = create_app(config)
-    echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     # waitress's own error replies (400, 431, ...) carry the security headers too: web.server
-    server = create_server(
-        app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True
-    )
+    try:
+        server = create_server(
+            app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True
+        )
+    except (OSError, ValueError) as exc:  # the port in use; a host not this machine's (waitress: ValueError)
+        fail(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}")
+    echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     server.run()

@@ -27,6 +27,8 @@ pages = Blueprint("pages", __name__)
 FILTER_LABELS = {**{field: facet.label for field, facet in FACETS.items()}, "story": "Story", "date": "Period"}
 SIDEBAR_FACETS = ("topics", "provider", "year", "kind")
 PAGE_WINDOW = 2
+# a link the page writes stays well inside gunicorn's 8,190-byte request line (web/prefork.py)
+MAX_LINK_CHARS = 4_000
 # a thumbnail's box: fixed, so a loading or missing image never moves the text (CSS crops with object-fit)
 THUMB_WIDTH, THUMB_HEIGHT = 96, 64
 
@@ -95,9 +97,12 @@ def hit_view(
         story_url = query_string(req, q="", filters=(("story", hit["story"]),), group=False)
     if req is not None and not back:
         back = query_string(req, page=req.page).lstrip("?")
+    similar_url = url_for("pages.similar", url=hit["url"], back=back or None) if hit.get("url") else None
+    if similar_url and len(similar_url) > MAX_LINK_CHARS:  # a long query in another script, encoded twice
+        similar_url = url_for("pages.similar", url=hit["url"])
     return {
         **hit,
-        "similar_url": url_for("pages.similar", url=hit["url"], back=back or None) if hit.get("url") else None,
+        "similar_url": similar_url,
         "more_items": [{**m, "date": _date(m["published"])} for m in hit.get("more_items", [])],
         "story_url": story_url,
         "story_span": _span(hit.get("story_first"), hit.get("story_last")),
