@@ -116,6 +116,13 @@ class FileTable(Mapping[str, dict]):
         kept = [p for p, k in zip(paths, keep.tolist(), strict=True) if k]
         return FileTable(kept, size[keep], mtime_ns[keep], sha[keep])
 
+    def forgetting(self, paths: list[str]) -> FileTable:
+        """The table with ``paths``' time and hash blanked: an update that can stat them again reads them again."""
+        rows = [self.place[p] for p in paths if p in self.place]
+        mtime_ns, sha256 = self.mtime_ns.copy(), self.sha256.copy()
+        mtime_ns[rows], sha256[rows] = 0, b""
+        return FileTable(self.paths, self.size.copy(), mtime_ns, sha256)
+
     def to_bytes(self) -> bytes:
         joined = SEP.join(self.paths).encode("utf-8", "surrogatepass")  # any str a listing gave round-trips
         header = json.dumps({"count": len(self.paths), "paths": len(joined)}).encode("ascii")

@@ -92,7 +92,27 @@ def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys
 
 
 class SeedFolderEmpty(Exception):
-    """An update found no seed file at all where the index was built from some: nothing was changed."""
+    """An update that would drop documents the seed folder still has, or seems to: nothing was changed.
+
+    No seed file at all where the index was built from some (a mistyped path, a mount not there), or a
+    rebuild while a folder cannot be listed (it would leave that folder's files out).
+    """
+
+
+def _refuse_to_drop(seeds_dir: Path, documents: int) -> None:
+    """SeedFolderEmpty before a rebuild of an index of ``documents`` that the folder as listed would empty or cut."""
+    paths, problems = discover(seeds_dir)
+    unlisted = unlisted_folders(problems)
+    if documents and not paths and not problems:
+        raise SeedFolderEmpty(
+            f"{seeds_dir} holds no seed files: is it the right folder, and mounted? The index keeps its"
+            f" {documents:,} documents; 'index --full' rebuilds it from the folder as it is"
+        )
+    if unlisted:
+        raise SeedFolderEmpty(
+            f"cannot list {', '.join(unlisted)} in {seeds_dir}, and this update must rebuild the index, which"
+            " would leave its files out: the index is unchanged; let it be listed, or run 'index --full'"
+        )
 
 
 def update(
@@ -103,6 +123,7 @@ def update(
     ``semantic_model`` as ``full_build`` has it: None keeps the live generation's choice.
     """
     compact = 0.0
+    manifest: dict = {}
     # generations superseded long enough ago are removed while this update reads and writes
     sweeping = generations.sweep_superseded(index_dir) if index_dir.is_dir() else None
     try:
@@ -111,7 +132,7 @@ def update(
                 live = generations.current_generation(index_dir)
                 manifest = generations.read_manifest(live)
             except (generations.IndexMissing, ValueError, OSError):
-                report = None
+                report, manifest = None, {}
             else:
                 report = None
                 # else the field table changed, or the items are to be embedded otherwise: rebuild
@@ -124,6 +145,8 @@ def update(
             sweeping.join()
     if report is not None:
         return report
+    if manifest.get("documents", 0):  # a rebuild of a live index: never from a folder that lost files
+        _refuse_to_drop(seeds_dir, manifest["documents"])
     enabled = gc.isenabled()
     gc.enable()  # as index --full has it: full_build pauses it for its span itself and turns it back on
     try:
@@ -180,11 +203,7 @@ def _update(
     if held:
         paths = sorted({*paths, *held})
     if not paths and not link_problems and len(table):
-        # a mistyped path or a mount that is not there: an update would delete every document
-        raise SeedFolderEmpty(
-            f"{seeds_dir} holds no seed files: is it the right folder, and mounted? The index keeps its"
-            f" {manifest.get('documents', 0):,} documents; 'index --full' rebuilds it from the folder as it is"
-        )
+        _refuse_to_drop(seeds_dir, manifest.get("documents", 0))  # a mistyped path or a mount not there
     report.files_total = len(paths)
 
     # 1. classify files: a stat match is trusted, otherwise the content hash decides
@@ -209,6 +228,8 @@ def _update(
     report.problems = sorted(problems.values(), key=lambda p: p.path)
     changed.update(seeds)
     files = table.updated(paths, rows, size, mtime_ns, entries, gone=[rel for rel in to_read if rel not in entries])
+    if held:  # unread now, perhaps changed meanwhile: read again once their folder can be listed
+        files = files.forgetting(held)
     if files.paths == table.paths:
         removed: list[str] = []
     else:
@@ -250,6 +271,8 @@ def _update(
         affected.update(old_keys_of.get(rel, ()))
     for seed in changed.values():
         affected.update(r.key for r in seed.records)
+    if held:  # a document a file of an unlisted folder helps make stays as it was: it cannot be read to remake it
+        affected -= {key for rel in held for key in old_keys_of[rel]}
     # the files mentioning them, and the affected keys some file held before (from the flat key list)
     mentioning, old_keys = old_keys_of.holding(affected)
     unchanged_needed = sorted(rel for rel in mentioning if rel in files and rel not in changed)

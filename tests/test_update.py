@@ -357,6 +357,33 @@ def test_touching_files_without_changing_them_writes_nothing(folder, tmp_path):
     assert incremental.update(folder, index).mode == "unchanged"
 
 
+def refuse_listing(monkeypatch, folder: Path) -> None:
+    """As a user without permission on ``folder`` finds it: it cannot be listed, nor its files stat'ed or opened.
+
+    Root reads anything, so a suite run as root (CI) gets the refusal by hand; any other user from chmod 0.
+    """
+    if os.geteuid() != 0:
+        folder.chmod(0)
+        return
+    inside = str(folder) + os.sep
+
+    def refusing(call):
+        def refused(path, *args, **kwargs):
+            if str(path) == str(folder) or str(path).startswith(inside):
+                raise PermissionError(13, "Permission denied", str(path))
+            return call(path, *args, **kwargs)
+
+        return refused
+
+    for name in ("scandir", "stat", "open"):
+        monkeypatch.setattr(os, name, refusing(getattr(os, name)))
+
+
+def allow_listing(monkeypatch, folder: Path) -> None:
+    monkeypatch.undo()
+    folder.chmod(0o755)
+
+
 def test_a_folder_that_cannot_be_listed_is_named_and_its_files_keep_their_documents(folder, tmp_path, monkeypatch):
     """It was passed over in silence ("like os.walk"), so an update deleted every document of its files."""
     from indexer import textfiles
@@ -365,30 +392,63 @@ def test_a_folder_that_cannot_be_listed_is_named_and_its_files_keep_their_docume
     (folder / "sub" / "2021-01-05-e.md").write_text(seed("Epsilon article", "https://e.org/1"))
     index = build_index(folder, tmp_path)
     assert "e.org/1" in docs_by_key(index)
-    if os.geteuid() == 0:  # root lists any folder: the refusal a user without permission gets, by hand
-        listing = os.scandir
-
-        def refused(path):
-            if str(path).endswith(os.sep + "sub"):
-                raise PermissionError(13, "Permission denied", str(path))
-            return listing(path)
-
-        monkeypatch.setattr(textfiles.os, "scandir", refused)
-    else:
-        (folder / "sub").chmod(0)
+    refuse_listing(monkeypatch, folder / "sub")
     (folder / "2021-01-03-c.md").write_text(seed("Gamma article, revised", "https://c.org/1"))  # a change elsewhere
     try:
         report = incremental.update(folder, index)
     finally:
-        (folder / "sub").chmod(0o755)
+        allow_listing(monkeypatch, folder / "sub")
     assert [(p.path, p.reason.split(":")[0]) for p in report.problems] == [("sub/", textfiles.UNLISTED)]
     assert "Permission denied" in report.problems[0].reason
     assert (report.files_removed, report.docs_removed) == (0, 0)
     docs = docs_by_key(index)
     assert "e.org/1" in docs and docs["c.org/1"]["title"] == "Gamma article, revised"
-    monkeypatch.undo()
     report = incremental.update(folder, index)  # listed again: nothing of it changed, nothing to say
     assert report.problems == [] and "e.org/1" in docs_by_key(index)
+
+
+def test_a_document_a_file_of_an_unlisted_folder_helps_make_is_kept_and_remade_once_listed(
+    folder, tmp_path, monkeypatch
+):
+    """Both a.md and sub/b.md list r.org/1: a.md dropping it while sub/ cannot be listed deleted it for good
+    (sub/b.md could not be read to remake it, and once listed again its unchanged stat kept it unread)."""
+
+    (folder / "2021-01-04-a.md").write_text(
+        seed("Alpha list", "https://a4.org/1", related=[("Shared", "https://r.org/1")])
+    )
+    (folder / "sub").mkdir()
+    (folder / "sub" / "2021-01-05-b.md").write_text(
+        seed("Beta list", "https://b5.org/1", related=[("Shared", "https://r.org/1")])
+    )
+    index = build_index(folder, tmp_path, fillers=40)
+    refuse_listing(monkeypatch, folder / "sub")
+    (folder / "2021-01-04-a.md").write_text(seed("Alpha list, shorter", "https://a4.org/1"))
+    report = incremental.update(folder, index)
+    assert [p.path for p in report.problems] == ["sub/"] and "r.org/1" in docs_by_key(index)
+    allow_listing(monkeypatch, folder / "sub")
+    report = incremental.update(folder, index)  # listed again: its files are read again
+    assert report.problems == [] and "r.org/1" in docs_by_key(index)
+    assert_same_as_full_build(folder, index, tmp_path)
+
+
+def test_a_rebuild_never_runs_from_a_folder_that_is_empty_or_cannot_all_be_listed(folder, tmp_path, monkeypatch):
+    # the guards held on the incremental path only: a rebuild an update chose (a schema change, piled-up
+    # versions) emptied the index from an unmounted folder, or left an unlisted folder's files out
+
+    index = build_index(folder, tmp_path)
+    before = len(docs_by_key(index))
+    monkeypatch.setattr(incremental, "REBUILD_SHARE", -1.0)  # this update must rebuild
+    (folder / "sub").mkdir()
+    refuse_listing(monkeypatch, folder / "sub")
+    with pytest.raises(incremental.SeedFolderEmpty, match="cannot list sub/"):
+        incremental.update(folder, index)
+    allow_listing(monkeypatch, folder / "sub")
+    monkeypatch.setattr(incremental, "REBUILD_SHARE", -1.0)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(incremental.SeedFolderEmpty, match="holds no seed files"):
+        incremental.update(empty, index)
+    assert len(docs_by_key(index)) == before
 
 
 def test_an_edit_that_keeps_the_size_and_puts_the_old_modification_time_back_is_seen(folder, tmp_path):
