@@ -14,6 +14,7 @@ from indexer.text import clean_text
 from . import date_clauses
 from .date_clauses import QueryDateUnclear
 from .qtree import Node, Nothing, Words, from_whoosh
+from .typed_syntax import FIELD_NAMES, SEARCHABLE_FIELDS, carets, syntax_of
 
 if TYPE_CHECKING:
     from whoosh import query as wq
@@ -23,20 +24,12 @@ MAX_QUERY_CHARS = 1_000
 MAX_TERMS = 64
 MIN_WILDCARD_PREFIX = 2
 
-SEARCHABLE_FIELDS = (*TEXT_FIELDS, *FACET_FIELDS, "published")
 _OPERATOR_CHARS = re.compile(r'[":()\[\]{}*?^~]|(^|\s)[-+](?=[\w"(])|\b(AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 _MINUS = re.compile(r"(^|[\s(])-(?=[\w\"(])")  # a minus starting a word or a group: PlusMinusPlugin's exclusion
 # a group of nothing but exclusions, "(-amazon)" or "(-a -"b c")": its minuses have nothing to take from
 # (not a field's group, "provider:(-reuters)": NOT reads that one right)
 # (each exclusion ends at a space or the ")": with "\s*" there, "(-a-a-a…" could be split 2^n ways)
 _EXCLUSION_GROUP = re.compile(r'(?<!:)\(\s*((?:-(?:"[^"]*"|[^\s()"]+)(?:\s+|(?=\))))+)\)')
-_QUESTION_MARK = re.compile(r"\?(?=\s|$|[)\]])")  # "Fx?" ends a question; it is not a wildcard
-# a quoted value left open at the end ('topics:"computer vision', typed and not yet closed): closed for it
-_OPEN_FIELD_QUOTE = re.compile(r'(?<![\w:])\w+:"[^"]*$')
-# a boost Whoosh cannot read ("police^abc", "^1e3", "^-2") was glued to the word and matched nothing: dropped
-_BAD_BOOST = re.compile(r"\^(?![0-9]*(?:\.[0-9]+)?(?=[\s)]|$))[^\s)]*")
-_FIELD_COLON = re.compile(r"(\w+):(\S?)")
-_FIELD_NAMES = frozenset((*SEARCHABLE_FIELDS, *ALIASES))
 # a clause on a field that holds no text ("date:>2021-01-01", "provider:\"The Verge\"", "year:[2019 TO 2020]")
 _VALUE_CLAUSE = re.compile(r'(\w+):(?:\[[^\]]*\]|\{[^}]*\}|"[^"]*"|\([^)]*\)|\S+)')
 
@@ -62,26 +55,6 @@ class ParsedQuery:
     words: list[str]  # the plain words typed (for did-you-mean)
     plain: bool  # True when the text is only words, no operators or fields
     fallback: bool = False  # True when the syntax was malformed and words were used instead
-
-
-def text_colons(text: str) -> str:
-    """A colon after a word that names no field, or with nothing after it, is punctuation.
-
-    So "Clearview: police", "10:30" and a headline's "Source: ..." are words.
-
-    Field names are matched in any case, as a user types them ("Provider:Reuters").
-
-    Whoosh would read ``Clearview:police`` as a field query and the syntax path has no
-    relaxed fallback, so a pasted headline found nothing where its words find items.
-
-    >>> text_colons("Clearview: police Provider:reuters")
-    'Clearview  police provider:reuters'
-    >>> text_colons("Title: police")
-    'Title  police'
-    """
-    return _FIELD_COLON.sub(
-        lambda m: f"{m[1].lower()}:{m[2]}" if m[2] and m[1].lower() in _FIELD_NAMES else f"{m[1]} {m[2]}", text
-    )
 
 
 def normalize(text: str) -> str:
@@ -218,10 +191,8 @@ def parse(
     From ``any_from`` content words on, any word matches (the policy's ``long_query_words``).
     """
     text = normalize(text)
-    searched = _BAD_BOOST.sub("", text) if "^" in text else text
-    syntax = text_colons(date_clauses.rewrite(_QUESTION_MARK.sub(" ", searched)))
-    if syntax.count('"') % 2 and _OPEN_FIELD_QUOTE.search(syntax):
-        syntax += '"'  # Whoosh read the open quote into the value, which no item has: nothing found
+    searched = carets(text)
+    syntax = syntax_of(searched)
     words = split_words(searched)
     plain = not _OPERATOR_CHARS.search(syntax)
     # a field's clause is no word of the query ("date:>2021-01-01"); plain words hold none
@@ -269,7 +240,7 @@ def _without_value_clauses(syntax: str) -> str:
     """
 
     def keep(m: re.Match) -> str:
-        return m[0] if ALIASES.get(m[1], m[1]) in TEXT_FIELDS or m[1] not in _FIELD_NAMES else " "
+        return m[0] if ALIASES.get(m[1], m[1]) in TEXT_FIELDS or m[1] not in FIELD_NAMES else " "
 
     return _VALUE_CLAUSE.sub(keep, syntax)
 
