@@ -18,7 +18,7 @@ MAX_TOPICS = 100
 # a sitemap's limit for a URL; a story is named by its lead's, and filters, the similar routes and
 # analytics take URLs this long, so every item can be chosen, opened and counted
 MAX_URL_CHARS = 2_048
-# quality and heat are indexed as 32-bit numbers; the top one marks a document without one (Store.column)
+# quality and heat are indexed as 32-bit numbers; the top one marks an item without a quality (Store.column)
 INT_RANGE = (-(2**31), 2**31 - 2)
 
 

@@ -119,8 +119,10 @@ def discover(root: Path) -> tuple[list[str], list[SeedProblem]]:
             with os.scandir(dirpath) as listing:
                 entries = list(listing)
         except OSError as exc:
-            if prefix:  # named, never passed over in silence: an update keeps what its files held
-                problems.append(SeedProblem(prefix, f"{UNLISTED}: {exc.strerror or exc}"))
+            if not prefix:
+                raise  # the seed folder itself: the command says why and changes nothing
+            # named, never passed over in silence: an update keeps what its files held
+            problems.append(SeedProblem(prefix, f"{UNLISTED}: {exc.strerror or exc}"))
             continue
         for entry in entries:
             name = entry.name

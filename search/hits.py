@@ -66,7 +66,8 @@ def page_of_hits(
         keys = (gen.tiebreak[docs], -gen.published[docs])
     else:
         ranked = None
-        keys = (gen.tiebreak[docs], -gen.published[docs], -gen.quality[docs])
+        # any negative quality is none (the prior's reading): last, with the unrated, not below them
+        keys = (gen.tiebreak[docs], -gen.published[docs], -np.maximum(gen.quality[docs], -1))
     order = _leading(keys, story if request.group else None, wanted)
     page = order[request.offset : wanted]
     if len(page) == 0:

@@ -44,7 +44,7 @@ def test_an_item_without_a_quality_counts_as_neutral_and_sorts_last_by_quality(t
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()
-    for name, quality in (("good", 90), ("poor", 10), ("unrated", None)):
+    for name, quality in (("good", 90), ("poor", 10), ("unrated", None), ("negative", -5)):
         text = seed(f"Widget maker {name} news", f"https://{name}.example/1", quality=quality or 0)
         if quality is None:
             text = text.replace("quality: 0\n", "")
@@ -58,7 +58,9 @@ def test_an_item_without_a_quality_counts_as_neutral_and_sorts_last_by_quality(t
     assert prior["unrated.example"]["factor"] == pytest.approx(1.125)  # neutral_quality 50
     assert prior["good.example"]["factor"] > prior["unrated.example"]["factor"] > prior["poor.example"]["factor"]
     by_quality = search(engine, "widget", sort="quality", group=False)["hits"]
-    assert [h["url"].split("/")[2] for h in by_quality] == ["good.example", "poor.example", "unrated.example"]
+    order = [h["url"].split("/")[2] for h in by_quality]
+    assert order[:2] == ["good.example", "poor.example"]  # a negative quality is none too: last, with the unrated
+    assert set(order[2:]) == {"unrated.example", "negative.example"}
 
 
 @pytest.mark.parametrize("folder", [SEEDS, AI_CORPUS, POWER_APPS / "base"], ids=["seeds", "ai", "power-apps"])

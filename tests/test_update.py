@@ -431,6 +431,20 @@ def test_a_document_a_file_of_an_unlisted_folder_helps_make_is_kept_and_remade_o
     assert_same_as_full_build(folder, index, tmp_path)
 
 
+def test_a_seed_folder_that_cannot_be_listed_is_an_error_not_an_empty_folder(folder, tmp_path, monkeypatch):
+    # it read as a folder with no seed files: "holds no seed files", and 'index --full' emptied the index
+    index = build_index(folder, tmp_path)
+    before = len(docs_by_key(index))
+    refuse_listing(monkeypatch, folder)
+    try:
+        for run in (lambda: incremental.update(folder, index), lambda: build.full_build(folder, index)):
+            with pytest.raises(PermissionError):
+                run()
+    finally:
+        allow_listing(monkeypatch, folder)
+    assert len(docs_by_key(index)) == before
+
+
 def test_a_rebuild_never_runs_from_a_folder_that_is_empty_or_cannot_all_be_listed(folder, tmp_path, monkeypatch):
     # the guards held on the incremental path only: a rebuild an update chose (a schema change, piled-up
     # versions) emptied the index from an unmounted folder, or left an unlisted folder's files out

@@ -157,7 +157,7 @@ def watching(tmp_path: Path):
         while not (index / "CURRENT").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)  # let the observer start
-        yield seeds, index, found
+        yield seeds, index, found, proc
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
@@ -166,7 +166,7 @@ def watching(tmp_path: Path):
 def test_watch_mode_indexes_new_files_after_a_quiet_moment(tmp_path):
     from tests.test_documents import seed
 
-    with watching(tmp_path) as (seeds, _index, found):
+    with watching(tmp_path) as (seeds, _index, found, _proc):
         (seeds / "2030-01-01-new.md").write_text(seed("Quokka sanctuary opens", "https://example.org/quokka"))
         assert found("quokka", lambda n: n > 0) == 1
         (seeds / "2030-01-01-new.md").unlink()
@@ -177,8 +177,11 @@ def test_watch_mode_follows_a_seed_folder_replaced_by_a_new_one(tmp_path):
     # a deploy's "mv seeds old; cp -r new seeds" left the observer on the old folder: changes went unseen
     from tests.test_documents import seed
 
-    with watching(tmp_path) as (seeds, _index, found):
+    with watching(tmp_path) as (seeds, _index, found, proc):
         seeds.rename(tmp_path / "old")
+        (tmp_path / "old" / "2030-01-01-old.md").write_text(seed("Left behind", "https://example.org/old"))
+        time.sleep(1.5)  # an update runs while no folder is at the path: the watch says so and goes on
+        assert proc.poll() is None
         shutil.copytree(tmp_path / "old", seeds)
         time.sleep(1.5)  # the new folder is found
         (seeds / "2030-01-01-new.md").write_text(seed("Zebrafish after the swap", "https://example.org/zf"))

@@ -243,6 +243,7 @@ def test_back_to_search_from_a_similar_page_returns_to_the_search_it_came_from(c
         ("page=abc", "/"),  # not a valid search: back to the start
         ("sort=sideways&q=x", "/"),
         ("", "/"),
+        ("q=" + "x" * 5_000, "/"),  # longer than any the page writes: not cut into another search
     ],
 )
 def test_back_to_search_links_only_a_search_read_again_from_the_link(client, back, expected):

@@ -124,10 +124,10 @@ def index_command(
             )
         except IndexBusy as exc:
             fail(str(exc))
-        except SeedFolderEmpty as exc:
+        except (SeedFolderEmpty, click.ClickException) as exc:  # ClickException: the seed folder is not there
             if not watch:
-                fail(str(exc))
-            echo(f"error: {exc}", err=True)  # a watch waits for the folder to hold files again
+                fail(exc.format_message() if isinstance(exc, click.ClickException) else str(exc))
+            echo(f"error: {exc}", err=True)  # a watch waits for the folder to be back or hold files again
             return None
         except EmbedderMissing as exc:
             if not watch:

@@ -174,8 +174,10 @@ def search_from(back: str) -> str:
 
     Read again as a request and written out anew, so nothing of the link reaches the page but a valid search.
     """
+    if len(back) > MAX_LINK_CHARS:  # the page writes none this long: cut, it would be another search
+        return ""
     try:
-        req = request_from_args(MultiDict(parse_qsl(back[:MAX_URL_CHARS])))
+        req = request_from_args(MultiDict(parse_qsl(back)))
     except RequestError:
         return ""
     return query_string(req, page=req.page).lstrip("?")
