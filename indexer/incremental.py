@@ -36,7 +36,7 @@ from .filetable import FileTable, stat_columns
 from .records import Record
 from .schema import schema_version
 from .seeds import MAX_FILE_BYTES, SeedFile, SeedFileError, SeedProblem, discover, file_hash, iter_seed_files
-from .textfiles import read_regular_file, unlisted_folders
+from .textfiles import read_regular_file, refuse_to_drop, unlisted_folders
 
 ADVISE_COMPACT_SHARE = 0.05  # above this share of deleted versions, the report suggests `index --full`
 ADVISE_COMPACT_DOCS = 5_000  # ... in an index this large: a smaller one rebuilds in a second, by itself above 25%
@@ -91,30 +91,6 @@ def _live_versions(store: storage.Store, derived: persisted.Derived | None, keys
     return found if len(found) == len(wanted) else None  # a key the arrays miss: let Whoosh look
 
 
-class SeedFolderEmpty(Exception):
-    """An update that would drop documents the seed folder still has, or seems to: nothing was changed.
-
-    No seed file at all where the index was built from some (a mistyped path, a mount not there), or a
-    rebuild while a folder cannot be listed (it would leave that folder's files out).
-    """
-
-
-def _refuse_to_drop(seeds_dir: Path, documents: int) -> None:
-    """SeedFolderEmpty before a rebuild of an index of ``documents`` that the folder as listed would empty or cut."""
-    paths, problems = discover(seeds_dir)
-    unlisted = unlisted_folders(problems)
-    if documents and not paths and not problems:
-        raise SeedFolderEmpty(
-            f"{seeds_dir} holds no seed files: is it the right folder, and mounted? The index keeps its"
-            f" {documents:,} documents; 'index --full' rebuilds it from the folder as it is"
-        )
-    if unlisted:
-        raise SeedFolderEmpty(
-            f"cannot list {', '.join(unlisted)} in {seeds_dir}, and this update must rebuild the index, which"
-            " would leave its files out: the index is unchanged; let it be listed, or run 'index --full'"
-        )
-
-
 def update(
     seeds_dir: Path, index_dir: Path, progress: Progress | None = None, *, semantic_model: str | None = None
 ) -> BuildReport:
@@ -146,7 +122,7 @@ def update(
     if report is not None:
         return report
     if manifest.get("documents", 0):  # a rebuild of a live index: never from a folder that lost files
-        _refuse_to_drop(seeds_dir, manifest["documents"])
+        refuse_to_drop(seeds_dir, manifest["documents"])
     enabled = gc.isenabled()
     gc.enable()  # as index --full has it: full_build pauses it for its span itself and turns it back on
     try:
@@ -203,7 +179,7 @@ def _update(
     if held:
         paths = sorted({*paths, *held})
     if not paths and not link_problems and len(table):
-        _refuse_to_drop(seeds_dir, manifest.get("documents", 0))  # a mistyped path or a mount not there
+        refuse_to_drop(seeds_dir, manifest.get("documents", 0))  # a mistyped path or a mount not there
     report.files_total = len(paths)
 
     # 1. classify files: a stat match is trusted, otherwise the content hash decides

@@ -247,3 +247,27 @@ def decode_text(data: bytes) -> str:
             f"not UTF-8 (invalid byte 0x{data[offset]:02x} at offset {offset}{_legacy_guess(data)};"
             " save the file as UTF-8)"
         ) from None
+
+
+class SeedFolderEmpty(Exception):
+    """An update that would drop documents the seed folder still has, or seems to: nothing was changed.
+
+    No seed file at all where the index was built from some (a mistyped path, a mount not there), or a
+    rebuild while a folder cannot be listed (it would leave that folder's files out).
+    """
+
+
+def refuse_to_drop(seeds_dir: Path, documents: int) -> None:
+    """SeedFolderEmpty before a rebuild of an index of ``documents`` that the folder as listed would empty or cut."""
+    paths, problems = discover(seeds_dir)
+    unlisted = unlisted_folders(problems)
+    if documents and not paths and not problems:
+        raise SeedFolderEmpty(
+            f"{seeds_dir} holds no seed files: is it the right folder, and mounted? The index keeps its"
+            f" {documents:,} documents; 'index --full' rebuilds it from the folder as it is"
+        )
+    if unlisted:
+        raise SeedFolderEmpty(
+            f"cannot list {', '.join(unlisted)} in {seeds_dir}, and this update must rebuild the index, which"
+            " would leave its files out: the index is unchanged; let it be listed, or run 'index --full'"
+        )

@@ -448,19 +448,20 @@ def test_a_seed_folder_that_cannot_be_listed_is_an_error_not_an_empty_folder(fol
 def test_a_rebuild_never_runs_from_a_folder_that_is_empty_or_cannot_all_be_listed(folder, tmp_path, monkeypatch):
     # the guards held on the incremental path only: a rebuild an update chose (a schema change, piled-up
     # versions) emptied the index from an unmounted folder, or left an unlisted folder's files out
+    from indexer import textfiles
 
     index = build_index(folder, tmp_path)
     before = len(docs_by_key(index))
     monkeypatch.setattr(incremental, "REBUILD_SHARE", -1.0)  # this update must rebuild
     (folder / "sub").mkdir()
     refuse_listing(monkeypatch, folder / "sub")
-    with pytest.raises(incremental.SeedFolderEmpty, match="cannot list sub/"):
+    with pytest.raises(textfiles.SeedFolderEmpty, match="cannot list sub/"):
         incremental.update(folder, index)
     allow_listing(monkeypatch, folder / "sub")
     monkeypatch.setattr(incremental, "REBUILD_SHARE", -1.0)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(incremental.SeedFolderEmpty, match="holds no seed files"):
+    with pytest.raises(textfiles.SeedFolderEmpty, match="holds no seed files"):
         incremental.update(empty, index)
     assert len(docs_by_key(index)) == before
 

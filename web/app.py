@@ -66,6 +66,8 @@ def environment_settings() -> dict[str, Any]:
         "EXPLAIN": flag("SEARCH_EXPLAIN", "off"),
         "THUMBNAILS": flag("SEARCH_THUMBNAILS", "on"),
     }
+
+
 # the error page's heading; its sentence says what to do
 ERROR_HEADINGS = {
     400: "That request could not be understood",

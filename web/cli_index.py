@@ -108,7 +108,7 @@ def index_command(
     Exit 0: all files indexed; 1: fatal, index unchanged; 3: done, some files skipped.
     """
     from indexer.embedder import EmbedderMissing
-    from indexer.incremental import SeedFolderEmpty
+    from indexer.textfiles import SeedFolderEmpty
     from indexer.writer_lock import IndexBusy
 
     def run_once(full: bool, wait: bool) -> BuildReport | None:
