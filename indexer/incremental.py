@@ -122,7 +122,7 @@ def update(
     if report is not None:
         return report
     if manifest.get("documents", 0):  # a rebuild of a live index: never from a folder that lost files
-        refuse_to_drop(seeds_dir, manifest["documents"])
+        refuse_to_drop(seeds_dir, manifest["documents"], manifest.get("files") or ())
     enabled = gc.isenabled()
     gc.enable()  # as index --full has it: full_build pauses it for its span itself and turns it back on
     try:

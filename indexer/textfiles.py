@@ -11,6 +11,7 @@ import codecs
 import os
 import stat
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,10 +258,15 @@ class SeedFolderEmpty(Exception):
     """
 
 
-def refuse_to_drop(seeds_dir: Path, documents: int) -> None:
-    """SeedFolderEmpty before a rebuild of an index of ``documents`` that the folder as listed would empty or cut."""
+def refuse_to_drop(seeds_dir: Path, documents: int, indexed: Iterable[str] = ()) -> None:
+    """SeedFolderEmpty before a rebuild the folder as listed would empty, or cut.
+
+    ``documents``: the live index's; ``indexed``: the files it was built from, so that a folder it
+    cannot list refuses only when it held some of them.
+    """
     paths, problems = discover(seeds_dir)
-    unlisted = unlisted_folders(problems)
+    # only a folder that held indexed files ("lost+found" at a mount's root holds none)
+    unlisted = tuple(f for f in unlisted_folders(problems) if any(rel.startswith(f) for rel in indexed))
     if documents and not paths and not problems:
         raise SeedFolderEmpty(
             f"{seeds_dir} holds no seed files: is it the right folder, and mounted? The index keeps its"

@@ -24,8 +24,9 @@ _ANY_CLAUSE = re.compile(rf"(?i)(?<![\w:])({_FIELDS}):")
 # a clause's comparison and value, up to a space: a time's colons included (text_colons would split them)
 _CLAUSE = re.compile(rf"(?i)(?<![\w:])({_FIELDS}):(>=|<=|>|<)?([^\s\[{{\"][^\s)]*)")
 _DATE_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ]\S*")
-# a range left open ("date:[2020-06 police": no "]" or "}" after it): the period it opened, as "year:[2020" reads
-_OPEN_RANGE = re.compile(rf"(?i)(?<![\w:])({_FIELDS}):[\[{{](?![^\]}}]*[\]}}])")
+# a range left open (no "]" or "}" after it): "date:[2020-06-01 TO 2020-06-30" closed after its end,
+# "date:[2020-06 police" the period it opened, as "year:[2020" reads
+_OPEN_RANGE = re.compile(rf"(?i)(?<![\w:])({_FIELDS}):([\[{{])(?![^\]}}]*[\]}}])(\S+)(\s+TO\s+[^\s\]}}]+)?")
 
 
 class QueryDateUnclear(ValueError):
@@ -41,6 +42,8 @@ def rewrite(syntax: str) -> str:
     'date:[2020 TO 2021] date:yesterday'
     >>> rewrite("published:[2020-06 police")
     'published:[2020-06-01 TO 2020-06-30] police'
+    >>> rewrite("date:[2020-06-01 TO 2020-06-30 police")
+    'date:[2020-06-01 TO 2020-06-30] police'
     """
 
     def one(m: re.Match) -> str:
@@ -58,7 +61,13 @@ def rewrite(syntax: str) -> str:
 
     if ":" not in syntax:  # most queries name no field
         return syntax
-    return _CLAUSE.sub(one, _OPEN_RANGE.sub(r"\1:", syntax))
+
+    def closed(m: re.Match) -> str:
+        if m[4]:
+            return f"{m[1]}:{m[2]}{m[3]}{m[4]}{']' if m[2] == '[' else '}'}"
+        return f"{m[1]}:{m[3]}"
+
+    return _CLAUSE.sub(one, _OPEN_RANGE.sub(closed, syntax))
 
 
 def require_dates(q: wq.Query, syntax: str, text: str) -> None:

@@ -30,14 +30,15 @@ def carets(text: str) -> str:
 
     Whoosh glued an unreadable boost to its word ("police^abc" matched nothing).
 
-    >>> carets("police^2 amazon^1e3 ^facial x^-2 y^abc")
-    'police^2 amazon  facial x y abc'
+    >>> carets("police^2 amazon^1e3 ^facial x^-2 y^abc z^-police")
+    'police^2 amazon  facial x y abc z police'
     """
 
     def one(m: re.Match) -> str:
         if _BOOST.fullmatch(m[1]):
             return m[0]
-        return "" if _NOT_A_BOOST_NUMBER.fullmatch(m[1]) else " " + m[1]
+        # the word after it, without carets or signs of its own ("^^2", "x^-police" would exclude it)
+        return "" if _NOT_A_BOOST_NUMBER.fullmatch(m[1]) else " " + m[1].lstrip("^+-")
 
     return _CARET.sub(one, text) if "^" in text else text
 

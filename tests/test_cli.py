@@ -151,8 +151,11 @@ def test_a_bad_setting_is_one_line_and_exit_2_before_anything_is_served_or_read(
     assert "serving" not in out.stderr and not (tmp_path / "ix").exists()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])  # waitress, gunicorn
 @pytest.mark.parametrize("host", ["127.0.0.1", "999.1.1.1"])
-def test_a_port_in_use_or_an_address_not_this_machines_is_one_error_line_not_serving(tmp_path, seeds_index, host):
+def test_a_port_in_use_or_an_address_not_this_machines_is_one_error_line_not_serving(
+    tmp_path, seeds_index, host, workers
+):
     # waitress printed "serving ... on" and then a traceback (Address already in use; getaddrinfo)
     import socket
 
@@ -160,7 +163,7 @@ def test_a_port_in_use_or_an_address_not_this_machines_is_one_error_line_not_ser
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {"SEARCH_WORKERS": "1"}
+        env = {"SEARCH_WORKERS": workers}
         out = run("--index", str(seeds_index), "serve", "--host", host, "--port", str(port), "--no-analytics", env=env)
     assert out.returncode == 1 and "Traceback" not in out.stderr and "serving" not in out.stderr
     assert f"error: cannot listen on {host}:{port}: " in out.stderr
@@ -182,6 +185,14 @@ def test_a_damaged_analytics_file_and_an_export_folder_that_cannot_be_made_are_e
     out = run("--index", str(index), "export", str(tmp_path / "afile" / "x"))
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert f"error: cannot write {tmp_path / 'afile' / 'x'}: Not a directory" in out.stderr
+
+
+def test_a_watch_started_on_a_seed_folder_that_is_not_there_is_one_error_line(tmp_path):
+    # a watch goes on when its folder goes away meanwhile; started without one it had printed the error,
+    # then "watching" and a traceback from the observer (the review)
+    out = run("--seeds", str(tmp_path / "nope"), "--index", str(tmp_path / "ix"), "index", "--watch")
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "watching" not in out.stderr
+    assert f"error: seed folder {tmp_path / 'nope'} does not exist" in out.stderr
 
 
 def test_broken_file_exits_3_names_it_and_indexes_everything_else(tmp_path, seeds_with_broken_file):

@@ -48,6 +48,8 @@ def test_an_item_without_a_quality_counts_as_neutral_and_sorts_last_by_quality(t
         text = seed(f"Widget maker {name} news", f"https://{name}.example/1", quality=quality or 0)
         if quality is None:
             text = text.replace("quality: 0\n", "")
+        if name == "negative":  # newer than the unrated one: newest first among equals, so it leads them
+            text = text.replace("2021-01-02T03:04:05Z", "2021-01-05T03:04:05Z")
         (seeds / f"2021-01-02-{name}.md").write_text(text)
     build.full_build(seeds, tmp_path / "index")
     engine = SearchEngine(tmp_path / "index")
@@ -59,8 +61,8 @@ def test_an_item_without_a_quality_counts_as_neutral_and_sorts_last_by_quality(t
     assert prior["good.example"]["factor"] > prior["unrated.example"]["factor"] > prior["poor.example"]["factor"]
     by_quality = search(engine, "widget", sort="quality", group=False)["hits"]
     order = [h["url"].split("/")[2] for h in by_quality]
-    assert order[:2] == ["good.example", "poor.example"]  # a negative quality is none too: last, with the unrated
-    assert set(order[2:]) == {"unrated.example", "negative.example"}
+    # a negative quality is none too: last, with the unrated (then newest first), not below them
+    assert order == ["good.example", "poor.example", "negative.example", "unrated.example"]
 
 
 @pytest.mark.parametrize("folder", [SEEDS, AI_CORPUS, POWER_APPS / "base"], ids=["seeds", "ai", "power-apps"])
@@ -219,6 +221,8 @@ def test_a_date_range_left_open_reads_as_the_period_it_opened(seeds_client):
     june = keys("date:2020-06 police")
     assert june
     assert keys("date:[2020-06 police") == keys("published:{2020-06 police") == june
+    # a range typed in full but not closed is closed after its end, not cut to its start (the second read)
+    assert keys("date:[2020-06-01 TO 2020-06-30 police") == june
     assert keys("police published:[2020") == keys("published:2020 police")
 
 
@@ -347,6 +351,17 @@ def test_a_caret_before_a_word_or_a_phrase_leaves_the_word_searched(engine):
     assert urls("^police") == urls("police") != []
     assert urls('police^"facial recognition"') == urls('police "facial recognition"') != []
     assert urls("police^abc") == urls("police abc")  # a word, as typed (closest matches: no item holds "abc")
+
+
+def test_a_query_ending_in_a_sign_takes_its_last_word_whole(engine):
+    # "C++" completed "c" to the words it begins and found a third of the collection ("could", "challenges")
+    typing = search(engine, "c")["total"]
+    assert typing > 20  # still being typed: any word it begins
+    for typed in ("C++", "C#", "c?"):
+        assert search(engine, typed)["total"] < typing / 5, typed
+    typing = {h["url"] for h in search(engine, "amaz", limit=100)["hits"]}
+    assert typing == {h["url"] for h in search(engine, "amazon", limit=100)["hits"]}  # "amaz": Amazon
+    assert search(engine, "amaz?")["total"] == 0  # "amaz?": the word as typed, which no item holds
 
 
 def test_a_quoted_field_value_not_yet_closed_reads_as_closed(engine):

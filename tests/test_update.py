@@ -450,20 +450,32 @@ def test_a_rebuild_never_runs_from_a_folder_that_is_empty_or_cannot_all_be_liste
     # versions) emptied the index from an unmounted folder, or left an unlisted folder's files out
     from indexer import textfiles
 
+    (folder / "sub").mkdir()
+    (folder / "sub" / "2021-01-05-e.md").write_text(seed("Epsilon article", "https://e.org/1"))
+    (folder / "lost+found").mkdir()  # as at a mount's root: it never held a seed file
     index = build_index(folder, tmp_path)
     before = len(docs_by_key(index))
-    monkeypatch.setattr(incremental, "REBUILD_SHARE", -1.0)  # this update must rebuild
-    (folder / "sub").mkdir()
+    monkeypatch.setattr(incremental, "REBUILD_SHARE", -1.0)  # each update here must rebuild
     refuse_listing(monkeypatch, folder / "sub")
-    with pytest.raises(textfiles.SeedFolderEmpty, match="cannot list sub/"):
+    refuse_listing(monkeypatch, folder / "lost+found")
+    with pytest.raises(textfiles.SeedFolderEmpty, match="cannot list sub/ in") as refused:
         incremental.update(folder, index)
-    allow_listing(monkeypatch, folder / "sub")
-    monkeypatch.setattr(incremental, "REBUILD_SHARE", -1.0)
+    assert "lost+found" not in str(refused.value)  # only a folder that held indexed files refuses
+    assert len(docs_by_key(index)) == before
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(textfiles.SeedFolderEmpty, match="holds no seed files"):
         incremental.update(empty, index)
     assert len(docs_by_key(index)) == before
+
+
+def test_a_folder_that_never_held_a_seed_file_does_not_stop_a_rebuild(folder, tmp_path, monkeypatch):
+    (folder / "lost+found").mkdir()  # root's, at a mount's root: listed by no one else
+    index = build_index(folder, tmp_path)
+    monkeypatch.setattr(incremental, "REBUILD_SHARE", -1.0)
+    refuse_listing(monkeypatch, folder / "lost+found")
+    report = incremental.update(folder, index)
+    assert report.mode == "full" and [p.path for p in report.problems] == ["lost+found/"]
 
 
 def test_an_edit_that_keeps_the_size_and_puts_the_old_modification_time_back_is_seen(folder, tmp_path):

@@ -56,7 +56,7 @@ def environment_settings() -> dict[str, Any]:
         return value in ON
 
     cache = os.environ.get("SEARCH_RESULT_CACHE", "1024").strip()
-    if not cache.isdigit():
+    if not (cache.isascii() and cache.isdecimal()):
         raise ValueError(f"SEARCH_RESULT_CACHE must be a whole number of answers (0 turns it off), got {cache!r}")
     return {
         "INDEX_DIR": os.environ.get("SEARCH_INDEX", "./index"),

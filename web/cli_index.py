@@ -125,7 +125,7 @@ def index_command(
         except IndexBusy as exc:
             fail(str(exc))
         except (SeedFolderEmpty, click.ClickException) as exc:  # ClickException: the seed folder is not there
-            if not watch:
+            if not watching:  # a command, or a watch's first run: nothing to watch yet
                 fail(exc.format_message() if isinstance(exc, click.ClickException) else str(exc))
             echo(f"error: {exc}", err=True)  # a watch waits for the folder to be back or hold files again
             return None
@@ -148,8 +148,10 @@ def index_command(
         # documents) is left to the exit, not collected when the update turns the collector back on;
         # a full build pauses the collector for its span only (build.collector_paused)
         gc.disable()
+    watching = False
     report = run_once(full, wait)
     if watch:
+        watching = True
         from indexer.watch import watch as watch_folder
 
         echo(f"watching {obj.seeds} for changes (Ctrl+C to stop)", err=True)

@@ -23,6 +23,19 @@ def _finite(param: click.Parameter, value: float) -> float:
     return value
 
 
+def _can_listen(host: str, port: int) -> None:
+    """``fail`` unless ``host:port`` can be bound now (the port in use, a host that is not this machine's)."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind it
+            probe.bind(address)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
 @click.command("serve")
 @click.option(
     "--host", envvar="SEARCH_HOST", default="127.0.0.1", show_default=True, help="Address to bind (env SEARCH_HOST)."
@@ -145,6 +158,7 @@ def serve_command(
     if workers > 1 and os.name == "posix":
         from .prefork import serve
 
+        _can_listen(host, port)  # gunicorn would retry a taken port five times after "serving", then give up
         echo(f"serving {obj.index} on http://{host}:{port}/ with {workers} workers (Ctrl+C to stop)", err=True)
         serve(config, host=host, port=port, workers=workers, threads=threads, access_log=not no_access_log)
         return
