@@ -79,7 +79,7 @@ def derive(
     return Derived(
         doc_count=n,
         live=live,
-        quality=store.column("quality"),
+        quality=np.maximum(store.column("quality"), -1),  # any negative quality is none: -1, as persisted says
         tiebreak=store.column("tiebreak"),
         published=published,
         days=days,

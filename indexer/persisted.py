@@ -27,7 +27,7 @@ from .tables import PostingTable, Strings
 
 DIRECTORY = "derived"
 META = "meta.json"
-FORMAT = 6  # bump when the layout or any derivation changes: older directories are then ignored
+FORMAT = 7  # bump when the layout or any derivation changes: older directories are then ignored
 
 
 @dataclass

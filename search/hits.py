@@ -66,8 +66,7 @@ def page_of_hits(
         keys = (gen.tiebreak[docs], -gen.published[docs])
     else:
         ranked = None
-        # any negative quality is none (the prior's reading): last, with the unrated, not below them
-        keys = (gen.tiebreak[docs], -gen.published[docs], -np.maximum(gen.quality[docs], -1))
+        keys = (gen.tiebreak[docs], -gen.published[docs], -gen.quality[docs])  # none (-1) last
     order = _leading(keys, story if request.group else None, wanted)
     page = order[request.offset : wanted]
     if len(page) == 0:
