@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -39,8 +40,6 @@ errors = logging.getLogger("news_search.errors")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
-OFF = ("off", "0", "false", "no", "n", "f")  # the words click's booleans take, as serve's flags do
-ON = ("on", "1", "true", "yes", "y", "t")
 
 
 def environment_settings() -> dict[str, Any]:
@@ -50,10 +49,11 @@ def environment_settings() -> dict[str, Any]:
     """
 
     def flag(name: str, default: str) -> bool:
-        value = os.environ.get(name, default).strip().lower() or default
-        if value not in ON + OFF:
-            raise ValueError(f"{name} must be on or off, got {value!r}")
-        return value in ON
+        value = os.environ.get(name, default).strip() or default
+        try:  # the words serve's flags take for the same variables (click's booleans: on/off, yes/no, 1/0...)
+            return click.BOOL.convert(value, None, None)
+        except click.BadParameter:
+            raise ValueError(f"{name} must be on or off, got {value!r}") from None
 
     cache = os.environ.get("SEARCH_RESULT_CACHE", "1024").strip()
     if not (cache.isascii() and cache.isdecimal()):
