@@ -155,20 +155,18 @@ def serve_command(
     config = {"INDEX_DIR": str(obj.index), "ACCESS_LOG": not no_access_log, "ANALYTICS": analytics}
     config.update(ANALYTICS_DAYS=analytics_days, ANALYTICS_MAX_MB=analytics_max_mb, THUMBNAILS=thumbnails)
     config["BASE_URL"] = base_url
+    # tried before "serving": gunicorn retried a taken port five times after it, waitress gave a traceback
+    _can_listen(host, port)
     if workers > 1 and os.name == "posix":
         from .prefork import serve
 
-        _can_listen(host, port)  # gunicorn would retry a taken port five times after "serving", then give up
         echo(f"serving {obj.index} on http://{host}:{port}/ with {workers} workers (Ctrl+C to stop)", err=True)
         serve(config, host=host, port=port, workers=workers, threads=threads, access_log=not no_access_log)
         return
     app = create_app(config)
     # waitress's own error replies (400, 431, ...) carry the security headers too: web.server
-    try:
-        server = create_server(
-            app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True
-        )
-    except (OSError, ValueError) as exc:  # the port in use; a host not this machine's (waitress: ValueError)
-        fail(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}")
+    server = create_server(
+        app, host=host, port=port, threads=threads, ident="news-search", clear_untrusted_proxy_headers=True
+    )
     echo(f"serving {obj.index} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     server.run()
