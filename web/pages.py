@@ -88,15 +88,13 @@ def hit_view(
 ) -> dict[str, Any]:
     """A hit with what the hit template shows: a readable date, the highlight markup, its story's items.
 
-    ``back``: the search (a URL query) its "Similar" page links back to; by default the one of ``req``.
+    ``back``: the search (a URL query, ``back_of``) its "Similar" page links back to.
     """
     story_url = None
     if req is not None and req.group and hit.get("story_items", 1) > 1:
         # a card: its whole story one click away, every item as the link says, not those of the query's
         # words and filters alone ("+N more matching items" lists those)
         story_url = query_string(req, q="", filters=(("story", hit["story"]),), group=False)
-    if req is not None and not back:
-        back = query_string(req, page=req.page).lstrip("?")
     similar_url = url_for("pages.similar", url=hit["url"], back=back or None) if hit.get("url") else None
     if similar_url and len(similar_url) > MAX_LINK_CHARS:  # a long query in another script, encoded twice
         similar_url = url_for("pages.similar", url=hit["url"])
@@ -123,7 +121,8 @@ def view_model(req: SearchRequest, result: dict[str, Any]) -> dict[str, Any]:
     ticked = {e["param"].casefold() for f in facets for e in (*f["entries"], *f["more"]) if e["selected"]}
     carried = [f"{f}:{v}" for f, v in req.filters if f"{f}:{v}".casefold() not in ticked]
     first = (req.page - 1) * req.limit + 1
-    hits = [hit_view(hit, req, first + i) for i, hit in enumerate(result["hits"])]
+    back = back_of(req)  # one for the page: every hit's "Similar" returns to it
+    hits = [hit_view(hit, req, first + i, back) for i, hit in enumerate(result["hits"])]
     # a page past the last one (an old link, a hand-edited URL): say so and link the last page
     beyond = bool(result["total"] and not hits and req.page > result["pages"])
     return {
@@ -177,9 +176,13 @@ def search_from(back: str) -> str:
     if len(back) > MAX_LINK_CHARS:  # the page writes none this long: cut, it would be another search
         return ""
     try:
-        req = request_from_args(MultiDict(parse_qsl(back)))
+        return back_of(request_from_args(MultiDict(parse_qsl(back))))
     except RequestError:
         return ""
+
+
+def back_of(req: SearchRequest) -> str:
+    """The URL query a similar page's "Back to search" returns to: this search, on this page."""
     return query_string(req, page=req.page).lstrip("?")
 
 
