@@ -179,7 +179,8 @@ def _update(
     if held:
         paths = sorted({*paths, *held})
     if not paths and not link_problems and len(table):
-        refuse_to_drop(seeds_dir, manifest.get("documents", 0))  # a mistyped path or a mount not there
+        # a mistyped path or a mount not there
+        refuse_to_drop(seeds_dir, manifest.get("documents", 0), listing=(paths, link_problems))
     report.files_total = len(paths)
 
     # 1. classify files: a stat match is trusted, otherwise the content hash decides

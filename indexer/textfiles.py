@@ -258,13 +258,18 @@ class SeedFolderEmpty(Exception):
     """
 
 
-def refuse_to_drop(seeds_dir: Path, documents: int, indexed: Iterable[str] = ()) -> None:
+def refuse_to_drop(
+    seeds_dir: Path,
+    documents: int,
+    indexed: Iterable[str] = (),
+    listing: tuple[list[str], list[SeedProblem]] | None = None,
+) -> None:
     """SeedFolderEmpty before a rebuild the folder as listed would empty, or cut.
 
     ``documents``: the live index's; ``indexed``: the files it was built from, so that a folder it
-    cannot list refuses only when it held some of them.
+    cannot list refuses only when it held some of them; ``listing``: ``discover``'s, when made already.
     """
-    paths, problems = discover(seeds_dir)
+    paths, problems = listing if listing is not None else discover(seeds_dir)
     # only a folder that held indexed files ("lost+found" at a mount's root holds none)
     unlisted = tuple(f for f in unlisted_folders(problems) if any(rel.startswith(f) for rel in indexed))
     if documents and not paths and not problems:
