@@ -41,7 +41,6 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
 
-
 def environment_settings() -> dict[str, Any]:
     """The settings the app reads from the environment; ValueError naming the variable if one is not valid.
 
