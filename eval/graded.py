@@ -22,6 +22,8 @@ entity queries, which fresh4 held too few of (docs/relevance.md, eleventh round)
 and split once by the SHA-1 of the id: odd last byte ``fresh6`` (names, run once), even ``tuning``.
 ``f701``-``f820`` (``fresh7``, less 2 that repeated the other writer's), written blind by two writers in
 the twelfth round in the issue's mix (about half the names from a second drawn list), run once.
+``f821``-``f940`` (``fresh8``), written blind by two writers in the fourteenth pass (a third drawn list),
+kept unread until the fifteenth, which ran them once (eval/data/briefs/preregistration_round15.md).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from search.request import build_request
 
 DATA = Path(__file__).resolve().parent / "data"
 TYPES = ("entity", "topical", "question", "typo")
-HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7")
+HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8")
 
 
 def load_queries() -> list[dict]:
