@@ -62,7 +62,14 @@ def main(out_dir: Path) -> None:
             for rank in systems:
                 pooled.update(rank(q["query"], 10))
             keys = sorted(pooled, key=lambda k, i=q["id"]: hashlib.sha1(f"{i} {k}".encode()).hexdigest())
-            rows.append({"id": q["id"], "query": q["query"], "need": q["need"], "items": [_item(stored[where[k]]) for k in keys]})
+            rows.append(
+                {
+                    "id": q["id"],
+                    "query": q["query"],
+                    "need": q["need"],
+                    "items": [_item(stored[where[k]]) for k in keys],
+                }
+            )
     for folder in (shipped_folder, words_folder):
         shutil.rmtree(folder.parent, ignore_errors=True)
     parts: list[list[dict]] = [[] for _ in range(PARTS)]
