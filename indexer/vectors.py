@@ -172,7 +172,7 @@ def _runtime(
         return target, None
     if isinstance(failed, dict) and failed.get("exporter") == embedder.exporter_versions():
         return None, failed
-    if not texts or not embedder.available():
+    if not texts or not embedder.exportable(model):
         return None, None
     why = embedder.export(model, target, [*texts[:16], *PROBE])
     if why is None:

