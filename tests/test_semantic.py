@@ -21,7 +21,7 @@ from indexer import build, e5_model, embedder, generations, incremental, vectors
 from search.engine import SearchEngine
 from search.ranking import POLICY
 from search.request import build_request
-from tests.conftest import ROOT, waitress_server
+from tests.conftest import ROOT, meaning_item, meaning_seeds, waitress_server
 
 if not embedder.available(embedder.MINILM):
     if os.environ.get("CI"):
@@ -33,29 +33,11 @@ QUERY = "maps in Power Apps"  # no item says "maps" but "full"; "geo" says it ot
 SEARCH = "/api/search?q=maps+in+power+apps&explain=1&group=0"
 
 
-def _item(folder, name: str, title: str, excerpt: str) -> None:
-    (folder / f"2021-01-{name}.md").write_text(
-        f'---\ntitle: "{title}"\nexcerpt: "{excerpt}"\nwebUrl: "https://x.org/{name}"\n'
-        "publishedDateTime: 2021-01-02T03:04:05Z\nquality: 50\n---\n",
-        encoding="utf-8",
-    )
-
-
-def _seeds(folder) -> None:
-    folder.mkdir()
-    _item(folder, "geo", "Power Apps gets geospatial features", "Show addresses and locations on a canvas")
-    _item(folder, "pricing", "Power Apps gets cheaper pricing plans", "Licences now cost less for every business")
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now start quicker on phones")
-    _item(folder, "full", "Power Apps licence costs", "Contoso maps out what Power Apps plans cost")
-    for i in range(5):
-        _item(folder, f"filler{i}", f"Filler story {i}", "nothing to see in this one at all")
-
-
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
     """(seed folder, index) of nine items, embedded with all-MiniLM-L6-v2 (exported to ONNX; e5: tests/test_e5.py)."""
     root = tmp_path_factory.mktemp("semantic")
-    _seeds(root / "seeds")
+    meaning_seeds(root / "seeds")
     report = build.full_build(root / "seeds", root / "index", semantic_model=embedder.MINILM)
     assert report.semantic_model == embedder.MINILM
     return root / "seeds", root / "index"
@@ -134,7 +116,7 @@ def test_an_update_embeds_only_the_changed_item_and_keeps_the_indexes_model(embe
     shutil.copytree(seeds, folder)
     shutil.copytree(index, copy)
     before = vectors.load(generations.current_generation(copy))
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     report = incremental.update(folder, copy)  # no model named: the index's own
     assert report.mode == "incremental" and report.semantic_model == embedder.MINILM
     gen = generations.current_generation(copy)
@@ -413,7 +395,7 @@ def test_an_update_links_the_exported_model_and_embeds_without_pytorch(embedded,
         raise AssertionError("PyTorch's model was loaded")
 
     monkeypatch.setattr(embedder, "_model", refuse)
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     assert incremental.update(folder, copy).mode == "incremental"
     after = vectors.runtime_of(generations.current_generation(copy))
     assert after is not None and after != before
@@ -449,7 +431,7 @@ def test_a_model_the_exporter_cannot_take_is_run_by_pytorch_and_not_exported_aga
     exports = []
     export = embedder.export
     monkeypatch.setattr(embedder, "export", lambda *a: exports.append(a) or export(*a))
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     assert incremental.update(folder, tmp_path / "index").mode == "incremental"
     gen = generations.current_generation(tmp_path / "index")
     meta = json.loads((gen / vectors.DIRECTORY / vectors.META).read_text())
@@ -470,7 +452,7 @@ def test_a_damaged_tokenizer_falls_back_to_the_model_and_one_seen_as_damaged_is_
     tokenizer.write_bytes(b"{" if damage == "shorter" else b" " * size)
     embedder.forget_query_vectors()
     assert _keys(copy) == _keys(index)  # by the model itself: no error, still by meaning
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     assert incremental.update(folder, copy).mode == "incremental"
     runtime = vectors.runtime_of(generations.current_generation(copy))
     if damage == "shorter":  # seen as damaged: exported anew, not linked
@@ -506,7 +488,7 @@ def test_a_querys_vector_is_kept_across_a_real_update(embedded, tmp_path, monkey
     embedder.forget_query_vectors()
     before = generations.current_generation(copy)
     assert _keys(copy)[:2] == ["full", "geo"]
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     assert incremental.update(folder, copy).mode == "incremental"
     assert generations.current_generation(copy) != before  # a new generation, its own folder for the copy
     assert _keys(copy)[:2] == ["full", "geo"]
