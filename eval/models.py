@@ -65,7 +65,7 @@ def adapt(out: Path, epochs: int, per_file: str, lr: float) -> None:
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
     data = pairs(per_file)
-    model = SentenceTransformer(embedder._location(embedder.DEFAULT_MODEL), device="cpu")
+    model = SentenceTransformer(embedder._location(embedder.MINILM), device="cpu")
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     steps = epochs * -(-len(data) // BATCH)
     warm = max(1, steps // 10)
@@ -97,7 +97,7 @@ def compare(models: list[str]) -> None:
     queries = tuning_queries(judged)
     engine, folder = open_collection("default")
     try:
-        base, base_mrr_recall = baseline(embedder.DEFAULT_MODEL, engine, queries, judged, known)
+        base, base_mrr_recall = baseline(embedder.MINILM, engine, queries, judged, known)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
     for name in models:

@@ -74,6 +74,23 @@ def main(variants: list[str]) -> None:
     shutil.rmtree(folder.parent, ignore_errors=True)
 
 
+def write_parts(rows: list[dict], out_dir: Path, parts: int) -> None:
+    """Split pool rows into ``parts`` files for as many assessors (``out_dir/aN/pool.jsonl``), whole queries each,
+    the largest first, each to the lightest part."""
+    split: list[list[dict]] = [[] for _ in range(parts)]
+    sizes = [0] * parts
+    for row in sorted(rows, key=lambda r: -len(r["items"])):
+        i = sizes.index(min(sizes))
+        split[i].append(row)
+        sizes[i] += len(row["items"])
+    for i, part in enumerate(split, 1):
+        (out_dir / f"a{i}").mkdir(parents=True, exist_ok=True)
+        with open(out_dir / f"a{i}" / "pool.jsonl", "w", encoding="utf-8") as fh:
+            for row in sorted(part, key=lambda r: r["id"]):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{sum(sizes)} items over {len(rows)} queries; parts {sizes} -> {out_dir}")
+
+
 def _item(stored: dict) -> dict:
     published = stored.get("published")
     return {

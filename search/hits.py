@@ -58,7 +58,7 @@ def page_of_hits(
             lifted = np.flatnonzero(plan.partial[docs])
             key[lifted] = key[lifted] + ranked.max() + 1.0
         if meaning is not None and len(docs):
-            rescored = semantic.rescore(gen, meaning, docs, ranked, key)
+            rescored = semantic.rescore(gen, request.q, meaning, docs, ranked, key)
             key = _tiers(ranked, rescored.window, plan.partial[docs] if plan.partial is not None else None)
         keys: tuple[np.ndarray, ...] = (gen.tiebreak[docs], key)
     elif request.sort == "newest":
@@ -96,7 +96,8 @@ def page_of_hits(
         closeness = _closeness(rescored) if rescored is not None else {}
         for hit, p in zip(hits, page, strict=True):
             in_story = float(best[story[p]]) if best is not None else None
-            hit["explain"] = explain(plan, gen, int(docs[p]), in_story, closeness.get(int(p)), rescored is not None)
+            weight = rescored.weight if rescored is not None else None
+            hit["explain"] = explain(plan, gen, int(docs[p]), in_story, closeness.get(int(p)), weight)
     for hit, others, shown in zip(hits, members, more_stored, strict=False):
         hit["more"] = len(others)
         hit["more_items"] = [member(fields) for fields in shown]

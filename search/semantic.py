@@ -2,12 +2,13 @@
 
 When the index holds item vectors (``search-cli index --semantic-model``, ``indexer.vectors``), the
 first ``policy.semantic_window`` results of a plain query ranked by relevance (the words tier kept:
-items holding the required words stay first) each gain ``policy.semantic_weight`` x the cosine of
-its vector and the query's x the best score among them, and are ordered again, ahead of the rest,
+items holding the required words stay first) each gain the policy's weight for the model and the query
+(``policy.meaning_weight``) x the cosine of its vector and the query's x the best score among them, and
+are ordered again, ahead of the rest,
 as Elasticsearch's ``rescore`` orders a window. Words decide what matches and the window; meaning
 re-orders it, so an item phrased otherwise than the query ("geospatial" for "maps") can rise
 without an item that lacks the query's words being let in. Chosen and confirmed on blind
-judgments: docs/relevance.md, tenth round.
+judgments: docs/relevance.md, tenth round and fifteenth pass.
 """
 
 from __future__ import annotations
@@ -32,16 +33,20 @@ class Rescored:
 
     window: np.ndarray  # int64 positions in the matches, the first ``semantic_window`` by words
     similarity: np.ndarray  # float32 cosine of each one's vector and the query's
-    scale: float  # the best score in the window: a similarity of 1 adds ``semantic_weight`` x this
+    scale: float  # the best score in the window: a similarity of 1 adds ``weight`` x this
+    weight: float  # the policy's weight for the model and the query
 
 
 def query_vector(gen, text: str) -> np.ndarray | None:
-    """The query's vector under the model that embedded the generation; None when it has none or it cannot load.
+    """The query's vector under the model that embedded the generation, or None.
+
+    None when the generation has no vectors, the model cannot load, or the policy gives this query's
+    closeness no weight (``policy.meaning_weight``: then it is not embedded at all).
 
     An index embedded by a model this process cannot load is searched by words alone, with one warning.
     """
     held = gen.vectors
-    if held is None or gen.policy.semantic_weight <= 0 or not text.strip():
+    if held is None or not text.strip() or gen.policy.meaning_weight(held.model, text) <= 0:
         return None
     try:
         return embedder.query_vector(held.model, text, held.runtime)
@@ -52,19 +57,20 @@ def query_vector(gen, text: str) -> np.ndarray | None:
         return None
 
 
-def rescore(gen, meaning: np.ndarray, docs: np.ndarray, ranked: np.ndarray, key: np.ndarray) -> Rescored:
-    """Add the semantic lift to ``ranked`` in place over the window ``key`` (lower first) puts first."""
+def rescore(gen, text: str, meaning: np.ndarray, docs: np.ndarray, ranked: np.ndarray, key: np.ndarray) -> Rescored:
+    """Add the semantic lift for the query ``text`` to ``ranked``, in place, over the window ``key`` puts first."""
     size = min(gen.policy.semantic_window, len(docs))
     window = np.argpartition(key, size - 1)[:size] if size < len(docs) else np.arange(len(docs))
     similarity = gen.vectors.rows[docs[window]].astype(np.float32) @ meaning
     scale = float(ranked[window].max())
-    ranked[window] += similarity.astype(np.float64) * (gen.policy.semantic_weight * scale)
-    return Rescored(window, similarity, scale)
+    weight = gen.policy.meaning_weight(gen.vectors.model, text)
+    ranked[window] += similarity.astype(np.float64) * (weight * scale)
+    return Rescored(window, similarity, scale, weight)
 
 
-def lift(policy, similarity: float, scale: float) -> float:
+def lift(weight: float, similarity: float, scale: float) -> float:
     """What the rule adds to one item's score (as ``rescore`` adds it)."""
-    return float(similarity) * (policy.semantic_weight * scale)
+    return float(similarity) * (weight * scale)
 
 
 def load_in_background(index_dir: Path) -> None:

@@ -30,6 +30,28 @@ PER_FIELD_BM25 = dataclasses.replace(
 )
 
 
+def meaning_item(folder: Path, name: str, title: str, excerpt: str) -> None:
+    """One seed file of the meaning tests (tests/test_semantic.py, tests/test_e5.py)."""
+    (folder / f"2021-01-{name}.md").write_text(
+        f'---\ntitle: "{title}"\nexcerpt: "{excerpt}"\nwebUrl: "https://x.org/{name}"\n'
+        "publishedDateTime: 2021-01-02T03:04:05Z\nquality: 50\n---\n",
+        encoding="utf-8",
+    )
+
+
+def meaning_seeds(folder: Path) -> None:
+    """Nine items where "maps in Power Apps" is said otherwise ("geospatial") by one and in words by another."""
+    folder.mkdir()
+    for name, title, excerpt in (
+        ("geo", "Power Apps gets geospatial features", "Show addresses and locations on a canvas"),
+        ("pricing", "Power Apps gets cheaper pricing plans", "Licences now cost less for every business"),
+        ("mobile", "Power Apps gets a faster mobile player", "Apps now start quicker on phones"),
+        ("full", "Power Apps licence costs", "Contoso maps out what Power Apps plans cost"),
+        *((f"filler{i}", f"Filler story {i}", "nothing to see in this one at all") for i in range(5)),
+    ):
+        meaning_item(folder, name, title, excerpt)
+
+
 @contextlib.contextmanager
 def waitress_server(app) -> Iterator[str]:
     """The real app on the real WSGI server (waitress), on a free loopback port; yields its URL."""

