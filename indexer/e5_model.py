@@ -46,17 +46,18 @@ def load():
     return E5()
 
 
-def set_threads(model, threads: int) -> None:
-    """Run the model's next embedding on ``threads`` OpenMP threads (a build: every core; a request: one).
+def one_thread(model) -> None:
+    """Run the model's next embedding on the calling thread alone.
 
-    OpenMP reads ``OMP_NUM_THREADS`` (which search-cli sets to 1) only when the engine first loads,
-    so the count is set on each call instead, for the calling thread. The macOS engine has no OpenMP.
-    A process that embedded on several threads must not fork and embed in the child on the same
-    thread (OpenMP's pool does not survive a fork); nothing here does.
+    A second OpenMP thread bought nothing: 512 item texts embedded at 9.3-9.7 a second on two threads
+    against 9.6-9.8 on one, for 18% more CPU (docs/benchmarks.md, fifteenth pass), and a server's
+    requests run side by side. OpenMP reads ``OMP_NUM_THREADS`` only when the engine loads, and a
+    thread OpenMP did not start takes that default, so it is set on each call, for the calling thread.
+    (With one thread there is no OpenMP pool for a fork to break.) The macOS engine has no OpenMP.
     """
     setter = getattr(getattr(model, "_lib", None), "omp_set_num_threads", None)
     if setter is not None:
-        setter(int(threads))
+        setter(1)
 
 
 def version() -> str:
@@ -74,9 +75,9 @@ def dimensions(model) -> int:
     return int(model.dim)
 
 
-def encode(model, texts: list[str], *, query: bool, threads: int = 1) -> np.ndarray:
+def encode(model, texts: list[str], *, query: bool) -> np.ndarray:
     """Unit-length float32 rows of ``texts``, embedded as queries or as items (passages)."""
-    set_threads(model, threads)
+    one_thread(model)
     run = model.query if query else model.passage
     rows = [
         np.asarray(run(texts[i : i + BATCH]), dtype=np.float32).reshape(-1, model.dim)

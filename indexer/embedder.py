@@ -203,12 +203,12 @@ def encode(
     By the exported copy in ``runtime`` when it has one that runs, else by the model itself.
     ``query``: the texts are queries (e5 embeds them otherwise than items; MiniLM alike).
     """
+    if name == e5_model.NAME:
+        with _lock:
+            return e5_model.encode(_model(name, download=False), texts, query=query)
     # a build's batches on every core it may use; a query on one (search-cli asks every library for
     # one thread, and a server's requests run side by side: web.cli)
     threads = _cores() if len(texts) > 1 else 1
-    if name == e5_model.NAME:
-        with _lock:
-            return e5_model.encode(_model(name, download=False), texts, query=query, threads=threads)
     with _lock:  # one model per process, used by one request at a time
         exported = _runtime(runtime, threads)
         vectors = None

