@@ -119,7 +119,7 @@ class SearchEngine:
         meaning = None
         if request.sort == "relevance" and found.parsed.plain and found.terms and total:
             # the text as typed: its correction, embedded instead, lowered the tuning half (typo -0.023)
-            meaning = semantic.query_vector(gen, request.q)
+            meaning = semantic.query_meaning(gen, request.q)
         hits, stories = page_of_hits(found, request, gen, final, final_docs, meaning)
         return {
             "query": request.q,

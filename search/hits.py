@@ -26,7 +26,7 @@ def page_of_hits(
     gen: Generation,
     final: np.ndarray,
     docs: np.ndarray | None = None,
-    meaning: np.ndarray | None = None,
+    meaning: semantic.Meaning | None = None,
 ) -> tuple[list[dict], int]:
     """The page of hits, and how many stories the matches belong to.
 
@@ -35,7 +35,7 @@ def page_of_hits(
     hit names its story (the key of the story's earliest item) and, when the story holds other
     items, its size, its number of sources and its date span (``story_items``, ``story_sources``,
     ``story_first``, ``story_last``), whether or not they match. ``docs``: ``np.flatnonzero(final)``
-    when the caller has it. ``meaning``: the query's vector, for the semantic rule (``search.semantic``).
+    when the caller has it. ``meaning``: the query's vector and its weight, for the semantic rule (``search.semantic``).
     """
     docs = np.flatnonzero(final) if docs is None else docs
     story = gen.story[docs]
@@ -58,7 +58,7 @@ def page_of_hits(
             lifted = np.flatnonzero(plan.partial[docs])
             key[lifted] = key[lifted] + ranked.max() + 1.0
         if meaning is not None and len(docs):
-            rescored = semantic.rescore(gen, request.q, meaning, docs, ranked, key)
+            rescored = semantic.rescore(gen, meaning, docs, ranked, key)
             key = _tiers(ranked, rescored.window, plan.partial[docs] if plan.partial is not None else None)
         keys: tuple[np.ndarray, ...] = (gen.tiebreak[docs], key)
     elif request.sort == "newest":

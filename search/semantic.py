@@ -28,6 +28,14 @@ _warned: set[str] = set()
 
 
 @dataclass(frozen=True)
+class Meaning:
+    """A query's vector and the weight the policy gives its closeness, decided once per query."""
+
+    vector: np.ndarray  # float32, unit length, under the model that embedded the generation
+    weight: float  # policy.meaning_weight for that model and the query: above 0 (else no Meaning)
+
+
+@dataclass(frozen=True)
 class Rescored:
     """The window's document positions (into the matches) and each one's similarity to the query."""
 
@@ -37,8 +45,8 @@ class Rescored:
     weight: float  # the policy's weight for the model and the query
 
 
-def query_vector(gen, text: str) -> np.ndarray | None:
-    """The query's vector under the model that embedded the generation, or None.
+def query_meaning(gen, text: str) -> Meaning | None:
+    """The query's vector under the model that embedded the generation and its weight, or None.
 
     None when the generation has no vectors, the model cannot load, or the policy gives this query's
     closeness no weight (``policy.meaning_weight``: then it is not embedded at all).
@@ -46,10 +54,11 @@ def query_vector(gen, text: str) -> np.ndarray | None:
     An index embedded by a model this process cannot load is searched by words alone, with one warning.
     """
     held = gen.vectors
-    if held is None or not text.strip() or gen.policy.meaning_weight(held.model, text) <= 0:
+    weight = gen.policy.meaning_weight(held.model, text) if held is not None and text.strip() else 0.0
+    if weight <= 0:
         return None
     try:
-        return embedder.query_vector(held.model, text, held.runtime)
+        return Meaning(embedder.query_vector(held.model, text, held.runtime), weight)
     except embedder.EmbedderMissing as err:
         if held.model not in _warned:
             _warned.add(held.model)
@@ -57,15 +66,14 @@ def query_vector(gen, text: str) -> np.ndarray | None:
         return None
 
 
-def rescore(gen, text: str, meaning: np.ndarray, docs: np.ndarray, ranked: np.ndarray, key: np.ndarray) -> Rescored:
-    """Add the semantic lift for the query ``text`` to ``ranked``, in place, over the window ``key`` puts first."""
+def rescore(gen, meaning: Meaning, docs: np.ndarray, ranked: np.ndarray, key: np.ndarray) -> Rescored:
+    """Add the semantic lift to ``ranked``, in place, over the window ``key`` (lower first) puts first."""
     size = min(gen.policy.semantic_window, len(docs))
     window = np.argpartition(key, size - 1)[:size] if size < len(docs) else np.arange(len(docs))
-    similarity = gen.vectors.rows[docs[window]].astype(np.float32) @ meaning
+    similarity = gen.vectors.rows[docs[window]].astype(np.float32) @ meaning.vector
     scale = float(ranked[window].max())
-    weight = gen.policy.meaning_weight(gen.vectors.model, text)
-    ranked[window] += similarity.astype(np.float64) * (weight * scale)
-    return Rescored(window, similarity, scale, weight)
+    ranked[window] += similarity.astype(np.float64) * (meaning.weight * scale)
+    return Rescored(window, similarity, scale, meaning.weight)
 
 
 def lift(weight: float, similarity: float, scale: float) -> float:
