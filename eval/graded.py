@@ -24,6 +24,8 @@ and split once by the SHA-1 of the id: odd last byte ``fresh6`` (names, run once
 the twelfth round in the issue's mix (about half the names from a second drawn list), run once.
 ``f821``-``f940`` (``fresh8``), written blind by two writers in the fourteenth pass (a third drawn list),
 kept unread until the fifteenth, which ran them once (eval/data/briefs/preregistration_round15.md).
+``f941``-``f1120`` (``fresh9``, less 8 repeats), written blind by three writers in the sixteenth pass (a
+fourth drawn list) and run once (eval/data/briefs/preregistration_round16.md).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from search.request import build_request
 
 DATA = Path(__file__).resolve().parent / "data"
 TYPES = ("entity", "topical", "question", "typo")
-HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8")
+HALVES = (
+    *("tuning", "held-out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9"),
+)
 
 
 def load_queries() -> list[dict]:

@@ -60,6 +60,8 @@ def main() -> None:
     groups["clean: fresh3-5"] = groups["fresh3"] + groups["fresh4"] + groups["fresh5"]  # each run once
     groups["clean: fresh3-5, fresh7"] = groups["clean: fresh3-5"] + groups["fresh7"]  # the twelfth round's rule (b)
     groups["clean: fresh3-5, 7, 8"] = groups["clean: fresh3-5, fresh7"] + groups["fresh8"]  # the fifteenth pass's (b)
+    groups["fresh8 + fresh9"] = groups["fresh8"] + groups["fresh9"]  # the sixteenth pass's (a2)
+    groups["clean: fresh3-5, 7, 8, 9"] = groups["clean: fresh3-5, 7, 8"] + groups["fresh9"]  # ... and its (b)
     groups["all held-out"] = [q["id"] for q in queries if q["half"] != "tuning"]
     kind = {q["id"]: q["type"] for q in queries}
     plain = [n for n in systems if not n.startswith("engine")]
@@ -91,6 +93,9 @@ def main() -> None:
         "clean: fresh3-5, fresh7",
         "fresh8",
         "clean: fresh3-5, 7, 8",
+        "fresh9",
+        "fresh8 + fresh9",
+        "clean: fresh3-5, 7, 8, 9",
         "all held-out",
     ):
         ids = groups[group]
