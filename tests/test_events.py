@@ -155,3 +155,62 @@ def test_popcount_counts_the_same_bits_without_numpy_2s_bitwise_count(monkeypatc
     assert event_links.popcount(words).tolist() == expected
     monkeypatch.delattr(np, "bitwise_count", raising=False)  # numpy 1.26 (pyproject allows it) has none
     assert event_links.popcount(words).tolist() == expected
+
+
+def _items_of(rows: list[tuple]) -> events.Items:
+    return events.Items(
+        published=np.asarray([r[1] for r in rows], dtype=np.int64),
+        key_hash=np.asarray([events.key_hash(r[0]) for r in rows], dtype=np.int64),
+        list_hash=np.asarray([events.key_hash(r[4]) for r in rows], dtype=np.int64),
+        words=events.Sets.of_strings([f"{r[2]} {r[3]}".split() for r in rows]),
+        title_words=events.Sets.of_strings([r[2].split() for r in rows]),
+    )
+
+
+def two_topics_and_bridges() -> list[tuple]:
+    """200 items on one subject, 50 on another and 30 half on each, over a month: the bridges link the
+    two, whose groups are found too unlike again and again as the large one grows."""
+    rng = random.Random(3)
+    first, second = [f"a{k}" for k in range(20)], [f"b{k}" for k in range(20)]
+    rows = []
+    for k in range(280):
+        words = (
+            rng.sample(first, 10)
+            if k < 200
+            else rng.sample(second, 10)
+            if k < 250
+            else rng.sample(first, 5) + rng.sample(second, 5)
+        )
+        rows.append(item(f"k{k}.org", " ".join(words[:4]), " ".join(words), days=rng.uniform(0, 30)))
+    return rows
+
+
+def test_a_group_that_grew_is_compared_again_only_on_the_pairs_it_gained(monkeypatch):
+    """Not in full with each group it met before (a story of thousands, met again by the same small
+    groups after each item it took in, kept a 20k-item build merging for 650 s)."""
+    items = _items_of(two_topics_and_bridges())
+    compared: list[tuple[int, int]] = []
+    real = events.similarities
+
+    def recording(items_, a, b):
+        compared.extend(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), strict=True))
+        return real(items_, a, b)
+
+    monkeypatch.setattr(events, "similarities", recording)
+    found = events.cluster(items)
+    assert sorted(np.bincount(found.story))[-2:] == [50, 197]  # the two subjects, met again and again
+    assert len(compared) > 5000 and len(set(compared)) == len(compared)
+
+
+def test_kept_sums_give_the_stories_a_full_comparison_gives(monkeypatch):
+    items = _items_of(two_topics_and_bridges())
+    expected = events.cluster(items)
+
+    def in_full(self, rx, left, ry, right):  # every pair of the two groups, summed afresh
+        a = np.repeat(np.asarray(left, dtype=np.int64), len(right))
+        b = np.tile(np.asarray(right, dtype=np.int64), len(left))
+        return float(events.similarities(self.items, a, b).sum())
+
+    monkeypatch.setattr(events._CrossSums, "total", in_full)
+    again = events.cluster(items)
+    assert again.story.tolist() == expected.story.tolist() and again.group.tolist() == expected.group.tolist()
