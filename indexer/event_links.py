@@ -47,7 +47,7 @@ class Sets:
         """From (item, term) pairs in any order, duplicates allowed."""
         items, terms = np.asarray(items, dtype=np.int64), np.asarray(terms, dtype=np.int64)
         width = int(terms.max()) + 1 if len(terms) else 1
-        codes = _distinct(items * width + terms)  # sorted by item, then term
+        codes = distinct(items * width + terms)  # sorted by item, then term
         items, terms = codes // width, codes % width
         starts = np.zeros(count + 1, dtype=np.int64)
         starts[1:] = np.cumsum(np.bincount(items, minlength=count))
@@ -79,7 +79,7 @@ class Sets:
         count = len(self.starts) - 1
         item = np.repeat(np.arange(count, dtype=np.int64), self.sizes())
         spread = (self.ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(56)  # 0..255
-        cell = _distinct(item * 256 + spread.astype(np.int64))
+        cell = distinct(item * 256 + spread.astype(np.int64))
         extra = np.bincount(item, minlength=count) - np.bincount(cell // 256, minlength=count)
         bits = np.zeros(count * _BIN_WORDS, dtype=np.uint64)
         word, bit = (cell // 256) * _BIN_WORDS + (cell % 256) // 64, (cell % 64).astype(np.uint64)
@@ -194,7 +194,7 @@ def _jaccard(sets: Sets, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     other = np.where(sizes[a] <= sizes[b], b, a)
     counts = sizes[small]
     pair = np.repeat(np.arange(len(a)), counts)
-    at = _ranges(sets.starts[small], counts)
+    at = ranges(sets.starts[small], counts)
     wanted = other[pair] * width + sets.ids[at]
     found = np.searchsorted(codes, wanted)
     hit = codes[np.minimum(found, len(codes) - 1)] == wanted if len(codes) else np.zeros(0, dtype=bool)
@@ -203,7 +203,7 @@ def _jaccard(sets: Sets, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(shared, union, out=np.zeros(len(a)), where=union > 0)
 
 
-def _distinct(values: np.ndarray) -> np.ndarray:
+def distinct(values: np.ndarray) -> np.ndarray:
     """The distinct values, ascending (a sort: numpy 2's hashing ``unique`` is several times slower here).
 
     Timsort ("stable"): the values here mostly come in ascending runs (item by item, or term by term),
@@ -213,7 +213,7 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The concatenation of ``range(starts[k], starts[k] + counts[k])``."""
     total = int(counts.sum())
     offsets = np.repeat(starts - np.cumsum(counts) + counts, counts)
@@ -235,7 +235,7 @@ def _prefix_pairs(sets: Sets, scope: np.ndarray, published: np.ndarray, bar: flo
         return None
     counts = sizes[scope]
     item = np.repeat(scope, counts)
-    terms = sets.ids[_ranges(sets.starts[scope], counts)]
+    terms = sets.ids[ranges(sets.starts[scope], counts)]
     df = np.bincount(terms)
     by_rarity = np.lexsort((np.arange(len(df)), df))  # the global order: rarest first, ties by number
     rank = np.empty(len(df), dtype=np.int64)
@@ -271,11 +271,11 @@ def _chunks(
         stop = max(start + 1, int(np.searchsorted(total, (total[start] - later[start]) + CHUNK_PAIRS, side="right")))
         positions = np.arange(start, stop)
         first = np.repeat(positions, later[start:stop])
-        second = _ranges(positions + 1, later[start:stop])
+        second = ranges(positions + 1, later[start:stop])
         x, y = item[first], item[second]
         sx, sy = sizes[x], sizes[y]
         bound = 1 + np.minimum(sx - 1 - place[first], sy - 1 - place[second])
         keep = (x != y) & (bound >= np.ceil(bar / (1 + bar) * (sx + sy) - _EPSILON))
         x, y = x[keep], y[keep]
-        yield _distinct(np.minimum(x, y) * n + np.maximum(x, y))
+        yield distinct(np.minimum(x, y) * n + np.maximum(x, y))
         start = stop

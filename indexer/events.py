@@ -32,7 +32,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .event_links import TITLE_WEIGHT, WINDOW_DAYS, WINDOW_US, Bars, Items, Sets, links, planned, plans, similarities
+from .event_links import (
+    TITLE_WEIGHT,
+    WINDOW_DAYS,
+    WINDOW_US,
+    Bars,
+    Items,
+    Sets,
+    links,
+    planned,
+    plans,
+)
+from .group_sums import CrossSums
 
 __all__ = ["TITLE_WEIGHT", "WINDOW_DAYS", "WINDOW_US", "Items", "Sets", "Stories", "cluster", "key_hash", "stories_of"]
 
@@ -143,7 +154,7 @@ def _merge(items: Items, a: np.ndarray, b: np.ndarray, score: np.ndarray, bars: 
 
     hashes = items.key_hash
     refused: set[tuple[int, int, int, int, float]] = set()  # groups found too unlike: unchanged, they stay so
-    sums = _CrossSums(items)
+    sums = CrossSums(items)
     for k in order.tolist():
         x, y, s = int(lo[k]), int(hi[k]), float(score[k])
         gx, gy = find(linked, x), find(linked, y)
@@ -166,11 +177,11 @@ def _merge(items: Items, a: np.ndarray, b: np.ndarray, score: np.ndarray, bars: 
         if mean < AVERAGE_LINK * bar:
             refused.add(state)
             continue
-        # the larger group keeps its name and its members' order, so the sums kept for it stay valid
-        # (ties: the group whose first member has the smaller key hash; either way numbering plays no part)
-        keep, drop = (rx, ry) if (-len(left), int(hashes[left[0]])) < (-len(right), int(hashes[right[0]])) else (ry, rx)
+        # a group's list only grows at its end, so sums kept for either name stay valid; the larger
+        # keeps its name, whose sums are the more to reuse (ties: the smaller key hash of the first member)
+        keep, drop = (rx, ry) if (-len(left), int(hashes[rx])) < (-len(right), int(hashes[ry])) else (ry, rx)
         parent[drop] = keep
-        members[keep] = members.get(keep, [keep]) + members.pop(drop, [drop])
+        members.setdefault(keep, [keep]).extend(members.pop(drop, [drop]))
     for table, out in ((parent, story), (linked, group)):  # each named by its earliest (ties: smaller key hash)
         if not table:
             continue
@@ -182,36 +193,6 @@ def _merge(items: Items, a: np.ndarray, b: np.ndarray, score: np.ndarray, bars: 
         first = np.flatnonzero(np.concatenate(([True], root[1:] != root[:-1])))
         out[everyone] = np.repeat(everyone[first], np.diff(np.append(first, len(everyone))))
     return Stories(story, group, mode)
-
-
-class _CrossSums:
-    """The summed similarity of every pair across two groups, kept per pair of groups and extended.
-
-    A group only grows, by members appended to its list, so a sum kept for the first ``n1`` and
-    ``n2`` members of two groups needs only the pairs that involve a member added since. Without
-    it, a group of thousands (a story covered for months) was compared in full with each small
-    group it met again after growing by one item: the 20k-item benchmark corpus spent 650 s here.
-    """
-
-    def __init__(self, items: Items) -> None:
-        self.items = items
-        self.kept: dict[tuple[int, int], tuple[float, int, int]] = {}  # (root, root) -> (sum, n1, n2)
-
-    def total(self, rx: int, left: list[int], ry: int, right: list[int]) -> float:
-        """The summed similarity of every (left, right) pair, ``rx`` and ``ry`` the groups' names."""
-        if rx > ry:
-            rx, ry, left, right = ry, rx, right, left
-        total, n1, n2 = self.kept.get((rx, ry), (0.0, 0, 0))
-        total += self._block(left[n1:], right) + self._block(left[:n1], right[n2:])
-        self.kept[(rx, ry)] = (total, len(left), len(right))
-        return total
-
-    def _block(self, first: list[int], second: list[int]) -> float:
-        if not first or not second:
-            return 0.0
-        a = np.repeat(np.asarray(first, dtype=np.int64), len(second))
-        b = np.tile(np.asarray(second, dtype=np.int64), len(first))
-        return float(similarities(self.items, a, b).sum())
 
 
 def _jaccard_sets(x: frozenset, y: frozenset) -> float:

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from indexer import event_links, events
+from indexer import event_links, events, group_sums
 from indexer.analysis import analyze
 
 DAY = dt.datetime(2021, 1, 10, 12, 0)
@@ -190,13 +190,14 @@ def test_a_group_that_grew_is_compared_again_only_on_the_pairs_it_gained(monkeyp
     groups after each item it took in, kept a 20k-item build merging for 650 s)."""
     items = _items_of(two_topics_and_bridges())
     compared: list[tuple[int, int]] = []
-    real = events.similarities
+    real = group_sums.summed_similarity
 
-    def recording(items_, a, b):
+    def recording(items_, first, second):
+        a, b = np.repeat(first, len(second)), np.tile(second, len(first))
         compared.extend(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), strict=True))
-        return real(items_, a, b)
+        return real(items_, first, second)
 
-    monkeypatch.setattr(events, "similarities", recording)
+    monkeypatch.setattr(group_sums, "summed_similarity", recording)
     found = events.cluster(items)
     assert sorted(np.bincount(found.story))[-2:] == [50, 197]  # the two subjects, met again and again
     assert len(compared) > 5000 and len(set(compared)) == len(compared)
@@ -209,8 +210,49 @@ def test_kept_sums_give_the_stories_a_full_comparison_gives(monkeypatch):
     def in_full(self, rx, left, ry, right):  # every pair of the two groups, summed afresh
         a = np.repeat(np.asarray(left, dtype=np.int64), len(right))
         b = np.tile(np.asarray(right, dtype=np.int64), len(left))
-        return float(events.similarities(self.items, a, b).sum())
+        return float(event_links.similarities(self.items, a, b).sum())  # pair by pair
 
-    monkeypatch.setattr(events._CrossSums, "total", in_full)
+    monkeypatch.setattr(group_sums.CrossSums, "total", in_full)
     again = events.cluster(items)
     assert again.story.tolist() == expected.story.tolist() and again.group.tolist() == expected.group.tolist()
+
+
+@pytest.mark.parametrize("cells", [4_000_000, 50])  # one slice of the first group, or many
+def test_a_groups_summed_similarity_is_the_sum_of_its_pairs(monkeypatch, cells):
+    monkeypatch.setattr(group_sums, "_CROSS_CELLS", cells)
+    items = _items_of(alike_collection("templates"))  # more words than a slice of 50 cells holds
+    rng = np.random.default_rng(7)
+    for size in (1, 7, 60):
+        first, second = rng.choice(len(items), size, replace=False), rng.choice(len(items), 45, replace=False)
+        pairs = event_links.similarities(items, np.repeat(first, len(second)), np.tile(second, len(first)))
+        assert group_sums.summed_similarity(items, first, second) == pytest.approx(float(pairs.sum()), rel=1e-12)
+        assert pairs.max() > 0.2  # pairs that share words, titles included
+
+
+def test_kept_sums_do_not_depend_on_how_the_items_are_numbered(monkeypatch):
+    """Bit for bit: a mean on the bar must fall the same way in a full build and in an update, whose
+    items are numbered differently."""
+    real = group_sums.CrossSums.total
+    rows = two_topics_and_bridges()
+
+    def sums_and_stories(order: list[int]) -> tuple[dict, dict]:
+        shuffled = [rows[i] for i in order]
+        items = _items_of(shuffled)
+        sums: dict = {}
+
+        def recording(self, rx, left, ry, right):
+            total = real(self, rx, left, ry, right)
+            named = frozenset((frozenset(items.key_hash[left].tolist()), frozenset(items.key_hash[right].tolist())))
+            sums[named, len(left), len(right)] = total
+            return total
+
+        monkeypatch.setattr(group_sums.CrossSums, "total", recording)
+        story = events.cluster(items).story
+        return sums, {shuffled[i][0]: shuffled[int(story[i])][0] for i in range(len(shuffled))}
+
+    expected = sums_and_stories(list(range(len(rows))))
+    assert len(expected[0]) > 20
+    for seed in range(4):
+        order = list(range(len(rows)))
+        random.Random(seed).shuffle(order)
+        assert sums_and_stories(order) == expected
