@@ -373,3 +373,11 @@ def test_the_server_loads_the_query_parser_at_start_not_on_its_first_query_with_
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True", "True"]
+
+
+def test_a_page_of_only_partial_matches_says_none_has_every_word_in_the_terminal(tmp_path):
+    env = {"SEARCH_INDEX": str(tmp_path / "ix"), "SEARCH_SEEDS": str(SEEDS)}
+    assert run("index", env=env).returncode == 0
+    out = run("query", "facial", "recognition", "police", "--filter", "year=2021", env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "None with every word; these have some of them."

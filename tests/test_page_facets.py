@@ -121,3 +121,18 @@ def test_period_chips_name_the_period(seeds_client):
 )
 def test_period_labels(value, label):
     assert period_label(value) == label
+
+
+def test_a_page_of_only_partial_matches_says_none_has_every_word(seeds_client):
+    """A UX pass filtered to a month: "2 results · 0 with every word, then 2 with some of them"."""
+    html = seeds_client.get("/?q=facial+recognition+police&filter=year%3D2021").get_data(as_text=True)
+    assert "none with every word; these have some of them" in html
+    assert "0 with every word" not in html
+    html = seeds_client.get("/?q=facial+recognition+police").get_data(as_text=True)
+    assert re.search(r"\d+ with every word, then \d+ with some of them", html)
+
+
+def test_a_query_of_spaces_counts_items_as_browsing_does(seeds_client):
+    """Three spaces read "53 results for “ ”"; they are no query."""
+    html = seeds_client.get("/?q=+++").get_data(as_text=True)
+    assert "for “<bdi>" not in html and re.search(r"<strong>\d+</strong> items", html)

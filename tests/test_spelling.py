@@ -34,7 +34,7 @@ def test_a_word_whose_stem_items_hold_is_not_corrected(all_engine):
     held a fourth word of "prioritising covid vaccinations with AI"."""
     query = "prioritising covid vaccinations with AI"
     assert not any(kind == "typo" and word == "machinations" for kind, word in _kinds(all_engine, query))
-    before = _kinds(_engine(all_engine, misspelt_by="word"), query)
+    before = _kinds(_engine(all_engine, misspelt_by="word", typo_terms=3), query)
     assert ("typo", "machinations") in before  # the failure
     # a word whose stem no item holds is still corrected
     hits = all_engine.search(build_request("facial recogniton", explain=True, group=False, limit=3))["hits"]
@@ -78,3 +78,14 @@ def test_a_british_spelling_also_finds_the_american_one_when_weighed(all_engine)
 )
 def test_other_spellings_swap_the_regular_endings_both_ways(word, other):
     assert other_spellings(word) == other
+
+
+def test_results_for_a_correction_are_the_results_for_that_spelling(all_engine):
+    """A UX pass typed "amazn": "Showing results for amazon", but the first hit said "amazing" (the
+    misspelling also stood for "amaz", a cut-off word whose stem "amazing" shares, at a higher idf)."""
+    found = all_engine.search(build_request("amazn", group=False, limit=100))
+    assert found["corrected"] == "amazon"
+    exact = all_engine.search(build_request("amazon", group=False, limit=100, typos=False))
+    assert [h["key"] for h in found["hits"]] == [h["key"] for h in exact["hits"]]
+    three = _engine(all_engine, typo_terms=3).search(build_request("amazn", group=False, limit=10))
+    assert three["corrected"] == "amazon" and "amazing" in three["hits"][0]["title"].lower()  # the failure

@@ -98,6 +98,8 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
         lines.append(f"Did you mean: {result['suggestion']}?")
     if result.get("relaxed"):
         lines.append("No item has all the words; showing items with most of them.")
+    elif result.get("partial") and result["partial"] == result["total"]:
+        lines.append("None with every word; these have some of them.")
     elif result.get("partial"):
         full = result["total"] - result["partial"]
         lines.append(f"{full} with every word, then {result['partial']} with some of them.")
