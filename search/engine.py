@@ -87,6 +87,7 @@ class SearchEngine:
         final = _narrowed(found.mask, fmasks) if fmasks else found.mask  # read, never changed
         total = int(np.count_nonzero(final))  # a bool array's sum() converts every element first
         corrected = _corrected(request.q, found.corrections) if found.corrections and total else None
+        also = _other_spellings(found) if corrected else []
         if corrected:
             suggestion = None  # the results already come from the correction; the page says so
 
@@ -137,6 +138,7 @@ class SearchEngine:
             "timeline": histogram,
             "suggestion": suggestion,
             "corrected": corrected,
+            "corrected_also": also,  # other close spellings the misspelt words also matched
             "relaxed": found.relaxed,
             "partial": int(np.count_nonzero(final & found.partial)) if found.partial is not None else 0,
             "generation": gen.name,
@@ -218,6 +220,13 @@ def _public_hit(hit: dict[str, Any]) -> dict[str, Any]:
 def _corrected(text: str, corrections: dict[str, str]) -> str:
     """The query as the results read it: each misspelt word replaced by its best spelling."""
     return _WORD.sub(lambda m: corrections.get(fold(m.group()).lower(), m.group()), text).strip()
+
+
+def _other_spellings(found) -> list[str]:
+    """The close spellings a misspelt word also stood for, besides the one the page names."""
+    best = set(found.corrections.values())
+    typos = {a.word for group in found.scored if isinstance(group, list) for a in group if a.kind == "typo"}
+    return sorted(typos - best)
 
 
 def _typing(request: SearchRequest) -> dict[str, bool]:

@@ -93,7 +93,8 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
     total, page, limit = result["total"], result["page"], result["limit"]
     first = (page - 1) * limit + 1
     if result.get("corrected"):
-        lines.append(f"Showing results for: {result['corrected']} (--no-typos searches for {result['query']!r})")
+        also = " and close spellings" if result.get("corrected_also") else ""
+        lines.append(f"Showing results for: {result['corrected']}{also} (--no-typos searches for {result['query']!r})")
     elif result.get("suggestion"):
         lines.append(f"Did you mean: {result['suggestion']}?")
     if result.get("relaxed"):
