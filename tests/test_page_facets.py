@@ -136,3 +136,13 @@ def test_a_query_of_spaces_counts_items_as_browsing_does(seeds_client):
     """Three spaces read "53 results for “ ”"; they are no query."""
     html = seeds_client.get("/?q=+++").get_data(as_text=True)
     assert "for “<bdi>" not in html and re.search(r"<strong>\d+</strong> items", html)
+
+
+def test_each_timeline_bar_is_tapped_by_its_whole_column(seeds_client):
+    """A UX pass on a phone: a month of one or two items was a link 15 x 2 px."""
+    html = seeds_client.get("/?q=police").get_data(as_text=True)
+    bar_link = r"<a href=\"[^\"]*\" data-nav aria-label=\"[^\"]*item[^\"]*\">\s*(<rect[^>]*>)\s*<rect class=\"bar"
+    links = re.findall(bar_link, html)
+    assert len(links) >= 2
+    for hit in links:
+        assert 'class="hit"' in hit and 'y="0"' in hit and 'height="64"' in hit

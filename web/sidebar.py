@@ -39,6 +39,7 @@ def timeline_view(req: SearchRequest, histogram: dict[str, Any]) -> dict[str, An
                 "label": label,
                 "x": round(i * step, 2),
                 "width": round(max(1.0, step * 0.8), 2),
+                "column": round(step, 2),  # the tap target: the whole column, however short the bar
                 "y": round(CHART_HEIGHT - height, 2),
                 "height": round(height, 2),
                 "url": toggle_filter(req, "date", bucket_period(bucket)),
