@@ -878,3 +878,40 @@ def test_a_story_or_a_period_filter_stays_when_a_box_is_ticked_or_a_word_typed(s
     shown_for(page, "police ban")
     assert "filter=date%3A" in page.url
     assert page.locator(".chips a.chip").inner_text().startswith("Period:")
+
+
+def _scrolled_to(pg, locator) -> str:
+    """Scroll until ``locator`` is mid-screen, far down, and the script has kept the place; its href."""
+    locator.evaluate("el => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - innerHeight / 2)")
+    pg.wait_for_function("() => window.scrollY > 300 && history.state && history.state.scrollY === window.scrollY")
+    return locator.get_attribute("href")
+
+
+ON_SCREEN = """href => {
+  const a = [...document.querySelectorAll('a')].find(a => a.getAttribute('href') === href);
+  const top = a && a.getBoundingClientRect().top;
+  return a && window.scrollY > 300 && top > 0 && top < innerHeight;
+}"""
+
+
+def test_back_from_a_storys_view_returns_to_the_card_it_was_opened_from(server, page):
+    """A UX pass: the story view is a short page, and Back landed at the top of the long results."""
+    page.goto(server + "/?q=police&limit=50")
+    href = _scrolled_to(page, page.locator("a.all").last)
+    page.locator("a.all").last.click()
+    page.wait_for_function("() => location.search.includes('story')")
+    page.go_back()
+    shown_for(page, "police")
+    page.wait_for_function(ON_SCREEN, arg=href)
+
+
+def test_back_from_a_similar_page_on_a_phone_returns_to_the_result_not_the_box(server, phone):
+    """A UX pass: on a phone, Back from an opened page reloaded the results, and autofocus took the
+    reader to the search box at the top (with the keyboard up) instead of the result they had left."""
+    phone.goto(server + "/?q=police&limit=50")
+    href = _scrolled_to(phone, phone.locator("a.similar").nth(5))
+    phone.locator("a.similar").nth(5).click()
+    phone.wait_for_url("**/similar**")
+    phone.go_back(wait_until="load")
+    phone.wait_for_function(ON_SCREEN, arg=href)
+    assert phone.evaluate("document.activeElement.id") != "q"

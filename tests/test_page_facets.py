@@ -145,4 +145,4 @@ def test_each_timeline_bar_is_tapped_by_its_whole_column(seeds_client):
     links = re.findall(bar_link, html)
     assert len(links) >= 2
     for hit in links:
-        assert 'class="hit"' in hit and 'y="0"' in hit and 'height="64"' in hit
+        assert 'class="tap"' in hit and 'y="0"' in hit and 'height="64"' in hit

@@ -56,6 +56,33 @@
     // one, so Back returns to the previous search rather than to half a word.
     let draft = false;
 
+    // Where the reader was on each history entry, so Back returns there. The browser's own restoring
+    // came too early: Back from a short page (a story) restored the position before the longer results
+    // were fetched back, and a reloaded page's autofocus scrolled to the box instead.
+    if ("scrollRestoration" in history) history.scrollRestoration = "manual";
+    let scrollTimer = null;
+    function keepScroll() {
+      clearTimeout(scrollTimer);
+      history.replaceState(Object.assign({}, history.state, { scrollY: window.scrollY }), "");
+    }
+    window.addEventListener("scroll", function () {
+      clearTimeout(scrollTimer);
+      scrollTimer = setTimeout(keepScroll, 150);
+    }, { passive: true });
+    window.addEventListener("pagehide", keepScroll);
+    const arrival = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+    const returnTo = arrival && arrival.type === "back_forward" && history.state ? history.state.scrollY : 0;
+    function backToWhereItWas() {
+      if (!returnTo) return;
+      if (document.activeElement === input) input.blur(); // autofocus: no phone keyboard over the results
+      window.scrollTo(0, returnTo);
+    }
+    if (returnTo) {
+      backToWhereItWas();
+      requestAnimationFrame(function () { requestAnimationFrame(backToWhereItWas); });
+      window.addEventListener("load", backToWhereItWas, { once: true });
+    }
+
     // analytics: fire and forget; the server answers 204 even when they are off
     function report(event) {
       const body = new Blob([JSON.stringify(event)], { type: "application/json" });
@@ -129,6 +156,7 @@
 
     async function update(params, how, origin) {
       const seq = ++latest;
+      if (how !== "history") keepScroll(); // the entry being left keeps its place
       if (controller) controller.abort();
       controller = new AbortController();
       clearTimeout(settleTimer);
@@ -265,13 +293,15 @@
       }
     }
 
-    window.addEventListener("popstate", function () {
+    window.addEventListener("popstate", function (event) {
       const params = new URLSearchParams(location.search);
+      const y = (event.state && event.state.scrollY) || 0;
       clearTimeout(timer);
+      clearTimeout(scrollTimer);
       draft = false;
       input.value = params.get("q") || "";
       syncHidden(params);
-      update(params, "history");
+      update(params, "history").then(function (shown) { if (shown) window.scrollTo(0, y); });
     });
 
     WIDE.addEventListener("change", function () { showSidebar(region); });
