@@ -92,6 +92,9 @@ def page_of_hits(
     if plan.partial is not None:
         for hit, p in zip(hits, page, strict=True):
             hit["partial"] = bool(plan.partial[docs[p]])
+    for hit, words in zip(hits, _missing(plan, gen, docs[page]), strict=True):
+        if words:
+            hit["missing"] = words
     if request.explain and ranked is not None:
         closeness = _closeness(rescored) if rescored is not None else {}
         for hit, p in zip(hits, page, strict=True):
@@ -104,6 +107,29 @@ def page_of_hits(
     for hit, p in zip(hits, page, strict=True):
         hit.update(story_card(gen, int(docs[p]), hit["key"]))
     return hits, stories
+
+
+def _missing(plan: Plan, gen: Generation, docs: np.ndarray) -> list[list[str]]:
+    """For each of ``docs``, the typed words it holds in none of their forms ("Missing: portland").
+
+    A query of 3 words or more may match an item holding only some of them, and one of 5 or more any
+    of them: without this, the page gave no sign that a result lacked the rarest word of a query.
+    """
+    groups = [g for g in plan.scored if isinstance(g, list) and g[0].kind != "feedback"]
+    out: list[list[str]] = [[] for _ in docs]
+    if len(groups) < 2 or not len(docs):
+        return out
+    fields = [field for field, boost in gen.policy.boosts.items() if boost]
+    for group in groups:
+        held = np.zeros(len(docs), dtype=bool)
+        for alt in group:
+            for field in fields:
+                ids, _tf = gen.scoring.postings(field, alt.term)
+                if len(ids):
+                    held |= ids[np.minimum(np.searchsorted(ids, docs), len(ids) - 1)] == docs
+        for k in np.flatnonzero(~held).tolist():
+            out[k].append(group[0].word)
+    return out
 
 
 def _tiers(ranked: np.ndarray, window: np.ndarray, partial: np.ndarray | None) -> np.ndarray:

@@ -381,3 +381,11 @@ def test_a_page_of_only_partial_matches_says_none_has_every_word_in_the_terminal
     out = run("query", "facial", "recognition", "police", "--filter", "year=2021", env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "None with every word; these have some of them."
+
+
+def test_a_result_lacking_a_searched_word_names_it_in_the_terminal(tmp_path):
+    env = {"SEARCH_INDEX": str(tmp_path / "ix"), "SEARCH_SEEDS": str(SEEDS)}
+    assert run("index", env=env).returncode == 0
+    out = run("query", "facial", "recognition", "police", "--limit", "50", "--no-group", env=env)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^     .* · missing: police$", out.stdout, re.M)

@@ -146,3 +146,8 @@ def test_each_timeline_bar_is_tapped_by_its_whole_column(seeds_client):
     assert len(links) >= 2
     for hit in links:
         assert 'class="tap"' in hit and 'y="0"' in hit and 'height="64"' in hit
+
+
+def test_a_result_lacking_a_searched_word_says_which(seeds_client):
+    html = seeds_client.get("/?q=facial+recognition+police&group=0&limit=100").get_data(as_text=True)
+    assert '<span class="missing">Missing: <s><bdi>police</bdi></s></span>' in html

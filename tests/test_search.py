@@ -628,6 +628,19 @@ def test_a_short_page_is_filled_with_partial_matches_after_every_full_one(ai_eng
     assert not any(h["partial"] for h in search(ai_engine, "facial recognition", group=False, limit=100)["hits"])
 
 
+def test_a_hit_lacking_a_searched_word_names_it(ai_engine):
+    """A UX pass: "facial recognition Portland" listed 77 results and none said Portland was missing
+    (one item holds it; three words may match an item holding two)."""
+    result = search(ai_engine, "facial recognition Portland", group=False, limit=20)
+    assert result["total"] > 10 and all(h["missing"] == ["portland"] for h in result["hits"][:10])
+    partial = search(ai_engine, "ibm police", group=False, limit=20)["hits"]
+    for hit in partial:
+        text = (hit["title"] + " " + hit["excerpt"]).lower()
+        assert ("missing" in hit) == hit["partial"]
+        assert all(word not in text for word in hit.get("missing", []))
+    assert not any("missing" in h for h in search(ai_engine, "facial recognition", group=False)["hits"])
+
+
 def test_a_filter_whose_field_name_holds_bidi_controls_is_read_as_cleaned():
     from search.request import parse_filter
 

@@ -114,6 +114,8 @@ def format_result(result: dict[str, Any], *, color: bool, width: int = 100) -> s
         excerpt = highlight.to_text(hit["highlight"]["excerpt"], *bold)
         date = (hit["published"] or "")[:10]
         partial = "some of the words" if hit.get("partial") else ""
+        if hit.get("missing"):
+            partial = "missing: " + " ".join(hit["missing"])
         meta = " · ".join(x for x in (hit["provider"], date, hit["kind"], partial) if x)
         lines.append("")
         lines.append(f"{rank:>3}. {bold[0]}{hit['title']}{bold[1]}")
