@@ -109,7 +109,8 @@ def test_page_draws_the_chart_with_links_and_a_text_alternative(seeds_index):
     client = create_app({"INDEX_DIR": str(seeds_index), "ACCESS_LOG": False, "ANALYTICS": False}).test_client()
     api = client.get("/api/search?q=microsoft").get_json()
     html = client.get("/?q=microsoft").get_data(as_text=True)
-    bars = re.findall(r'<a href="([^"]+)" data-nav aria-label="([^"]+)">\s*<rect class="bar', html)
+    bar = r'<a href="([^"]+)" data-nav aria-label="([^"]+)">\s*<rect class="tap"[^>]*>\s*<rect class="bar'
+    bars = re.findall(bar, html)
     shown = [b for b in api["timeline"]["buckets"] if b["count"]]
     assert len(bars) == len(shown) >= 1
     href, label = bars[0]
