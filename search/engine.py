@@ -13,7 +13,6 @@ import datetime as dt
 import math
 import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -230,13 +229,8 @@ def _other_spellings(found) -> list[str]:
 
 
 def _typing(request: SearchRequest) -> dict[str, bool]:
-    """How a request's words are expanded: the last one as a prefix while it is being typed.
-
-    A query ending in a space or a sign ("C++", "C#", a question's "?") has its last word whole: "C++"
-    completed "c" to every word it begins ("could", "challenges") and found a third of the collection.
-    """
-    being_typed = bool(request.q) and unicodedata.category(request.q[-1])[0] in "LNM"  # a letter, digit or mark
-    return {"prefix_last": request.prefix and being_typed, "typos": request.typos}
+    """How a request's words are expanded: the last one as a prefix while it is being typed."""
+    return {"prefix_last": request.prefix and request.last_word_open, "typos": request.typos}
 
 
 def _narrowed(mask: np.ndarray, filters: dict[str, np.ndarray], except_field: str | None = None) -> np.ndarray:

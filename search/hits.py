@@ -14,6 +14,7 @@ from whoosh.util.times import long_to_datetime
 from . import highlight, semantic
 from .evaluate import Plan
 from .explain import explain
+from .facets import fold
 from .generation import Generation
 from .request import SearchRequest
 
@@ -27,6 +28,7 @@ def page_of_hits(
     final: np.ndarray,
     docs: np.ndarray | None = None,
     meaning: semantic.Meaning | None = None,
+    typed: bool = True,
 ) -> tuple[list[dict], int]:
     """The page of hits, and how many stories the matches belong to.
 
@@ -92,7 +94,7 @@ def page_of_hits(
     if plan.partial is not None:
         for hit, p in zip(hits, page, strict=True):
             hit["partial"] = bool(plan.partial[docs[p]])
-    for hit, words in zip(hits, _missing(plan, gen, docs[page]), strict=True):
+    for hit, words in zip(hits, _missing(plan, gen, docs[page], request) if typed else [], strict=False):
         if words:
             hit["missing"] = words
     if request.explain and ranked is not None:
@@ -109,7 +111,7 @@ def page_of_hits(
     return hits, stories
 
 
-def _missing(plan: Plan, gen: Generation, docs: np.ndarray) -> list[list[str]]:
+def _missing(plan: Plan, gen: Generation, docs: np.ndarray, request: SearchRequest) -> list[list[str]]:
     """For each of ``docs``, the typed words it holds in none of their forms ("Missing: portland").
 
     A query of 3 words or more may match an item holding only some of them, and one of 5 or more any
@@ -119,7 +121,18 @@ def _missing(plan: Plan, gen: Generation, docs: np.ndarray) -> list[list[str]]:
     out: list[list[str]] = [[] for _ in docs]
     if len(groups) < 2 or not len(docs):
         return out
+    # a word still being typed ("b", "reu", a stop word on its way to a longer one) is not a word yet
+    groups = [g for g in groups if g[0].kind == "exact" and not any(a.kind == "prefix" for a in g)]
     fields = [field for field, boost in gen.policy.boosts.items() if boost]
+    # ... nor a last word that may still be growing: one of 1-2 letters, which the engine reads whole
+    # ("AI") but may begin the next ("facial recognition b"), or one no item holds yet ("reu" of reuters)
+    last = fold(plan.parsed.words[-1]).lower() if request.last_word_open and plan.parsed.words else ""
+
+    def growing(group: list) -> bool:
+        held = any(gen.scoring.doc_frequency(field, alt.term) for alt in group for field in fields)
+        return group[0].word == last and (len(last) <= gen.policy.whole_word_until or not held)
+
+    groups = [g for g in groups if not growing(g)]
     for group in groups:
         held = np.zeros(len(docs), dtype=bool)
         for alt in group:
@@ -128,7 +141,7 @@ def _missing(plan: Plan, gen: Generation, docs: np.ndarray) -> list[list[str]]:
                 if len(ids):
                     held |= ids[np.minimum(np.searchsorted(ids, docs), len(ids) - 1)] == docs
         for k in np.flatnonzero(~held).tolist():
-            out[k].append(group[0].word)
+            out[k].append(plan.corrections.get(group[0].word, group[0].word))  # "amazn": amazon, as the page reads
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlencode
@@ -54,6 +55,15 @@ class SearchRequest:
     def offset(self) -> int:
         """Index of the first hit of the page."""
         return (self.page - 1) * self.limit
+
+    @property
+    def last_word_open(self) -> bool:
+        """Whether the query's last word may still be being typed: it ends in a letter, digit or mark.
+
+        A query ending in a space or a sign ("C++", "C#", a question's "?") has its last word whole: "C++"
+        completed "c" to every word it begins ("could", "challenges") and found a third of the collection.
+        """
+        return bool(self.q) and unicodedata.category(self.q[-1])[0] in "LNM"
 
 
 def _int(name: str, value: object, default: int, low: int, high: int) -> int:

@@ -915,3 +915,11 @@ def test_back_from_a_similar_page_on_a_phone_returns_to_the_result_not_the_box(s
     phone.go_back(wait_until="load")
     phone.wait_for_function(ON_SCREEN, arg=href)
     assert phone.evaluate("document.activeElement.id") != "q"
+
+
+def test_a_reload_keeps_the_place_on_the_results(server, page):
+    """A review: with the browser's own restoring turned off, a reload went back to the top."""
+    page.goto(server + "/?q=police&limit=50")
+    href = _scrolled_to(page, page.locator("a.similar").nth(8))
+    page.reload(wait_until="load")
+    page.wait_for_function(ON_SCREEN, arg=href)

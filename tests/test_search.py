@@ -641,6 +641,20 @@ def test_a_hit_lacking_a_searched_word_names_it(ai_engine):
     assert not any("missing" in h for h in search(ai_engine, "facial recognition", group=False)["hits"])
 
 
+def test_missing_never_names_a_word_still_being_typed_nor_a_similar_pages_terms(ai_engine):
+    """A review: "facial recognition b" said "Missing: b" on items holding "banned"; "ibm police for"
+    said "Missing: forecast" (a stop word's completion); every similar page listed stems as missing."""
+    for query in ("facial recognition b", "ibm police for", "facial recognition reu"):
+        hits = search(ai_engine, query, group=False, limit=50)["hits"]
+        named = {word for h in hits for word in h.get("missing", [])}
+        assert hits and named <= set(query.split()[:-1]), (query, named)  # the typed words before the last
+    lacking = [h for h in search(ai_engine, "amazn police facial", group=False, limit=50)["hits"] if h.get("missing")]
+    named = [word for h in lacking for word in h["missing"]]
+    assert "amazon" in named and "amazn" not in named  # the word as the page reads it
+    first = search(ai_engine, "facial recognition police", group=False)["hits"][0]["url"]
+    assert not any("missing" in h for h in ai_engine.similar(first)["hits"])
+
+
 def test_a_filter_whose_field_name_holds_bidi_controls_is_read_as_cleaned():
     from search.request import parse_filter
 

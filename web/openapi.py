@@ -81,6 +81,11 @@ _HIT = {
             "description": "lacks some of the words: ranked after the items holding every word (3-4 words) "
             "or filling a short page",
         },
+        "missing": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "typed words the item holds in none of their forms (absent when it holds them all)",
+        },
     },
 }
 _ERROR = {
@@ -187,6 +192,12 @@ def openapi_document() -> dict[str, Any]:
                                                 },
                                             },
                                             "suggestion": {"type": ["string", "null"]},
+                                            "corrected": {"type": ["string", "null"]},
+                                            "corrected_also": {
+                                                "type": "array",
+                                                "items": {"type": "string"},
+                                                "description": "other close spellings the misspelt words matched",
+                                            },
                                             "relaxed": {"type": "boolean"},
                                             "partial": {
                                                 "type": "integer",

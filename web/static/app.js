@@ -63,7 +63,9 @@
     let scrollTimer = null;
     function keepScroll() {
       clearTimeout(scrollTimer);
-      history.replaceState(Object.assign({}, history.state, { scrollY: window.scrollY }), "");
+      try {
+        history.replaceState(Object.assign({}, history.state, { scrollY: window.scrollY }), "");
+      } catch (err) { /* Safari limits history writes: the place is not kept, the search goes on */ }
     }
     window.addEventListener("scroll", function () {
       clearTimeout(scrollTimer);
@@ -71,7 +73,8 @@
     }, { passive: true });
     window.addEventListener("pagehide", keepScroll);
     const arrival = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
-    const returnTo = arrival && arrival.type === "back_forward" && history.state ? history.state.scrollY : 0;
+    const returning = arrival && (arrival.type === "back_forward" || arrival.type === "reload");
+    const returnTo = returning && history.state ? history.state.scrollY : 0;
     function backToWhereItWas() {
       if (!returnTo) return;
       if (document.activeElement === input) input.blur(); // autofocus: no phone keyboard over the results
