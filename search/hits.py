@@ -125,12 +125,15 @@ def _missing(plan: Plan, gen: Generation, docs: np.ndarray, request: SearchReque
     groups = [g for g in groups if g[0].kind == "exact" and not any(a.kind == "prefix" for a in g)]
     fields = [field for field, boost in gen.policy.boosts.items() if boost]
     # ... nor a last word that may still be growing: one of 1-2 letters, which the engine reads whole
-    # ("AI") but may begin the next ("facial recognition b"), or one no item holds yet ("reu" of reuters)
+    # ("AI") but may begin the next ("facial recognition b"), or a short one no item holds ("reu" of
+    # reuters). From the length typos are corrected at, a word no item holds is named: "portland"
     last = fold(plan.parsed.words[-1]).lower() if request.last_word_open and plan.parsed.words else ""
 
     def growing(group: list) -> bool:
+        if group[0].word != last:
+            return False
         held = any(gen.scoring.doc_frequency(field, alt.term) for alt in group for field in fields)
-        return group[0].word == last and (len(last) <= gen.policy.whole_word_until or not held)
+        return len(last) <= gen.policy.whole_word_until or (not held and len(last) < gen.policy.typo_min_letters)
 
     groups = [g for g in groups if not growing(g)]
     for group in groups:

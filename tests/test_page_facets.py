@@ -151,3 +151,6 @@ def test_each_timeline_bar_is_tapped_by_its_whole_column(seeds_client):
 def test_a_result_lacking_a_searched_word_says_which(seeds_client):
     html = seeds_client.get("/?q=facial+recognition+police&group=0&limit=100").get_data(as_text=True)
     assert '<span class="missing">Missing: <s><bdi>police</bdi></s></span>' in html
+    # a last word no item holds, typed in full: every result lacks it, and each says so
+    html = seeds_client.get("/?q=facial+recognition+portland&group=0").get_data(as_text=True)
+    assert html.count('<span class="missing">Missing: <s><bdi>portland</bdi></s></span>') >= 10
