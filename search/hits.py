@@ -28,7 +28,6 @@ def page_of_hits(
     final: np.ndarray,
     docs: np.ndarray | None = None,
     meaning: semantic.Meaning | None = None,
-    typed: bool = True,
 ) -> tuple[list[dict], int]:
     """The page of hits, and how many stories the matches belong to.
 
@@ -94,7 +93,7 @@ def page_of_hits(
     if plan.partial is not None:
         for hit, p in zip(hits, page, strict=True):
             hit["partial"] = bool(plan.partial[docs[p]])
-    for hit, words in zip(hits, _missing(plan, gen, docs[page], request) if typed else [], strict=False):
+    for hit, words in zip(hits, _missing(plan, gen, docs[page], request), strict=True):
         if words:
             hit["missing"] = words
     if request.explain and ranked is not None:
@@ -119,7 +118,7 @@ def _missing(plan: Plan, gen: Generation, docs: np.ndarray, request: SearchReque
     """
     groups = [g for g in plan.scored if isinstance(g, list) and g[0].kind != "feedback"]
     out: list[list[str]] = [[] for _ in docs]
-    if len(groups) < 2 or not len(docs):
+    if len(groups) < 2 or not len(docs) or not request.q.strip():  # no typed words: a similar page's terms
         return out
     # a word still being typed ("b", "reu", a stop word on its way to a longer one) is not a word yet
     groups = [g for g in groups if g[0].kind == "exact" and not any(a.kind == "prefix" for a in g)]

@@ -78,7 +78,7 @@ def similar(gen: Generation, url: str, limit: int = 10) -> dict[str, Any] | None
     found = plan_groups(parsed, [[Alternative(t, 1.0, "exact", t)] for t in terms], gen, relaxed=True)
     mask = found.mask.copy()
     mask[docnum] = False
-    hits, _ = page_of_hits(found, SearchRequest(limit=limit, group=False), gen, mask, typed=False)
+    hits, _ = page_of_hits(found, SearchRequest(limit=limit, group=False), gen, mask)
     return {
         "url": source.get("url", url),
         "title": source.get("title", ""),
