@@ -146,6 +146,9 @@ def test_each_timeline_bar_is_tapped_by_its_whole_column(seeds_client):
     assert len(links) >= 2
     for hit in links:
         assert 'class="tap"' in hit and 'y="0"' in hit and 'height="64"' in hit
+    columns = [float(w) for w in re.findall(r'<rect class="tap" x="[^"]*" y="0" width="([^"]+)"', html)]
+    bars = [float(w) for w in re.findall(r'<rect class="bar[^"]*" x="[^"]*" y="[^"]*" width="([^"]+)"', html)]
+    assert len(columns) == len(bars) and all(c >= b > 0 for c, b in zip(columns, bars, strict=True))
 
 
 def test_a_result_lacking_a_searched_word_says_which(seeds_client):
