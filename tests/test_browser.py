@@ -881,9 +881,11 @@ def test_a_story_or_a_period_filter_stays_when_a_box_is_ticked_or_a_word_typed(s
 
 
 def _scrolled_to(pg, locator) -> str:
-    """Scroll until ``locator`` is mid-screen, far down, and the script has kept the place; its href."""
+    """Scroll until ``locator`` is mid-screen, far down; its href. (Nothing here waits on how the page
+    keeps its place, so a page that does not fails at the step the test is named for.)"""
     locator.evaluate("el => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - innerHeight / 2)")
-    pg.wait_for_function("() => window.scrollY > 300 && history.state && history.state.scrollY === window.scrollY")
+    pg.wait_for_function("() => window.scrollY > 300")
+    pg.wait_for_timeout(400)  # a reader reads a moment before following a link or reloading
     return locator.get_attribute("href")
 
 
